@@ -1,0 +1,75 @@
+import { mkdir } from "node:fs/promises";
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
+import type { Config } from "./config/config.js";
+import { openDatabase, type Database } from "./db/database.js";
+import { createApolloServer } from "./graphql/apollo.js";
+import type { GraphQLContext } from "./graphql/context.js";
+import { createRequestListener } from "./graphql/http-server.js";
+import { createHandlerRegistry } from "./results/handler-registry.js";
+import { ResultStore } from "./results/result-store.js";
+import { FlowService } from "./services/flows.js";
+import { StateService } from "./services/states.js";
+
+/** A running service. */
+export interface App {
+  /** The GraphQL endpoint, e.g. http://127.0.0.1:4000/graphql. */
+  url: string;
+  database: Database;
+  /** Stops accepting requests, lets running ones finish, then closes the database. */
+  stop(): Promise<void>;
+}
+
+/** Most state changes one setTaskRunStates call may carry. */
+const MAX_BATCH = 1000;
+
+/** Builds the services from a config; they hold no per-request state. */
+export function createContext(config: Config, database: Database): GraphQLContext {
+  const registry = createHandlerRegistry({ jsonMaxBytes: config.jsonMaxBytes, localDirs: config.localDirs });
+  const results = new ResultStore({ registry, maxValueBytes: config.maxValueBytes });
+  return {
+    prisma: database.prisma,
+    results,
+    flows: new FlowService({ prisma: database.prisma, registry, results }),
+    states: new StateService({ prisma: database.prisma, results, defaultHandler: config.defaultHandler, maxBatch: MAX_BATCH }),
+    defaultHandler: config.defaultHandler,
+  };
+}
+
+/** Opens (and migrates) the database, then serves the API on config.host:config.port. */
+export async function startApp(config: Config): Promise<App> {
+  if (config.defaultHandler.type === "LOCAL") await mkdir(config.defaultHandler.dir, { recursive: true });
+  const database = await openDatabase(config);
+  try {
+    const context = createContext(config, database);
+    const httpServer = createServer();
+    const apollo = createApolloServer(httpServer);
+    const listener = createRequestListener({
+      apollo,
+      context,
+      maxRequestBytes: config.maxRequestBytes,
+      checkHealth: async () => {
+        await database.prisma.$queryRaw`SELECT 1`;
+      },
+    });
+    await apollo.start();
+    httpServer.on("request", listener);
+    await new Promise<void>((resolve, reject) => {
+      httpServer.once("error", reject);
+      httpServer.listen(config.port, config.host, resolve);
+    });
+    const { port } = httpServer.address() as AddressInfo;
+    const host = config.host.includes(":") ? `[${config.host}]` : config.host;
+    return {
+      url: `http://${host}:${port}/graphql`,
+      database,
+      async stop() {
+        await apollo.stop();
+        await database.close();
+      },
+    };
+  } catch (error) {
+    await database.close();
+    throw error;
+  }
+}

@@ -1,0 +1,45 @@
+import { readFileSync } from "node:fs";
+import { ApolloServer } from "@apollo/server";
+import { unwrapResolverError } from "@apollo/server/errors";
+import { ApolloServerPluginDrainHttpServer } from "@apollo/server/plugin/drainHttpServer";
+import type { GraphQLFormattedError } from "graphql";
+import type { Server } from "node:http";
+import { HandledError } from "../errors.js";
+import type { GraphQLContext } from "./context.js";
+import { resolvers } from "./resolvers.js";
+
+/** The SDL the API serves, read from the repository's schema.graphql. */
+export const typeDefs = readFileSync(new URL("../../schema.graphql", import.meta.url), "utf8");
+
+/**
+ * Shapes every error sent to clients: a HandledError keeps its message and stable code;
+ * GraphQL's own errors (parse, validation, bad variables) pass through; anything else is an
+ * internal error whose details go to the log only.
+ */
+export function formatError(formatted: GraphQLFormattedError, error: unknown): GraphQLFormattedError {
+  const original = unwrapResolverError(error);
+  if (original instanceof HandledError) {
+    return { message: original.message, locations: formatted.locations, path: formatted.path, extensions: { code: original.code } };
+  }
+  const code = formatted.extensions?.code;
+  if (code === "INTERNAL_SERVER_ERROR" || code === undefined) {
+    console.error("internal error", original);
+    return {
+      message: "Internal server error.",
+      locations: formatted.locations,
+      path: formatted.path,
+      extensions: { code: "INTERNAL_SERVER_ERROR" },
+    };
+  }
+  return { message: formatted.message, locations: formatted.locations, path: formatted.path, extensions: { code } };
+}
+
+export function createApolloServer(httpServer: Server): ApolloServer<GraphQLContext> {
+  return new ApolloServer<GraphQLContext>({
+    typeDefs,
+    resolvers,
+    formatError,
+    includeStacktraceInErrorResponses: false,
+    plugins: [ApolloServerPluginDrainHttpServer({ httpServer })],
+  });
+}

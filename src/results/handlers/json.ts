@@ -1,0 +1,48 @@
+import { ErrorCode, HandledError } from "../../errors.js";
+import type { Handle, ResultHandler } from "../result-handler.js";
+
+/** Options of the JSON handler. */
+export interface JsonHandlerOptions {
+  /** The largest JSON text, in bytes, it accepts: its handle lives in the database. */
+  maxBytes: number;
+}
+
+/**
+ * The JSON handler: the handle is the JSON text of the value itself. The one handler whose
+ * handle holds the data, so it is meant for small values (and is what parameters use).
+ */
+export function createJsonHandler(options: JsonHandlerOptions): ResultHandler {
+  function checkSize(json: string): void {
+    const bytes = Buffer.byteLength(json);
+    if (bytes > options.maxBytes) {
+      throw new HandledError(
+        ErrorCode.VALUE_TOO_LARGE,
+        `The value is ${bytes} bytes of JSON; the JSON handler stores at most ${options.maxBytes}. Use a LOCAL, S3 or GCS handler for larger values.`,
+      );
+    }
+  }
+
+  function parse(handle: Handle): void {
+    try {
+      JSON.parse(handle);
+    } catch (cause) {
+      throw new HandledError(ErrorCode.BAD_USER_INPUT, "A JSON handle must be valid JSON text.", { cause });
+    }
+  }
+
+  return {
+    spec: { type: "JSON" },
+    async write(json) {
+      checkSize(json);
+      return json;
+    },
+    async read(handle) {
+      // The handle is the data; decoding it (and reporting it corrupt) is the caller's part.
+      return handle;
+    },
+    async verifyHandle(handle) {
+      checkSize(handle);
+      parse(handle);
+    },
+  };
+}

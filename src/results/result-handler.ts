@@ -1,0 +1,41 @@
+import type { HandlerSpec } from "./handler-spec.js";
+
+/**
+ * A handle: the small string a handler's `write` returns and its `read` takes back (JSON
+ * text, an absolute file path or a bucket URI). It is what PostgreSQL stores instead of data.
+ */
+export type Handle = string;
+
+/**
+ * The contract every result handler fulfils. Values reach handlers already encoded as JSON
+ * text (the service encodes once, to check its size); handlers store and return that text.
+ *
+ * Every method fails with a `HandledError`, its original error as `cause`:
+ * - `HANDLE_OUT_OF_BOUNDS` when a handle names something outside what this handler may reach
+ *   (another directory or bucket, a path escaping through `..` or a symlink);
+ * - `RESULT_NOT_FOUND` when the data behind a handle is missing;
+ * - `RESULT_WRITE_FAILED` / `RESULT_READ_FAILED` when the storage fails;
+ * - `BAD_USER_INPUT` when a handle is not of this handler's form.
+ */
+export interface ResultHandler {
+  /** The spec that rebuilds this handler; stored with each handle it writes. */
+  readonly spec: HandlerSpec;
+
+  /** Writes the JSON text of a value and returns the handle to read it back with. */
+  write(json: string): Promise<Handle>;
+
+  /** Reads the JSON text behind a handle written by this handler (or a client, with its spec). */
+  read(handle: Handle): Promise<string>;
+
+  /**
+   * Checks, without reading the data, that a handle a client sends is of this handler's form
+   * and inside its reach. Resolves when it is.
+   */
+  verifyHandle(handle: Handle): Promise<void>;
+
+  /**
+   * Optional: removes what `write` wrote. Used to undo writes of a request that fails before
+   * anything is recorded. Resolves when the data is gone or was already missing.
+   */
+  delete?(handle: Handle): Promise<void>;
+}

@@ -1,0 +1,117 @@
+import { ErrorCode, HandledError } from "../errors.js";
+import type { HandlerSpec, HandlerType } from "./handler-spec.js";
+import { handlerSpecSchema, specFromRow } from "./handler-spec.js";
+import type { HandlerRegistry } from "./handler-registry.js";
+import type { Handle } from "./result-handler.js";
+
+/** A handle and the spec of the handler that reads it: what a result row holds. */
+export interface StoredHandle {
+  spec: HandlerSpec;
+  handle: Handle;
+}
+
+/** A result row, as far as reading its value needs. */
+export interface ResultRow {
+  handlerType: HandlerType;
+  handlerConfig: unknown;
+  handle: string;
+  handled: boolean;
+}
+
+/** Options of the result store. */
+export interface ResultStoreOptions {
+  registry: HandlerRegistry;
+  /** Largest value, as JSON text in bytes, it writes. */
+  maxValueBytes: number;
+}
+
+/** A value encoded once as JSON text, ready for any handler. */
+export interface EncodedValue {
+  json: string;
+}
+
+/**
+ * Writes values through handlers and reads them back; the one place results cross between
+ * the API and storage. It never lets a raw value reach the database: what it hands back to
+ * be stored is a handle.
+ */
+export class ResultStore {
+  constructor(private readonly options: ResultStoreOptions) {}
+
+  /** Encodes a value as JSON text. Throws VALUE_TOO_LARGE over the size limit. */
+  encode(value: unknown): EncodedValue {
+    const json = JSON.stringify(value);
+    const bytes = Buffer.byteLength(json);
+    if (bytes > this.options.maxValueBytes) {
+      throw new HandledError(
+        ErrorCode.VALUE_TOO_LARGE,
+        `The value is ${bytes} bytes of JSON; this server accepts at most ${this.options.maxValueBytes} (HANDLED_MAX_VALUE_BYTES).`,
+      );
+    }
+    return { json };
+  }
+
+  /** Writes an encoded value through the handler of `spec`; returns what to store. */
+  async write(spec: HandlerSpec, value: EncodedValue): Promise<StoredHandle> {
+    const handler = await this.options.registry.handlerFor(spec);
+    return { spec: handler.spec, handle: await handler.write(value.json) };
+  }
+
+  /**
+   * Checks a result a client wrote itself: its handler must be valid and within the server's
+   * reach, and its handle of that handler's form and inside it. Returns what to store.
+   */
+  async verifyHandled(handlerInput: unknown, handle: string): Promise<StoredHandle> {
+    const spec = parseHandlerSpec(handlerInput);
+    const handler = await this.options.registry.handlerFor(spec);
+    await handler.verifyHandle(handle);
+    return { spec: handler.spec, handle };
+  }
+
+  /** Best-effort removal of what `write` wrote, for a request that records nothing. */
+  async discard(written: readonly StoredHandle[]): Promise<void> {
+    await Promise.allSettled(
+      written.map(async ({ spec, handle }) => (await this.options.registry.handlerFor(spec)).delete?.(handle)),
+    );
+  }
+
+  /**
+   * Reads a stored result's value through the handler that wrote it. Throws
+   * RESULT_NOT_HANDLED, HANDLE_OUT_OF_BOUNDS, RESULT_NOT_FOUND, RESULT_READ_FAILED or
+   * RESULT_CORRUPT.
+   */
+  async read(row: ResultRow): Promise<unknown> {
+    if (!row.handled) {
+      throw new HandledError(ErrorCode.RESULT_NOT_HANDLED, "This result was never handled, so it has no value to serve.");
+    }
+    let spec: HandlerSpec;
+    try {
+      spec = specFromRow(row.handlerType, row.handlerConfig);
+    } catch (cause) {
+      throw new HandledError(ErrorCode.RESULT_READ_FAILED, "The stored handler of this result is invalid.", { cause });
+    }
+    const handler = await this.options.registry.handlerFor(spec);
+    const json = await handler.read(row.handle);
+    try {
+      return JSON.parse(json) as unknown;
+    } catch (cause) {
+      throw new HandledError(ErrorCode.RESULT_CORRUPT, "The stored data of this result is not valid JSON.", { cause });
+    }
+  }
+}
+
+/** Parses a handler from the API. Throws BAD_USER_INPUT naming each problem. */
+export function parseHandlerSpec(input: unknown): HandlerSpec {
+  // GraphQL gives absent optional fields as missing or null; the spec wants them missing.
+  const cleaned = Object.fromEntries(Object.entries(input as object).filter(([, v]) => v !== null && v !== undefined));
+  const parsed = handlerSpecSchema.safeParse(cleaned);
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((issue) =>
+      issue.code === "unrecognized_keys"
+        ? `${issue.keys.join(", ")} ${issue.keys.length > 1 ? "do" : "does"} not apply to ${String((cleaned as { type?: unknown }).type)} handlers`
+        : `${issue.path.join(".") || "handler"} ${issue.message}`,
+    );
+    throw new HandledError(ErrorCode.BAD_USER_INPUT, `Invalid result handler: ${problems.join("; ")}.`);
+  }
+  return parsed.data;
+}

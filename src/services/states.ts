@@ -1,0 +1,229 @@
+import { ErrorCode, HandledError } from "../errors.js";
+import type { Prisma, PrismaClient, StateType, TaskRun } from "../generated/prisma/client.js";
+import { handlerConfigOf, type HandlerSpec } from "../results/handler-spec.js";
+import { resolveResultHandler } from "../results/resolve-handler.js";
+import type { EncodedValue, ResultStore, StoredHandle } from "../results/result-store.js";
+import { isUuid } from "./ids.js";
+
+/** A state's result: a raw `value` (null included) or a result the client already handled. */
+export interface ResultInput {
+  value?: unknown;
+  handled?: { handler: unknown; handle: string } | null;
+}
+
+/** A cached input: a reference to an upstream task run's result, or a value of it. */
+export interface CachedInputInput {
+  name: string;
+  upstreamTaskRunId: string;
+  value?: unknown;
+}
+
+/** One entry of a batch: the new state of one task run, at the version it was read at. */
+export interface StateChange {
+  taskRunId: string;
+  version: number;
+  state: {
+    type: StateType;
+    message?: string | null;
+    result?: ResultInput | null;
+    cachedInputs?: readonly CachedInputInput[] | null;
+  };
+}
+
+export interface StateServiceDeps {
+  prisma: PrismaClient;
+  results: ResultStore;
+  defaultHandler: HandlerSpec;
+  /** Most entries one call may carry. */
+  maxBatch: number;
+}
+
+const taskRunWithHandlers = {
+  include: { task: { include: { flow: true } }, states: { where: { resultId: { not: null } }, orderBy: { version: "desc" }, take: 1 } },
+} as const satisfies Prisma.TaskRunDefaultArgs;
+type LoadedTaskRun = Prisma.TaskRunGetPayload<typeof taskRunWithHandlers>;
+
+/** What one entry will store once its values are written. */
+interface Plan {
+  change: StateChange;
+  result?: Pending;
+  cachedInputs: { name: string; upstreamTaskRunId: string; result: Pending | { resultId: string } }[];
+}
+
+/** An entry whose values are written: only handles and references remain to be stored. */
+interface Ready {
+  plan: Plan;
+  result: StoredHandle | undefined;
+  cachedInputs: { name: string; upstreamTaskRunId: string; result: StoredHandle | { resultId: string } }[];
+}
+
+/** A result to store: either written already (handled by the client) or a value to write. */
+type Pending = { stored: StoredHandle } | { spec: HandlerSpec; value: EncodedValue };
+
+function has(object: object, key: string): boolean {
+  return Object.prototype.hasOwnProperty.call(object, key);
+}
+
+function badInput(message: string): HandledError {
+  return new HandledError(ErrorCode.BAD_USER_INPUT, message);
+}
+
+/**
+ * Task-run states: setting them in batches, all or nothing. Values are written through the
+ * resolved handler before the transaction, and only their handles are stored in it.
+ */
+export class StateService {
+  constructor(private readonly deps: StateServiceDeps) {}
+
+  /**
+   * Sets the state of each task run named in `changes`. Nothing is recorded unless every
+   * entry succeeds: a stale version (VERSION_MISMATCH), an unknown task run (NOT_FOUND), bad
+   * input (BAD_USER_INPUT, VALUE_TOO_LARGE), a handle or handler out of bounds, or a failed
+   * write (RESULT_WRITE_FAILED) leaves every task run as it was and removes what was written.
+   * Returns the task runs in the order given.
+   */
+  async setTaskRunStates(changes: readonly StateChange[]): Promise<TaskRun[]> {
+    if (changes.length === 0) throw badInput("Give at least one state change.");
+    if (changes.length > this.deps.maxBatch) {
+      throw badInput(`One call may set at most ${this.deps.maxBatch} states; this one has ${changes.length}.`);
+    }
+    const runs = await this.loadTaskRuns(changes.map((c) => c.taskRunId));
+    for (const change of changes) {
+      const run = runs.get(change.taskRunId)!;
+      // Checked before anything is written, and again inside the transaction.
+      if (run.version !== change.version) throw versionMismatch(change.taskRunId, change.version, run.version);
+    }
+    const upstreamIds = changes.flatMap((c) => (c.state.cachedInputs ?? []).map((i) => i.upstreamTaskRunId));
+    const upstream = await this.loadTaskRuns(upstreamIds, { allowRepeats: true });
+    const plans = await Promise.all(changes.map((change) => this.plan(change, runs.get(change.taskRunId)!, upstream)));
+
+    const written: StoredHandle[] = [];
+    try {
+      const store = async (pending: Pending): Promise<StoredHandle> => {
+        if ("stored" in pending) return pending.stored;
+        const stored = await this.deps.results.write(pending.spec, pending.value);
+        written.push(stored);
+        return stored;
+      };
+      const ready: Ready[] = [];
+      for (const plan of plans) {
+        ready.push({
+          plan,
+          result: plan.result ? await store(plan.result) : undefined,
+          cachedInputs: await Promise.all(
+            plan.cachedInputs.map(async (input) => ({
+              ...input,
+              result: "resultId" in input.result ? input.result : await store(input.result),
+            })),
+          ),
+        });
+      }
+      return await this.deps.prisma.$transaction(async (tx) => {
+        const updated: TaskRun[] = [];
+        for (const { plan, result, cachedInputs } of ready) {
+          const { change } = plan;
+          const bumped = await tx.taskRun.updateMany({
+            where: { id: change.taskRunId, version: change.version },
+            data: { version: { increment: 1 } },
+          });
+          if (bumped.count !== 1) {
+            const current = await tx.taskRun.findUnique({ where: { id: change.taskRunId } });
+            throw versionMismatch(change.taskRunId, change.version, current?.version);
+          }
+          await tx.state.create({
+            data: {
+              taskRun: { connect: { id: change.taskRunId } },
+              version: change.version + 1,
+              type: change.state.type,
+              message: change.state.message ?? null,
+              result: result ? { create: resultRow(result) } : undefined,
+              cachedInputs: {
+                create: cachedInputs.map((input) => ({
+                  name: input.name,
+                  upstreamTaskRun: { connect: { id: input.upstreamTaskRunId } },
+                  result: "resultId" in input.result
+                    ? { connect: { id: input.result.resultId } }
+                    : { create: resultRow(input.result) },
+                })),
+              },
+            },
+          });
+          const { id, flowRunId, taskId } = runs.get(change.taskRunId)!;
+          updated.push({ id, flowRunId, taskId, version: change.version + 1 });
+        }
+        return updated;
+      });
+    } catch (error) {
+      await this.deps.results.discard(written);
+      throw error;
+    }
+  }
+
+  /** Checks one entry and works out what it will store; writes nothing. */
+  private async plan(change: StateChange, run: LoadedTaskRun, upstream: Map<string, LoadedTaskRun>): Promise<Plan> {
+    const { results, defaultHandler } = this.deps;
+    const plan: Plan = { change, cachedInputs: [] };
+    const result = change.state.result;
+    if (result) {
+      const hasValue = has(result, "value");
+      const hasHandled = result.handled !== undefined && result.handled !== null;
+      if (hasValue === hasHandled) {
+        throw badInput(
+          `The result for task run ${change.taskRunId} must give exactly one of "value" or "handled" (omit "result" for no result).`,
+        );
+      }
+      plan.result = result.handled
+        ? { stored: await results.verifyHandled(result.handled.handler, result.handled.handle) }
+        : { spec: resolveResultHandler(run.task, run.task.flow, defaultHandler), value: results.encode(result.value) };
+    }
+    const names = new Set<string>();
+    for (const input of change.state.cachedInputs ?? []) {
+      if (!input.name.trim()) throw badInput("A cached input needs a name.");
+      if (names.has(input.name)) throw badInput(`The cached input "${input.name}" is given twice.`);
+      names.add(input.name);
+      const source = upstream.get(input.upstreamTaskRunId)!;
+      if (source.flowRunId !== run.flowRunId) {
+        throw badInput(`The upstream task run ${input.upstreamTaskRunId} is not part of the same flow run.`);
+      }
+      if (has(input, "value")) {
+        // Handlers belong to outputs: the input is written with the upstream task's handler.
+        const spec = resolveResultHandler(source.task, source.task.flow, defaultHandler);
+        plan.cachedInputs.push({ ...input, result: { spec, value: results.encode(input.value) } });
+      } else {
+        const resultId = source.states[0]?.resultId;
+        if (!resultId) {
+          throw badInput(
+            `The upstream task run ${input.upstreamTaskRunId} has no result to cache as "${input.name}"; give its value instead.`,
+          );
+        }
+        plan.cachedInputs.push({ name: input.name, upstreamTaskRunId: input.upstreamTaskRunId, result: { resultId } });
+      }
+    }
+    return plan;
+  }
+
+  private async loadTaskRuns(ids: readonly string[], options: { allowRepeats?: boolean } = {}) {
+    const unique = [...new Set(ids)];
+    if (!options.allowRepeats && unique.length !== ids.length) {
+      throw badInput("Each task run may appear only once in a batch.");
+    }
+    const bad = unique.find((id) => !isUuid(id));
+    if (bad) throw new HandledError(ErrorCode.NOT_FOUND, `No task run has the id "${bad}".`);
+    const rows = await this.deps.prisma.taskRun.findMany({ where: { id: { in: unique } }, ...taskRunWithHandlers });
+    const byId = new Map(rows.map((row) => [row.id, row]));
+    const missing = unique.find((id) => !byId.has(id));
+    if (missing) throw new HandledError(ErrorCode.NOT_FOUND, `No task run has the id "${missing}".`);
+    return byId;
+  }
+}
+
+function resultRow(stored: StoredHandle): Prisma.ResultCreateInput {
+  return { handlerType: stored.spec.type, handlerConfig: handlerConfigOf(stored.spec), handle: stored.handle, handled: true };
+}
+
+function versionMismatch(taskRunId: string, given: number, current: number | undefined): HandledError {
+  return new HandledError(
+    ErrorCode.VERSION_MISMATCH,
+    `Task run ${taskRunId} is at version ${current ?? "unknown"}, not ${given}: read it again and retry.`,
+  );
+}
