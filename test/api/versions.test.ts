@@ -1,0 +1,116 @@
+import { writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { startTestApp, type TestApp } from "../support/app.js";
+import { GetTaskRun, SetTaskRunStates } from "../support/documents.js";
+import { filesUnder } from "../support/files.js";
+import { startRun, succeed } from "../support/flows.js";
+
+describe("versions and all-or-nothing batches", () => {
+  let t: TestApp;
+  beforeAll(async () => {
+    t = await startTestApp();
+  });
+  afterAll(() => t.stop());
+
+  /** Row counts of every table, and the files under the results directory. */
+  async function snapshot() {
+    const [counts] = await t.sql(
+      `SELECT (SELECT count(*) FROM state)::int AS states, (SELECT count(*) FROM result)::int AS results,
+              (SELECT count(*) FROM cached_input)::int AS cached, (SELECT sum(version) FROM task_run)::int AS versions`,
+    );
+    return { counts, files: await filesUnder(t.config.dataDir) };
+  }
+
+  it("moves the version forward by one per state and keeps the history", async () => {
+    const run = await startRun(t, { name: "history", tasks: [{ name: "work" }] });
+    const work = run.taskRuns.work!;
+
+    await t.ok(SetTaskRunStates, { input: [{ taskRunId: work.id, version: 1, state: { type: "RUNNING" } }] });
+    await t.ok(SetTaskRunStates, { input: [{ taskRunId: work.id, version: 2, state: { type: "FAILED", message: "flaky" } }] });
+    await succeed(t, { id: work.id, version: 3 }, "third time lucky");
+
+    const { taskRun } = await t.ok(GetTaskRun, { id: work.id });
+    expect(taskRun?.version).toBe(4);
+    expect(taskRun?.states.map((s) => [s.version, s.type, s.message])).toEqual([
+      [1, "PENDING", null],
+      [2, "RUNNING", null],
+      [3, "FAILED", "flaky"],
+      [4, "SUCCESS", null],
+    ]);
+    expect(taskRun?.state.result).toMatchObject({ value: "third time lucky" });
+  });
+
+  it("refuses a stale version with VERSION_MISMATCH and writes no file and no row", async () => {
+    const run = await startRun(t, { name: "stale", tasks: [{ name: "work" }] });
+    await succeed(t, run.taskRuns.work!, "first");
+    const before = await snapshot();
+
+    const errors = await t.fail(SetTaskRunStates, {
+      input: [{ taskRunId: run.taskRuns.work!.id, version: 1, state: { type: "SUCCESS", result: { value: "stale write" } } }],
+    });
+
+    expect(errors).toHaveLength(1);
+    expect(errors[0]?.extensions?.code).toBe("VERSION_MISMATCH");
+    expect(errors[0]?.message).toMatch(/at version 2, not 1/);
+    expect(await snapshot()).toEqual(before);
+  });
+
+  it("refuses a whole batch when one entry is stale, leaving the others untouched", async () => {
+    const run = await startRun(t, { name: "batch", tasks: [{ name: "a" }, { name: "b" }] });
+    const before = await snapshot();
+
+    const errors = await t.fail(SetTaskRunStates, {
+      input: [
+        { taskRunId: run.taskRuns.a!.id, version: 1, state: { type: "SUCCESS", result: { value: "a" } } },
+        { taskRunId: run.taskRuns.b!.id, version: 7, state: { type: "SUCCESS", result: { value: "b" } } },
+      ],
+    });
+
+    expect(errors[0]?.extensions?.code).toBe("VERSION_MISMATCH");
+    expect(await snapshot()).toEqual(before);
+  });
+
+  it("lets exactly one of two concurrent writers at the same version win", async () => {
+    const run = await startRun(t, { name: "race", tasks: [{ name: "work" }] });
+    const filesBefore = await filesUnder(t.resultsDir);
+    const attempt = (value: string) =>
+      t.run(SetTaskRunStates, {
+        input: [{ taskRunId: run.taskRuns.work!.id, version: 1, state: { type: "SUCCESS", result: { value } } }],
+      });
+
+    const outcomes = await Promise.all(Array.from({ length: 6 }, (_, i) => attempt(`writer ${i}`)));
+
+    const winners = outcomes.filter((o) => !o.errors);
+    expect(winners).toHaveLength(1);
+    expect(outcomes.filter((o) => o.errors?.[0]?.extensions?.code === "VERSION_MISMATCH")).toHaveLength(5);
+    const { taskRun } = await t.ok(GetTaskRun, { id: run.taskRuns.work!.id });
+    expect(taskRun?.states).toHaveLength(2);
+    expect(taskRun?.state.result).toEqual(winners[0]!.data!.setTaskRunStates[0]!.state.result);
+    // The losers' files were removed: the winner's is the one new file.
+    const winner = winners[0]!.data!.setTaskRunStates[0]!.state.result;
+    if (winner.__typename !== "Result") throw new Error("expected a result");
+    const added = (await filesUnder(t.resultsDir)).filter((f) => !filesBefore.includes(f));
+    expect(added.map((f) => `${t.resultsDir}/${f}`)).toEqual([winner.handle]);
+  });
+
+  it("records nothing when a write fails, and removes what the batch already wrote", async () => {
+    const blocked = join(t.resultsDir, "blocked");
+    await writeFile(blocked, "a file where a directory should be");
+    const run = await startRun(t, {
+      name: "failing-write",
+      tasks: [{ name: "fine" }, { name: "broken", handler: { type: "LOCAL", dir: join(blocked, "sub") } }],
+    });
+    const before = await snapshot();
+
+    const errors = await t.fail(SetTaskRunStates, {
+      input: [
+        { taskRunId: run.taskRuns.fine!.id, version: 1, state: { type: "SUCCESS", result: { value: "written first" } } },
+        { taskRunId: run.taskRuns.broken!.id, version: 1, state: { type: "SUCCESS", result: { value: "cannot be written" } } },
+      ],
+    });
+
+    expect(errors[0]?.extensions?.code).toBe("RESULT_WRITE_FAILED");
+    expect(await snapshot()).toEqual(before);
+  });
+});

@@ -1,0 +1,31 @@
+import { resolve } from "node:path";
+import { describe, expect, it } from "vitest";
+import { loadConfig } from "../src/config/config.js";
+
+describe("configuration", () => {
+  it("defaults to a LOCAL handler under the data folder and an embedded database", () => {
+    const config = loadConfig({});
+    expect(config.databaseUrl).toBeUndefined();
+    expect(config.dataDir).toBe(resolve("data"));
+    expect(config.defaultHandler).toEqual({ type: "LOCAL", dir: resolve("data/results") });
+    expect(config.localDirs).toEqual([resolve("data/results")]);
+    expect(config.port).toBe(4000);
+  });
+
+  it("takes a JSON default and extra local directories", () => {
+    const config = loadConfig({ HANDLED_DEFAULT_HANDLER: "JSON", HANDLED_LOCAL_DIRS: "/srv/a, /srv/b" });
+    expect(config.defaultHandler).toEqual({ type: "JSON" });
+    expect(config.localDirs).toEqual(["/srv/a", "/srv/b"]);
+  });
+
+  it("lists every problem at once", () => {
+    expect(() => loadConfig({ PORT: "http", DATABASE_URL: "not a url", HANDLED_MAX_VALUE_BYTES: "-1" })).toThrow(
+      /PORT[\s\S]*DATABASE_URL|DATABASE_URL[\s\S]*PORT/,
+    );
+    expect(() => loadConfig({ PORT: "http", DATABASE_URL: "not a url", HANDLED_MAX_VALUE_BYTES: "-1" })).toThrow(/HANDLED_MAX_VALUE_BYTES/);
+  });
+
+  it("refuses an object-store default without a bucket", () => {
+    expect(() => loadConfig({ HANDLED_DEFAULT_HANDLER: "S3" })).toThrow(/HANDLED_DEFAULT_HANDLER_BUCKET/);
+  });
+});

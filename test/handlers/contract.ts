@@ -1,0 +1,96 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { HandledError } from "../../src/errors.js";
+import type { ResultHandler } from "../../src/results/result-handler.js";
+
+/** What a handler's test file gives the shared suite. */
+export interface HandlerUnderTest {
+  handler: ResultHandler;
+  /** Reads what a handle points at straight from the backend (disk, raw SDK), not via the handler. */
+  readRaw(handle: string): Promise<string>;
+  /** Handles of this handler's type that point outside its reach. */
+  outOfBounds: string[];
+  /** A handle of this handler's form whose data does not exist (absent for JSON). */
+  missing?: string;
+  cleanup?(): Promise<void>;
+}
+
+async function codeOf(promise: Promise<unknown>): Promise<string> {
+  try {
+    await promise;
+  } catch (error) {
+    if (error instanceof HandledError) return error.code;
+    throw error;
+  }
+  throw new Error("expected the call to fail");
+}
+
+const values: [string, unknown][] = [
+  ["an object", { id: 7, tags: ["a", "b"], nested: { ok: true } }],
+  ["an array", [1, "two", null, 3.5]],
+  ["a string with unicode", "héllo — 世界 🌍"],
+  ["a number", 42],
+  ["false", false],
+  ["null", null],
+  ["a megabyte of text", "x".repeat(1024 * 1024)],
+];
+
+/** The behaviour every result handler shares, run against a real backend. */
+export function testResultHandler(name: string, setup: () => Promise<HandlerUnderTest>): void {
+  describe(`${name} result handler (contract)`, () => {
+    let h: HandlerUnderTest;
+    beforeAll(async () => {
+      h = await setup();
+    });
+    afterAll(async () => {
+      await h.cleanup?.();
+    });
+
+    for (const [what, value] of values) {
+      it(`writes ${what} and reads it back through its handle`, async () => {
+        const json = JSON.stringify(value);
+
+        const handle = await h.handler.write(json);
+
+        expect(typeof handle).toBe("string");
+        expect(JSON.parse(JSON.stringify(handle))).toBe(handle);
+        expect(await h.handler.read(handle)).toBe(json);
+        expect(await h.readRaw(handle)).toBe(json);
+      });
+    }
+
+    it("gives each value its own handle", async () => {
+      const first = await h.handler.write('"first"');
+      const second = await h.handler.write('"second"');
+
+      expect(first).not.toBe(second);
+      expect(await h.handler.read(first)).toBe('"first"');
+      expect(await h.handler.read(second)).toBe('"second"');
+    });
+
+    it("accepts its own handles and refuses handles outside its reach", async () => {
+      const handle = await h.handler.write("[1]");
+      await expect(h.handler.verifyHandle(handle)).resolves.toBeUndefined();
+
+      for (const foreign of h.outOfBounds) {
+        expect({ foreign, code: await codeOf(h.handler.verifyHandle(foreign)) }).toEqual({ foreign, code: "HANDLE_OUT_OF_BOUNDS" });
+        expect({ foreign, code: await codeOf(h.handler.read(foreign)) }).toEqual({ foreign, code: "HANDLE_OUT_OF_BOUNDS" });
+      }
+    });
+
+    it("reports data that is gone as RESULT_NOT_FOUND", async () => {
+      if (!h.missing) return;
+      expect(await codeOf(h.handler.read(h.missing))).toBe("RESULT_NOT_FOUND");
+      expect(await codeOf(h.handler.verifyHandle(h.missing))).toBe("RESULT_NOT_FOUND");
+    });
+
+    it("deletes what it wrote, and deleting twice is fine", async () => {
+      if (!h.handler.delete) return;
+      const handle = await h.handler.write('{"short":"lived"}');
+
+      await h.handler.delete(handle);
+      await h.handler.delete(handle);
+
+      expect(await codeOf(h.handler.read(handle))).toBe("RESULT_NOT_FOUND");
+    });
+  });
+}

@@ -1,0 +1,16 @@
+import { expect, it } from "vitest";
+import { createJsonHandler } from "../../src/results/handlers/json.js";
+import { testResultHandler } from "./contract.js";
+
+testResultHandler("JSON", async () => ({
+  handler: createJsonHandler({ maxBytes: 2 * 1024 * 1024 }),
+  // The handle is the data: reading it "raw" is the handle itself.
+  readRaw: async (handle) => handle,
+  outOfBounds: [],
+}));
+
+it("refuses values over its size limit and handles that are not JSON", async () => {
+  const handler = createJsonHandler({ maxBytes: 10 });
+  await expect(handler.write('"0123456789"')).rejects.toMatchObject({ code: "VALUE_TOO_LARGE" });
+  await expect(handler.verifyHandle("{oops")).rejects.toMatchObject({ code: "BAD_USER_INPUT" });
+});
