@@ -8,6 +8,7 @@ import type { GraphQLContext } from "./graphql/context.js";
 import { createRequestListener } from "./graphql/http-server.js";
 import { createHandlerRegistry } from "./results/handler-registry.js";
 import { ResultStore } from "./results/result-store.js";
+import { createGcsStorage, createS3Client } from "./results/storage-clients.js";
 import { FlowService } from "./services/flows.js";
 import { StateService } from "./services/states.js";
 
@@ -25,7 +26,15 @@ const MAX_BATCH = 1000;
 
 /** Builds the services from a config; they hold no per-request state. */
 export function createContext(config: Config, database: Database): GraphQLContext {
-  const registry = createHandlerRegistry({ jsonMaxBytes: config.jsonMaxBytes, localDirs: config.localDirs });
+  const registry = createHandlerRegistry({
+    jsonMaxBytes: config.jsonMaxBytes,
+    localDirs: config.localDirs,
+    // Clients only where buckets are configured: no SDK is set up for a store the server never uses.
+    s3: config.s3.buckets.length
+      ? { buckets: config.s3.buckets, client: createS3Client(config.s3), partSize: config.s3.partSize }
+      : undefined,
+    gcs: config.gcs.buckets.length ? { buckets: config.gcs.buckets, storage: createGcsStorage(config.gcs) } : undefined,
+  });
   const results = new ResultStore({ registry, maxValueBytes: config.maxValueBytes });
   return {
     prisma: database.prisma,

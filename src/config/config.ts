@@ -20,6 +20,29 @@ export interface Config {
   jsonMaxBytes: number;
   /** Largest GraphQL request body accepted, in bytes. */
   maxRequestBytes: number;
+  s3: S3Config;
+  gcs: GcsConfig;
+}
+
+/** How the server reaches S3 (or an S3-compatible store). */
+export interface S3Config {
+  /** Buckets S3 handlers may use (the default handler's bucket is always one). */
+  buckets: string[];
+  /** Endpoint of an S3-compatible store (MinIO, ...); AWS when absent. */
+  endpoint: string | undefined;
+  region: string;
+  forcePathStyle: boolean;
+  /** From the AWS_CREDENTIALS secret; when absent, the SDK's default provider chain. */
+  credentials: { accessKeyId: string; secretAccessKey: string; sessionToken?: string } | undefined;
+  /** Part size of multipart uploads, in bytes. */
+  partSize: number;
+}
+
+/** How the server reaches Google Cloud Storage (credentials come from Google's usual places). */
+export interface GcsConfig {
+  /** Buckets GCS handlers may use (the default handler's bucket is always one). */
+  buckets: string[];
+  projectId: string | undefined;
 }
 
 const MiB = 1024 * 1024;
@@ -42,7 +65,39 @@ const envSchema = z.object({
   HANDLED_MAX_VALUE_BYTES: bytes(64 * MiB),
   HANDLED_JSON_MAX_BYTES: bytes(64 * 1024),
   HANDLED_MAX_REQUEST_BYTES: bytes(0),
+  HANDLED_S3_BUCKETS: list,
+  HANDLED_S3_ENDPOINT: z.string().url().optional(),
+  HANDLED_S3_REGION: z.string().optional(),
+  AWS_REGION: z.string().optional(),
+  HANDLED_S3_FORCE_PATH_STYLE: z.enum(["true", "false"]).default("false"),
+  HANDLED_S3_PART_SIZE_BYTES: z.coerce.number().int().min(5 * MiB).default(8 * MiB),
+  AWS_CREDENTIALS: z.string().optional(),
+  HANDLED_GCS_BUCKETS: list,
+  HANDLED_GCS_PROJECT_ID: z.string().optional(),
+  GOOGLE_CLOUD_PROJECT: z.string().optional(),
 });
+
+const awsCredentialsSchema = z.object({
+  ACCESS_KEY: z.string().min(1),
+  SECRET_ACCESS_KEY: z.string().min(1),
+  SESSION_TOKEN: z.string().min(1).optional(),
+});
+
+/** Parses the AWS_CREDENTIALS secret; its content never appears in an error. */
+function parseAwsCredentials(secret: string | undefined): S3Config["credentials"] {
+  if (secret === undefined || secret === "") return undefined;
+  let parsed: z.ZodSafeParseResult<z.infer<typeof awsCredentialsSchema>>;
+  try {
+    parsed = awsCredentialsSchema.safeParse(JSON.parse(secret));
+  } catch {
+    throw new ConfigError("Invalid configuration:\n  AWS_CREDENTIALS: is not JSON (expected {\"ACCESS_KEY\": ..., \"SECRET_ACCESS_KEY\": ...})");
+  }
+  if (!parsed.success) {
+    throw new ConfigError("Invalid configuration:\n  AWS_CREDENTIALS: needs string fields ACCESS_KEY and SECRET_ACCESS_KEY");
+  }
+  const { ACCESS_KEY, SECRET_ACCESS_KEY, SESSION_TOKEN } = parsed.data;
+  return { accessKeyId: ACCESS_KEY, secretAccessKey: SECRET_ACCESS_KEY, ...(SESSION_TOKEN ? { sessionToken: SESSION_TOKEN } : {}) };
+}
 
 /** Thrown with every problem of the environment at once. */
 export class ConfigError extends Error {
@@ -79,6 +134,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   }
   const localDirs = [...new Set([...e.HANDLED_LOCAL_DIRS.map((dir) => resolve(dir)), ...(spec.data.type === "LOCAL" ? [defaultDir] : [])])];
   const maxValueBytes = e.HANDLED_MAX_VALUE_BYTES;
+  const defaultBucket = (type: "S3" | "GCS") => (spec.data.type === type ? [spec.data.bucket] : []);
   return {
     databaseUrl: e.DATABASE_URL,
     dataDir,
@@ -90,5 +146,17 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     jsonMaxBytes: Math.min(e.HANDLED_JSON_MAX_BYTES, maxValueBytes),
     // Room for the value, escaped inside a JSON request body, plus the rest of the request.
     maxRequestBytes: e.HANDLED_MAX_REQUEST_BYTES || 2 * maxValueBytes + MiB,
+    s3: {
+      buckets: [...new Set([...e.HANDLED_S3_BUCKETS, ...defaultBucket("S3")])],
+      endpoint: e.HANDLED_S3_ENDPOINT,
+      region: e.HANDLED_S3_REGION ?? e.AWS_REGION ?? "us-east-1",
+      forcePathStyle: e.HANDLED_S3_FORCE_PATH_STYLE === "true",
+      credentials: parseAwsCredentials(e.AWS_CREDENTIALS),
+      partSize: e.HANDLED_S3_PART_SIZE_BYTES,
+    },
+    gcs: {
+      buckets: [...new Set([...e.HANDLED_GCS_BUCKETS, ...defaultBucket("GCS")])],
+      projectId: e.HANDLED_GCS_PROJECT_ID ?? e.GOOGLE_CLOUD_PROJECT,
+    },
   };
 }

@@ -1,7 +1,11 @@
 import { ErrorCode, HandledError } from "../errors.js";
 import type { HandlerSpec, HandlerType } from "./handler-spec.js";
+import type { S3Client } from "@aws-sdk/client-s3";
+import type { Storage } from "@google-cloud/storage";
+import { createGcsHandler } from "./handlers/gcs.js";
 import { createJsonHandler } from "./handlers/json.js";
 import { createLocalHandler, resolveAllowedDir } from "./handlers/local.js";
+import { createS3Handler } from "./handlers/s3.js";
 import type { ResultHandler } from "./result-handler.js";
 
 /** What the server may reach, and how; every handler is built within these bounds. */
@@ -10,6 +14,10 @@ export interface HandlerRegistryOptions {
   jsonMaxBytes: number;
   /** Absolute directories LOCAL handlers may write to and read from. */
   localDirs: readonly string[];
+  /** S3 buckets the server may use, and the client to reach them with. */
+  s3?: { buckets: readonly string[]; client: S3Client; partSize?: number };
+  /** GCS buckets the server may use, and the client to reach them with. */
+  gcs?: { buckets: readonly string[]; storage: Storage };
 }
 
 /**
@@ -35,11 +43,15 @@ export function createHandlerRegistry(options: HandlerRegistryOptions): HandlerR
       await resolveAllowedDir(spec.dir, options.localDirs);
       return createLocalHandler({ dir: spec.dir, allowedDirs: options.localDirs });
     },
-    S3: async (spec) => {
-      throw bucketNotAllowed("S3", spec.bucket);
+    S3: async ({ bucket, prefix }) => {
+      const s3 = options.s3;
+      if (!s3?.buckets.includes(bucket)) throw bucketNotAllowed("S3", bucket);
+      return createS3Handler({ bucket, prefix, client: s3.client, partSize: s3.partSize });
     },
-    GCS: async (spec) => {
-      throw bucketNotAllowed("GCS", spec.bucket);
+    GCS: async ({ bucket, prefix }) => {
+      const gcs = options.gcs;
+      if (!gcs?.buckets.includes(bucket)) throw bucketNotAllowed("GCS", bucket);
+      return createGcsHandler({ bucket, prefix, storage: gcs.storage });
     },
   };
 

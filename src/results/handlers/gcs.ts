@@ -1,0 +1,74 @@
+import type { Storage } from "@google-cloud/storage";
+import { ErrorCode, HandledError } from "../../errors.js";
+import type { Handle, ResultHandler } from "../result-handler.js";
+import { locateObject, newObjectKey } from "./bucket-uri.js";
+
+/** Options of the GCS handler. */
+export interface GcsHandlerOptions {
+  bucket: string;
+  /** Keys are written under `prefix/`; handles outside it are refused. */
+  prefix?: string;
+  /** A ready client: project, credentials and emulator host are the server's to set. */
+  storage: Storage;
+}
+
+function isMissing(error: unknown): boolean {
+  return (error as { code?: unknown }).code === 404;
+}
+
+/**
+ * The GCS handler: writes each value to a new object `prefix/<uuid>.json` in its bucket and
+ * returns `gs://bucket/key`.
+ */
+export function createGcsHandler(options: GcsHandlerOptions): ResultHandler {
+  const { bucket, prefix, storage } = options;
+  const locate = (handle: Handle) => locateObject(handle, "gs", bucket, prefix);
+  const file = (key: string) => storage.bucket(bucket).file(key);
+
+  return {
+    spec: prefix ? { type: "GCS", bucket, prefix } : { type: "GCS", bucket },
+
+    async write(json) {
+      const key = newObjectKey(prefix);
+      try {
+        // One request: the value is already in memory, and a resumable session would cost
+        // an extra round trip for every small result.
+        await file(key).save(json, { resumable: false, contentType: "application/json" });
+      } catch (cause) {
+        throw new HandledError(ErrorCode.RESULT_WRITE_FAILED, `Cannot write a result to the GCS bucket "${bucket}".`, { cause });
+      }
+      return `gs://${bucket}/${key}`;
+    },
+
+    async read(handle) {
+      const { key } = locate(handle);
+      try {
+        const [contents] = await file(key).download();
+        return contents.toString("utf8");
+      } catch (cause) {
+        if (isMissing(cause)) throw new HandledError(ErrorCode.RESULT_NOT_FOUND, `No object exists at "${handle}".`, { cause });
+        throw new HandledError(ErrorCode.RESULT_READ_FAILED, `Cannot read "${handle}".`, { cause });
+      }
+    },
+
+    async verifyHandle(handle) {
+      const { key } = locate(handle);
+      let exists: boolean;
+      try {
+        [exists] = await file(key).exists();
+      } catch (cause) {
+        throw new HandledError(ErrorCode.RESULT_READ_FAILED, `Cannot check "${handle}".`, { cause });
+      }
+      if (!exists) throw new HandledError(ErrorCode.RESULT_NOT_FOUND, `No object exists at "${handle}".`);
+    },
+
+    async delete(handle) {
+      const { key } = locate(handle);
+      try {
+        await file(key).delete({ ignoreNotFound: true });
+      } catch (cause) {
+        throw new HandledError(ErrorCode.RESULT_WRITE_FAILED, `Cannot delete "${handle}".`, { cause });
+      }
+    },
+  };
+}

@@ -1,0 +1,32 @@
+import { afterAll, beforeAll, expect, it } from "vitest";
+import { createGcsHandler } from "../../src/results/handlers/gcs.js";
+import { startGcsEmulator, type GcsEmulator } from "../support/emulators.js";
+import { testResultHandler } from "./contract.js";
+
+let gcs: GcsEmulator;
+beforeAll(async () => {
+  gcs = await startGcsEmulator();
+  await gcs.storage.bucket("other").file("team/x.json").save("1", { resumable: false });
+});
+afterAll(() => gcs.stop());
+
+testResultHandler("GCS", async () => ({
+  handler: createGcsHandler({ bucket: "results", prefix: "team", storage: gcs.storage }),
+  readRaw: async (handle) => {
+    const [contents] = await gcs.storage.bucket("results").file(handle.replace("gs://results/", "")).download();
+    return contents.toString("utf8");
+  },
+  outOfBounds: ["gs://other/team/x.json", "gs://results/elsewhere/x.json", "gs://results/team/../x.json"],
+  missing: "gs://results/team/never-written.json",
+}));
+
+it("stores values as JSON objects under the prefix", async () => {
+  const handler = createGcsHandler({ bucket: "results", prefix: "a/b", storage: gcs.storage });
+
+  const handle = await handler.write('{"ok":true}');
+
+  expect(handle).toMatch(/^gs:\/\/results\/a\/b\/[0-9a-f-]{36}\.json$/);
+  const [metadata] = await gcs.storage.bucket("results").file(handle.replace("gs://results/", "")).getMetadata();
+  expect(metadata.contentType).toBe("application/json");
+  expect(Number(metadata.size)).toBe(11);
+});

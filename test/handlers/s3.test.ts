@@ -1,0 +1,52 @@
+import { GetObjectCommand, HeadObjectCommand, PutObjectCommand } from "@aws-sdk/client-s3";
+import { afterAll, beforeAll, expect, it } from "vitest";
+import { createS3Handler } from "../../src/results/handlers/s3.js";
+import { startS3Emulator, type S3Emulator } from "../support/emulators.js";
+import { testResultHandler } from "./contract.js";
+
+let s3: S3Emulator;
+beforeAll(async () => {
+  s3 = await startS3Emulator();
+  await s3.createBucket("results");
+  await s3.createBucket("other");
+  await s3.client.send(new PutObjectCommand({ Bucket: "other", Key: "team/x.json", Body: "1" }));
+});
+afterAll(() => s3.stop());
+
+testResultHandler("S3", async () => {
+  const readRaw = async (handle: string) => {
+    const key = handle.replace("s3://results/", "");
+    const object = await s3.client.send(new GetObjectCommand({ Bucket: "results", Key: key }));
+    return object.Body!.transformToString("utf8");
+  };
+  return {
+    handler: createS3Handler({ bucket: "results", prefix: "team", client: s3.client }),
+    readRaw,
+    outOfBounds: [
+      "s3://other/team/x.json",
+      "s3://results/elsewhere/x.json",
+      "s3://results/team/../elsewhere/x.json",
+      "s3://results/team//x.json",
+    ],
+    missing: "s3://results/team/never-written.json",
+  };
+});
+
+it("uploads a value larger than one part in parts, and stores it as JSON", async () => {
+  const handler = createS3Handler({ bucket: "results", client: s3.client, partSize: 5 * 1024 * 1024 });
+  const json = JSON.stringify({ rows: "é".repeat(4 * 1024 * 1024) }); // ~8 MiB of UTF-8: two parts
+
+  const handle = await handler.write(json);
+
+  const key = handle.replace("s3://results/", "");
+  const head = await s3.client.send(new HeadObjectCommand({ Bucket: "results", Key: key }));
+  expect(head.ContentLength).toBe(Buffer.byteLength(json));
+  expect(head.ContentType).toBe("application/json");
+  expect(await handler.read(handle)).toBe(json);
+});
+
+it("refuses a handle that is not an s3:// URI", async () => {
+  const handler = createS3Handler({ bucket: "results", client: s3.client });
+  await expect(handler.verifyHandle("/tmp/x.json")).rejects.toMatchObject({ code: "BAD_USER_INPUT" });
+  await expect(handler.read("gs://results/x.json")).rejects.toMatchObject({ code: "BAD_USER_INPUT" });
+});
