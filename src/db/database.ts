@@ -1,7 +1,7 @@
 import { PrismaPg } from "@prisma/adapter-pg";
 import type { Config } from "../config/config.js";
 import { PrismaClient } from "../generated/prisma/client.js";
-import { startEmbeddedPostgres } from "./embedded-postgres.js";
+import { startEmbeddedPostgres, type EmbeddedDatabase } from "./embedded-postgres.js";
 import { applyMigrations } from "./migrate.js";
 
 /** A migrated database and the Prisma client over it. */
@@ -23,8 +23,12 @@ export function createPrismaClient(url: string): PrismaClient {
  * none is given, and applies pending migrations before anything else uses it.
  */
 export async function openDatabase(config: Config): Promise<Database> {
-  const embedded = config.databaseUrl ? undefined : await startEmbeddedPostgres(config.dataDir);
-  const url = config.databaseUrl ?? embedded!.url;
+  let url = config.databaseUrl;
+  let embedded: EmbeddedDatabase | undefined;
+  if (!url) {
+    embedded = await startEmbeddedPostgres(config.dataDir);
+    url = embedded.url;
+  }
   try {
     await applyMigrations(url);
   } catch (error) {

@@ -14,7 +14,7 @@ export interface EmbeddedDatabase {
 const DATABASE = "handled";
 
 /** A free loopback port, chosen by the OS. */
-async function freePort(): Promise<number> {
+export async function freePort(): Promise<number> {
   return new Promise((resolvePort, reject) => {
     const server = createServer();
     server.once("error", reject);

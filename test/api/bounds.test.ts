@@ -1,4 +1,4 @@
-import { mkdir, mkdtemp, symlink, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, rm, symlink, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -98,7 +98,7 @@ describe("handles never reach outside the allowed directories", () => {
     const dir = join(t.resultsDir, "later-swapped");
     await mkdir(dir);
     const run = await startRun(t, { name: "swapped", tasks: [{ name: "work", handler: { type: "LOCAL", dir } }] });
-    await import("node:fs/promises").then((fs) => fs.rm(dir, { recursive: true }));
+    await rm(dir, { recursive: true });
     await symlink(outside, dir);
     const outsideBefore = await filesUnder(outside);
 
@@ -130,7 +130,7 @@ describe("handles never reach outside the allowed directories", () => {
   it("refuses to read a stored handle whose file was replaced by a symlink out", async () => {
     const run = await startRun(t, { name: "replaced", tasks: [{ name: "work" }] });
     const result = await succeed(t, run.taskRuns.work!, "mine");
-    await import("node:fs/promises").then((fs) => fs.rm(result.handle));
+    await rm(result.handle);
     await symlink(outsideFile, result.handle);
 
     const read = await t.run(GetTaskRun, { id: run.taskRuns.work!.id });

@@ -3,17 +3,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startTestApp, type TestApp } from "../support/app.js";
 import { GetTaskRun, SetTaskRunStates } from "../support/documents.js";
 import { freePort, startGcsEmulator, startS3Emulator, type GcsEmulator, type S3Emulator } from "../support/emulators.js";
-import { filesUnder } from "../support/files.js";
 import { startRun, succeed } from "../support/flows.js";
-
-/** What a refused mutation must leave as it was: states, results, versions and local files. */
-async function snapshot(t: TestApp) {
-  const rows = await t.sql(
-    `SELECT (SELECT count(*) FROM state)::int AS states, (SELECT count(*) FROM result)::int AS results,
-            (SELECT count(*) FROM cached_input)::int AS cached, (SELECT sum(version) FROM task_run)::int AS versions`,
-  );
-  return { rows, files: await filesUnder(t.config.dataDir) };
-}
+import { recorded } from "../support/inspect.js";
 
 describe("object-store faults", () => {
   let s3: S3Emulator;
@@ -69,7 +60,7 @@ describe("object-store faults", () => {
         name: "s3-down",
         tasks: [{ name: "local" }, { name: "remote", handler: { type: "S3", bucket: "results" } }],
       });
-      const before = await snapshot(unreachable);
+      const before = await recorded(unreachable);
 
       const errors = await unreachable.fail(SetTaskRunStates, {
         input: [
@@ -80,7 +71,7 @@ describe("object-store faults", () => {
 
       expect(errors[0]?.extensions?.code).toBe("RESULT_WRITE_FAILED");
       expect(errors[0]?.message).toBe('Cannot write a result to the S3 bucket "results".');
-      expect(await snapshot(unreachable)).toEqual(before);
+      expect(await recorded(unreachable)).toEqual(before);
     } finally {
       await unreachable.stop();
     }
@@ -90,7 +81,7 @@ describe("object-store faults", () => {
     const run = await startRun(t, { name: "gcs-down", tasks: [{ name: "a", handler: { type: "GCS", bucket: "gcs-results" } }, { name: "b", handler: { type: "GCS", bucket: "gcs-results" } }] });
     const earlier = await succeed(t, run.taskRuns.a!, "stored before the outage");
     await gcs.stop();
-    const before = await snapshot(t);
+    const before = await recorded(t);
 
     const errors = await t.fail(SetTaskRunStates, {
       input: [{ taskRunId: run.taskRuns.b!.id, version: 1, state: { type: "SUCCESS", result: { value: "never stored" } } }],
@@ -98,7 +89,7 @@ describe("object-store faults", () => {
     const read = await t.run(GetTaskRun, { id: run.taskRuns.a!.id });
 
     expect(errors[0]?.extensions?.code).toBe("RESULT_WRITE_FAILED");
-    expect(await snapshot(t)).toEqual(before);
+    expect(await recorded(t)).toEqual(before);
     expect(read.errors?.[0]?.extensions?.code).toBe("RESULT_READ_FAILED");
     expect(read.data?.taskRun?.state.result).toMatchObject({ handle: earlier.handle, value: null });
   });

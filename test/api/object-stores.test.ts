@@ -4,17 +4,7 @@ import { startTestApp, type TestApp } from "../support/app.js";
 import { CreateFlow, GetFlowRun, GetTaskRun, SetTaskRunStates } from "../support/documents.js";
 import { startGcsEmulator, startS3Emulator, type GcsEmulator, type S3Emulator } from "../support/emulators.js";
 import { startRun, succeed } from "../support/flows.js";
-
-/** Every value of every column of every table, as text. */
-async function everyStoredText(t: TestApp): Promise<string> {
-  const columns = await t.sql<{ table_name: string; column_name: string }>(
-    `SELECT table_name, column_name FROM information_schema.columns WHERE table_schema = 'public'`,
-  );
-  const parts = await Promise.all(
-    columns.map(({ table_name, column_name }) => t.sql<{ v: string | null }>(`SELECT "${column_name}"::text AS v FROM "${table_name}"`)),
-  );
-  return parts.flat().map((row) => row.v ?? "").join("\n");
-}
+import { everyStoredText } from "../support/inspect.js";
 
 describe("a flow whose tasks write to S3, GCS and disk", () => {
   let s3: S3Emulator;

@@ -1,22 +1,9 @@
-import { readFile } from "node:fs/promises";
+import { readFile, writeFile } from "node:fs/promises";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startTestApp, type TestApp } from "../support/app.js";
 import { GetTaskRun, GetTaskRunHandles } from "../support/documents.js";
 import { startRun, succeed } from "../support/flows.js";
-
-/** Every text value of every column of every table in the public schema, as text. */
-async function everyStoredText(t: TestApp): Promise<string> {
-  const columns = await t.sql<{ table_name: string; column_name: string }>(
-    `SELECT table_name, column_name FROM information_schema.columns WHERE table_schema = 'public'`,
-  );
-  expect(columns.length).toBeGreaterThan(20);
-  const parts: string[] = [];
-  for (const { table_name, column_name } of columns) {
-    const rows = await t.sql<{ v: string | null }>(`SELECT "${column_name}"::text AS v FROM "${table_name}"`);
-    parts.push(...rows.map((row) => row.v ?? ""));
-  }
-  return parts.join("\n");
-}
+import { everyStoredText } from "../support/inspect.js";
 
 describe("what the database holds", () => {
   let t: TestApp;
@@ -55,7 +42,7 @@ describe("what the database holds", () => {
     const run = await startRun(t, { name: "lazy", tasks: [{ name: "out" }] });
     const result = await succeed(t, run.taskRuns.out!, "hello");
     // Corrupt the stored data: only a query that selects `value` can notice.
-    await import("node:fs/promises").then((fs) => fs.writeFile(result.handle, "not json {"));
+    await writeFile(result.handle, "not json {");
 
     const handles = await t.run(GetTaskRunHandles, { id: run.taskRuns.out!.id });
     expect(handles.errors).toBeUndefined();

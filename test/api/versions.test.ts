@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startTestApp, type TestApp } from "../support/app.js";
 import { GetTaskRun, SetTaskRunStates } from "../support/documents.js";
 import { filesUnder } from "../support/files.js";
+import { recorded } from "../support/inspect.js";
 import { startRun, succeed } from "../support/flows.js";
 
 describe("versions and all-or-nothing batches", () => {
@@ -12,15 +13,6 @@ describe("versions and all-or-nothing batches", () => {
     t = await startTestApp();
   });
   afterAll(() => t.stop());
-
-  /** Row counts of every table, and the files under the results directory. */
-  async function snapshot() {
-    const [counts] = await t.sql(
-      `SELECT (SELECT count(*) FROM state)::int AS states, (SELECT count(*) FROM result)::int AS results,
-              (SELECT count(*) FROM cached_input)::int AS cached, (SELECT sum(version) FROM task_run)::int AS versions`,
-    );
-    return { counts, files: await filesUnder(t.config.dataDir) };
-  }
 
   it("moves the version forward by one per state and keeps the history", async () => {
     const run = await startRun(t, { name: "history", tasks: [{ name: "work" }] });
@@ -44,7 +36,7 @@ describe("versions and all-or-nothing batches", () => {
   it("refuses a stale version with VERSION_MISMATCH and writes no file and no row", async () => {
     const run = await startRun(t, { name: "stale", tasks: [{ name: "work" }] });
     await succeed(t, run.taskRuns.work!, "first");
-    const before = await snapshot();
+    const before = await recorded(t);
 
     const errors = await t.fail(SetTaskRunStates, {
       input: [{ taskRunId: run.taskRuns.work!.id, version: 1, state: { type: "SUCCESS", result: { value: "stale write" } } }],
@@ -53,12 +45,12 @@ describe("versions and all-or-nothing batches", () => {
     expect(errors).toHaveLength(1);
     expect(errors[0]?.extensions?.code).toBe("VERSION_MISMATCH");
     expect(errors[0]?.message).toMatch(/at version 2, not 1/);
-    expect(await snapshot()).toEqual(before);
+    expect(await recorded(t)).toEqual(before);
   });
 
   it("refuses a whole batch when one entry is stale, leaving the others untouched", async () => {
     const run = await startRun(t, { name: "batch", tasks: [{ name: "a" }, { name: "b" }] });
-    const before = await snapshot();
+    const before = await recorded(t);
 
     const errors = await t.fail(SetTaskRunStates, {
       input: [
@@ -68,7 +60,7 @@ describe("versions and all-or-nothing batches", () => {
     });
 
     expect(errors[0]?.extensions?.code).toBe("VERSION_MISMATCH");
-    expect(await snapshot()).toEqual(before);
+    expect(await recorded(t)).toEqual(before);
   });
 
   it("lets exactly one of two concurrent writers at the same version win", async () => {
@@ -101,7 +93,7 @@ describe("versions and all-or-nothing batches", () => {
       name: "failing-write",
       tasks: [{ name: "fine" }, { name: "broken", handler: { type: "LOCAL", dir: join(blocked, "sub") } }],
     });
-    const before = await snapshot();
+    const before = await recorded(t);
 
     const errors = await t.fail(SetTaskRunStates, {
       input: [
@@ -111,6 +103,6 @@ describe("versions and all-or-nothing batches", () => {
     });
 
     expect(errors[0]?.extensions?.code).toBe("RESULT_WRITE_FAILED");
-    expect(await snapshot()).toEqual(before);
+    expect(await recorded(t)).toEqual(before);
   });
 });

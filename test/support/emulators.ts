@@ -1,20 +1,10 @@
 import { createRequire } from "node:module";
-import { createServer } from "node:net";
 import { CreateBucketCommand, S3Client } from "@aws-sdk/client-s3";
 import { Storage } from "@google-cloud/storage";
 import { buildApp } from "fauxqs";
+import { freePort } from "../../src/db/embedded-postgres.js";
 
-/** A free loopback port. */
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const address = server.address();
-      server.close(() => (typeof address === "object" && address ? resolve(address.port) : reject(new Error("no port"))));
-    });
-  });
-}
+export { freePort };
 
 /** A running S3 emulator (fauxqs, in this process, on loopback) and a client for it. */
 export interface S3Emulator {

@@ -38,3 +38,13 @@ export function locateObject(handle: string, scheme: "s3" | "gs", bucket: string
   }
   return { bucket, key };
 }
+
+/**
+ * The coded error for a failed read or check of an object: RESULT_NOT_FOUND when the store
+ * says it is missing, RESULT_READ_FAILED otherwise. The store's error is kept as the cause.
+ */
+export function objectReadError(handle: string, cause: unknown, missing: boolean): HandledError {
+  return missing
+    ? new HandledError(ErrorCode.RESULT_NOT_FOUND, `No object exists at "${handle}".`, { cause })
+    : new HandledError(ErrorCode.RESULT_READ_FAILED, `Cannot read "${handle}".`, { cause });
+}

@@ -1,7 +1,7 @@
 import type { Storage } from "@google-cloud/storage";
 import { ErrorCode, HandledError } from "../../errors.js";
 import type { Handle, ResultHandler } from "../result-handler.js";
-import { locateObject, newObjectKey } from "./bucket-uri.js";
+import { locateObject, newObjectKey, objectReadError } from "./bucket-uri.js";
 
 /** Options of the GCS handler. */
 export interface GcsHandlerOptions {
@@ -46,8 +46,7 @@ export function createGcsHandler(options: GcsHandlerOptions): ResultHandler {
         const [contents] = await file(key).download();
         return contents.toString("utf8");
       } catch (cause) {
-        if (isMissing(cause)) throw new HandledError(ErrorCode.RESULT_NOT_FOUND, `No object exists at "${handle}".`, { cause });
-        throw new HandledError(ErrorCode.RESULT_READ_FAILED, `Cannot read "${handle}".`, { cause });
+        throw objectReadError(handle, cause, isMissing(cause));
       }
     },
 
@@ -57,9 +56,9 @@ export function createGcsHandler(options: GcsHandlerOptions): ResultHandler {
       try {
         [exists] = await file(key).exists();
       } catch (cause) {
-        throw new HandledError(ErrorCode.RESULT_READ_FAILED, `Cannot check "${handle}".`, { cause });
+        throw objectReadError(handle, cause, false);
       }
-      if (!exists) throw new HandledError(ErrorCode.RESULT_NOT_FOUND, `No object exists at "${handle}".`);
+      if (!exists) throw objectReadError(handle, undefined, true);
     },
 
     async delete(handle) {
