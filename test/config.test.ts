@@ -28,4 +28,28 @@ describe("configuration", () => {
   it("refuses an object-store default without a bucket", () => {
     expect(() => loadConfig({ HANDLED_DEFAULT_HANDLER: "S3" })).toThrow(/HANDLED_DEFAULT_HANDLER_BUCKET/);
   });
+
+  it("reads S3 credentials from the AWS_CREDENTIALS secret and never echoes it", () => {
+    const config = loadConfig({ AWS_CREDENTIALS: JSON.stringify({ ACCESS_KEY: "AKIDEXAMPLE", SECRET_ACCESS_KEY: "s3cr3t-value" }) });
+    expect(config.s3.credentials).toEqual({ accessKeyId: "AKIDEXAMPLE", secretAccessKey: "s3cr3t-value" });
+
+    for (const secret of ['{"ACCESS_KEY": "AKIDEXAMPLE", "SECRET": "s3cr3t-value"}', "s3cr3t-value not json"]) {
+      let message = "";
+      try {
+        loadConfig({ AWS_CREDENTIALS: secret });
+      } catch (error) {
+        message = (error as Error).message;
+      }
+      expect(message).toMatch(/AWS_CREDENTIALS/);
+      expect(message).not.toContain("s3cr3t-value");
+    }
+  });
+
+  it("allows the default handler's bucket and the listed ones", () => {
+    const config = loadConfig({ HANDLED_DEFAULT_HANDLER: "GCS", HANDLED_DEFAULT_HANDLER_BUCKET: "results", HANDLED_GCS_BUCKETS: "extra", HANDLED_S3_BUCKETS: "a,b" });
+    expect(config.defaultHandler).toEqual({ type: "GCS", bucket: "results" });
+    expect(config.gcs.buckets).toEqual(["extra", "results"]);
+    expect(config.s3.buckets).toEqual(["a", "b"]);
+    expect(config.localDirs).toEqual([]);
+  });
 });

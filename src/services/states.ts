@@ -60,6 +60,9 @@ interface Ready {
 /** A result to store: either written already (handled by the client) or a value to write. */
 type Pending = { stored: StoredHandle } | { spec: HandlerSpec; value: EncodedValue };
 
+/** Long enough for the largest batch; the writes to storage happen before it starts. */
+const TRANSACTION_TIMEOUT_MS = 30_000;
+
 function has(object: object, key: string): boolean {
   return Object.prototype.hasOwnProperty.call(object, key);
 }
@@ -105,18 +108,16 @@ export class StateService {
         written.push(stored);
         return stored;
       };
+      // One write at a time: when one fails, none is still under way, so `written` is all
+      // there is to remove.
       const ready: Ready[] = [];
       for (const plan of plans) {
-        ready.push({
-          plan,
-          result: plan.result ? await store(plan.result) : undefined,
-          cachedInputs: await Promise.all(
-            plan.cachedInputs.map(async (input) => ({
-              ...input,
-              result: "resultId" in input.result ? input.result : await store(input.result),
-            })),
-          ),
-        });
+        const result = plan.result ? await store(plan.result) : undefined;
+        const cachedInputs: Ready["cachedInputs"] = [];
+        for (const input of plan.cachedInputs) {
+          cachedInputs.push({ ...input, result: "resultId" in input.result ? input.result : await store(input.result) });
+        }
+        ready.push({ plan, result, cachedInputs });
       }
       return await this.deps.prisma.$transaction(async (tx) => {
         const updated: TaskRun[] = [];
@@ -152,7 +153,7 @@ export class StateService {
           updated.push({ id, flowRunId, taskId, version: change.version + 1 });
         }
         return updated;
-      });
+      }, { timeout: TRANSACTION_TIMEOUT_MS });
     } catch (error) {
       await this.deps.results.discard(written);
       throw error;
