@@ -41,7 +41,7 @@ function percentile(sorted: number[], p: number): number {
 }
 
 async function throughput(name: string, handler: ResultHandler) {
-  const value = JSON.stringify({ id: 0, payload: "x".repeat(1000) });
+  const value = Buffer.from(JSON.stringify({ id: 0, payload: "x".repeat(1000) }));
   const handles: string[] = [];
   const writes: number[] = [];
   const start = performance.now();
@@ -112,8 +112,9 @@ try {
   await throughput("S3", createS3Handler({ bucket: "bench", client }));
   await throughput("GCS", createGcsHandler({ bucket: "bench", storage: gcs.storage }));
 
-  const json = JSON.stringify({ blob: "0123456789abcdef".repeat((LARGE_MB * 1000 * 1000) / 16) });
-  const size = Buffer.byteLength(json);
+  // The value as the service holds it while writing: the UTF-8 bytes of its JSON text.
+  const json = Buffer.from(JSON.stringify({ blob: "0123456789abcdef".repeat((LARGE_MB * 1000 * 1000) / 16) }));
+  const size = json.length;
   console.log(
     `\nMemory of one S3 upload of a ${(size / 1e6).toFixed(1)} MB value already in memory: peak heap + buffers above start` +
       ` (the emulator runs in another process)`,
@@ -125,7 +126,7 @@ try {
   // (A single PutObject of it is not measured: the emulator takes bodies up to 11 MiB only.)
   let copy: Buffer | undefined;
   const whole = await peakMemory(async () => {
-    copy = Buffer.from(json);
+    copy = Buffer.from(json); // a copy of the bytes
   });
   if (copy?.length !== size) throw new Error("copy size");
   const report = (name: string, m: { allocated: number; live: number; seconds: number }) =>

@@ -7,8 +7,9 @@ import type { HandlerSpec } from "./handler-spec.js";
 export type Handle = string;
 
 /**
- * The contract every result handler fulfils. Values reach handlers already encoded as JSON
- * text (the service encodes once, to check its size); handlers store and return that text.
+ * The contract every result handler fulfils. Values reach handlers already encoded: the UTF-8
+ * bytes of their JSON text (the service encodes once, to check the size, and keeps only the
+ * bytes); handlers store those bytes and read back the text.
  *
  * Every method fails with a `HandledError`, its original error as `cause`:
  * - `HANDLE_OUT_OF_BOUNDS` when a handle names something outside what this handler may reach
@@ -21,8 +22,8 @@ export interface ResultHandler {
   /** The spec that rebuilds this handler; stored with each handle it writes. */
   readonly spec: HandlerSpec;
 
-  /** Writes the JSON text of a value and returns the handle to read it back with. */
-  write(json: string): Promise<Handle>;
+  /** Writes a value's JSON text (UTF-8 bytes) and returns the handle to read it back with. */
+  write(json: Buffer): Promise<Handle>;
 
   /** Reads the JSON text behind a handle written by this handler (or a client, with its spec). */
   read(handle: Handle): Promise<string>;

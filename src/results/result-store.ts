@@ -25,9 +25,9 @@ export interface ResultStoreOptions {
   maxValueBytes: number;
 }
 
-/** A value encoded once as JSON text, ready for any handler. */
+/** A value encoded once as the UTF-8 bytes of its JSON text, ready for any handler. */
 export interface EncodedValue {
-  json: string;
+  json: Buffer;
 }
 
 /**
@@ -40,8 +40,10 @@ export class ResultStore {
 
   /** Encodes a value as JSON text. Throws VALUE_TOO_LARGE over the size limit. */
   encode(value: unknown): EncodedValue {
-    const json = JSON.stringify(value);
-    const bytes = Buffer.byteLength(json);
+    // Only the bytes are kept: the text is garbage once they exist, so a large value is held
+    // once while it is written.
+    const json = Buffer.from(JSON.stringify(value), "utf8");
+    const bytes = json.length;
     if (bytes > this.options.maxValueBytes) {
       throw new HandledError(
         ErrorCode.VALUE_TOO_LARGE,

@@ -49,7 +49,7 @@ export function testResultHandler(name: string, setup: () => Promise<HandlerUnde
       it(`writes ${what} and reads it back through its handle`, async () => {
         const json = JSON.stringify(value);
 
-        const handle = await h.handler.write(json);
+        const handle = await h.handler.write(Buffer.from(json));
 
         expect(typeof handle).toBe("string");
         expect(JSON.parse(JSON.stringify(handle))).toBe(handle);
@@ -59,8 +59,8 @@ export function testResultHandler(name: string, setup: () => Promise<HandlerUnde
     }
 
     it("gives each value its own handle", async () => {
-      const first = await h.handler.write('"first"');
-      const second = await h.handler.write('"second"');
+      const first = await h.handler.write(Buffer.from('"first"'));
+      const second = await h.handler.write(Buffer.from('"second"'));
 
       expect(first).not.toBe(second);
       expect(await h.handler.read(first)).toBe('"first"');
@@ -68,7 +68,7 @@ export function testResultHandler(name: string, setup: () => Promise<HandlerUnde
     });
 
     it("accepts its own handles and refuses handles outside its reach", async () => {
-      const handle = await h.handler.write("[1]");
+      const handle = await h.handler.write(Buffer.from("[1]"));
       await expect(h.handler.verifyHandle(handle)).resolves.toBeUndefined();
 
       for (const foreign of h.outOfBounds) {
@@ -85,7 +85,7 @@ export function testResultHandler(name: string, setup: () => Promise<HandlerUnde
 
     it("deletes what it wrote, and deleting twice is fine", async () => {
       if (!h.handler.delete) return;
-      const handle = await h.handler.write('{"short":"lived"}');
+      const handle = await h.handler.write(Buffer.from('{"short":"lived"}'));
 
       await h.handler.delete(handle);
       await h.handler.delete(handle);

@@ -23,7 +23,7 @@ testResultHandler("GCS", async () => ({
 it("stores values as JSON objects under the prefix", async () => {
   const handler = createGcsHandler({ bucket: "results", prefix: "a/b", storage: gcs.storage });
 
-  const handle = await handler.write('{"ok":true}');
+  const handle = await handler.write(Buffer.from('{"ok":true}'));
 
   expect(handle).toMatch(/^gs:\/\/results\/a\/b\/[0-9a-f-]{36}\.json$/);
   const [metadata] = await gcs.storage.bucket("results").file(handle.replace("gs://results/", "")).getMetadata();

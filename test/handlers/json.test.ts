@@ -11,6 +11,6 @@ testResultHandler("JSON", async () => ({
 
 it("refuses values over its size limit and handles that are not JSON", async () => {
   const handler = createJsonHandler({ maxBytes: 10 });
-  await expect(handler.write('"0123456789"')).rejects.toMatchObject({ code: "VALUE_TOO_LARGE" });
+  await expect(handler.write(Buffer.from('"0123456789"'))).rejects.toMatchObject({ code: "VALUE_TOO_LARGE" });
   await expect(handler.verifyHandle("{oops")).rejects.toMatchObject({ code: "BAD_USER_INPUT" });
 });

@@ -35,10 +35,10 @@ it("creates its directory on first write and leaves no partial files", async () 
   const root = await mkdtemp(join(tmpdir(), "handled-local-"));
   try {
     const handler = createLocalHandler({ dir: join(root, "a", "b"), allowedDirs: [root] });
-    const handle = await handler.write('"x"');
+    const handle = await handler.write(Buffer.from('"x"'));
     expect(handle.startsWith(join(root, "a", "b"))).toBe(true);
     expect(handle.endsWith(".json")).toBe(true);
-    await handler.write('"y"');
+    await handler.write(Buffer.from('"y"'));
     const files = await readdir(join(root, "a", "b"));
     expect(files).toHaveLength(2);
     expect(files.every((file) => file.endsWith(".json"))).toBe(true);
@@ -51,7 +51,7 @@ it("refuses to write when its directory is outside the allowed ones", async () =
   const root = await mkdtemp(join(tmpdir(), "handled-local-"));
   try {
     const handler = createLocalHandler({ dir: join(root, "elsewhere"), allowedDirs: [join(root, "allowed")] });
-    await expect(handler.write('"x"')).rejects.toMatchObject({ code: "HANDLE_OUT_OF_BOUNDS" });
+    await expect(handler.write(Buffer.from('"x"'))).rejects.toMatchObject({ code: "HANDLE_OUT_OF_BOUNDS" });
   } finally {
     await rm(root, { recursive: true, force: true });
   }

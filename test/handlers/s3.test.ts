@@ -36,7 +36,7 @@ it("uploads a value larger than one part in parts, and stores it as JSON", async
   const handler = createS3Handler({ bucket: "results", client: s3.client, partSize: 5 * 1024 * 1024 });
   const json = JSON.stringify({ rows: "é".repeat(4 * 1024 * 1024) }); // ~8 MiB of UTF-8: two parts
 
-  const handle = await handler.write(json);
+  const handle = await handler.write(Buffer.from(json));
 
   const key = handle.replace("s3://results/", "");
   const head = await s3.client.send(new HeadObjectCommand({ Bucket: "results", Key: key }));

@@ -12,8 +12,7 @@ export interface JsonHandlerOptions {
  * handle holds the data, so it is meant for small values (and is what parameters use).
  */
 export function createJsonHandler(options: JsonHandlerOptions): ResultHandler {
-  function checkSize(json: string): void {
-    const bytes = Buffer.byteLength(json);
+  function checkSize(bytes: number): void {
     if (bytes > options.maxBytes) {
       throw new HandledError(
         ErrorCode.VALUE_TOO_LARGE,
@@ -33,15 +32,15 @@ export function createJsonHandler(options: JsonHandlerOptions): ResultHandler {
   return {
     spec: { type: "JSON" },
     async write(json) {
-      checkSize(json);
-      return json;
+      checkSize(json.length);
+      return json.toString("utf8");
     },
     async read(handle) {
       // The handle is the data; decoding it (and reporting it corrupt) is the caller's part.
       return handle;
     },
     async verifyHandle(handle) {
-      checkSize(handle);
+      checkSize(Buffer.byteLength(handle));
       parse(handle);
     },
   };
