@@ -1,3 +1,4 @@
+import { randomUUID } from "node:crypto";
 import { ErrorCode, HandledError } from "../errors.js";
 import type { Prisma, PrismaClient, StateType, TaskRun } from "../generated/prisma/client.js";
 import { handlerConfigOf, type HandlerSpec } from "../results/handler-spec.js";
@@ -43,22 +44,23 @@ const taskRunWithHandlers = {
 } as const satisfies Prisma.TaskRunDefaultArgs;
 type LoadedTaskRun = Prisma.TaskRunGetPayload<typeof taskRunWithHandlers>;
 
-/** What one entry will store once its values are written. */
+/**
+ * A result row this call creates. Its id is chosen before anything is written, so a cached
+ * input of another entry in the same batch can refer to it.
+ */
+interface NewResult {
+  id: string;
+  /** Already handled by the client, or a value still to write. */
+  source: { stored: StoredHandle } | { spec: HandlerSpec; value: EncodedValue };
+}
+
+/** What one entry will store. */
 interface Plan {
   change: StateChange;
-  result?: Pending;
-  cachedInputs: { name: string; upstreamTaskRunId: string; result: Pending | { resultId: string } }[];
+  stateId: string;
+  result?: NewResult;
+  cachedInputs: { name: string; upstreamTaskRunId: string; resultId: string }[];
 }
-
-/** An entry whose values are written: only handles and references remain to be stored. */
-interface Ready {
-  plan: Plan;
-  result: StoredHandle | undefined;
-  cachedInputs: { name: string; upstreamTaskRunId: string; result: StoredHandle | { resultId: string } }[];
-}
-
-/** A result to store: either written already (handled by the client) or a value to write. */
-type Pending = { stored: StoredHandle } | { spec: HandlerSpec; value: EncodedValue };
 
 /** Long enough for the largest batch; the writes to storage happen before it starts. */
 const TRANSACTION_TIMEOUT_MS = 30_000;
@@ -98,72 +100,71 @@ export class StateService {
     }
     const upstreamIds = changes.flatMap((c) => (c.state.cachedInputs ?? []).map((i) => i.upstreamTaskRunId));
     const upstream = await this.loadTaskRuns(upstreamIds, { allowRepeats: true });
-    const plans = await Promise.all(changes.map((change) => this.plan(change, runs.get(change.taskRunId)!, upstream)));
+    const plans = await Promise.all(changes.map((change) => this.planResult(change, runs.get(change.taskRunId)!)));
+    const batchResults = new Map(plans.flatMap((plan) => (plan.result ? [[plan.change.taskRunId, plan.result.id] as const] : [])));
+    const newResults = plans.flatMap((plan) => (plan.result ? [plan.result] : []));
+    for (const plan of plans) {
+      newResults.push(...this.planCachedInputs(plan, runs.get(plan.change.taskRunId)!, upstream, batchResults));
+    }
 
     const written: StoredHandle[] = [];
     try {
-      const store = async (pending: Pending): Promise<StoredHandle> => {
-        if ("stored" in pending) return pending.stored;
-        const stored = await this.deps.results.write(pending.spec, pending.value);
-        written.push(stored);
-        return stored;
-      };
       // One write at a time: when one fails, none is still under way, so `written` is all
       // there is to remove.
-      const ready: Ready[] = [];
-      for (const plan of plans) {
-        const result = plan.result ? await store(plan.result) : undefined;
-        const cachedInputs: Ready["cachedInputs"] = [];
-        for (const input of plan.cachedInputs) {
-          cachedInputs.push({ ...input, result: "resultId" in input.result ? input.result : await store(input.result) });
+      const rows: Prisma.ResultCreateManyInput[] = [];
+      for (const { id, source } of newResults) {
+        let stored: StoredHandle;
+        if ("stored" in source) {
+          stored = source.stored;
+        } else {
+          stored = await this.deps.results.write(source.spec, source.value);
+          written.push(stored);
         }
-        ready.push({ plan, result, cachedInputs });
+        rows.push({ id, handlerType: stored.spec.type, handlerConfig: handlerConfigOf(stored.spec), handle: stored.handle, handled: true });
       }
-      return await this.deps.prisma.$transaction(async (tx) => {
-        const updated: TaskRun[] = [];
-        for (const { plan, result, cachedInputs } of ready) {
-          const { change } = plan;
-          const bumped = await tx.taskRun.updateMany({
-            where: { id: change.taskRunId, version: change.version },
-            data: { version: { increment: 1 } },
-          });
-          if (bumped.count !== 1) {
-            const current = await tx.taskRun.findUnique({ where: { id: change.taskRunId } });
-            throw versionMismatch(change.taskRunId, change.version, current?.version);
+      return await this.deps.prisma.$transaction(
+        async (tx) => {
+          for (const { change } of plans) {
+            const bumped = await tx.taskRun.updateMany({
+              where: { id: change.taskRunId, version: change.version },
+              data: { version: { increment: 1 } },
+            });
+            if (bumped.count !== 1) {
+              const current = await tx.taskRun.findUnique({ where: { id: change.taskRunId } });
+              throw versionMismatch(change.taskRunId, change.version, current?.version);
+            }
           }
-          await tx.state.create({
-            data: {
-              taskRun: { connect: { id: change.taskRunId } },
+          await tx.result.createMany({ data: rows });
+          await tx.state.createMany({
+            data: plans.map(({ change, stateId, result }) => ({
+              id: stateId,
+              taskRunId: change.taskRunId,
               version: change.version + 1,
               type: change.state.type,
               message: change.state.message ?? null,
-              result: result ? { create: resultRow(result) } : undefined,
-              cachedInputs: {
-                create: cachedInputs.map((input) => ({
-                  name: input.name,
-                  upstreamTaskRun: { connect: { id: input.upstreamTaskRunId } },
-                  result: "resultId" in input.result
-                    ? { connect: { id: input.result.resultId } }
-                    : { create: resultRow(input.result) },
-                })),
-              },
-            },
+              resultId: result?.id ?? null,
+            })),
           });
-          const { id, flowRunId, taskId } = runs.get(change.taskRunId)!;
-          updated.push({ id, flowRunId, taskId, version: change.version + 1 });
-        }
-        return updated;
-      }, { timeout: TRANSACTION_TIMEOUT_MS });
+          await tx.cachedInput.createMany({
+            data: plans.flatMap(({ stateId, cachedInputs }) => cachedInputs.map((input) => ({ stateId, ...input }))),
+          });
+          return plans.map(({ change }) => {
+            const { id, flowRunId, taskId } = runs.get(change.taskRunId)!;
+            return { id, flowRunId, taskId, version: change.version + 1 };
+          });
+        },
+        { timeout: TRANSACTION_TIMEOUT_MS },
+      );
     } catch (error) {
       await this.deps.results.discard(written);
       throw error;
     }
   }
 
-  /** Checks one entry and works out what it will store; writes nothing. */
-  private async plan(change: StateChange, run: LoadedTaskRun, upstream: Map<string, LoadedTaskRun>): Promise<Plan> {
+  /** Checks an entry's own result and works out what it will store; writes nothing. */
+  private async planResult(change: StateChange, run: LoadedTaskRun): Promise<Plan> {
     const { results, defaultHandler } = this.deps;
-    const plan: Plan = { change, cachedInputs: [] };
+    const plan: Plan = { change, stateId: randomUUID(), cachedInputs: [] };
     const result = change.state.result;
     if (result) {
       const hasValue = has(result, "value");
@@ -173,12 +174,31 @@ export class StateService {
           `The result for task run ${change.taskRunId} must give exactly one of "value" or "handled" (omit "result" for no result).`,
         );
       }
-      plan.result = result.handled
-        ? { stored: await results.verifyHandled(result.handled.handler, result.handled.handle) }
-        : { spec: resolveResultHandler(run.task, run.task.flow, defaultHandler), value: results.encode(result.value) };
+      plan.result = {
+        id: randomUUID(),
+        source: result.handled
+          ? { stored: await results.verifyHandled(result.handled.handler, result.handled.handle) }
+          : { spec: resolveResultHandler(run.task, run.task.flow, defaultHandler), value: results.encode(result.value) },
+      };
     }
+    return plan;
+  }
+
+  /**
+   * Checks an entry's cached inputs and fills them into its plan. A reference takes the
+   * upstream task run's result from this batch if it gets one, else its latest stored one; a
+   * value is written with the upstream task's handler. Returns the results to create.
+   */
+  private planCachedInputs(
+    plan: Plan,
+    run: LoadedTaskRun,
+    upstream: Map<string, LoadedTaskRun>,
+    batchResults: Map<string, string>,
+  ): NewResult[] {
+    const { results, defaultHandler } = this.deps;
+    const created: NewResult[] = [];
     const names = new Set<string>();
-    for (const input of change.state.cachedInputs ?? []) {
+    for (const input of plan.change.state.cachedInputs ?? []) {
       if (!input.name.trim()) throw badInput("A cached input needs a name.");
       if (names.has(input.name)) throw badInput(`The cached input "${input.name}" is given twice.`);
       names.add(input.name);
@@ -186,21 +206,24 @@ export class StateService {
       if (source.flowRunId !== run.flowRunId) {
         throw badInput(`The upstream task run ${input.upstreamTaskRunId} is not part of the same flow run.`);
       }
+      let resultId: string | undefined;
       if (has(input, "value")) {
         // Handlers belong to outputs: the input is written with the upstream task's handler.
         const spec = resolveResultHandler(source.task, source.task.flow, defaultHandler);
-        plan.cachedInputs.push({ ...input, result: { spec, value: results.encode(input.value) } });
+        const result: NewResult = { id: randomUUID(), source: { spec, value: results.encode(input.value) } };
+        created.push(result);
+        resultId = result.id;
       } else {
-        const resultId = source.states[0]?.resultId;
+        resultId = batchResults.get(source.id) ?? source.states[0]?.resultId ?? undefined;
         if (!resultId) {
           throw badInput(
             `The upstream task run ${input.upstreamTaskRunId} has no result to cache as "${input.name}"; give its value instead.`,
           );
         }
-        plan.cachedInputs.push({ name: input.name, upstreamTaskRunId: input.upstreamTaskRunId, result: { resultId } });
       }
+      plan.cachedInputs.push({ name: input.name, upstreamTaskRunId: input.upstreamTaskRunId, resultId });
     }
-    return plan;
+    return created;
   }
 
   private async loadTaskRuns(ids: readonly string[], options: { allowRepeats?: boolean } = {}) {
@@ -216,10 +239,6 @@ export class StateService {
     if (missing) throw new HandledError(ErrorCode.NOT_FOUND, `No task run has the id "${missing}".`);
     return byId;
   }
-}
-
-function resultRow(stored: StoredHandle): Prisma.ResultCreateInput {
-  return { handlerType: stored.spec.type, handlerConfig: handlerConfigOf(stored.spec), handle: stored.handle, handled: true };
 }
 
 function versionMismatch(taskRunId: string, given: number, current: number | undefined): HandledError {

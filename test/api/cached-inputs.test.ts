@@ -93,6 +93,24 @@ describe("cached inputs", () => {
     expect(taskRun?.state.cachedInputs).toEqual([{ name: "table", result: expect.objectContaining({ value: { big: "table" } }) }]);
   });
 
+  it("refers to the result an upstream task run gets in the same batch", async () => {
+    const { taskRuns } = await pipeline();
+    const earlier = await succeed(t, taskRuns.a!, "first attempt");
+
+    const { setTaskRunStates } = await t.ok(SetTaskRunStates, {
+      input: [
+        { taskRunId: taskRuns.b!.id, version: 1, state: { type: "RETRYING", cachedInputs: [{ name: "fresh", upstreamTaskRunId: taskRuns.a!.id }] } },
+        { taskRunId: taskRuns.a!.id, version: 2, state: { type: "SUCCESS", result: { value: "second attempt" } } },
+      ],
+    });
+
+    const cached = setTaskRunStates[0]!.state.cachedInputs[0]!.result;
+    const upstream = setTaskRunStates[1]!.state.result;
+    if (upstream.__typename !== "Result") throw new Error("expected a result");
+    expect(cached).toMatchObject({ id: upstream.id, value: "second attempt", handler: { dir: upstreamDir } });
+    expect(cached).not.toMatchObject({ id: earlier.id });
+  });
+
   it("refuses a reference to an upstream task run that has no result", async () => {
     const { taskRuns } = await pipeline();
 
