@@ -2,7 +2,10 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
+import pg from "pg";
 import { startApp } from "../../src/app.js";
+import { startEmbeddedPostgres } from "../../src/db/embedded-postgres.js";
+import { applyMigrations } from "../../src/db/migrate.js";
 import { loadConfig } from "../../src/config/config.js";
 import { post } from "../support/app.js";
 import { CreateFlow, CreateFlowRun, GetFlowRun, GetTaskRun, SetTaskRunStates } from "../support/documents.js";
@@ -46,4 +49,36 @@ describe("the embedded database", () => {
       await second.stop();
     }
   });
+
+  it("starts again when the PostgreSQL of a killed run is still holding the data folder", async () => {
+    const dataDir = await mkdtemp(join(tmpdir(), "handled-leftover-"));
+    dirs.push(dataDir);
+    // A start whose owner died without stopping it: its PostgreSQL keeps running.
+    const leftover = await startEmbeddedPostgres(dataDir);
+    await applyMigrations(leftover.url);
+
+    const again = await startEmbeddedPostgres(dataDir);
+    try {
+      const client = new pg.Client({ connectionString: again.url });
+      await client.connect();
+      const { rows } = await client.query(`SELECT count(*)::int AS n FROM "_prisma_migrations"`);
+      await client.end();
+      expect(rows).toEqual([{ n: 1 }]);
+      await expect(acceptsConnections(leftover.url)).resolves.toBe(false);
+    } finally {
+      await again.stop();
+    }
+  });
 });
+
+/** Whether a database URL still accepts connections. */
+async function acceptsConnections(url: string): Promise<boolean> {
+  const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 2000 });
+  try {
+    await client.connect();
+    await client.end();
+    return true;
+  } catch {
+    return false;
+  }
+}
