@@ -124,15 +124,19 @@ export class StateService {
       }
       return await this.deps.prisma.$transaction(
         async (tx) => {
-          for (const { change } of plans) {
-            const bumped = await tx.taskRun.updateMany({
-              where: { id: change.taskRunId, version: change.version },
-              data: { version: { increment: 1 } },
-            });
-            if (bumped.count !== 1) {
-              const current = await tx.taskRun.findUnique({ where: { id: change.taskRunId } });
-              throw versionMismatch(change.taskRunId, change.version, current?.version);
-            }
+          // One statement moves every task run of the batch on, each only from the version given.
+          const ids = plans.map(({ change }) => change.taskRunId);
+          const versions = plans.map(({ change }) => change.version);
+          const bumped = await tx.$queryRaw<{ id: string }[]>`
+            UPDATE task_run AS t SET version = t.version + 1
+            FROM unnest(${ids}::uuid[], ${versions}::int[]) AS given(id, version)
+            WHERE t.id = given.id AND t.version = given.version
+            RETURNING t.id::text AS id`;
+          if (bumped.length !== plans.length) {
+            const moved = new Set(bumped.map((row) => row.id));
+            const stale = plans.find(({ change }) => !moved.has(change.taskRunId))!.change;
+            const current = await tx.taskRun.findUnique({ where: { id: stale.taskRunId } });
+            throw versionMismatch(stale.taskRunId, stale.version, current?.version);
           }
           await tx.result.createMany({ data: rows });
           await tx.state.createMany({
