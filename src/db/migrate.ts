@@ -2,9 +2,10 @@ import { createHash, randomUUID } from "node:crypto";
 import { readdir, readFile } from "node:fs/promises";
 import { join } from "node:path";
 import pg from "pg";
+import { projectFile } from "../project-files.js";
 
 /** The folder of Prisma Migrate migrations shipped with the service. */
-export const MIGRATIONS_DIR = new URL("../../prisma/migrations/", import.meta.url);
+export const MIGRATIONS_DIR = projectFile("prisma/migrations/");
 
 // Prisma Migrate's own lock key, so this and `prisma migrate deploy` never run at once.
 const ADVISORY_LOCK = 72707369;

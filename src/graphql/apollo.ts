@@ -5,11 +5,12 @@ import { ApolloServerPluginDrainHttpServer } from "@apollo/server/plugin/drainHt
 import type { GraphQLFormattedError } from "graphql";
 import type { Server } from "node:http";
 import { HandledError } from "../errors.js";
+import { projectFile } from "../project-files.js";
 import type { GraphQLContext } from "./context.js";
 import { resolvers } from "./resolvers.js";
 
 /** The SDL the API serves, read from the repository's schema.graphql. */
-export const typeDefs = readFileSync(new URL("../../schema.graphql", import.meta.url), "utf8");
+export const typeDefs = readFileSync(projectFile("schema.graphql"), "utf8");
 
 /**
  * Shapes every error sent to clients: a HandledError keeps its message and stable code;
