@@ -25,6 +25,12 @@ describe("configuration", () => {
     expect(() => loadConfig({ PORT: "http", DATABASE_URL: "not a url", HANDLED_MAX_VALUE_BYTES: "-1" })).toThrow(/HANDLED_MAX_VALUE_BYTES/);
   });
 
+  it("lists the default handler's and the secret's problems with the others", () => {
+    expect(() => loadConfig({ PORT: "http", HANDLED_DEFAULT_HANDLER: "S3", AWS_CREDENTIALS: "{}" })).toThrow(
+      /PORT[\s\S]*AWS_CREDENTIALS[\s\S]*HANDLED_DEFAULT_HANDLER_BUCKET/,
+    );
+  });
+
   it("refuses an object-store default without a bucket", () => {
     expect(() => loadConfig({ HANDLED_DEFAULT_HANDLER: "S3" })).toThrow(/HANDLED_DEFAULT_HANDLER_BUCKET/);
   });

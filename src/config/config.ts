@@ -83,17 +83,20 @@ const awsCredentialsSchema = z.object({
   SESSION_TOKEN: z.string().min(1).optional(),
 });
 
-/** Parses the AWS_CREDENTIALS secret; its content never appears in an error. */
-function parseAwsCredentials(secret: string | undefined): S3Config["credentials"] {
+/** Parses the AWS_CREDENTIALS secret; its content never appears in a problem reported. */
+function parseAwsCredentials(secret: string | undefined, problems: string[]): S3Config["credentials"] {
   if (secret === undefined || secret === "") return undefined;
-  let parsed: z.ZodSafeParseResult<z.infer<typeof awsCredentialsSchema>>;
+  let json: unknown;
   try {
-    parsed = awsCredentialsSchema.safeParse(JSON.parse(secret));
+    json = JSON.parse(secret);
   } catch {
-    throw new ConfigError("Invalid configuration:\n  AWS_CREDENTIALS: is not JSON (expected {\"ACCESS_KEY\": ..., \"SECRET_ACCESS_KEY\": ...})");
+    problems.push('AWS_CREDENTIALS: is not JSON (expected {"ACCESS_KEY": ..., "SECRET_ACCESS_KEY": ...})');
+    return undefined;
   }
+  const parsed = awsCredentialsSchema.safeParse(json);
   if (!parsed.success) {
-    throw new ConfigError("Invalid configuration:\n  AWS_CREDENTIALS: needs string fields ACCESS_KEY and SECRET_ACCESS_KEY");
+    problems.push("AWS_CREDENTIALS: needs string fields ACCESS_KEY and SECRET_ACCESS_KEY");
+    return undefined;
   }
   const { ACCESS_KEY, SECRET_ACCESS_KEY, SESSION_TOKEN } = parsed.data;
   return { accessKeyId: ACCESS_KEY, secretAccessKey: SECRET_ACCESS_KEY, ...(SESSION_TOKEN ? { sessionToken: SESSION_TOKEN } : {}) };
@@ -109,29 +112,31 @@ export class ConfigError extends Error {
  * Relative paths are taken from the working directory.
  */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const problems: string[] = [];
   const parsed = envSchema.safeParse(env);
-  if (!parsed.success) {
-    throw new ConfigError(
-      `Invalid configuration:\n${parsed.error.issues.map((i) => `  ${i.path.join(".")}: ${i.message}`).join("\n")}`,
+  if (!parsed.success) problems.push(...parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`));
+  const credentials = parseAwsCredentials(env.AWS_CREDENTIALS, problems);
+  // The default handler is checked from the raw variables, so its problems are listed too
+  // when other variables are invalid.
+  const dataDir = resolve(env.HANDLED_DATA_DIR || "data");
+  const defaultDir = resolve(env.HANDLED_DEFAULT_HANDLER_DIR || resolve(dataDir, "results"));
+  const defaultType = env.HANDLED_DEFAULT_HANDLER || "LOCAL";
+  const spec = handlerSpecSchema.safeParse(
+    defaultType === "LOCAL"
+      ? { type: "LOCAL", dir: defaultDir }
+      : defaultType === "JSON"
+        ? { type: "JSON" }
+        : { type: defaultType, bucket: env.HANDLED_DEFAULT_HANDLER_BUCKET, prefix: env.HANDLED_DEFAULT_HANDLER_PREFIX },
+  );
+  if (!spec.success && ["LOCAL", "JSON", "S3", "GCS"].includes(defaultType)) {
+    problems.push(
+      ...spec.error.issues.map((i) => `HANDLED_DEFAULT_HANDLER_${String(i.path.join(".")).toUpperCase()}: ${i.message} (for ${defaultType})`),
     );
+  }
+  if (!parsed.success || !spec.success || problems.length > 0) {
+    throw new ConfigError(`Invalid configuration:\n${problems.map((p) => `  ${p}`).join("\n")}`);
   }
   const e = parsed.data;
-  const dataDir = resolve(e.HANDLED_DATA_DIR);
-  const defaultDir = resolve(e.HANDLED_DEFAULT_HANDLER_DIR ?? resolve(dataDir, "results"));
-  const spec = handlerSpecSchema.safeParse(
-    e.HANDLED_DEFAULT_HANDLER === "LOCAL"
-      ? { type: "LOCAL", dir: defaultDir }
-      : e.HANDLED_DEFAULT_HANDLER === "JSON"
-        ? { type: "JSON" }
-        : { type: e.HANDLED_DEFAULT_HANDLER, bucket: e.HANDLED_DEFAULT_HANDLER_BUCKET, prefix: e.HANDLED_DEFAULT_HANDLER_PREFIX },
-  );
-  if (!spec.success) {
-    throw new ConfigError(
-      `Invalid default handler (HANDLED_DEFAULT_HANDLER=${e.HANDLED_DEFAULT_HANDLER}):\n${spec.error.issues
-        .map((i) => `  HANDLED_DEFAULT_HANDLER_${String(i.path.join(".")).toUpperCase()}: ${i.message}`)
-        .join("\n")}`,
-    );
-  }
   const localDirs = [...new Set([...e.HANDLED_LOCAL_DIRS.map((dir) => resolve(dir)), ...(spec.data.type === "LOCAL" ? [defaultDir] : [])])];
   const maxValueBytes = e.HANDLED_MAX_VALUE_BYTES;
   const defaultBucket = (type: "S3" | "GCS") => (spec.data.type === type ? [spec.data.bucket] : []);
@@ -151,7 +156,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       endpoint: e.HANDLED_S3_ENDPOINT,
       region: e.HANDLED_S3_REGION ?? e.AWS_REGION ?? "us-east-1",
       forcePathStyle: e.HANDLED_S3_FORCE_PATH_STYLE === "true",
-      credentials: parseAwsCredentials(e.AWS_CREDENTIALS),
+      credentials,
       partSize: e.HANDLED_S3_PART_SIZE_BYTES,
     },
     gcs: {
