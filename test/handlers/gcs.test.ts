@@ -10,7 +10,7 @@ beforeAll(async () => {
 });
 afterAll(() => gcs.stop());
 
-testResultHandler("GCS", async () => ({
+testResultHandler("GCS", { storesData: true }, async () => ({
   handler: createGcsHandler({ bucket: "results", prefix: "team", storage: gcs.storage }),
   readRaw: async (handle) => {
     const [contents] = await gcs.storage.bucket("results").file(handle.replace("gs://results/", "")).download();

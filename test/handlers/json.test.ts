@@ -2,7 +2,7 @@ import { expect, it } from "vitest";
 import { createJsonHandler } from "../../src/results/handlers/json.js";
 import { testResultHandler } from "./contract.js";
 
-testResultHandler("JSON", async () => ({
+testResultHandler("JSON", { storesData: false }, async () => ({
   handler: createJsonHandler({ maxBytes: 2 * 1024 * 1024 }),
   // The handle is the data: reading it "raw" is the handle itself.
   readRaw: async (handle) => handle,

@@ -5,7 +5,7 @@ import { expect, it } from "vitest";
 import { createLocalHandler } from "../../src/results/handlers/local.js";
 import { testResultHandler } from "./contract.js";
 
-testResultHandler("LOCAL", async () => {
+testResultHandler("LOCAL", { storesData: true }, async () => {
   const root = await mkdtemp(join(tmpdir(), "handled-local-"));
   const allowed = join(root, "allowed");
   const dir = join(allowed, "team-a");

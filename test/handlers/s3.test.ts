@@ -13,7 +13,7 @@ beforeAll(async () => {
 });
 afterAll(() => s3.stop());
 
-testResultHandler("S3", async () => {
+testResultHandler("S3", { storesData: true }, async () => {
   const readRaw = async (handle: string) => {
     const key = handle.replace("s3://results/", "");
     const object = await s3.client.send(new GetObjectCommand({ Bucket: "results", Key: key }));
