@@ -22,14 +22,21 @@ export interface HandlerRegistryOptions {
 
 /**
  * Builds handlers from specs (from the API or a database row) and refuses any spec that points
- * outside the server's reach. Stateless apart from a cache of built handlers.
+ * outside the server's reach. Stateless: handlers are cheap and built for each use.
  */
 export interface HandlerRegistry {
   /**
-   * The handler for a spec. Throws HANDLE_OUT_OF_BOUNDS when the spec names a directory or
-   * bucket the server may not reach.
+   * The handler for a spec. Throws HANDLE_OUT_OF_BOUNDS when the spec names a bucket the server
+   * may not use. A LOCAL handler checks its directory itself each time it is used (the
+   * directory can change under it), so it is not checked here twice.
    */
   handlerFor(spec: HandlerSpec): Promise<ResultHandler>;
+
+  /**
+   * Checks a spec is within the server's reach without using it, e.g. when a flow names it.
+   * Throws HANDLE_OUT_OF_BOUNDS for a directory or bucket the server may not reach.
+   */
+  checkReach(spec: HandlerSpec): Promise<void>;
 }
 
 type Factory<T extends HandlerType> = (spec: Extract<HandlerSpec, { type: T }>) => Promise<ResultHandler>;
@@ -39,10 +46,7 @@ export function createHandlerRegistry(options: HandlerRegistryOptions): HandlerR
 
   const factories: { [T in HandlerType]: Factory<T> } = {
     JSON: async () => json,
-    LOCAL: async (spec) => {
-      await resolveAllowedDir(spec.dir, options.localDirs);
-      return createLocalHandler({ dir: spec.dir, allowedDirs: options.localDirs });
-    },
+    LOCAL: async (spec) => createLocalHandler({ dir: spec.dir, allowedDirs: options.localDirs }),
     S3: async ({ bucket, prefix }) => {
       const s3 = options.s3;
       if (!s3?.buckets.includes(bucket)) throw bucketNotAllowed("S3", bucket);
@@ -55,10 +59,16 @@ export function createHandlerRegistry(options: HandlerRegistryOptions): HandlerR
     },
   };
 
+  function handlerFor(spec: HandlerSpec): Promise<ResultHandler> {
+    const factory = factories[spec.type] as Factory<typeof spec.type>;
+    return factory(spec);
+  }
+
   return {
-    handlerFor(spec) {
-      const factory = factories[spec.type] as Factory<typeof spec.type>;
-      return factory(spec);
+    handlerFor,
+    async checkReach(spec) {
+      if (spec.type === "LOCAL") await resolveAllowedDir(spec.dir, options.localDirs);
+      else await handlerFor(spec);
     },
   };
 }

@@ -136,7 +136,7 @@ export class FlowService {
   private async checkHandler(input: unknown): Promise<HandlerSpec | undefined> {
     if (input === undefined || input === null) return undefined;
     const spec = parseHandlerSpec(input);
-    await this.deps.registry.handlerFor(spec);
+    await this.deps.registry.checkReach(spec);
     return spec;
   }
 }
