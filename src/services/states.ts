@@ -235,6 +235,7 @@ export class StateService {
     if (!options.allowRepeats && unique.length !== ids.length) {
       throw badInput("Each task run may appear only once in a batch.");
     }
+    if (unique.length === 0) return new Map<string, LoadedTaskRun>();
     const bad = unique.find((id) => !isUuid(id));
     if (bad) throw new HandledError(ErrorCode.NOT_FOUND, `No task run has the id "${bad}".`);
     const rows = await this.deps.prisma.taskRun.findMany({ where: { id: { in: unique } }, ...taskRunWithHandlers });
