@@ -52,15 +52,13 @@ const list = z
   .transform((value) => (value ?? "").split(",").map((item) => item.trim()).filter(Boolean));
 const bytes = (fallback: number) => z.coerce.number().int().positive().default(fallback);
 
+// HANDLED_DATA_DIR, the HANDLED_DEFAULT_HANDLER_* details and AWS_CREDENTIALS are read apart
+// (see loadConfig), so their problems are listed even when other variables are invalid.
 const envSchema = z.object({
   DATABASE_URL: z.string().url().optional(),
-  HANDLED_DATA_DIR: z.string().default("data"),
   HOST: z.string().default("127.0.0.1"),
   PORT: z.coerce.number().int().min(0).max(65535).default(4000),
   HANDLED_DEFAULT_HANDLER: z.enum(["JSON", "LOCAL", "S3", "GCS"]).default("LOCAL"),
-  HANDLED_DEFAULT_HANDLER_DIR: z.string().optional(),
-  HANDLED_DEFAULT_HANDLER_BUCKET: z.string().optional(),
-  HANDLED_DEFAULT_HANDLER_PREFIX: z.string().optional(),
   HANDLED_LOCAL_DIRS: list,
   HANDLED_MAX_VALUE_BYTES: bytes(64 * MiB),
   HANDLED_JSON_MAX_BYTES: bytes(64 * 1024),
@@ -71,7 +69,6 @@ const envSchema = z.object({
   AWS_REGION: z.string().optional(),
   HANDLED_S3_FORCE_PATH_STYLE: z.enum(["true", "false"]).default("false"),
   HANDLED_S3_PART_SIZE_BYTES: z.coerce.number().int().min(5 * MiB).default(8 * MiB),
-  AWS_CREDENTIALS: z.string().optional(),
   HANDLED_GCS_BUCKETS: list,
   HANDLED_GCS_PROJECT_ID: z.string().optional(),
   GOOGLE_CLOUD_PROJECT: z.string().optional(),
