@@ -1,79 +1,85 @@
-// API benchmark: state changes and reads through the whole service (HTTP, GraphQL, PostgreSQL,
-// handler), per handler. Uses DATABASE_URL when set (a fresh database is made on that server),
-// else an embedded PostgreSQL. Prints figures; asserts nothing. Run: npm run bench
-import { mkdtemp, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { performance } from "node:perf_hooks";
-import pg from "pg";
-import { startApp } from "../src/app.js";
-import { loadConfig } from "../src/config/config.js";
-import { startEmbeddedPostgres } from "../src/db/embedded-postgres.js";
+// Talking to the API under test: plain fetch, so the benchmark measures the server only.
 
-const RUNS = Number(process.env.BENCH_API_RUNS ?? 40);
-const TASKS = 25;
-
-async function gql<T>(url: string, query: string, variables: Record<string, unknown>): Promise<T> {
-  const response = await fetch(url, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ query, variables }) });
-  const body = (await response.json()) as { data?: T; errors?: unknown };
-  if (body.errors || !body.data) throw new Error(JSON.stringify(body.errors));
-  return body.data;
+export interface TaskRunSlot {
+  /** The task runs of one flow run, all written together. */
+  taskRunIds: string[];
+  /** Their current version (they move together). */
+  version: number;
 }
 
-const dir = await mkdtemp(join(tmpdir(), "handled-bench-api-"));
-let serverUrl = process.env.DATABASE_URL;
-const embedded = serverUrl ? undefined : await startEmbeddedPostgres(join(dir, "pg"));
-serverUrl ??= embedded!.url;
-const database = `handled_bench_${Date.now()}`;
-const admin = new pg.Client({ connectionString: serverUrl });
-await admin.connect();
-await admin.query(`CREATE DATABASE "${database}"`);
-const url = new URL(serverUrl);
-url.pathname = `/${database}`;
-const app = await startApp(loadConfig({ DATABASE_URL: url.toString(), HANDLED_DATA_DIR: join(dir, "data"), PORT: "0" }));
+export class ApiClient {
+  constructor(readonly origin: string) {}
 
-try {
-  console.log(`API: ${RUNS} flow runs of ${TASKS} tasks each; one setTaskRunStates batch of ${TASKS} per run, then one read of every value`);
-  for (const handler of [{ type: "JSON" }, { type: "LOCAL", dir: join(dir, "data", "results") }]) {
-    const { createFlow } = await gql<{ createFlow: { id: string } }>(
-      app.url,
-      `mutation($input: CreateFlowInput!) { createFlow(input: $input) { id } }`,
-      { input: { name: `bench-${handler.type}`, handler, tasks: Array.from({ length: TASKS }, (_, i) => ({ name: `t${i}` })) } },
-    );
-    let setSeconds = 0;
-    let readSeconds = 0;
-    for (let run = 0; run < RUNS; run++) {
-      const { createFlowRun } = await gql<{ createFlowRun: { id: string; taskRuns: { id: string }[] } }>(
-        app.url,
-        `mutation($input: CreateFlowRunInput!) { createFlowRun(input: $input) { id taskRuns { id } } }`,
-        { input: { flowId: createFlow.id } },
-      );
-      const input = createFlowRun.taskRuns.map((taskRun, i) => ({
-        taskRunId: taskRun.id,
-        version: 1,
-        state: { type: "SUCCESS", result: { value: { run, task: i, rows: Array.from({ length: 20 }, (_, j) => j) } } },
-      }));
-      let start = performance.now();
-      await gql(app.url, `mutation($input: [SetTaskRunStateInput!]!) { setTaskRunStates(input: $input) { id version } }`, { input });
-      setSeconds += (performance.now() - start) / 1000;
-      start = performance.now();
-      await gql(
-        app.url,
-        `query($id: ID!) { flowRun(id: $id) { taskRuns { state { result { ... on Result { handle value } } } } } }`,
-        { id: createFlowRun.id },
-      );
-      readSeconds += (performance.now() - start) / 1000;
-    }
-    const states = RUNS * TASKS;
-    console.log(
-      `${handler.type.padEnd(6)} set ${(states / setSeconds).toFixed(0).padStart(6)} states/s (${((setSeconds / RUNS) * 1000).toFixed(1)} ms a batch)` +
-        ` | read ${(states / readSeconds).toFixed(0).padStart(6)} values/s (${((readSeconds / RUNS) * 1000).toFixed(1)} ms a flow run)`,
-    );
+  get url(): string {
+    return `${this.origin}/graphql`;
   }
-} finally {
-  await app.stop();
-  await admin.query(`DROP DATABASE IF EXISTS "${database}" WITH (FORCE)`);
-  await admin.end();
-  await embedded?.stop();
-  await rm(dir, { recursive: true, force: true });
+
+  async request<T>(query: string, variables: Record<string, unknown> = {}): Promise<T> {
+    return this.post<T>(JSON.stringify({ query, variables }));
+  }
+
+  async post<T>(body: string): Promise<T> {
+    const response = await fetch(this.url, { method: "POST", headers: { "content-type": "application/json" }, body });
+    const parsed = (await response.json()) as { data?: T; errors?: unknown };
+    if (parsed.errors || !parsed.data) throw new Error(`the API answered ${response.status}: ${JSON.stringify(parsed.errors)}`);
+    return parsed.data;
+  }
+
+  /** SQL statements the server has sent since it started, from its /metrics. */
+  async sqlStatements(): Promise<number> {
+    const text = await (await fetch(`${this.origin}/metrics`)).text();
+    const match = /^handled_sql_statements_total (\d+)/m.exec(text);
+    if (!match) throw new Error("/metrics has no handled_sql_statements_total");
+    return Number(match[1]);
+  }
+
+  /** SQL statements per request while `work` runs alone against the server. */
+  async statementsPer(requests: number, work: () => Promise<unknown>): Promise<number> {
+    const before = await this.sqlStatements();
+    for (let i = 0; i < requests; i++) await work();
+    return ((await this.sqlStatements()) - before) / requests;
+  }
+
+  /** Creates a flow of `tasks` tasks using `handler`; returns its id. */
+  async createFlow(name: string, handler: Record<string, unknown>, tasks: number): Promise<string> {
+    const { createFlow } = await this.request<{ createFlow: { id: string } }>(
+      `mutation($input: CreateFlowInput!) { createFlow(input: $input) { id } }`,
+      { input: { name, handler, tasks: Array.from({ length: tasks }, (_, i) => ({ name: `task-${i}` })) } },
+    );
+    return createFlow.id;
+  }
+
+  /** Creates `count` runs of a flow. */
+  async createFlowRuns(flowId: string, count: number): Promise<{ id: string; slot: TaskRunSlot }[]> {
+    const runs = [];
+    for (let i = 0; i < count; i++) {
+      const { createFlowRun } = await this.request<{ createFlowRun: { id: string; taskRuns: { id: string }[] } }>(
+        `mutation($id: ID!) { createFlowRun(input: { flowId: $id }) { id taskRuns { id } } }`,
+        { id: flowId },
+      );
+      runs.push({ id: createFlowRun.id, slot: { taskRunIds: createFlowRun.taskRuns.map((t) => t.id), version: 1 } });
+    }
+    return runs;
+  }
+}
+
+export const SET_STATES = `mutation($input: [SetTaskRunStateInput!]!) { setTaskRunStates(input: $input) { id version } }`;
+
+/** The body of a setTaskRunStates call moving every task run of `slot` to SUCCESS with `value(i)`. */
+export function setStatesBody(slot: TaskRunSlot, value: (i: number) => unknown): string {
+  const input = slot.taskRunIds.map((taskRunId, i) => ({
+    taskRunId,
+    version: slot.version,
+    state: { type: "SUCCESS", result: { value: value(i) } },
+  }));
+  return JSON.stringify({ query: SET_STATES, variables: { input } });
+}
+
+/** A value whose JSON text is about `bytes` long: rows of text, as a task might return. */
+export function valueOfSize(bytes: number, seed = 0): { rows: { n: number; text: string }[] } {
+  const rowText = "lorem ipsum dolor sit amet ".repeat(37).slice(0, 1000);
+  const perRow = JSON.stringify({ n: 0, text: rowText }).length + 1;
+  const count = Math.max(1, Math.round(bytes / perRow));
+  if (count === 1) return { rows: [{ n: seed, text: rowText.slice(0, Math.max(0, bytes - 30)) }] };
+  return { rows: Array.from({ length: count }, (_, n) => ({ n: n + seed, text: rowText })) };
 }

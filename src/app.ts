@@ -6,6 +6,7 @@ import { openDatabase, type Database } from "./db/database.js";
 import { createApolloServer } from "./graphql/apollo.js";
 import type { GraphQLContext } from "./graphql/context.js";
 import { createRequestListener } from "./graphql/http-server.js";
+import { createMetrics, type Metrics } from "./metrics.js";
 import { createHandlerRegistry } from "./results/handler-registry.js";
 import { ResultStore } from "./results/result-store.js";
 import { createGcsStorage, createS3Client } from "./results/storage-clients.js";
@@ -17,6 +18,7 @@ export interface App {
   /** The GraphQL endpoint, e.g. http://127.0.0.1:4000/graphql. */
   url: string;
   database: Database;
+  metrics: Metrics;
   /** Stops accepting requests, lets running ones finish, then closes the database. */
   stop(): Promise<void>;
 }
@@ -48,7 +50,8 @@ export function createContext(config: Config, database: Database): GraphQLContex
 /** Opens (and migrates) the database, then serves the API on config.host:config.port. */
 export async function startApp(config: Config): Promise<App> {
   if (config.defaultHandler.type === "LOCAL") await mkdir(config.defaultHandler.dir, { recursive: true });
-  const database = await openDatabase(config);
+  const metrics = createMetrics();
+  const database = await openDatabase(config, { onStatement: () => metrics.sqlStatements.inc() });
   try {
     const context = createContext(config, database);
     const httpServer = createServer();
@@ -57,6 +60,7 @@ export async function startApp(config: Config): Promise<App> {
       apollo,
       context,
       maxRequestBytes: config.maxRequestBytes,
+      metrics: metrics.registry,
       checkHealth: async () => {
         await database.prisma.$queryRaw`SELECT 1`;
       },
@@ -72,6 +76,7 @@ export async function startApp(config: Config): Promise<App> {
     return {
       url: `http://${host}:${port}/graphql`,
       database,
+      metrics,
       async stop() {
         await apollo.stop();
         await database.close();

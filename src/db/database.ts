@@ -1,4 +1,5 @@
 import { PrismaPg } from "@prisma/adapter-pg";
+import pg from "pg";
 import type { Config } from "../config/config.js";
 import { PrismaClient } from "../generated/prisma/client.js";
 import { startEmbeddedPostgres, type EmbeddedDatabase } from "./embedded-postgres.js";
@@ -13,16 +14,41 @@ export interface Database {
   close(): Promise<void>;
 }
 
-/** Creates a Prisma client (driver adapter over node-postgres) for a database URL. */
-export function createPrismaClient(url: string): PrismaClient {
-  return new PrismaClient({ adapter: new PrismaPg({ connectionString: url }) });
+/** Options of the connection pool under Prisma. */
+export interface PoolOptions {
+  /** Most connections open at once. */
+  max?: number;
+  /** Called once for every statement sent, to count them. */
+  onStatement?: () => void;
+}
+
+/** A node-postgres client class that reports each statement before sending it. */
+function countingClient(onStatement: () => void): typeof pg.Client {
+  return class CountingClient extends pg.Client {
+    // pg's query() has many overloads; this forwards every one of them unchanged, which no
+    // single typed signature can state, hence `any`.
+    override query(...args: any[]): any {
+      onStatement();
+      return (super.query as (...a: any[]) => any)(...args);
+    }
+  };
+}
+
+/** Creates a Prisma client (driver adapter over a node-postgres pool) for a database URL. */
+export function createPrismaClient(url: string, options: PoolOptions = {}): PrismaClient {
+  const pool = new pg.Pool({
+    connectionString: url,
+    max: options.max,
+    ...(options.onStatement ? { Client: countingClient(options.onStatement) } : {}),
+  });
+  return new PrismaClient({ adapter: new PrismaPg(pool, { disposeExternalPool: true }) });
 }
 
 /**
  * Connects to `DATABASE_URL`, or starts the embedded PostgreSQL under the data folder when
  * none is given, and applies pending migrations before anything else uses it.
  */
-export async function openDatabase(config: Config): Promise<Database> {
+export async function openDatabase(config: Config, pool: PoolOptions = {}): Promise<Database> {
   let url = config.databaseUrl;
   let embedded: EmbeddedDatabase | undefined;
   if (!url) {
@@ -35,7 +61,7 @@ export async function openDatabase(config: Config): Promise<Database> {
     await embedded?.stop();
     throw error;
   }
-  const prisma = createPrismaClient(url);
+  const prisma = createPrismaClient(url, pool);
   return {
     url,
     prisma,

@@ -1,5 +1,6 @@
 import type { IncomingMessage, RequestListener, ServerResponse } from "node:http";
 import { HeaderMap, type ApolloServer } from "@apollo/server";
+import type { Registry } from "prom-client";
 import type { GraphQLContext } from "./context.js";
 
 /** Options of the HTTP front of the API. */
@@ -8,6 +9,8 @@ export interface HttpServerOptions {
   context: GraphQLContext;
   /** Largest request body accepted, in bytes; larger ones get 413. */
   maxRequestBytes: number;
+  /** Served at GET /metrics, in Prometheus' text format. */
+  metrics: Registry;
   /** Answers GET /healthz: resolves when the service can serve (its database answers). */
   checkHealth: () => Promise<void>;
 }
@@ -54,11 +57,12 @@ async function parseBody(req: IncomingMessage, limit: number): Promise<unknown> 
 }
 
 /**
- * The request listener of the API's node:http server: POST/GET /graphql (Apollo Server) and
- * GET /healthz. The request-size limit is ours, so it can follow the configured value size.
+ * The request listener of the API's node:http server: POST/GET /graphql (Apollo Server),
+ * GET /healthz and GET /metrics. The request-size limit is ours, so it can follow the
+ * configured value size.
  */
 export function createRequestListener(options: HttpServerOptions): RequestListener {
-  const { apollo, context, maxRequestBytes, checkHealth } = options;
+  const { apollo, context, maxRequestBytes, metrics, checkHealth } = options;
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? "/", "http://localhost");
@@ -69,6 +73,11 @@ export function createRequestListener(options: HttpServerOptions): RequestListen
           res.end(JSON.stringify({ status: "ok" }));
         })
         .catch(() => sendError(res, 503, "UNAVAILABLE", "The database does not answer."));
+      return;
+    }
+    if (url.pathname === "/metrics" && req.method === "GET") {
+      res.setHeader("content-type", metrics.contentType);
+      res.end(await metrics.metrics());
       return;
     }
     if (url.pathname !== "/graphql") {

@@ -1,0 +1,96 @@
+// The benchmark: how close the API's write and read paths get to the limits below them, in one
+// run and one table. It starts the API (and everything it needs) itself, on DATABASE_URL's
+// server when set, else on an embedded PostgreSQL. Prints figures; asserts nothing.
+//   npm run bench              the full run (a few minutes); writes bench/latest.json
+//   npm run bench -- --quick   a few seconds, for CI; writes dist-bench/quick.json
+import { mkdir, mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { PutObjectCommand, S3Client, CreateBucketCommand } from "@aws-sdk/client-s3";
+import pg from "pg";
+import { startEmbeddedPostgres } from "../src/db/embedded-postgres.js";
+import { ApiClient } from "./api.js";
+import { describeMachine, markdownTable, writeJson, type Row } from "./report.js";
+import { startApi, startApolloCeiling, startS3Emulator } from "./processes.js";
+import { largeValueRows, readRows, writeRows, type Bench } from "./scenarios.js";
+
+const quick = process.argv.includes("--quick");
+const settings: Bench["settings"] = quick
+  ? { seconds: 0.5, warmupSeconds: 0.2, concurrencies: [4], sequential: 3, largeBytes: 1_000_000, largeRepeats: 1 }
+  : { seconds: 3, warmupSeconds: 1, concurrencies: [1, 4, 16], sequential: 20, largeBytes: 10_000_000, largeRepeats: 5 };
+
+const dir = await mkdtemp(join(tmpdir(), "handled-bench-"));
+const stops: (() => Promise<unknown>)[] = [];
+try {
+  let serverUrl = process.env.DATABASE_URL;
+  if (!serverUrl) {
+    const embedded = await startEmbeddedPostgres(join(dir, "pg"));
+    stops.push(() => embedded.stop());
+    serverUrl = embedded.url;
+  }
+  // A database of its own, dropped at the end, on whichever server.
+  const database = `handled_bench_${process.pid}_${Date.now()}`;
+  const admin = new pg.Client({ connectionString: serverUrl });
+  await admin.connect();
+  await admin.query(`CREATE DATABASE "${database}"`);
+  stops.push(async () => {
+    await admin.query(`DROP DATABASE IF EXISTS "${database}" WITH (FORCE)`);
+    await admin.end();
+  });
+  const postgres = (await admin.query<{ server_version: string }>("SHOW server_version")).rows[0]!.server_version;
+  const url = new URL(serverUrl);
+  url.pathname = `/${database}`;
+
+  const s3 = await startS3Emulator();
+  stops.push(() => s3.stop());
+  const s3Client = new S3Client({
+    endpoint: s3.origin,
+    region: "us-east-1",
+    forcePathStyle: true,
+    credentials: { accessKeyId: "bench", secretAccessKey: "bench" },
+  });
+  stops.push(async () => s3Client.destroy());
+  await s3Client.send(new CreateBucketCommand({ Bucket: "bench" }));
+
+  const resultsDir = join(dir, "results");
+  await mkdir(resultsDir, { recursive: true });
+  const api = await startApi({
+    DATABASE_URL: url.toString(),
+    HANDLED_DATA_DIR: join(dir, "data"),
+    HANDLED_DEFAULT_HANDLER: "JSON",
+    HANDLED_LOCAL_DIRS: resultsDir,
+    HANDLED_S3_ENDPOINT: s3.origin,
+    HANDLED_S3_FORCE_PATH_STYLE: "true",
+    HANDLED_S3_BUCKETS: "bench",
+    AWS_CREDENTIALS: JSON.stringify({ ACCESS_KEY: "bench", SECRET_ACCESS_KEY: "bench" }),
+  });
+  stops.push(() => api.stop());
+  const apollo = await startApolloCeiling();
+  stops.push(() => apollo.stop());
+  const pool = new pg.Pool({ connectionString: url.toString(), max: Math.max(...settings.concurrencies) });
+  stops.push(() => pool.end());
+
+  const bench: Bench = {
+    settings,
+    api: new ApiClient(api.origin),
+    apiPid: api.child.pid!,
+    apolloUrl: `${apollo.origin}/`,
+    pool,
+    resultsDir,
+    rawDir: join(dir, "raw"),
+    s3: { client: s3Client, bucket: "bench", put: (Key, Body) => s3Client.send(new PutObjectCommand({ Bucket: "bench", Key, Body })) },
+    progress: (what) => process.stderr.write(`  ${what}\n`),
+  };
+  console.error(`Benchmark (${quick ? "quick" : "full"}): API ${api.origin}, PostgreSQL ${postgres}`);
+  const rows: Row[] = [...(await writeRows(bench)), ...(await readRows(bench)), ...(await largeValueRows(bench))];
+
+  const machine = describeMachine(postgres, quick ? "quick" : "full");
+  console.log(`\n${machine.cpus}, ${machine.memoryGiB} GiB, Node ${machine.node}, PostgreSQL ${postgres}, ${machine.mode} run\n`);
+  console.log(markdownTable(rows));
+  const out = quick ? join("dist-bench", "quick.json") : join("bench", "latest.json");
+  await writeJson(out, machine, rows);
+  console.log(`\nWritten to ${out}.`);
+} finally {
+  for (const stop of stops.reverse()) await stop().catch((error: unknown) => console.error("cleanup:", error));
+  await rm(dir, { recursive: true, force: true });
+}

@@ -1,0 +1,324 @@
+// What the benchmark measures: the write path, the read path and large values, each beside the
+// ceiling it is held against.
+import { randomUUID } from "node:crypto";
+import { mkdir, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import type { S3Client } from "@aws-sdk/client-s3";
+import type pg from "pg";
+import { setStatesBody, valueOfSize, type ApiClient, type TaskRunSlot } from "./api.js";
+import { httpLoad, medianTime, pgLoad, type LoadResult, type NextRequest } from "./load.js";
+import { readRss, resetPeakRss } from "./processes.js";
+import type { Row } from "./report.js";
+
+/** Everything a scenario needs. */
+export interface Bench {
+  settings: {
+    /** How long each load runs, after a warm-up of its own. */
+    seconds: number;
+    warmupSeconds: number;
+    concurrencies: number[];
+    /** Requests sent one at a time to count SQL statements. */
+    sequential: number;
+    largeBytes: number;
+    largeRepeats: number;
+  };
+  api: ApiClient;
+  apiPid: number;
+  apolloUrl: string;
+  /** A pool on the API's own database, for the ceilings. */
+  pool: pg.Pool;
+  resultsDir: string;
+  rawDir: string;
+  s3: { client: S3Client; bucket: string; put(key: string, body: Buffer): Promise<unknown> };
+  progress(what: string): void;
+}
+
+const SMALL_BYTES = 1000;
+const BIG_BATCH = 50;
+const FLOW_RUN_TASKS = 100;
+const HANDLERS = (b: Bench) => [
+  { name: "JSON", spec: { type: "JSON" } },
+  { name: "LOCAL", spec: { type: "LOCAL", dir: b.resultsDir } },
+];
+
+/** Round-robin over `slots`: each request takes a free one and gives it back when answered. */
+function fromSlots(slots: TaskRunSlot[], value: (i: number) => unknown): () => NextRequest {
+  const free = [...slots];
+  return () => {
+    const slot = free.pop();
+    if (!slot) throw new Error("more requests in flight than task-run slots");
+    return {
+      body: setStatesBody(slot, value),
+      done: (ok) => {
+        if (ok) slot.version++;
+        free.push(slot);
+      },
+    };
+  };
+}
+
+function roundRobin(bodies: string[]): () => NextRequest {
+  let i = 0;
+  return () => ({ body: bodies[i++ % bodies.length]! });
+}
+
+async function warmAndMeasure(b: Bench, url: string, concurrency: number, next: () => () => NextRequest): Promise<LoadResult> {
+  await httpLoad(url, concurrency, b.settings.warmupSeconds, next());
+  return httpLoad(url, concurrency, b.settings.seconds, next());
+}
+
+const loadFigures = (load: LoadResult) => ({ p50: load.p50, p99: load.p99, errors: load.errors || undefined });
+
+function against(value: number, ceiling: { what: string; value: number } | undefined, target?: number): Partial<Row> {
+  if (!ceiling) return {};
+  const ratio = value / ceiling.value;
+  return { ceiling, ratio, ...(target === undefined ? {} : { target: `≥ ${target}`, met: ratio >= target }) };
+}
+
+// The rows a state change stores, straight into PostgreSQL: the version bump, the result row
+// (with the 1 KB handle a JSON result has) and the state row.
+const SINGLE_ROW_SQL = `
+  WITH bumped AS (UPDATE task_run SET version = version + 1 WHERE id = $1 AND version = $2),
+       r AS (INSERT INTO result (id, handler_type, handler_config, handle) VALUES ($4, 'JSON', '{"type":"JSON"}', $5))
+  INSERT INTO state (id, task_run_id, version, type, result_id) VALUES ($3, $1, $2 + 1, 'SUCCESS', $4)`;
+const MULTI_ROW_SQL = `
+  WITH given AS (
+         SELECT * FROM unnest($1::uuid[], $2::int[], $3::uuid[], $4::uuid[], $5::text[])
+           AS g(task_run_id, version, state_id, result_id, handle)),
+       bumped AS (UPDATE task_run t SET version = t.version + 1 FROM given g WHERE t.id = g.task_run_id AND t.version = g.version),
+       r AS (INSERT INTO result (id, handler_type, handler_config, handle)
+             SELECT result_id, 'JSON', '{"type":"JSON"}', handle FROM given)
+  INSERT INTO state (id, task_run_id, version, type, result_id)
+  SELECT state_id, task_run_id, version + 1, 'SUCCESS', result_id FROM given`;
+
+/** Writes: plain-pg ceilings, then setTaskRunStates per handler, batch size and concurrency. */
+export async function writeRows(b: Bench): Promise<Row[]> {
+  const { api, settings } = b;
+  const rows: Row[] = [];
+  const ceilings = new Map<string, { what: string; value: number }>();
+  for (const batch of [1, BIG_BATCH]) {
+    const what = batch === 1 ? "pg single-row INSERT" : `pg multi-row INSERT`;
+    const flowId = await api.createFlow(`ceiling-${batch}`, { type: "JSON" }, batch);
+    for (const concurrency of settings.concurrencies) {
+      b.progress(`${what}, ${concurrency} at once`);
+      const slots = (await api.createFlowRuns(flowId, concurrency)).map((run) => run.slot);
+      const load = await pgLoad(b.pool, concurrency, settings.seconds, async (client, worker) => {
+        const slot = slots[worker]!;
+        const handles = slot.taskRunIds.map((_, i) => JSON.stringify(valueOfSize(SMALL_BYTES, i)));
+        if (batch === 1) {
+          await client.query(SINGLE_ROW_SQL, [slot.taskRunIds[0], slot.version, randomUUID(), randomUUID(), handles[0]]);
+        } else {
+          const ids = () => slot.taskRunIds.map(() => randomUUID());
+          await client.query(MULTI_ROW_SQL, [slot.taskRunIds, slot.taskRunIds.map(() => slot.version), ids(), ids(), handles]);
+        }
+        slot.version++;
+      });
+      const value = load.perSecond * batch;
+      ceilings.set(`${batch}:${concurrency}`, { what, value });
+      rows.push({ section: "write", what: `${what} (ceiling)`, batch, concurrency, value, unit: "states/s", sqlPerRequest: 1, ...loadFigures(load) });
+    }
+  }
+
+  for (const handler of HANDLERS(b)) {
+    for (const batch of [1, BIG_BATCH]) {
+      const flowId = await api.createFlow(`write-${handler.name}-${batch}`, handler.spec, batch);
+      const value = (i: number) => valueOfSize(SMALL_BYTES, i);
+      const [counted] = await api.createFlowRuns(flowId, 1);
+      const sqlPerRequest = await api.statementsPer(settings.sequential, async () => {
+        await api.post(setStatesBody(counted!.slot, value));
+        counted!.slot.version++;
+      });
+      for (const concurrency of settings.concurrencies) {
+        b.progress(`setTaskRunStates ${handler.name}, batch ${batch}, ${concurrency} at once`);
+        // Fresh task runs for each load: a request cut off when a load ends leaves its own behind.
+        const slots = async () => (await api.createFlowRuns(flowId, 2 * concurrency)).map((run) => run.slot);
+        const warm = await slots();
+        const measured = await slots();
+        let first = true;
+        const load = await warmAndMeasure(b, api.url, concurrency, () => {
+          const next = fromSlots(first ? warm : measured, value);
+          first = false;
+          return next;
+        });
+        const states = load.perSecond * batch;
+        rows.push({
+          section: "write",
+          what: "API setTaskRunStates",
+          handler: handler.name,
+          batch,
+          concurrency,
+          value: states,
+          unit: "states/s",
+          sqlPerRequest,
+          ...loadFigures(load),
+          ...against(states, ceilings.get(`${batch}:${concurrency}`), batch === BIG_BATCH ? 0.5 : undefined),
+        });
+      }
+    }
+  }
+  return rows;
+}
+
+const TASK_RUN_RESULT_SQL = `
+  SELECT r.handler_type, r.handler_config, r.handle, r.handled
+  FROM task_run t JOIN state s ON s.task_run_id = t.id AND s.version = t.version
+  LEFT JOIN result r ON r.id = s.result_id
+  WHERE t.id = $1`;
+const FLOW_RUN_RESULTS_SQL = `
+  SELECT t.id, t.version, s.type, r.handler_type, r.handler_config, r.handle, r.handled
+  FROM task_run t JOIN task k ON k.id = t.task_id
+  JOIN state s ON s.task_run_id = t.id AND s.version = t.version
+  LEFT JOIN result r ON r.id = s.result_id
+  WHERE t.flow_run_id = $1 ORDER BY k.position`;
+const TASK_RUN_QUERY = `query($id: ID!) { taskRun(id: $id) { state { result { ... on Result { value } } } } }`;
+const FLOW_RUN_QUERY = `query($id: ID!) { flowRun(id: $id) { taskRuns { id version state { type result { ... on Result { handle value } } } } } }`;
+
+/** Reads: the Apollo and pg ceilings, then one result's value and a whole flow run's. */
+export async function readRows(b: Bench): Promise<Row[]> {
+  const { api, settings } = b;
+  const rows: Row[] = [];
+  const sample = new Map<string, { flowRunId: string; small: string; taskRunIds: string[] }>();
+  for (const handler of HANDLERS(b)) {
+    const [run] = await api.createFlowRuns(await api.createFlow(`read-${handler.name}`, handler.spec, FLOW_RUN_TASKS), 1);
+    await api.post(setStatesBody(run!.slot, (i) => valueOfSize(SMALL_BYTES, i)));
+    const [small] = await api.createFlowRuns(await api.createFlow(`read-small-${handler.name}`, handler.spec, 10), 1);
+    await api.post(setStatesBody(small!.slot, (i) => valueOfSize(SMALL_BYTES, i)));
+    sample.set(handler.name, { flowRunId: run!.id, small: small!.id, taskRunIds: run!.slot.taskRunIds });
+  }
+  const ids = sample.get("JSON")!.taskRunIds;
+
+  const apollo = new Map<number, number>();
+  const pgFlowRun = new Map<number, number>();
+  for (const concurrency of settings.concurrencies) {
+    b.progress(`ceilings for reads, ${concurrency} at once`);
+    const trivial = await warmAndMeasure(b, b.apolloUrl, concurrency, () => roundRobin([JSON.stringify({ query: "{ ok }" })]));
+    apollo.set(concurrency, trivial.perSecond);
+    rows.push({ section: "read", what: "Apollo Server, one trivial field (ceiling)", concurrency, value: trivial.perSecond, unit: "req/s", ...loadFigures(trivial) });
+    const typename = await warmAndMeasure(b, api.url, concurrency, () => roundRobin([JSON.stringify({ query: "{ __typename }" })]));
+    rows.push({
+      section: "read",
+      what: "API, { __typename }",
+      concurrency,
+      value: typename.perSecond,
+      unit: "req/s",
+      ...loadFigures(typename),
+      ...against(typename.perSecond, { what: "Apollo", value: trivial.perSecond }),
+    });
+    let n = 0;
+    const single = await pgLoad(b.pool, concurrency, settings.seconds, (client) => client.query(TASK_RUN_RESULT_SQL, [ids[n++ % ids.length]]));
+    rows.push({ section: "read", what: "pg SELECT of one result (ceiling)", concurrency, value: single.perSecond, unit: "req/s", sqlPerRequest: 1, ...loadFigures(single) });
+    const flowRunId = sample.get("JSON")!.flowRunId;
+    const whole = await pgLoad(b.pool, concurrency, settings.seconds, (client) => client.query(FLOW_RUN_RESULTS_SQL, [flowRunId]));
+    pgFlowRun.set(concurrency, whole.perSecond);
+    rows.push({
+      section: "read",
+      what: `pg SELECT of a flow run's ${FLOW_RUN_TASKS} results (ceiling)`,
+      concurrency,
+      value: whole.perSecond,
+      unit: "req/s",
+      sqlPerRequest: 1,
+      ...loadFigures(whole),
+    });
+  }
+
+  for (const handler of HANDLERS(b)) {
+    const { flowRunId, small, taskRunIds } = sample.get(handler.name)!;
+    const one = taskRunIds.map((id) => JSON.stringify({ query: TASK_RUN_QUERY, variables: { id } }));
+    const readOne = async () => api.post(one[0]!);
+    const sqlOne = await api.statementsPer(settings.sequential, readOne);
+    const flowRunBody = JSON.stringify({ query: FLOW_RUN_QUERY, variables: { id: flowRunId } });
+    const sqlWhole = await api.statementsPer(settings.sequential, () => api.post(flowRunBody));
+    const sqlSmall = await api.statementsPer(settings.sequential, () => api.request(FLOW_RUN_QUERY, { id: small }));
+    for (const concurrency of settings.concurrencies) {
+      b.progress(`reads ${handler.name}, ${concurrency} at once`);
+      const load = await warmAndMeasure(b, api.url, concurrency, () => roundRobin(one));
+      rows.push({
+        section: "read",
+        what: "API taskRun result value",
+        handler: handler.name,
+        concurrency,
+        value: load.perSecond,
+        unit: "req/s",
+        sqlPerRequest: sqlOne,
+        ...loadFigures(load),
+        ...against(load.perSecond, { what: "Apollo", value: apollo.get(concurrency)! }, 0.5),
+      });
+      const whole = await warmAndMeasure(b, api.url, concurrency, () => roundRobin([flowRunBody]));
+      rows.push({
+        section: "read",
+        what: `API flowRun, ${FLOW_RUN_TASKS} task runs with values`,
+        handler: handler.name,
+        concurrency,
+        value: whole.perSecond,
+        unit: "req/s",
+        sqlPerRequest: sqlWhole,
+        ...loadFigures(whole),
+        ...against(whole.perSecond, { what: "pg", value: pgFlowRun.get(concurrency)! }),
+        target: "SQL/req constant",
+        met: sqlWhole === sqlSmall,
+        note: `SQL statements per request: ${sqlSmall} for a flow run of 10 task runs, ${sqlWhole} for ${FLOW_RUN_TASKS}.`,
+      });
+    }
+  }
+  return rows;
+}
+
+/** One large value through the LOCAL and S3 handlers, against writing its bytes directly. */
+export async function largeValueRows(b: Bench): Promise<Row[]> {
+  const { api, settings } = b;
+  const rows: Row[] = [];
+  const value = valueOfSize(settings.largeBytes);
+  const bytes = Buffer.from(JSON.stringify(value));
+  const mb = bytes.length / 1e6;
+  const label = `${mb.toFixed(0)} MB value`;
+  await mkdir(b.rawDir, { recursive: true });
+  const raw = {
+    LOCAL: { what: "fs.writeFile", ms: await medianTime(settings.largeRepeats, (i) => writeFile(join(b.rawDir, `raw-${i}.json`), bytes)) },
+    S3: { what: "raw PutObject", ms: await medianTime(settings.largeRepeats, (i) => b.s3.put(`raw/${i}.json`, bytes)) },
+  };
+  for (const handler of [
+    { name: "LOCAL" as const, spec: { type: "LOCAL", dir: b.resultsDir } },
+    { name: "S3" as const, spec: { type: "S3", bucket: b.s3.bucket } },
+  ]) {
+    b.progress(`${label} through ${handler.name}`);
+    const [run] = await api.createFlowRuns(await api.createFlow(`large-${handler.name}`, handler.spec, 1), 1);
+    const slot = run!.slot;
+    const send = async () => {
+      await api.post(setStatesBody(slot, () => value));
+      slot.version++;
+    };
+    await send(); // warm-up: the first request also loads code the later ones share
+    let growth = 0;
+    const ms = await medianTime(settings.largeRepeats, async () => {
+      await resetPeakRss(b.apiPid);
+      const before = await readRss(b.apiPid);
+      await send();
+      growth = Math.max(growth, (await readRss(b.apiPid)).peak - before.current);
+    });
+    const ceiling = { what: raw[handler.name].what, value: mb / (raw[handler.name].ms / 1000) };
+    const perSecond = mb / (ms / 1000);
+    rows.push({
+      section: "large",
+      what: `API setTaskRunStates, one ${label}`,
+      handler: handler.name,
+      value: perSecond,
+      unit: "MB/s",
+      p50: ms,
+      ...against(perSecond, ceiling, 0.77),
+      note: `${ms.toFixed(0)} ms a request against ${raw[handler.name].ms.toFixed(0)} ms for ${raw[handler.name].what} of the same bytes (target: within 1.3×, ratio ≥ 0.77).`,
+    });
+    const times = growth / bytes.length;
+    rows.push({
+      section: "large",
+      what: `API server peak RSS growth, one ${label}`,
+      handler: handler.name,
+      value: growth / 1e6,
+      unit: "MB",
+      ratio: times,
+      target: "< 3× value",
+      met: times < 3,
+      note: "Lower is better: the ratio is growth over the value's size.",
+    });
+  }
+  return rows;
+}
