@@ -24,9 +24,9 @@ async function waitFor(url: string, child: ChildProcess, what: string): Promise<
   throw new Error(`${what} did not answer ${url} within 30 s`);
 }
 
-async function serve(what: string, script: string, env: Record<string, string>, readyPath: string): Promise<Served> {
+async function serve(what: string, script: string, env: Record<string, string>, readyPath: string, nodeArgs: string[] = []): Promise<Served> {
   const port = await freePort();
-  const child = spawn(process.execPath, [script], {
+  const child = spawn(process.execPath, [...nodeArgs, script], {
     env: { ...process.env, ...env, PORT: String(port), HOST: "127.0.0.1", NODE_ENV: "production" },
     stdio: ["ignore", "ignore", "inherit"],
   });
@@ -46,9 +46,13 @@ async function serve(what: string, script: string, env: Record<string, string>, 
 
 const here = (file: string) => fileURLToPath(new URL(file, import.meta.url));
 
-/** The API as it is deployed: `node dist/main.js`, configured by its environment. */
+/**
+ * The API as it is deployed: `node dist/main.js`, configured by its environment.
+ * BENCH_API_NODE_ARGS adds options to its node, e.g. "--cpu-prof --cpu-prof-dir=prof".
+ */
 export function startApi(env: Record<string, string>): Promise<Served> {
-  return serve("the API", here("../src/main.js"), env, "/healthz");
+  const nodeArgs = process.env.BENCH_API_NODE_ARGS?.split(" ").filter(Boolean) ?? [];
+  return serve("the API", here("../src/main.js"), env, "/healthz", nodeArgs);
 }
 
 /** A one-field Apollo Server on its standalone HTTP server: the framework's own ceiling. */

@@ -3,6 +3,7 @@
 // server when set, else on an embedded PostgreSQL. Prints figures; asserts nothing.
 //   npm run bench              the full run (a few minutes); writes bench/latest.json
 //   npm run bench -- --quick   a few seconds, for CI; writes dist-bench/quick.json
+//   --only=write|read|large    one section only (with --quick too)
 import { mkdir, mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -15,6 +16,8 @@ import { startApi, startApolloCeiling, startS3Emulator } from "./processes.js";
 import { largeValueRows, readRows, writeRows, type Bench } from "./scenarios.js";
 
 const quick = process.argv.includes("--quick");
+const only = process.argv.find((arg) => arg.startsWith("--only="))?.slice("--only=".length);
+if (only && !["write", "read", "large"].includes(only)) throw new Error(`--only takes write, read or large, not "${only}"`);
 const settings: Bench["settings"] = quick
   ? { seconds: 0.5, warmupSeconds: 0.2, concurrencies: [4], sequential: 3, largeBytes: 1_000_000, largeRepeats: 1 }
   : { seconds: 3, warmupSeconds: 1, concurrencies: [1, 4, 16], sequential: 20, largeBytes: 10_000_000, largeRepeats: 5 };
@@ -82,12 +85,15 @@ try {
     progress: (what) => process.stderr.write(`  ${what}\n`),
   };
   console.error(`Benchmark (${quick ? "quick" : "full"}): API ${api.origin}, PostgreSQL ${postgres}`);
-  const rows: Row[] = [...(await writeRows(bench)), ...(await readRows(bench)), ...(await largeValueRows(bench))];
+  const rows: Row[] = [];
+  if (!only || only === "write") rows.push(...(await writeRows(bench)));
+  if (!only || only === "read") rows.push(...(await readRows(bench)));
+  if (!only || only === "large") rows.push(...(await largeValueRows(bench)));
 
   const machine = describeMachine(postgres, quick ? "quick" : "full");
   console.log(`\n${machine.cpus}, ${machine.memoryGiB} GiB, Node ${machine.node}, PostgreSQL ${postgres}, ${machine.mode} run\n`);
   console.log(markdownTable(rows));
-  const out = quick ? join("dist-bench", "quick.json") : join("bench", "latest.json");
+  const out = quick || only ? join("dist-bench", `${quick ? "quick" : "partial"}.json`) : join("bench", "latest.json");
   await writeJson(out, machine, rows);
   console.log(`\nWritten to ${out}.`);
 } finally {

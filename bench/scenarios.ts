@@ -102,9 +102,9 @@ export async function writeRows(b: Bench): Promise<Row[]> {
     for (const concurrency of settings.concurrencies) {
       b.progress(`${what}, ${concurrency} at once`);
       const slots = (await api.createFlowRuns(flowId, concurrency)).map((run) => run.slot);
+      const handles = Array.from({ length: batch }, (_, i) => JSON.stringify(valueOfSize(SMALL_BYTES, i)));
       const load = await pgLoad(b.pool, concurrency, settings.seconds, async (client, worker) => {
         const slot = slots[worker]!;
-        const handles = slot.taskRunIds.map((_, i) => JSON.stringify(valueOfSize(SMALL_BYTES, i)));
         if (batch === 1) {
           await client.query(SINGLE_ROW_SQL, [slot.taskRunIds[0], slot.version, randomUUID(), randomUUID(), handles[0]]);
         } else {

@@ -4,7 +4,7 @@ import type { AddressInfo } from "node:net";
 import type { Config } from "./config/config.js";
 import { openDatabase, type Database } from "./db/database.js";
 import { createApolloServer } from "./graphql/apollo.js";
-import type { GraphQLContext } from "./graphql/context.js";
+import type { Services } from "./graphql/context.js";
 import { createRequestListener } from "./graphql/http-server.js";
 import { createMetrics, type Metrics } from "./metrics.js";
 import { createHandlerRegistry } from "./results/handler-registry.js";
@@ -27,7 +27,7 @@ export interface App {
 const MAX_BATCH = 1000;
 
 /** Builds the services from a config; they hold no per-request state. */
-export function createContext(config: Config, database: Database): GraphQLContext {
+export function createServices(config: Config, database: Database): Services {
   const registry = createHandlerRegistry({
     jsonMaxBytes: config.jsonMaxBytes,
     localDirs: config.localDirs,
@@ -53,12 +53,12 @@ export async function startApp(config: Config): Promise<App> {
   const metrics = createMetrics();
   const database = await openDatabase(config, { onStatement: () => metrics.sqlStatements.inc() });
   try {
-    const context = createContext(config, database);
+    const services = createServices(config, database);
     const httpServer = createServer();
     const apollo = createApolloServer(httpServer);
     const listener = createRequestListener({
       apollo,
-      context,
+      services,
       maxRequestBytes: config.maxRequestBytes,
       metrics: metrics.registry,
       checkHealth: async () => {

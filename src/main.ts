@@ -1,3 +1,4 @@
+import "./threadpool.js";
 import { ConfigError, loadConfig } from "./config/config.js";
 import { startApp } from "./app.js";
 

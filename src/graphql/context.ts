@@ -3,12 +3,18 @@ import type { HandlerSpec } from "../results/handler-spec.js";
 import type { ResultStore } from "../results/result-store.js";
 import type { FlowService } from "../services/flows.js";
 import type { StateService } from "../services/states.js";
+import type { Loaders } from "./loaders.js";
 
-/** What every resolver gets: the services, built once per server (nothing per request). */
-export interface GraphQLContext {
+/** The services, built once per server. */
+export interface Services {
   prisma: PrismaClient;
   results: ResultStore;
   flows: FlowService;
   states: StateService;
   defaultHandler: HandlerSpec;
+}
+
+/** What every resolver gets: the services, and the loaders of its own request. */
+export interface GraphQLContext extends Services {
+  loaders: Loaders;
 }

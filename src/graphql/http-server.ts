@@ -1,12 +1,13 @@
 import type { IncomingMessage, RequestListener, ServerResponse } from "node:http";
 import { HeaderMap, type ApolloServer } from "@apollo/server";
 import type { Registry } from "prom-client";
-import type { GraphQLContext } from "./context.js";
+import type { GraphQLContext, Services } from "./context.js";
+import { createLoaders } from "./loaders.js";
 
 /** Options of the HTTP front of the API. */
 export interface HttpServerOptions {
   apollo: ApolloServer<GraphQLContext>;
-  context: GraphQLContext;
+  services: Services;
   /** Largest request body accepted, in bytes; larger ones get 413. */
   maxRequestBytes: number;
   /** Served at GET /metrics, in Prometheus' text format. */
@@ -62,7 +63,7 @@ async function parseBody(req: IncomingMessage, limit: number): Promise<unknown> 
  * configured value size.
  */
 export function createRequestListener(options: HttpServerOptions): RequestListener {
-  const { apollo, context, maxRequestBytes, metrics, checkHealth } = options;
+  const { apollo, services, maxRequestBytes, metrics, checkHealth } = options;
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? "/", "http://localhost");
@@ -95,7 +96,7 @@ export function createRequestListener(options: HttpServerOptions): RequestListen
         search: url.search,
         body: await parseBody(req, maxRequestBytes),
       },
-      context: async () => context,
+      context: async () => ({ ...services, loaders: createLoaders(services.prisma) }),
     });
     for (const [key, value] of response.headers) res.setHeader(key, value);
     res.statusCode = response.status ?? 200;

@@ -1,4 +1,14 @@
-import type { TaskRun } from "../generated/prisma/client.js";
+import type { Result, State, TaskRun } from "../generated/prisma/client.js";
+
+/** A state, with its result when it was loaded with it (null: it has none). */
+export interface StateModel extends State {
+  loadedResult?: Result | null;
+}
+
+/** A task run, with its current state when it was loaded with it. */
+export interface TaskRunModel extends TaskRun {
+  loadedState?: StateModel;
+}
 
 /** A parameter of a flow run: its name and the task run that holds its value. */
 export interface ParameterModel {

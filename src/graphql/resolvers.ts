@@ -19,8 +19,9 @@ const DateTime = new GraphQLScalarType<Date, string>({
 const byId = <T>(id: string, find: (id: string) => Promise<T | null>) => (isUuid(id) ? find(id) : null);
 
 /**
- * Thin resolvers: each root field is one service call; nested fields read the database
- * through Prisma's findUnique, which batches the lookups of one query into one round trip.
+ * Thin resolvers: each root field is one service call or lookup. Nested fields read through
+ * the request's loaders (or Prisma's findUnique, which batches the same way), so a level of
+ * the query costs one statement however many items it has.
  */
 export const resolvers: Resolvers = {
   JSON: JSONResolver,
@@ -29,8 +30,8 @@ export const resolvers: Resolvers = {
   Query: {
     flows: (_root, _args, { prisma }) => prisma.flow.findMany({ orderBy: { createdAt: "desc" } }),
     flow: (_root, { id }, { prisma }) => byId(id, (id) => prisma.flow.findUnique({ where: { id } })),
-    flowRun: (_root, { id }, { prisma }) => byId(id, (id) => prisma.flowRun.findUnique({ where: { id } })),
-    taskRun: (_root, { id }, { prisma }) => byId(id, (id) => prisma.taskRun.findUnique({ where: { id } })),
+    flowRun: (_root, { id }, { loaders }) => byId(id, (id) => loaders.flowRun.load(id)),
+    taskRun: (_root, { id }, { loaders }) => byId(id, (id) => loaders.taskRun.load(id)),
   },
 
   Mutation: {
@@ -55,8 +56,7 @@ export const resolvers: Resolvers = {
 
   FlowRun: {
     flow: (run, _args, { prisma }) => prisma.flow.findUniqueOrThrow({ where: { id: run.flowId } }),
-    taskRuns: (run, _args, { prisma }) =>
-      prisma.taskRun.findMany({ where: { flowRunId: run.id }, orderBy: { task: { position: "asc" } } }),
+    taskRuns: (run, _args, { loaders }) => loaders.taskRunsOfFlowRun.load(run.id),
     parameters: async (run, _args, { prisma }) => {
       const taskRuns = await prisma.taskRun.findMany({
         where: { flowRunId: run.id, task: { isParameter: true } },
@@ -78,16 +78,23 @@ export const resolvers: Resolvers = {
 
   TaskRun: {
     task: (run, _args, { prisma }) => prisma.task.findUniqueOrThrow({ where: { id: run.taskId } }),
-    flowRun: (run, _args, { prisma }) => prisma.flowRun.findUniqueOrThrow({ where: { id: run.flowRunId } }),
-    state: (run, _args, { prisma }) =>
-      prisma.state.findUniqueOrThrow({ where: { taskRunId_version: { taskRunId: run.id, version: run.version } } }),
+    flowRun: async (run, _args, { loaders }) => (await loaders.flowRun.load(run.flowRunId))!,
+    state: async (run, _args, { prisma, loaders }) => {
+      // The state of the version this task run was read at: loaded with it, or with the
+      // other task runs of this request; looked up alone only if it has moved on since.
+      const loaded = run.loadedState ?? (await loaders.taskRun.load(run.id))?.loadedState;
+      if (loaded?.version === run.version) return loaded;
+      return prisma.state.findUniqueOrThrow({ where: { taskRunId_version: { taskRunId: run.id, version: run.version } } });
+    },
     states: (run, _args, { prisma }) =>
       prisma.state.findMany({ where: { taskRunId: run.id }, orderBy: { version: "asc" } }),
   },
 
   State: {
-    result: (state, _args, { prisma }) =>
-      state.resultId ? prisma.result.findUniqueOrThrow({ where: { id: state.resultId } }) : NO_RESULT,
+    result: async (state, _args, { loaders }) => {
+      if (state.loadedResult !== undefined) return state.loadedResult ?? NO_RESULT;
+      return state.resultId ? (await loaders.result.load(state.resultId))! : NO_RESULT;
+    },
     cachedInputs: (state, _args, { prisma }) =>
       prisma.cachedInput.findMany({ where: { stateId: state.id }, orderBy: { name: "asc" } }),
   },
@@ -95,7 +102,7 @@ export const resolvers: Resolvers = {
   CachedInput: {
     upstreamTaskRun: (input, _args, { prisma }) =>
       prisma.taskRun.findUniqueOrThrow({ where: { id: input.upstreamTaskRunId } }),
-    result: (input, _args, { prisma }) => prisma.result.findUniqueOrThrow({ where: { id: input.resultId } }),
+    result: async (input, _args, { loaders }) => (await loaders.result.load(input.resultId))!,
   },
 
   ResultOrNone: {

@@ -1,6 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { ErrorCode, HandledError } from "../errors.js";
-import type { Prisma, PrismaClient, StateType, TaskRun } from "../generated/prisma/client.js";
+import type { PrismaClient, StateType, TaskRun } from "../generated/prisma/client.js";
+import { loadTaskRunsForChange, recordStateBatch, type StateBatch, type TaskRunForChange } from "../db/state-queries.js";
 import { handlerConfigOf, type HandlerSpec } from "../results/handler-spec.js";
 import { resolveResultHandler } from "../results/resolve-handler.js";
 import type { EncodedValue, ResultStore, StoredHandle } from "../results/result-store.js";
@@ -39,10 +40,7 @@ export interface StateServiceDeps {
   maxBatch: number;
 }
 
-const taskRunWithHandlers = {
-  include: { task: { include: { flow: true } }, states: { where: { resultId: { not: null } }, orderBy: { version: "desc" }, take: 1 } },
-} as const satisfies Prisma.TaskRunDefaultArgs;
-type LoadedTaskRun = Prisma.TaskRunGetPayload<typeof taskRunWithHandlers>;
+type LoadedTaskRun = TaskRunForChange;
 
 /**
  * A result row this call creates. Its id is chosen before anything is written, so a cached
@@ -62,9 +60,6 @@ interface Plan {
   cachedInputs: { name: string; upstreamTaskRunId: string; resultId: string }[];
 }
 
-/** Long enough for the largest batch; the writes to storage happen before it starts. */
-const TRANSACTION_TIMEOUT_MS = 30_000;
-
 function has(object: object, key: string): boolean {
   return Object.prototype.hasOwnProperty.call(object, key);
 }
@@ -75,7 +70,7 @@ function badInput(message: string): HandledError {
 
 /**
  * Task-run states: setting them in batches, all or nothing. Values are written through the
- * resolved handler before the transaction, and only their handles are stored in it.
+ * resolved handler before the batch is recorded, and only their handles are stored.
  */
 export class StateService {
   constructor(private readonly deps: StateServiceDeps) {}
@@ -92,77 +87,73 @@ export class StateService {
     if (changes.length > this.deps.maxBatch) {
       throw badInput(`One call may set at most ${this.deps.maxBatch} states; this one has ${changes.length}.`);
     }
-    const runs = await this.loadTaskRuns(changes.map((c) => c.taskRunId));
+    const ids = changes.map((c) => c.taskRunId);
+    if (new Set(ids).size !== ids.length) throw badInput("Each task run may appear only once in a batch.");
+    const upstreamIds = changes.flatMap((c) => (c.state.cachedInputs ?? []).map((i) => i.upstreamTaskRunId));
+    // One statement loads the batch's task runs and the upstream ones its cached inputs name.
+    const loaded = await this.loadTaskRuns([...ids, ...upstreamIds], upstreamIds);
     for (const change of changes) {
-      const run = runs.get(change.taskRunId)!;
-      // Checked before anything is written, and again inside the transaction.
+      const run = loaded.get(change.taskRunId)!;
+      // Checked before anything is written, and again when the batch is recorded.
       if (run.version !== change.version) throw versionMismatch(change.taskRunId, change.version, run.version);
     }
-    const upstreamIds = changes.flatMap((c) => (c.state.cachedInputs ?? []).map((i) => i.upstreamTaskRunId));
-    const upstream = await this.loadTaskRuns(upstreamIds, { allowRepeats: true });
-    const plans = await Promise.all(changes.map((change) => this.planResult(change, runs.get(change.taskRunId)!)));
+    const plans = await Promise.all(changes.map((change) => this.planResult(change, loaded.get(change.taskRunId)!)));
     const batchResults = new Map(plans.flatMap((plan) => (plan.result ? [[plan.change.taskRunId, plan.result.id] as const] : [])));
     const newResults = plans.flatMap((plan) => (plan.result ? [plan.result] : []));
     for (const plan of plans) {
-      newResults.push(...this.planCachedInputs(plan, runs.get(plan.change.taskRunId)!, upstream, batchResults));
+      newResults.push(...this.planCachedInputs(plan, loaded.get(plan.change.taskRunId)!, loaded, batchResults));
     }
 
     const written: StoredHandle[] = [];
     try {
-      // One write at a time: when one fails, none is still under way, so `written` is all
-      // there is to remove.
-      const rows: Prisma.ResultCreateManyInput[] = [];
-      for (const { id, source } of newResults) {
-        let stored: StoredHandle;
-        if ("stored" in source) {
-          stored = source.stored;
-        } else {
-          stored = await this.deps.results.write(source.spec, source.value);
-          written.push(stored);
-        }
-        rows.push({ id, handlerType: stored.spec.type, handlerConfig: handlerConfigOf(stored.spec), handle: stored.handle, handled: true });
+      const results = await this.writeResults(newResults, written);
+      const batch: StateBatch = {
+        changes: plans.map(({ change, stateId, result }) => ({
+          taskRunId: change.taskRunId,
+          version: change.version,
+          stateId,
+          type: change.state.type,
+          message: change.state.message ?? null,
+          resultId: result?.id ?? null,
+        })),
+        results,
+        cachedInputs: plans.flatMap(({ stateId, cachedInputs }) => cachedInputs.map((input) => ({ stateId, ...input }))),
+      };
+      const outcome = await recordStateBatch(this.deps.prisma, batch);
+      if (!outcome.recorded) {
+        const stale = changes.find((c) => c.taskRunId === outcome.stale.taskRunId)!;
+        throw versionMismatch(stale.taskRunId, stale.version, outcome.stale.current ?? undefined);
       }
-      return await this.deps.prisma.$transaction(
-        async (tx) => {
-          // One statement moves every task run of the batch on, each only from the version given.
-          const ids = plans.map(({ change }) => change.taskRunId);
-          const versions = plans.map(({ change }) => change.version);
-          const bumped = await tx.$queryRaw<{ id: string }[]>`
-            UPDATE task_run AS t SET version = t.version + 1
-            FROM unnest(${ids}::uuid[], ${versions}::int[]) AS given(id, version)
-            WHERE t.id = given.id AND t.version = given.version
-            RETURNING t.id::text AS id`;
-          if (bumped.length !== plans.length) {
-            const moved = new Set(bumped.map((row) => row.id));
-            const stale = plans.find(({ change }) => !moved.has(change.taskRunId))!.change;
-            const current = await tx.taskRun.findUnique({ where: { id: stale.taskRunId } });
-            throw versionMismatch(stale.taskRunId, stale.version, current?.version);
-          }
-          await tx.result.createMany({ data: rows });
-          await tx.state.createMany({
-            data: plans.map(({ change, stateId, result }) => ({
-              id: stateId,
-              taskRunId: change.taskRunId,
-              version: change.version + 1,
-              type: change.state.type,
-              message: change.state.message ?? null,
-              resultId: result?.id ?? null,
-            })),
-          });
-          await tx.cachedInput.createMany({
-            data: plans.flatMap(({ stateId, cachedInputs }) => cachedInputs.map((input) => ({ stateId, ...input }))),
-          });
-          return plans.map(({ change }) => {
-            const { id, flowRunId, taskId } = runs.get(change.taskRunId)!;
-            return { id, flowRunId, taskId, version: change.version + 1 };
-          });
-        },
-        { timeout: TRANSACTION_TIMEOUT_MS },
-      );
+      return changes.map((change) => {
+        const { id, flowRunId, taskId } = loaded.get(change.taskRunId)!;
+        return { id, flowRunId, taskId, version: change.version + 1 };
+      });
     } catch (error) {
       await this.deps.results.discard(written);
       throw error;
     }
+  }
+
+  /**
+   * Writes the values of new results through their handlers, all at once, and returns the
+   * rows to record. Every write has settled before it returns or throws, and each one that
+   * succeeded is in `written`, so a failure leaves nothing unaccounted for to remove.
+   */
+  private async writeResults(newResults: readonly NewResult[], written: StoredHandle[]): Promise<StateBatch["results"]> {
+    const settled = await Promise.allSettled(
+      newResults.map(async ({ source }) => {
+        if ("stored" in source) return source.stored;
+        const stored = await this.deps.results.write(source.spec, source.value);
+        written.push(stored);
+        return stored;
+      }),
+    );
+    const failed = settled.find((outcome) => outcome.status === "rejected");
+    if (failed) throw failed.reason;
+    return settled.map((outcome, i) => {
+      const stored = (outcome as PromiseFulfilledResult<StoredHandle>).value;
+      return { id: newResults[i]!.id, handlerType: stored.spec.type, handlerConfig: handlerConfigOf(stored.spec), handle: stored.handle };
+    });
   }
 
   /** Checks an entry's own result and works out what it will store; writes nothing. */
@@ -182,7 +173,7 @@ export class StateService {
         id: randomUUID(),
         source: result.handled
           ? { stored: await results.verifyHandled(result.handled.handler, result.handled.handle) }
-          : { spec: resolveResultHandler(run.task, run.task.flow, defaultHandler), value: results.encode(result.value) },
+          : { spec: resolveResultHandler(run.task, run.flow, defaultHandler), value: results.encode(result.value) },
       };
     }
     return plan;
@@ -213,12 +204,12 @@ export class StateService {
       let resultId: string | undefined;
       if (has(input, "value")) {
         // Handlers belong to outputs: the input is written with the upstream task's handler.
-        const spec = resolveResultHandler(source.task, source.task.flow, defaultHandler);
+        const spec = resolveResultHandler(source.task, source.flow, defaultHandler);
         const result: NewResult = { id: randomUUID(), source: { spec, value: results.encode(input.value) } };
         created.push(result);
         resultId = result.id;
       } else {
-        resultId = batchResults.get(source.id) ?? source.states[0]?.resultId ?? undefined;
+        resultId = batchResults.get(source.id) ?? source.latestResultId ?? undefined;
         if (!resultId) {
           throw badInput(
             `The upstream task run ${input.upstreamTaskRunId} has no result to cache as "${input.name}"; give its value instead.`,
@@ -230,16 +221,12 @@ export class StateService {
     return created;
   }
 
-  private async loadTaskRuns(ids: readonly string[], options: { allowRepeats?: boolean } = {}) {
+  /** Loads task runs by id; throws NOT_FOUND naming the first that does not exist. */
+  private async loadTaskRuns(ids: readonly string[], withLatestResult: readonly string[]) {
     const unique = [...new Set(ids)];
-    if (!options.allowRepeats && unique.length !== ids.length) {
-      throw badInput("Each task run may appear only once in a batch.");
-    }
-    if (unique.length === 0) return new Map<string, LoadedTaskRun>();
     const bad = unique.find((id) => !isUuid(id));
     if (bad) throw new HandledError(ErrorCode.NOT_FOUND, `No task run has the id "${bad}".`);
-    const rows = await this.deps.prisma.taskRun.findMany({ where: { id: { in: unique } }, ...taskRunWithHandlers });
-    const byId = new Map(rows.map((row) => [row.id, row]));
+    const byId = await loadTaskRunsForChange(this.deps.prisma, unique, [...new Set(withLatestResult)]);
     const missing = unique.find((id) => !byId.has(id));
     if (missing) throw new HandledError(ErrorCode.NOT_FOUND, `No task run has the id "${missing}".`);
     return byId;

@@ -1,6 +1,6 @@
 import { randomUUID } from "node:crypto";
 import { constants } from "node:fs";
-import { mkdir, open, realpath, rename, rm, unlink, writeFile } from "node:fs/promises";
+import { mkdir, open, realpath, rm, unlink, writeFile } from "node:fs/promises";
 import { dirname, isAbsolute, join, relative, resolve, sep } from "node:path";
 import { ErrorCode, HandledError } from "../../errors.js";
 import type { Handle, ResultHandler } from "../result-handler.js";
@@ -92,14 +92,18 @@ export function createLocalHandler(options: LocalHandlerOptions): ResultHandler 
     async write(json) {
       const realDir = await resolveAllowedDir(dir, allowedDirs);
       const path = join(realDir, `${randomUUID()}.json`);
-      const partial = `${path}.partial`;
+      // Written in place, not aside and renamed: no one knows the name until the write has
+      // finished and returned it, so no reader can meet the file half written.
+      const create = () => writeFile(path, json, { flag: "wx" });
       try {
-        await mkdir(realDir, { recursive: true });
-        // Write aside, then rename: a reader never sees a half-written file under a handle.
-        await writeFile(partial, json, { flag: "wx" });
-        await rename(partial, path);
+        await create().catch(async (error: NodeJS.ErrnoException) => {
+          if (error.code !== "ENOENT") throw error;
+          // The first write into a new directory.
+          await mkdir(realDir, { recursive: true });
+          await create();
+        });
       } catch (cause) {
-        await rm(partial, { force: true }).catch(() => undefined);
+        await rm(path, { force: true }).catch(() => undefined);
         throw new HandledError(ErrorCode.RESULT_WRITE_FAILED, `Cannot write a result under "${dir}".`, { cause });
       }
       return path;

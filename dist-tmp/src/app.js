@@ -1,0 +1,76 @@
+import { mkdir } from "node:fs/promises";
+import { createServer } from "node:http";
+import { openDatabase } from "./db/database.js";
+import { createApolloServer } from "./graphql/apollo.js";
+import { createRequestListener } from "./graphql/http-server.js";
+import { createMetrics } from "./metrics.js";
+import { createHandlerRegistry } from "./results/handler-registry.js";
+import { ResultStore } from "./results/result-store.js";
+import { createGcsStorage, createS3Client } from "./results/storage-clients.js";
+import { FlowService } from "./services/flows.js";
+import { StateService } from "./services/states.js";
+/** Most state changes one setTaskRunStates call may carry. */
+const MAX_BATCH = 1000;
+/** Builds the services from a config; they hold no per-request state. */
+export function createContext(config, database) {
+    const registry = createHandlerRegistry({
+        jsonMaxBytes: config.jsonMaxBytes,
+        localDirs: config.localDirs,
+        // Clients only where buckets are configured: no SDK is set up for a store the server never uses.
+        s3: config.s3.buckets.length
+            ? { buckets: config.s3.buckets, client: createS3Client(config.s3), partSize: config.s3.partSize }
+            : undefined,
+        gcs: config.gcs.buckets.length ? { buckets: config.gcs.buckets, storage: createGcsStorage(config.gcs) } : undefined,
+    });
+    const results = new ResultStore({ registry, maxValueBytes: config.maxValueBytes });
+    return {
+        prisma: database.prisma,
+        results,
+        flows: new FlowService({ prisma: database.prisma, registry, results }),
+        states: new StateService({ prisma: database.prisma, results, defaultHandler: config.defaultHandler, maxBatch: MAX_BATCH }),
+        defaultHandler: config.defaultHandler,
+    };
+}
+/** Opens (and migrates) the database, then serves the API on config.host:config.port. */
+export async function startApp(config) {
+    if (config.defaultHandler.type === "LOCAL")
+        await mkdir(config.defaultHandler.dir, { recursive: true });
+    const metrics = createMetrics();
+    const database = await openDatabase(config, { onStatement: () => metrics.sqlStatements.inc() });
+    try {
+        const context = createContext(config, database);
+        const httpServer = createServer();
+        const apollo = createApolloServer(httpServer);
+        const listener = createRequestListener({
+            apollo,
+            context,
+            maxRequestBytes: config.maxRequestBytes,
+            metrics: metrics.registry,
+            checkHealth: async () => {
+                await database.prisma.$queryRaw `SELECT 1`;
+            },
+        });
+        await apollo.start();
+        httpServer.on("request", listener);
+        await new Promise((resolve, reject) => {
+            httpServer.once("error", reject);
+            httpServer.listen(config.port, config.host, resolve);
+        });
+        const { port } = httpServer.address();
+        const host = config.host.includes(":") ? `[${config.host}]` : config.host;
+        return {
+            url: `http://${host}:${port}/graphql`,
+            database,
+            metrics,
+            async stop() {
+                await apollo.stop();
+                await database.close();
+            },
+        };
+    }
+    catch (error) {
+        await database.close();
+        throw error;
+    }
+}
+//# sourceMappingURL=app.js.map

@@ -1,0 +1,41 @@
+import { GraphQLError } from "graphql";
+/**
+ * The stable codes clients see in `extensions.code`. Each names one way a request fails, so
+ * SDKs can branch on it; the message is for people.
+ */
+export const ErrorCode = {
+    /** Malformed input: bad JSON, a missing or invalid field, a handler without its config. */
+    BAD_USER_INPUT: "BAD_USER_INPUT",
+    /** A flow, flow run, task run or task named in the input does not exist. */
+    NOT_FOUND: "NOT_FOUND",
+    /** A state change named a version that is not the task run's current one. */
+    VERSION_MISMATCH: "VERSION_MISMATCH",
+    /** A handle or handler points outside the directories and buckets the server may reach. */
+    HANDLE_OUT_OF_BOUNDS: "HANDLE_OUT_OF_BOUNDS",
+    /** A value is larger than the server or its handler accepts. */
+    VALUE_TOO_LARGE: "VALUE_TOO_LARGE",
+    /** The data behind a handle is gone (deleted, never written). */
+    RESULT_NOT_FOUND: "RESULT_NOT_FOUND",
+    /** The stored data could not be decoded as the JSON it was written as. */
+    RESULT_CORRUPT: "RESULT_CORRUPT",
+    /** The handler could not write a value to its storage. */
+    RESULT_WRITE_FAILED: "RESULT_WRITE_FAILED",
+    /** The handler could not read a value from its storage (other than it being missing). */
+    RESULT_READ_FAILED: "RESULT_READ_FAILED",
+    /** A stored result is not handled, so its value is not served. */
+    RESULT_NOT_HANDLED: "RESULT_NOT_HANDLED",
+};
+/** A failure with a stable code; its `cause` is kept for logs, never sent to clients. */
+export class HandledError extends Error {
+    code;
+    constructor(code, message, options) {
+        super(message, options);
+        this.code = code;
+        this.name = "HandledError";
+    }
+}
+/** The GraphQL error clients receive for a HandledError: message and code, nothing else. */
+export function toGraphQLError(error) {
+    return new GraphQLError(error.message, { extensions: { code: error.code } });
+}
+//# sourceMappingURL=errors.js.map

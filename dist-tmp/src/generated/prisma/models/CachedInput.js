@@ -1,0 +1,2 @@
+export {};
+//# sourceMappingURL=CachedInput.js.map

@@ -1,0 +1,2 @@
+export {};
+//# sourceMappingURL=Flow.js.map

@@ -1,0 +1,2 @@
+export {};
+//# sourceMappingURL=FlowRun.js.map

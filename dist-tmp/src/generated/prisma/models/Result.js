@@ -1,0 +1,2 @@
+export {};
+//# sourceMappingURL=Result.js.map

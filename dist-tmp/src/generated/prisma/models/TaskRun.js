@@ -1,0 +1,2 @@
+export {};
+//# sourceMappingURL=TaskRun.js.map

@@ -1,0 +1,2 @@
+export const NO_RESULT = { noResult: true };
+//# sourceMappingURL=mappers.js.map

@@ -1,0 +1,129 @@
+import { randomUUID } from "node:crypto";
+import { constants } from "node:fs";
+import { mkdir, open, realpath, rm, unlink, writeFile } from "node:fs/promises";
+import { dirname, isAbsolute, join, relative, resolve, sep } from "node:path";
+import { ErrorCode, HandledError } from "../../errors.js";
+/** Whether `child` is `parent` or inside it (both absolute, normalised). */
+export function isInside(child, parent) {
+    const rel = relative(parent, child);
+    return rel === "" || (rel !== ".." && !rel.startsWith(`..${sep}`) && !isAbsolute(rel));
+}
+/** realpath of the nearest existing ancestor, with the rest appended: where `path` would be. */
+async function realpathOfNearest(path) {
+    try {
+        return await realpath(path);
+    }
+    catch (error) {
+        const code = error.code;
+        // ENOTDIR: a file stands where a directory of the path would be; it does not exist either.
+        if ((code !== "ENOENT" && code !== "ENOTDIR") || dirname(path) === path)
+            throw error;
+        return join(await realpathOfNearest(dirname(path)), path.slice(dirname(path).length));
+    }
+}
+function outOfBounds(what) {
+    return new HandledError(ErrorCode.HANDLE_OUT_OF_BOUNDS, `${what} is outside the directories this server may read and write.`);
+}
+/**
+ * Checks that a directory (after resolving symlinks) lies inside one of the allowed ones and
+ * returns its real path. Throws HANDLE_OUT_OF_BOUNDS when it does not.
+ */
+export async function resolveAllowedDir(dir, allowedDirs) {
+    if (!isAbsolute(dir))
+        throw outOfBounds(`The directory "${dir}" is not absolute and`);
+    const real = await realpathOfNearest(resolve(dir));
+    for (const allowed of allowedDirs) {
+        if (isInside(real, await realpathOfNearest(allowed)))
+            return real;
+    }
+    throw outOfBounds(`The directory "${dir}"`);
+}
+/**
+ * The local handler: writes each value to a new file under `dir` and returns the file's
+ * absolute path as its handle. A handle is only read when it resolves, symlinks followed,
+ * inside `dir`, and `dir` inside an allowed directory.
+ */
+export function createLocalHandler(options) {
+    const { dir, allowedDirs } = options;
+    /** The real path of an existing handle inside the handler's real dir. */
+    async function locate(handle) {
+        if (!isAbsolute(handle)) {
+            throw new HandledError(ErrorCode.HANDLE_OUT_OF_BOUNDS, "A LOCAL handle must be an absolute file path.");
+        }
+        const realDir = await resolveAllowedDir(dir, allowedDirs);
+        // Refuse `..` and foreign absolute paths before touching the file system at all.
+        if (!isInside(resolve(handle), resolve(dir)) && !isInside(resolve(handle), realDir)) {
+            throw outOfBounds(`The handle "${handle}"`);
+        }
+        let real;
+        try {
+            real = await realpath(handle);
+        }
+        catch (cause) {
+            const code = cause.code;
+            if (code === "ENOENT" || code === "ENOTDIR") {
+                throw new HandledError(ErrorCode.RESULT_NOT_FOUND, `No file exists at "${handle}".`, { cause });
+            }
+            throw new HandledError(ErrorCode.RESULT_READ_FAILED, `Cannot resolve "${handle}".`, { cause });
+        }
+        if (real === realDir || !isInside(real, realDir))
+            throw outOfBounds(`The handle "${handle}" (resolved to a path that)`);
+        return real;
+    }
+    return {
+        spec: { type: "LOCAL", dir },
+        async write(json) {
+            const realDir = await resolveAllowedDir(dir, allowedDirs);
+            const path = join(realDir, `${randomUUID()}.json`);
+            // Written in place, not aside and renamed: no one knows the name until the write has
+            // finished and returned it, so no reader can meet the file half written.
+            const create = () => writeFile(path, json, { flag: "wx" });
+            try {
+                await create().catch(async (error) => {
+                    if (error.code !== "ENOENT")
+                        throw error;
+                    // The first write into a new directory.
+                    await mkdir(realDir, { recursive: true });
+                    await create();
+                });
+            }
+            catch (cause) {
+                await rm(path, { force: true }).catch(() => undefined);
+                throw new HandledError(ErrorCode.RESULT_WRITE_FAILED, `Cannot write a result under "${dir}".`, { cause });
+            }
+            return path;
+        },
+        async read(handle) {
+            const real = await locate(handle);
+            try {
+                // O_NOFOLLOW: should the file be swapped for a symlink after `locate`, opening fails.
+                const file = await open(real, constants.O_RDONLY | constants.O_NOFOLLOW);
+                try {
+                    return await file.readFile("utf8");
+                }
+                finally {
+                    await file.close();
+                }
+            }
+            catch (cause) {
+                if (cause.code === "ENOENT") {
+                    throw new HandledError(ErrorCode.RESULT_NOT_FOUND, `No file exists at "${handle}".`, { cause });
+                }
+                throw new HandledError(ErrorCode.RESULT_READ_FAILED, `Cannot read "${handle}".`, { cause });
+            }
+        },
+        async verifyHandle(handle) {
+            await locate(handle);
+        },
+        async delete(handle) {
+            try {
+                await unlink(await locate(handle));
+            }
+            catch (error) {
+                if (!(error instanceof HandledError && error.code === ErrorCode.RESULT_NOT_FOUND))
+                    throw error;
+            }
+        },
+    };
+}
+//# sourceMappingURL=local.js.map

@@ -1,0 +1,2 @@
+export {};
+//# sourceMappingURL=result-handler.js.map

@@ -1,0 +1,114 @@
+import { ErrorCode, HandledError } from "../errors.js";
+import { handlerConfigOf } from "../results/handler-spec.js";
+import { parseHandlerSpec } from "../results/result-store.js";
+import { isUuid } from "./ids.js";
+function handlerColumns(spec) {
+    return spec
+        ? { handlerType: spec.type, handlerConfig: handlerConfigOf(spec) }
+        : { handlerType: null, handlerConfig: undefined };
+}
+function checkName(name, what) {
+    const trimmed = name.trim();
+    if (!trimmed || trimmed.length > 200) {
+        throw new HandledError(ErrorCode.BAD_USER_INPUT, `${what} name must be 1 to 200 characters.`);
+    }
+    return trimmed;
+}
+/** Flows and flow runs: creating them, with their handlers checked before anything is stored. */
+export class FlowService {
+    deps;
+    constructor(deps) {
+        this.deps = deps;
+    }
+    /**
+     * Creates a flow with its tasks. Throws BAD_USER_INPUT for empty or duplicate names and
+     * invalid handlers, HANDLE_OUT_OF_BOUNDS for a handler outside the server's reach.
+     */
+    async createFlow(input) {
+        const name = checkName(input.name, "A flow");
+        const flowSpec = await this.checkHandler(input.handler);
+        const seen = new Set();
+        const tasks = [];
+        for (const [position, task] of input.tasks.entries()) {
+            const taskName = checkName(task.name, "A task");
+            if (seen.has(taskName)) {
+                throw new HandledError(ErrorCode.BAD_USER_INPUT, `The task name "${taskName}" is used twice in this flow.`);
+            }
+            seen.add(taskName);
+            const spec = await this.checkHandler(task.handler);
+            tasks.push({ name: taskName, isParameter: task.isParameter ?? false, position, ...handlerColumns(spec) });
+        }
+        return this.deps.prisma.flow.create({
+            data: { name, ...handlerColumns(flowSpec), tasks: { create: tasks } },
+        });
+    }
+    /**
+     * Creates a run of a flow: one task run per task, each at version 1. Parameters given a
+     * value start in SUCCESS with that value written by the JSON handler; every other task
+     * run starts PENDING with no result. Throws NOT_FOUND for an unknown flow, BAD_USER_INPUT
+     * for a value of something that is not one of its parameters, VALUE_TOO_LARGE.
+     */
+    async createFlowRun(flowId, parameters) {
+        const flow = isUuid(flowId)
+            ? await this.deps.prisma.flow.findUnique({ where: { id: flowId }, include: { tasks: true } })
+            : null;
+        if (!flow)
+            throw new HandledError(ErrorCode.NOT_FOUND, `No flow has the id "${flowId}".`);
+        const values = new Map();
+        for (const parameter of parameters) {
+            const task = flow.tasks.find((t) => t.name === parameter.name);
+            if (!task?.isParameter) {
+                throw new HandledError(ErrorCode.BAD_USER_INPUT, `The flow "${flow.name}" has no parameter "${parameter.name}".`);
+            }
+            if (values.has(parameter.name)) {
+                throw new HandledError(ErrorCode.BAD_USER_INPUT, `The parameter "${parameter.name}" is given twice.`);
+            }
+            values.set(parameter.name, parameter.value ?? null);
+        }
+        // Parameters always go through the JSON handler: their handle is their JSON text, so
+        // writing them touches no storage and there is nothing to undo if the insert fails.
+        const handles = new Map();
+        for (const [name, value] of values) {
+            handles.set(name, await this.deps.results.write({ type: "JSON" }, this.deps.results.encode(value)));
+        }
+        return this.deps.prisma.flowRun.create({
+            data: {
+                flowId: flow.id,
+                taskRuns: {
+                    create: flow.tasks.map((task) => {
+                        const stored = handles.get(task.name);
+                        return {
+                            taskId: task.id,
+                            version: 1,
+                            states: {
+                                create: {
+                                    version: 1,
+                                    type: stored ? "SUCCESS" : "PENDING",
+                                    message: stored ? "Parameter value given when the run was created." : null,
+                                    result: stored
+                                        ? {
+                                            create: {
+                                                handlerType: stored.spec.type,
+                                                handlerConfig: handlerConfigOf(stored.spec),
+                                                handle: stored.handle,
+                                                handled: true,
+                                            },
+                                        }
+                                        : undefined,
+                                },
+                            },
+                        };
+                    }),
+                },
+            },
+        });
+    }
+    async checkHandler(input) {
+        if (input === undefined || input === null)
+            return undefined;
+        const spec = parseHandlerSpec(input);
+        await this.deps.registry.checkReach(spec);
+        return spec;
+    }
+}
+//# sourceMappingURL=flows.js.map

@@ -1,0 +1,177 @@
+import { randomUUID } from "node:crypto";
+import { ErrorCode, HandledError } from "../errors.js";
+import { loadTaskRunsForChange, recordStateBatch } from "../db/state-queries.js";
+import { handlerConfigOf } from "../results/handler-spec.js";
+import { resolveResultHandler } from "../results/resolve-handler.js";
+import { isUuid } from "./ids.js";
+function has(object, key) {
+    return Object.prototype.hasOwnProperty.call(object, key);
+}
+function badInput(message) {
+    return new HandledError(ErrorCode.BAD_USER_INPUT, message);
+}
+/**
+ * Task-run states: setting them in batches, all or nothing. Values are written through the
+ * resolved handler before the batch is recorded, and only their handles are stored.
+ */
+export class StateService {
+    deps;
+    constructor(deps) {
+        this.deps = deps;
+    }
+    /**
+     * Sets the state of each task run named in `changes`. Nothing is recorded unless every
+     * entry succeeds: a stale version (VERSION_MISMATCH), an unknown task run (NOT_FOUND), bad
+     * input (BAD_USER_INPUT, VALUE_TOO_LARGE), a handle or handler out of bounds, or a failed
+     * write (RESULT_WRITE_FAILED) leaves every task run as it was and removes what was written.
+     * Returns the task runs in the order given.
+     */
+    async setTaskRunStates(changes) {
+        if (changes.length === 0)
+            throw badInput("Give at least one state change.");
+        if (changes.length > this.deps.maxBatch) {
+            throw badInput(`One call may set at most ${this.deps.maxBatch} states; this one has ${changes.length}.`);
+        }
+        const ids = changes.map((c) => c.taskRunId);
+        if (new Set(ids).size !== ids.length)
+            throw badInput("Each task run may appear only once in a batch.");
+        const upstreamIds = changes.flatMap((c) => (c.state.cachedInputs ?? []).map((i) => i.upstreamTaskRunId));
+        // One statement loads the batch's task runs and the upstream ones its cached inputs name.
+        const loaded = await this.loadTaskRuns([...ids, ...upstreamIds], upstreamIds);
+        for (const change of changes) {
+            const run = loaded.get(change.taskRunId);
+            // Checked before anything is written, and again when the batch is recorded.
+            if (run.version !== change.version)
+                throw versionMismatch(change.taskRunId, change.version, run.version);
+        }
+        const plans = await Promise.all(changes.map((change) => this.planResult(change, loaded.get(change.taskRunId))));
+        const batchResults = new Map(plans.flatMap((plan) => (plan.result ? [[plan.change.taskRunId, plan.result.id]] : [])));
+        const newResults = plans.flatMap((plan) => (plan.result ? [plan.result] : []));
+        for (const plan of plans) {
+            newResults.push(...this.planCachedInputs(plan, loaded.get(plan.change.taskRunId), loaded, batchResults));
+        }
+        const written = [];
+        try {
+            const results = await this.writeResults(newResults, written);
+            const batch = {
+                changes: plans.map(({ change, stateId, result }) => ({
+                    taskRunId: change.taskRunId,
+                    version: change.version,
+                    stateId,
+                    type: change.state.type,
+                    message: change.state.message ?? null,
+                    resultId: result?.id ?? null,
+                })),
+                results,
+                cachedInputs: plans.flatMap(({ stateId, cachedInputs }) => cachedInputs.map((input) => ({ stateId, ...input }))),
+            };
+            const outcome = await recordStateBatch(this.deps.prisma, batch);
+            if (!outcome.recorded) {
+                const stale = changes.find((c) => c.taskRunId === outcome.stale.taskRunId);
+                throw versionMismatch(stale.taskRunId, stale.version, outcome.stale.current ?? undefined);
+            }
+            return changes.map((change) => {
+                const { id, flowRunId, taskId } = loaded.get(change.taskRunId);
+                return { id, flowRunId, taskId, version: change.version + 1 };
+            });
+        }
+        catch (error) {
+            await this.deps.results.discard(written);
+            throw error;
+        }
+    }
+    /**
+     * Writes the values of new results through their handlers, all at once, and returns the
+     * rows to record. Every write has settled before it returns or throws, and each one that
+     * succeeded is in `written`, so a failure leaves nothing unaccounted for to remove.
+     */
+    async writeResults(newResults, written) {
+        const settled = await Promise.allSettled(newResults.map(async ({ source }) => {
+            if ("stored" in source)
+                return source.stored;
+            const stored = await this.deps.results.write(source.spec, source.value);
+            written.push(stored);
+            return stored;
+        }));
+        const failed = settled.find((outcome) => outcome.status === "rejected");
+        if (failed)
+            throw failed.reason;
+        return settled.map((outcome, i) => {
+            const stored = outcome.value;
+            return { id: newResults[i].id, handlerType: stored.spec.type, handlerConfig: handlerConfigOf(stored.spec), handle: stored.handle };
+        });
+    }
+    /** Checks an entry's own result and works out what it will store; writes nothing. */
+    async planResult(change, run) {
+        const { results, defaultHandler } = this.deps;
+        const plan = { change, stateId: randomUUID(), cachedInputs: [] };
+        const result = change.state.result;
+        if (result) {
+            const hasValue = has(result, "value");
+            const hasHandled = result.handled !== undefined && result.handled !== null;
+            if (hasValue === hasHandled) {
+                throw badInput(`The result for task run ${change.taskRunId} must give exactly one of "value" or "handled" (omit "result" for no result).`);
+            }
+            plan.result = {
+                id: randomUUID(),
+                source: result.handled
+                    ? { stored: await results.verifyHandled(result.handled.handler, result.handled.handle) }
+                    : { spec: resolveResultHandler(run.task, run.flow, defaultHandler), value: results.encode(result.value) },
+            };
+        }
+        return plan;
+    }
+    /**
+     * Checks an entry's cached inputs and fills them into its plan. A reference takes the
+     * upstream task run's result from this batch if it gets one, else its latest stored one; a
+     * value is written with the upstream task's handler. Returns the results to create.
+     */
+    planCachedInputs(plan, run, upstream, batchResults) {
+        const { results, defaultHandler } = this.deps;
+        const created = [];
+        const names = new Set();
+        for (const input of plan.change.state.cachedInputs ?? []) {
+            if (!input.name.trim())
+                throw badInput("A cached input needs a name.");
+            if (names.has(input.name))
+                throw badInput(`The cached input "${input.name}" is given twice.`);
+            names.add(input.name);
+            const source = upstream.get(input.upstreamTaskRunId);
+            if (source.flowRunId !== run.flowRunId) {
+                throw badInput(`The upstream task run ${input.upstreamTaskRunId} is not part of the same flow run.`);
+            }
+            let resultId;
+            if (has(input, "value")) {
+                // Handlers belong to outputs: the input is written with the upstream task's handler.
+                const spec = resolveResultHandler(source.task, source.flow, defaultHandler);
+                const result = { id: randomUUID(), source: { spec, value: results.encode(input.value) } };
+                created.push(result);
+                resultId = result.id;
+            }
+            else {
+                resultId = batchResults.get(source.id) ?? source.latestResultId ?? undefined;
+                if (!resultId) {
+                    throw badInput(`The upstream task run ${input.upstreamTaskRunId} has no result to cache as "${input.name}"; give its value instead.`);
+                }
+            }
+            plan.cachedInputs.push({ name: input.name, upstreamTaskRunId: input.upstreamTaskRunId, resultId });
+        }
+        return created;
+    }
+    /** Loads task runs by id; throws NOT_FOUND naming the first that does not exist. */
+    async loadTaskRuns(ids, withLatestResult) {
+        const unique = [...new Set(ids)];
+        const bad = unique.find((id) => !isUuid(id));
+        if (bad)
+            throw new HandledError(ErrorCode.NOT_FOUND, `No task run has the id "${bad}".`);
+        const byId = await loadTaskRunsForChange(this.deps.prisma, unique, [...new Set(withLatestResult)]);
+        const missing = unique.find((id) => !byId.has(id));
+        if (missing)
+            throw new HandledError(ErrorCode.NOT_FOUND, `No task run has the id "${missing}".`);
+        return byId;
+    }
+}
+function versionMismatch(taskRunId, given, current) {
+    return new HandledError(ErrorCode.VERSION_MISMATCH, `Task run ${taskRunId} is at version ${current ?? "unknown"}, not ${given}: read it again and retry.`);
+}
+//# sourceMappingURL=states.js.map

@@ -1,0 +1,94 @@
+import DataLoader from "dataloader";
+import type { FlowRun, HandlerType, PrismaClient, Result, StateType } from "../generated/prisma/client.js";
+import type { StateModel, TaskRunModel } from "./mappers.js";
+
+/**
+ * The reads of one request, batched: every `load` made while a level of the query resolves
+ * becomes one SQL statement, so a request costs the same number of statements for one task
+ * run as for a hundred. Made per request, so nothing is cached across requests.
+ */
+export interface Loaders {
+  flowRun: DataLoader<string, FlowRun | null>;
+  /** A task run by id, with its current state and that state's result. */
+  taskRun: DataLoader<string, TaskRunModel | null>;
+  /** The task runs of a flow run in task order, each with its current state and result. */
+  taskRunsOfFlowRun: DataLoader<string, TaskRunModel[]>;
+  result: DataLoader<string, Result | null>;
+}
+
+/** A task run joined with its current state and that state's result, as one row. */
+interface TaskRunRow {
+  id: string;
+  flowRunId: string;
+  taskId: string;
+  version: number;
+  stateId: string;
+  stateType: StateType;
+  stateMessage: string | null;
+  stateCreatedAt: Date;
+  resultId: string | null;
+  resultHandlerType: HandlerType | null;
+  resultHandlerConfig: unknown;
+  resultHandle: string | null;
+  resultHandled: boolean | null;
+  resultCreatedAt: Date | null;
+}
+
+function taskRunFromRow(row: TaskRunRow): TaskRunModel {
+  const loadedResult: Result | null = row.resultId
+    ? {
+        id: row.resultId,
+        handlerType: row.resultHandlerType!,
+        handlerConfig: row.resultHandlerConfig as Result["handlerConfig"],
+        handle: row.resultHandle!,
+        handled: row.resultHandled!,
+        createdAt: row.resultCreatedAt!,
+      }
+    : null;
+  const loadedState: StateModel = {
+    id: row.stateId,
+    taskRunId: row.id,
+    version: row.version,
+    type: row.stateType,
+    message: row.stateMessage,
+    resultId: row.resultId,
+    createdAt: row.stateCreatedAt,
+    loadedResult,
+  };
+  return { id: row.id, flowRunId: row.flowRunId, taskId: row.taskId, version: row.version, loadedState };
+}
+
+/** Orders `rows` like `keys`, one entry per key (null where none matched). */
+function byKey<T>(keys: readonly string[], rows: readonly T[], key: (row: T) => string): (T | null)[] {
+  const found = new Map(rows.map((row) => [key(row), row]));
+  return keys.map((k) => found.get(k) ?? null);
+}
+
+export function createLoaders(prisma: PrismaClient): Loaders {
+  /** Task runs with their current state and result, picked by task-run or flow-run ids. */
+  const taskRunsWhere = (column: "id" | "flow_run_id", ids: readonly string[]) =>
+    prisma.$queryRawUnsafe<TaskRunRow[]>(
+      `SELECT t.id::text, t.flow_run_id::text AS "flowRunId", t.task_id::text AS "taskId", t.version,
+              s.id::text AS "stateId", s.type::text AS "stateType", s.message AS "stateMessage", s.created_at AS "stateCreatedAt",
+              r.id::text AS "resultId", r.handler_type::text AS "resultHandlerType", r.handler_config AS "resultHandlerConfig",
+              r.handle AS "resultHandle", r.handled AS "resultHandled", r.created_at AS "resultCreatedAt"
+       FROM task_run t
+       JOIN task k ON k.id = t.task_id
+       JOIN state s ON s.task_run_id = t.id AND s.version = t.version
+       LEFT JOIN result r ON r.id = s.result_id
+       WHERE t.${column} = ANY($1::uuid[])
+       ORDER BY k.position`,
+      ids,
+    );
+
+  return {
+    flowRun: new DataLoader(async (ids) => byKey(ids, await prisma.flowRun.findMany({ where: { id: { in: [...ids] } } }), (r) => r.id)),
+    taskRun: new DataLoader(async (ids) => byKey(ids, (await taskRunsWhere("id", ids)).map(taskRunFromRow), (r) => r.id)),
+    taskRunsOfFlowRun: new DataLoader(async (flowRunIds) => {
+      const byFlowRun = new Map(flowRunIds.map((id) => [id, [] as TaskRunModel[]]));
+      for (const row of await taskRunsWhere("flow_run_id", flowRunIds)) byFlowRun.get(row.flowRunId)?.push(taskRunFromRow(row));
+      return flowRunIds.map((id) => byFlowRun.get(id)!);
+    }),
+    result: new DataLoader(async (ids) => byKey(ids, await prisma.result.findMany({ where: { id: { in: [...ids] } } }), (r) => r.id)),
+  };
+}
