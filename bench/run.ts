@@ -4,6 +4,7 @@
 //   npm run bench              the full run (a few minutes); writes bench/latest.json
 //   npm run bench -- --quick   a few seconds, for CI; writes dist-bench/quick.json
 //   --only=write|read|large    one section only (with --quick too)
+//   --seconds=N                how long each load runs (full: 3, quick: 0.5)
 import { mkdir, mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -21,6 +22,9 @@ if (only && !["write", "read", "large"].includes(only)) throw new Error(`--only 
 const settings: Bench["settings"] = quick
   ? { seconds: 0.5, warmupSeconds: 0.2, concurrencies: [4], sequential: 3, largeBytes: 1_000_000, largeRepeats: 1 }
   : { seconds: 3, warmupSeconds: 1, concurrencies: [1, 4, 16], sequential: 20, largeBytes: 10_000_000, largeRepeats: 5 };
+
+const seconds = process.argv.find((arg) => arg.startsWith("--seconds="));
+if (seconds) settings.seconds = Number(seconds.slice("--seconds=".length));
 
 const dir = await mkdtemp(join(tmpdir(), "handled-bench-"));
 const stops: (() => Promise<unknown>)[] = [];

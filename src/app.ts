@@ -40,9 +40,10 @@ export function createServices(config: Config, database: Database): Services {
   const results = new ResultStore({ registry, maxValueBytes: config.maxValueBytes });
   return {
     prisma: database.prisma,
+    sql: async <T>(text: string, values: readonly unknown[]) => (await database.pool.query(text, [...values])).rows as T[],
     results,
     flows: new FlowService({ prisma: database.prisma, registry, results }),
-    states: new StateService({ prisma: database.prisma, results, defaultHandler: config.defaultHandler, maxBatch: MAX_BATCH }),
+    states: new StateService({ pool: database.pool, results, defaultHandler: config.defaultHandler, maxBatch: MAX_BATCH }),
     defaultHandler: config.defaultHandler,
   };
 }

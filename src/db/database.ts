@@ -9,6 +9,11 @@ import { applyMigrations } from "./migrate.js";
 export interface Database {
   url: string;
   prisma: PrismaClient;
+  /**
+   * The node-postgres pool under Prisma's adapter, for the few hot statements that are plain
+   * SQL anyway: through the pool they skip Prisma's per-query work.
+   */
+  pool: pg.Pool;
   /** Whether the service runs its own embedded PostgreSQL. */
   embedded: boolean;
   close(): Promise<void>;
@@ -35,13 +40,13 @@ function countingClient(onStatement: () => void): typeof pg.Client {
 }
 
 /** Creates a Prisma client (driver adapter over a node-postgres pool) for a database URL. */
-export function createPrismaClient(url: string, options: PoolOptions = {}): PrismaClient {
+export function createPrismaClient(url: string, options: PoolOptions = {}): { prisma: PrismaClient; pool: pg.Pool } {
   const pool = new pg.Pool({
     connectionString: url,
     max: options.max,
     ...(options.onStatement ? { Client: countingClient(options.onStatement) } : {}),
   });
-  return new PrismaClient({ adapter: new PrismaPg(pool, { disposeExternalPool: true }) });
+  return { prisma: new PrismaClient({ adapter: new PrismaPg(pool, { disposeExternalPool: true }) }), pool };
 }
 
 /**
@@ -61,10 +66,11 @@ export async function openDatabase(config: Config, pool: PoolOptions = {}): Prom
     await embedded?.stop();
     throw error;
   }
-  const prisma = createPrismaClient(url, pool);
+  const { prisma, pool: pgPool } = createPrismaClient(url, pool);
   return {
     url,
     prisma,
+    pool: pgPool,
     embedded: embedded !== undefined,
     async close() {
       await prisma.$disconnect();

@@ -1,7 +1,8 @@
 // The SQL of the write path. A batch of state changes costs two statements whatever its size:
-// one to load the task runs it names, one to record it. Both are plain SQL through Prisma's
-// raw queries because Prisma has no single statement for either.
-import type { HandlerType, PrismaClient, StateType } from "../generated/prisma/client.js";
+// one to load the task runs it names, one to record it. Prisma has no single statement for
+// either, so both are plain SQL, sent on the pool under Prisma's adapter (see Database.pool).
+import type pg from "pg";
+import type { HandlerType, StateType } from "../generated/prisma/client.js";
 
 /** A task run as a state change needs it: its version, and the handlers its results use. */
 export interface TaskRunForChange {
@@ -33,21 +34,23 @@ interface TaskRunRow {
  * flow's handlers. For those also in `withLatestResult`, the latest result is loaded too.
  */
 export async function loadTaskRunsForChange(
-  prisma: PrismaClient,
+  pool: pg.Pool,
   ids: readonly string[],
   withLatestResult: readonly string[],
 ): Promise<Map<string, TaskRunForChange>> {
-  const rows = await prisma.$queryRaw<TaskRunRow[]>`
-    SELECT t.id::text, t.flow_run_id::text, t.task_id::text, t.version,
-           k.is_parameter, k.handler_type::text AS task_handler_type, k.handler_config AS task_handler_config,
-           f.handler_type::text AS flow_handler_type, f.handler_config AS flow_handler_config,
-           CASE WHEN t.id = ANY(${withLatestResult}::uuid[]) THEN (
-             SELECT s.result_id::text FROM state s
-             WHERE s.task_run_id = t.id AND s.result_id IS NOT NULL
-             ORDER BY s.version DESC LIMIT 1
-           ) END AS latest_result_id
-    FROM task_run t JOIN task k ON k.id = t.task_id JOIN flow f ON f.id = k.flow_id
-    WHERE t.id = ANY(${ids}::uuid[])`;
+  const { rows } = await pool.query<TaskRunRow>(
+    `SELECT t.id, t.flow_run_id, t.task_id, t.version,
+            k.is_parameter, k.handler_type AS task_handler_type, k.handler_config AS task_handler_config,
+            f.handler_type AS flow_handler_type, f.handler_config AS flow_handler_config,
+            CASE WHEN t.id = ANY($2::uuid[]) THEN (
+              SELECT s.result_id FROM state s
+              WHERE s.task_run_id = t.id AND s.result_id IS NOT NULL
+              ORDER BY s.version DESC LIMIT 1
+            ) END AS latest_result_id
+     FROM task_run t JOIN task k ON k.id = t.task_id JOIN flow f ON f.id = k.flow_id
+     WHERE t.id = ANY($1::uuid[])`,
+    [ids, withLatestResult],
+  );
   return new Map(
     rows.map((row) => [
       row.id,
@@ -81,43 +84,56 @@ export type RecordOutcome = { recorded: true } | { recorded: false; stale: { tas
  * cached inputs. Locking first makes the check see versions committed after the statement
  * began, so two batches racing for one task run cannot both pass.
  */
-export async function recordStateBatch(prisma: PrismaClient, batch: StateBatch): Promise<RecordOutcome> {
+export async function recordStateBatch(pool: pg.Pool, batch: StateBatch): Promise<RecordOutcome> {
   const { changes, results, cachedInputs } = batch;
   const column = <T, K extends keyof T>(rows: readonly T[], key: K) => rows.map((row) => row[key]);
-  const rows = await prisma.$queryRaw<{ id: string; version: number; wanted: number; recorded: boolean }[]>`
-    WITH given AS (
-      SELECT * FROM unnest(${column(changes, "taskRunId")}::uuid[], ${column(changes, "version")}::int[]) AS g(id, version)
-    ), locked AS (
-      SELECT t.id, t.version FROM task_run t WHERE t.id IN (SELECT id FROM given) FOR UPDATE
-    ), checked AS (
-      SELECT count(*) = ${changes.length} AS ok FROM locked JOIN given USING (id, version)
-    ), bumped AS (
-      UPDATE task_run t SET version = t.version + 1 FROM given
-      WHERE t.id = given.id AND (SELECT ok FROM checked)
-    ), new_results AS (
-      INSERT INTO result (id, handler_type, handler_config, handle, handled)
-      SELECT id, handler_type::"HandlerType", handler_config, handle, true
-      FROM unnest(${column(results, "id")}::uuid[], ${column(results, "handlerType")}::text[],
-                  ${results.map((r) => JSON.stringify(r.handlerConfig))}::jsonb[], ${column(results, "handle")}::text[])
-        AS r(id, handler_type, handler_config, handle)
-      WHERE (SELECT ok FROM checked)
-    ), new_states AS (
-      INSERT INTO state (id, task_run_id, version, type, message, result_id)
-      SELECT id, task_run_id, version + 1, type::"StateType", message, result_id
-      FROM unnest(${column(changes, "stateId")}::uuid[], ${column(changes, "taskRunId")}::uuid[], ${column(changes, "version")}::int[],
-                  ${column(changes, "type")}::text[], ${column(changes, "message")}::text[], ${column(changes, "resultId")}::uuid[])
-        AS s(id, task_run_id, version, type, message, result_id)
-      WHERE (SELECT ok FROM checked)
-    ), new_cached_inputs AS (
-      INSERT INTO cached_input (id, state_id, name, upstream_task_run_id, result_id)
-      SELECT gen_random_uuid(), state_id, name, upstream_task_run_id, result_id
-      FROM unnest(${column(cachedInputs, "stateId")}::uuid[], ${column(cachedInputs, "name")}::text[],
-                  ${column(cachedInputs, "upstreamTaskRunId")}::uuid[], ${column(cachedInputs, "resultId")}::uuid[])
-        AS c(state_id, name, upstream_task_run_id, result_id)
-      WHERE (SELECT ok FROM checked)
-    )
-    SELECT given.id::text, locked.version, given.version AS wanted, (SELECT ok FROM checked) AS recorded
-    FROM given LEFT JOIN locked USING (id)`;
+  const { rows } = await pool.query<{ id: string; version: number | null; wanted: number; recorded: boolean }>(
+    `WITH given AS (
+       SELECT * FROM unnest($1::uuid[], $2::int[]) AS g(id, version)
+     ), locked AS (
+       SELECT t.id, t.version FROM task_run t WHERE t.id IN (SELECT id FROM given) FOR UPDATE
+     ), checked AS (
+       SELECT count(*) = $3 AS ok FROM locked JOIN given USING (id, version)
+     ), bumped AS (
+       UPDATE task_run t SET version = t.version + 1 FROM given
+       WHERE t.id = given.id AND (SELECT ok FROM checked)
+     ), new_results AS (
+       INSERT INTO result (id, handler_type, handler_config, handle, handled)
+       SELECT id, handler_type::"HandlerType", handler_config, handle, true
+       FROM unnest($4::uuid[], $5::text[], $6::jsonb[], $7::text[]) AS r(id, handler_type, handler_config, handle)
+       WHERE (SELECT ok FROM checked)
+     ), new_states AS (
+       INSERT INTO state (id, task_run_id, version, type, message, result_id)
+       SELECT id, task_run_id, version + 1, type::"StateType", message, result_id
+       FROM unnest($8::uuid[], $1::uuid[], $2::int[], $9::text[], $10::text[], $11::uuid[])
+         AS s(id, task_run_id, version, type, message, result_id)
+       WHERE (SELECT ok FROM checked)
+     ), new_cached_inputs AS (
+       INSERT INTO cached_input (id, state_id, name, upstream_task_run_id, result_id)
+       SELECT gen_random_uuid(), state_id, name, upstream_task_run_id, result_id
+       FROM unnest($12::uuid[], $13::text[], $14::uuid[], $15::uuid[]) AS c(state_id, name, upstream_task_run_id, result_id)
+       WHERE (SELECT ok FROM checked)
+     )
+     SELECT given.id, locked.version, given.version AS wanted, (SELECT ok FROM checked) AS recorded
+     FROM given LEFT JOIN locked USING (id)`,
+    [
+      column(changes, "taskRunId"),
+      column(changes, "version"),
+      changes.length,
+      column(results, "id"),
+      column(results, "handlerType"),
+      results.map((r) => JSON.stringify(r.handlerConfig)),
+      column(results, "handle"),
+      column(changes, "stateId"),
+      column(changes, "type"),
+      column(changes, "message"),
+      column(changes, "resultId"),
+      column(cachedInputs, "stateId"),
+      column(cachedInputs, "name"),
+      column(cachedInputs, "upstreamTaskRunId"),
+      column(cachedInputs, "resultId"),
+    ],
+  );
   if (rows[0]?.recorded) return { recorded: true };
   const stale = rows.find((row) => row.version !== row.wanted);
   return { recorded: false, stale: { taskRunId: stale?.id ?? changes[0]!.taskRunId, current: stale?.version ?? null } };

@@ -1,6 +1,7 @@
 import { readFileSync } from "node:fs";
 import { ApolloServer } from "@apollo/server";
 import { unwrapResolverError } from "@apollo/server/errors";
+import { ApolloServerPluginCacheControlDisabled } from "@apollo/server/plugin/disabled";
 import { ApolloServerPluginDrainHttpServer } from "@apollo/server/plugin/drainHttpServer";
 import type { GraphQLFormattedError } from "graphql";
 import type { Server } from "node:http";
@@ -41,6 +42,10 @@ export function createApolloServer(httpServer: Server): ApolloServer<GraphQLCont
     resolvers,
     formatError,
     includeStacktraceInErrorResponses: false,
-    plugins: [ApolloServerPluginDrainHttpServer({ httpServer })],
+    plugins: [
+      ApolloServerPluginDrainHttpServer({ httpServer }),
+      // The API sets no cache hints; left on, this plugin wraps every resolver of every request.
+      ApolloServerPluginCacheControlDisabled(),
+    ],
   });
 }

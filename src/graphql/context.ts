@@ -8,6 +8,8 @@ import type { Loaders } from "./loaders.js";
 /** The services, built once per server. */
 export interface Services {
   prisma: PrismaClient;
+  /** Plain SQL on the pool under Prisma, for hot reads (see Database.pool). */
+  sql: <T>(text: string, values: readonly unknown[]) => Promise<T[]>;
   results: ResultStore;
   flows: FlowService;
   states: StateService;

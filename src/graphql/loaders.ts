@@ -1,5 +1,6 @@
 import DataLoader from "dataloader";
 import type { FlowRun, HandlerType, PrismaClient, Result, StateType } from "../generated/prisma/client.js";
+import type { Services } from "./context.js";
 import type { StateModel, TaskRunModel } from "./mappers.js";
 
 /**
@@ -64,10 +65,10 @@ function byKey<T>(keys: readonly string[], rows: readonly T[], key: (row: T) => 
   return keys.map((k) => found.get(k) ?? null);
 }
 
-export function createLoaders(prisma: PrismaClient): Loaders {
+export function createLoaders(prisma: PrismaClient, sql: Services["sql"]): Loaders {
   /** Task runs with their current state and result, picked by task-run or flow-run ids. */
   const taskRunsWhere = (column: "id" | "flow_run_id", ids: readonly string[]) =>
-    prisma.$queryRawUnsafe<TaskRunRow[]>(
+    sql<TaskRunRow>(
       `SELECT t.id::text, t.flow_run_id::text AS "flowRunId", t.task_id::text AS "taskId", t.version,
               s.id::text AS "stateId", s.type::text AS "stateType", s.message AS "stateMessage", s.created_at AS "stateCreatedAt",
               r.id::text AS "resultId", r.handler_type::text AS "resultHandlerType", r.handler_config AS "resultHandlerConfig",
@@ -78,7 +79,7 @@ export function createLoaders(prisma: PrismaClient): Loaders {
        LEFT JOIN result r ON r.id = s.result_id
        WHERE t.${column} = ANY($1::uuid[])
        ORDER BY k.position`,
-      ids,
+      [ids],
     );
 
   return {

@@ -1,6 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { ErrorCode, HandledError } from "../errors.js";
-import type { PrismaClient, StateType, TaskRun } from "../generated/prisma/client.js";
+import type pg from "pg";
+import type { StateType, TaskRun } from "../generated/prisma/client.js";
 import { loadTaskRunsForChange, recordStateBatch, type StateBatch, type TaskRunForChange } from "../db/state-queries.js";
 import { handlerConfigOf, type HandlerSpec } from "../results/handler-spec.js";
 import { resolveResultHandler } from "../results/resolve-handler.js";
@@ -33,7 +34,8 @@ export interface StateChange {
 }
 
 export interface StateServiceDeps {
-  prisma: PrismaClient;
+  /** The pool under Prisma's adapter: a batch is two plain SQL statements (db/state-queries). */
+  pool: pg.Pool;
   results: ResultStore;
   defaultHandler: HandlerSpec;
   /** Most entries one call may carry. */
@@ -119,7 +121,7 @@ export class StateService {
         results,
         cachedInputs: plans.flatMap(({ stateId, cachedInputs }) => cachedInputs.map((input) => ({ stateId, ...input }))),
       };
-      const outcome = await recordStateBatch(this.deps.prisma, batch);
+      const outcome = await recordStateBatch(this.deps.pool, batch);
       if (!outcome.recorded) {
         const stale = changes.find((c) => c.taskRunId === outcome.stale.taskRunId)!;
         throw versionMismatch(stale.taskRunId, stale.version, outcome.stale.current ?? undefined);
@@ -226,7 +228,7 @@ export class StateService {
     const unique = [...new Set(ids)];
     const bad = unique.find((id) => !isUuid(id));
     if (bad) throw new HandledError(ErrorCode.NOT_FOUND, `No task run has the id "${bad}".`);
-    const byId = await loadTaskRunsForChange(this.deps.prisma, unique, [...new Set(withLatestResult)]);
+    const byId = await loadTaskRunsForChange(this.deps.pool, unique, [...new Set(withLatestResult)]);
     const missing = unique.find((id) => !byId.has(id));
     if (missing) throw new HandledError(ErrorCode.NOT_FOUND, `No task run has the id "${missing}".`);
     return byId;
