@@ -2,7 +2,7 @@
 import { writeFile } from "node:fs/promises";
 import { cpus, totalmem } from "node:os";
 
-/** One measured figure. Higher is better for every figure and every ratio. */
+/** One measured figure. Higher is better for every figure and ratio but memory growth. */
 export interface Row {
   section: "write" | "read" | "large";
   /** What ran, e.g. "API setTaskRunStates" or "pg multi-row INSERT (ceiling)". */
@@ -74,7 +74,7 @@ export function markdownTable(rows: readonly Row[]): string {
     r.target ? `${r.target} ${r.met ? "✓" : "✗"}` : "",
   ]);
   const table = [header, header.map(() => "---"), ...lines].map((cells) => `| ${cells.join(" | ")} |`);
-  const notes = rows.filter((r) => r.note).map((r) => `- ${r.what}${r.handler ? ` (${r.handler})` : ""}: ${r.note}`);
+  const notes = [...new Set(rows.filter((r) => r.note).map((r) => `- ${r.what}${r.handler ? ` (${r.handler})` : ""}: ${r.note}`))];
   return [...table, ...(notes.length ? ["", ...notes] : [])].join("\n");
 }
 

@@ -2,6 +2,7 @@
 // ceiling it is held against.
 import { randomUUID } from "node:crypto";
 import { mkdir, writeFile } from "node:fs/promises";
+import { performance } from "node:perf_hooks";
 import { join } from "node:path";
 import type { S3Client } from "@aws-sdk/client-s3";
 import type pg from "pg";
@@ -289,12 +290,16 @@ export async function largeValueRows(b: Bench): Promise<Row[]> {
     };
     await send(); // warm-up: the first request also loads code the later ones share
     let growth = 0;
-    const ms = await medianTime(settings.largeRepeats, async () => {
+    const took: number[] = [];
+    for (let i = 0; i < settings.largeRepeats; i++) {
       await resetPeakRss(b.apiPid);
       const before = await readRss(b.apiPid);
+      const t0 = performance.now();
       await send();
+      took.push(performance.now() - t0);
       growth = Math.max(growth, (await readRss(b.apiPid)).peak - before.current);
-    });
+    }
+    const ms = took.sort((x, y) => x - y)[Math.floor(took.length / 2)]!;
     const ceiling = { what: raw[handler.name].what, value: mb / (raw[handler.name].ms / 1000) };
     const perSecond = mb / (ms / 1000);
     rows.push({
@@ -317,7 +322,7 @@ export async function largeValueRows(b: Bench): Promise<Row[]> {
       ratio: times,
       target: "< 3× value",
       met: times < 3,
-      note: "Lower is better: the ratio is growth over the value's size.",
+      note: "lower is better: the ratio is the growth over the value's size.",
     });
   }
   return rows;

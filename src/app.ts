@@ -33,7 +33,12 @@ export function createServices(config: Config, database: Database): Services {
     localDirs: config.localDirs,
     // Clients only where buckets are configured: no SDK is set up for a store the server never uses.
     s3: config.s3.buckets.length
-      ? { buckets: config.s3.buckets, client: createS3Client(config.s3), partSize: config.s3.partSize }
+      ? {
+          buckets: config.s3.buckets,
+          client: createS3Client(config.s3),
+          partSize: config.s3.partSize,
+          multipartThreshold: config.s3.multipartThreshold,
+        }
       : undefined,
     gcs: config.gcs.buckets.length ? { buckets: config.gcs.buckets, storage: createGcsStorage(config.gcs) } : undefined,
   });

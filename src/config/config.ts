@@ -36,6 +36,8 @@ export interface S3Config {
   credentials: { accessKeyId: string; secretAccessKey: string; sessionToken?: string } | undefined;
   /** Part size of multipart uploads, in bytes. */
   partSize: number;
+  /** Values up to this size go up in one PutObject, larger ones in parts. */
+  multipartThreshold: number;
 }
 
 /** How the server reaches Google Cloud Storage (credentials come from Google's usual places). */
@@ -69,6 +71,7 @@ const envSchema = z.object({
   AWS_REGION: z.string().optional(),
   HANDLED_S3_FORCE_PATH_STYLE: z.enum(["true", "false"]).default("false"),
   HANDLED_S3_PART_SIZE_BYTES: z.coerce.number().int().min(5 * MiB).default(8 * MiB),
+  HANDLED_S3_MULTIPART_THRESHOLD_BYTES: z.coerce.number().int().min(5 * MiB).default(16 * MiB),
   HANDLED_GCS_BUCKETS: list,
   HANDLED_GCS_PROJECT_ID: z.string().optional(),
   GOOGLE_CLOUD_PROJECT: z.string().optional(),
@@ -155,6 +158,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       forcePathStyle: e.HANDLED_S3_FORCE_PATH_STYLE === "true",
       credentials,
       partSize: e.HANDLED_S3_PART_SIZE_BYTES,
+      multipartThreshold: e.HANDLED_S3_MULTIPART_THRESHOLD_BYTES,
     },
     gcs: {
       buckets: [...new Set([...e.HANDLED_GCS_BUCKETS, ...defaultBucket("GCS")])],

@@ -1,5 +1,5 @@
 import DataLoader from "dataloader";
-import type { FlowRun, HandlerType, PrismaClient, Result, StateType } from "../generated/prisma/client.js";
+import type { CachedInput, FlowRun, HandlerType, PrismaClient, Result, State, StateType } from "../generated/prisma/client.js";
 import type { Services } from "./context.js";
 import type { StateModel, TaskRunModel } from "./mappers.js";
 
@@ -14,7 +14,18 @@ export interface Loaders {
   taskRun: DataLoader<string, TaskRunModel | null>;
   /** The task runs of a flow run in task order, each with its current state and result. */
   taskRunsOfFlowRun: DataLoader<string, TaskRunModel[]>;
+  /** Every state of a task run, oldest first. */
+  statesOfTaskRun: DataLoader<string, State[]>;
+  /** The inputs a state cached, by name. */
+  cachedInputsOfState: DataLoader<string, CachedInput[]>;
   result: DataLoader<string, Result | null>;
+}
+
+/** Groups `rows` by `key` into one list per key of `keys`, keeping the rows' order. */
+function groupBy<T>(keys: readonly string[], rows: readonly T[], key: (row: T) => string): T[][] {
+  const groups = new Map(keys.map((k) => [k, [] as T[]]));
+  for (const row of rows) groups.get(key(row))?.push(row);
+  return keys.map((k) => groups.get(k)!);
 }
 
 /** A task run joined with its current state and that state's result, as one row. */
@@ -85,11 +96,23 @@ export function createLoaders(prisma: PrismaClient, sql: Services["sql"]): Loade
   return {
     flowRun: new DataLoader(async (ids) => byKey(ids, await prisma.flowRun.findMany({ where: { id: { in: [...ids] } } }), (r) => r.id)),
     taskRun: new DataLoader(async (ids) => byKey(ids, (await taskRunsWhere("id", ids)).map(taskRunFromRow), (r) => r.id)),
-    taskRunsOfFlowRun: new DataLoader(async (flowRunIds) => {
-      const byFlowRun = new Map(flowRunIds.map((id) => [id, [] as TaskRunModel[]]));
-      for (const row of await taskRunsWhere("flow_run_id", flowRunIds)) byFlowRun.get(row.flowRunId)?.push(taskRunFromRow(row));
-      return flowRunIds.map((id) => byFlowRun.get(id)!);
-    }),
+    taskRunsOfFlowRun: new DataLoader(async (flowRunIds) =>
+      groupBy(flowRunIds, (await taskRunsWhere("flow_run_id", flowRunIds)).map(taskRunFromRow), (run) => run.flowRunId),
+    ),
+    statesOfTaskRun: new DataLoader(async (taskRunIds) =>
+      groupBy(
+        taskRunIds,
+        await prisma.state.findMany({ where: { taskRunId: { in: [...taskRunIds] } }, orderBy: { version: "asc" } }),
+        (state) => state.taskRunId,
+      ),
+    ),
+    cachedInputsOfState: new DataLoader(async (stateIds) =>
+      groupBy(
+        stateIds,
+        await prisma.cachedInput.findMany({ where: { stateId: { in: [...stateIds] } }, orderBy: { name: "asc" } }),
+        (input) => input.stateId,
+      ),
+    ),
     result: new DataLoader(async (ids) => byKey(ids, await prisma.result.findMany({ where: { id: { in: [...ids] } } }), (r) => r.id)),
   };
 }

@@ -86,8 +86,7 @@ export const resolvers: Resolvers = {
       if (loaded?.version === run.version) return loaded;
       return prisma.state.findUniqueOrThrow({ where: { taskRunId_version: { taskRunId: run.id, version: run.version } } });
     },
-    states: (run, _args, { prisma }) =>
-      prisma.state.findMany({ where: { taskRunId: run.id }, orderBy: { version: "asc" } }),
+    states: (run, _args, { loaders }) => loaders.statesOfTaskRun.load(run.id),
   },
 
   State: {
@@ -95,8 +94,7 @@ export const resolvers: Resolvers = {
       if (state.loadedResult !== undefined) return state.loadedResult ?? NO_RESULT;
       return state.resultId ? (await loaders.result.load(state.resultId))! : NO_RESULT;
     },
-    cachedInputs: (state, _args, { prisma }) =>
-      prisma.cachedInput.findMany({ where: { stateId: state.id }, orderBy: { name: "asc" } }),
+    cachedInputs: (state, _args, { loaders }) => loaders.cachedInputsOfState.load(state.id),
   },
 
   CachedInput: {

@@ -15,7 +15,7 @@ export interface HandlerRegistryOptions {
   /** Absolute directories LOCAL handlers may write to and read from. */
   localDirs: readonly string[];
   /** S3 buckets the server may use, and the client to reach them with. */
-  s3?: { buckets: readonly string[]; client: S3Client; partSize?: number };
+  s3?: { buckets: readonly string[]; client: S3Client; partSize?: number; multipartThreshold?: number };
   /** GCS buckets the server may use, and the client to reach them with. */
   gcs?: { buckets: readonly string[]; storage: Storage };
 }
@@ -50,7 +50,8 @@ export function createHandlerRegistry(options: HandlerRegistryOptions): HandlerR
     S3: async ({ bucket, prefix }) => {
       const s3 = options.s3;
       if (!s3?.buckets.includes(bucket)) throw bucketNotAllowed("S3", bucket);
-      return createS3Handler({ bucket, prefix, client: s3.client, partSize: s3.partSize });
+      const { client, partSize, multipartThreshold } = s3;
+      return createS3Handler({ bucket, prefix, client, partSize, multipartThreshold });
     },
     GCS: async ({ bucket, prefix }) => {
       const gcs = options.gcs;

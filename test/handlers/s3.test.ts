@@ -32,8 +32,9 @@ testResultHandler("S3", { storesData: true }, async () => {
   };
 });
 
-it("uploads a value larger than one part in parts, and stores it as JSON", async () => {
-  const handler = createS3Handler({ bucket: "results", client: s3.client, partSize: 5 * 1024 * 1024 });
+it("uploads a value above the multipart threshold in parts, and stores it as JSON", async () => {
+  const MiB = 1024 * 1024;
+  const handler = createS3Handler({ bucket: "results", client: s3.client, partSize: 5 * MiB, multipartThreshold: 5 * MiB });
   const json = JSON.stringify({ rows: "é".repeat(4 * 1024 * 1024) }); // ~8 MiB of UTF-8: two parts
 
   const handle = await handler.write(Buffer.from(json));
@@ -42,6 +43,19 @@ it("uploads a value larger than one part in parts, and stores it as JSON", async
   const head = await s3.client.send(new HeadObjectCommand({ Bucket: "results", Key: key }));
   expect(head.ContentLength).toBe(Buffer.byteLength(json));
   expect(head.ContentType).toBe("application/json");
+  expect(head.ETag).toMatch(/-2"?$/); // a multipart ETag ends in its number of parts
+  expect(await handler.read(handle)).toBe(json);
+});
+
+it("uploads a value up to the multipart threshold in one request", async () => {
+  const handler = createS3Handler({ bucket: "results", client: s3.client, partSize: 5 * 1024 * 1024 });
+  const json = JSON.stringify({ rows: "x".repeat(7 * 1024 * 1024) }); // over one part, under 16 MiB
+
+  const handle = await handler.write(Buffer.from(json));
+
+  const head = await s3.client.send(new HeadObjectCommand({ Bucket: "results", Key: handle.replace("s3://results/", "") }));
+  expect(head.ContentLength).toBe(json.length);
+  expect(head.ETag).not.toMatch(/-\d+"?$/);
   expect(await handler.read(handle)).toBe(json);
 });
 

@@ -206,3 +206,35 @@ export const ListFlows = graphql(`
     }
   }
 `);
+
+/** A flow run as a UI shows it: every task run with its current state and result. */
+export const GetFlowRunResults = graphql(`
+  query GetFlowRunResults($id: ID!) {
+    flowRun(id: $id) {
+      id
+      taskRuns {
+        id
+        version
+        task {
+          name
+        }
+        state {
+          type
+          result {
+            ...ResultFields
+          }
+        }
+      }
+    }
+  }
+`);
+
+/** Sets states and asks back only the new versions: what a busy worker sends. */
+export const SetTaskRunStatesLean = graphql(`
+  mutation SetTaskRunStatesLean($input: [SetTaskRunStateInput!]!) {
+    setTaskRunStates(input: $input) {
+      id
+      version
+    }
+  }
+`);

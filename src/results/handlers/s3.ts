@@ -1,4 +1,4 @@
-import { DeleteObjectCommand, GetObjectCommand, HeadObjectCommand, type S3Client } from "@aws-sdk/client-s3";
+import { DeleteObjectCommand, GetObjectCommand, HeadObjectCommand, PutObjectCommand, type S3Client } from "@aws-sdk/client-s3";
 import { Upload } from "@aws-sdk/lib-storage";
 import { ErrorCode, HandledError } from "../../errors.js";
 import type { Handle, ResultHandler } from "../result-handler.js";
@@ -13,6 +13,8 @@ export interface S3HandlerOptions {
   client: S3Client;
   /** Size of each part of a multipart upload, in bytes (at least 5 MiB). */
   partSize?: number;
+  /** Values up to this many bytes go up in one PutObject; larger ones in parts. */
+  multipartThreshold?: number;
 }
 
 const MiB = 1024 * 1024;
@@ -24,12 +26,13 @@ function isMissing(error: unknown): boolean {
 
 /**
  * The S3 handler: writes each value to a new object `prefix/<uuid>.json` in its bucket and
- * returns `s3://bucket/key`. Values larger than one part go up as a multipart upload, one part
- * at a time.
+ * returns `s3://bucket/key`. Values up to the multipart threshold go up in one PutObject (one
+ * request, as fast as the SDK allows); larger ones as a multipart upload, one part at a time.
  */
 export function createS3Handler(options: S3HandlerOptions): ResultHandler {
   const { bucket, prefix, client } = options;
   const partSize = options.partSize ?? 8 * MiB;
+  const multipartThreshold = Math.max(options.multipartThreshold ?? 16 * MiB, partSize);
   const locate = (handle: Handle) => locateObject(handle, "s3", bucket, prefix);
 
   return {
@@ -37,17 +40,14 @@ export function createS3Handler(options: S3HandlerOptions): ResultHandler {
 
     async write(json) {
       const key = newObjectKey(prefix);
+      const params = { Bucket: bucket, Key: key, Body: json, ContentType: "application/json" };
       try {
-        const upload = new Upload({
-          client,
-          // Small values go up in one PutObject; larger ones in parts, each a view of the value's
-          // bytes (no copy), one at a time.
-          params: { Bucket: bucket, Key: key, Body: json, ContentType: "application/json" },
-          partSize,
-          queueSize: 1,
-          leavePartsOnError: false,
-        });
-        await upload.done();
+        if (json.length <= multipartThreshold) {
+          await client.send(new PutObjectCommand(params));
+        } else {
+          // Each part is a view of the value's bytes (no copy), sent one at a time.
+          await new Upload({ client, params, partSize, queueSize: 1, leavePartsOnError: false }).done();
+        }
       } catch (cause) {
         throw new HandledError(ErrorCode.RESULT_WRITE_FAILED, `Cannot write a result to the S3 bucket "${bucket}".`, { cause });
       }

@@ -1,0 +1,103 @@
+import { afterAll, beforeAll, expect, it } from "vitest";
+import { startTestApp, type TestApp } from "../support/app.js";
+import { GetFlowRunResults, GetTaskRun, GetTaskRunHandles, SetTaskRunStates, SetTaskRunStatesLean } from "../support/documents.js";
+import { startRun } from "../support/flows.js";
+
+// The API's cost in SQL statements must not grow with the number of items a request touches.
+// The service counts every statement it sends (transaction control included) and serves the
+// count at /metrics, which itself sends none.
+
+let t: TestApp;
+beforeAll(async () => {
+  t = await startTestApp();
+});
+afterAll(() => t.stop());
+
+async function statementsSent(): Promise<number> {
+  const text = await (await fetch(t.app.url.replace(/\/graphql$/, "/metrics"))).text();
+  return Number(/^handled_sql_statements_total (\d+)$/m.exec(text)?.[1]);
+}
+
+/** SQL statements `work` costs. */
+async function statementsOf(work: () => Promise<unknown>): Promise<number> {
+  const before = await statementsSent();
+  await work();
+  return (await statementsSent()) - before;
+}
+
+/** A flow run of `tasks` task runs, each moved to SUCCESS with a JSON value. */
+async function finishedRun(tasks: number) {
+  const run = await startRun(t, {
+    name: `flow of ${tasks}`,
+    handler: { type: "JSON" },
+    tasks: Array.from({ length: tasks }, (_, i) => ({ name: `t${i}` })),
+  });
+  const input = Object.values(run.taskRuns).map((taskRun, i) => ({
+    taskRunId: taskRun.id,
+    version: taskRun.version,
+    state: { type: "SUCCESS" as const, result: { value: { i } } },
+  }));
+  const statements = await statementsOf(() => t.ok(SetTaskRunStatesLean, { input }));
+  return { run, statements };
+}
+
+it("serves Prometheus metrics, with the statements it sent and its memory", async () => {
+  const response = await fetch(t.app.url.replace(/\/graphql$/, "/metrics"));
+  expect(response.status).toBe(200);
+  expect(response.headers.get("content-type")).toMatch(/^text\/plain/);
+  const text = await response.text();
+  expect(text).toMatch(/^# TYPE handled_sql_statements_total counter$/m);
+  expect(text).toMatch(/^process_resident_memory_bytes \d+/m);
+  const before = await statementsSent();
+  await finishedRun(1);
+  expect(await statementsSent()).toBeGreaterThan(before);
+});
+
+it("records a batch of state changes in two statements, whether it has 1 entry or 50", async () => {
+  const one = await finishedRun(1);
+  const fifty = await finishedRun(50);
+  expect(one.statements).toBe(2);
+  expect(fifty.statements).toBe(2);
+});
+
+it("answers a batch with the new states and results in a constant number of statements more", async () => {
+  const answer = async (tasks: number) => {
+    const { taskRuns } = await startRun(t, { name: `answered ${tasks}`, tasks: Array.from({ length: tasks }, (_, i) => ({ name: `t${i}` })) });
+    const input = Object.values(taskRuns).map(({ id, version }) => ({ taskRunId: id, version, state: { type: "SUCCESS" as const, result: { value: 1 } } }));
+    return statementsOf(() => t.ok(SetTaskRunStates, { input }));
+  };
+  expect(await answer(50)).toBe(await answer(2));
+});
+
+it("reads a task run with its current state and result in one statement", async () => {
+  const { run } = await finishedRun(1);
+  const statements = await statementsOf(() => t.ok(GetTaskRunHandles, { id: run.taskRuns.t0!.id }));
+  expect(statements).toBe(1);
+});
+
+it("reads a flow run's task runs, states and results in as many statements for 100 as for 10", async () => {
+  const small = await finishedRun(10);
+  const large = await finishedRun(100);
+  const read = (id: string) => statementsOf(() => t.ok(GetFlowRunResults, { id }));
+  const forSmall = await read(small.run.flowRunId);
+  const forLarge = await read(large.run.flowRunId);
+  expect(forLarge).toBe(forSmall);
+  expect(forSmall).toBeLessThanOrEqual(3); // the flow run, its task runs with states and results, their tasks
+
+  const { flowRun } = await t.ok(GetFlowRunResults, { id: large.run.flowRunId });
+  expect(flowRun!.taskRuns).toHaveLength(100);
+  expect(flowRun!.taskRuns.map((r) => r.task.name)).toEqual(Array.from({ length: 100 }, (_, i) => `t${i}`));
+  expect(flowRun!.taskRuns.map((r) => r.state.result)).toEqual(
+    Array.from({ length: 100 }, (_, i) => expect.objectContaining({ __typename: "Result", value: { i } })),
+  );
+});
+
+it("keeps a task run's full read, history and cached inputs included, independent of its history's length", async () => {
+  const { run } = await finishedRun(1);
+  const taskRun = run.taskRuns.t0!;
+  const first = await statementsOf(() => t.ok(GetTaskRun, { id: taskRun.id }));
+  for (let version = 2; version < 12; version++) {
+    await t.ok(SetTaskRunStates, { input: [{ taskRunId: taskRun.id, version, state: { type: "RUNNING" } }] });
+  }
+  expect(await statementsOf(() => t.ok(GetTaskRun, { id: taskRun.id }))).toBe(first);
+});
