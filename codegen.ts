@@ -3,8 +3,8 @@ import type { CodegenConfig } from "@graphql-codegen/cli";
 // One command (`npm run generate`) writes every generated file; none is committed.
 const config: CodegenConfig = {
   schema: "schema.graphql",
-  documents: ["test/**/*.ts", "bench/**/*.ts"],
-  ignoreNoDocuments: true,
+  // The SDK's operations: the tests drive the API through them, as any client would.
+  documents: ["src/client/operations/**/*.graphql"],
   emitLegacyCommonJSImports: false,
   generates: {
     // Resolver types for the server, bound to the internal (Prisma) models by mappers.
@@ -18,7 +18,7 @@ const config: CodegenConfig = {
         mappers: {
           Flow: "./prisma/client.js#Flow",
           Task: "./prisma/client.js#Task",
-          FlowRun: "./prisma/client.js#FlowRun",
+          FlowRun: "../graphql/mappers.js#FlowRunModel",
           TaskRun: "../graphql/mappers.js#TaskRunModel",
           State: "../graphql/mappers.js#StateModel",
           CachedInput: "./prisma/client.js#CachedInput",
@@ -27,17 +27,19 @@ const config: CodegenConfig = {
           NoResult: "../graphql/mappers.js#NoResultModel",
           ResultHandler: "../results/handler-spec.js#HandlerSpec",
         },
-        scalars: { JSON: "unknown", DateTime: "Date" },
+        scalars: { JSON: "unknown", DateTime: "Date", SafeInt: "number" },
         strictScalars: true,
       },
     },
-    // Typed documents for clients (the tests drive the API through these).
-    "test/generated/": {
+    // The SDK: operation types and typed documents (as strings, so a client needs no GraphQL
+    // runtime) for src/client.
+    "src/client/generated/": {
       preset: "client",
       config: {
         useTypeImports: true,
         enumsAsTypes: true,
-        scalars: { JSON: "unknown", DateTime: "string" },
+        documentMode: "string",
+        scalars: { JSON: "unknown", DateTime: "string", SafeInt: "number" },
         strictScalars: true,
       },
       presetConfig: { fragmentMasking: false },

@@ -1,6 +1,9 @@
+import { fileURLToPath } from "node:url";
 import { defineConfig } from "vitest/config";
 
 export default defineConfig({
+  // The SDK's entry point, as a consumer imports it, resolved to its source (as in tsconfig).
+  resolve: { alias: { "handled/client": fileURLToPath(new URL("./src/client/index.ts", import.meta.url)) } },
   test: {
     include: ["test/**/*.test.ts"],
     globalSetup: ["test/support/global-setup.ts"],

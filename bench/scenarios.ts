@@ -172,7 +172,9 @@ const FLOW_RUN_RESULTS_SQL = `
   LEFT JOIN result r ON r.id = s.result_id
   WHERE t.flow_run_id = $1 ORDER BY k.position`;
 const TASK_RUN_QUERY = `query($id: ID!) { taskRun(id: $id) { state { result { ... on Result { value } } } } }`;
-const FLOW_RUN_QUERY = `query($id: ID!) { flowRun(id: $id) { taskRuns { id version state { type result { ... on Result { handle value } } } } } }`;
+const FLOW_RUN_QUERY = `query($id: ID!) {
+  flowRun(id: $id) { taskRuns(first: ${FLOW_RUN_TASKS}) { nodes { id version state { type result { ... on Result { handle value } } } } } }
+}`;
 
 /** Reads: the Apollo and pg ceilings, then one result's value and a whole flow run's. */
 export async function readRows(b: Bench): Promise<Row[]> {

@@ -71,7 +71,7 @@ export async function loadTaskRunsForChange(
 export interface StateBatch {
   /** Each task run moves from `version` to `version + 1`. */
   changes: { taskRunId: string; version: number; stateId: string; type: StateType; message: string | null; resultId: string | null }[];
-  results: { id: string; handlerType: HandlerType; handlerConfig: Record<string, string>; handle: string }[];
+  results: { id: string; handlerType: HandlerType; handlerConfig: Record<string, string>; handle: string; sizeBytes: number }[];
   cachedInputs: { stateId: string; name: string; upstreamTaskRunId: string; resultId: string }[];
 }
 
@@ -98,9 +98,10 @@ export async function recordStateBatch(pool: pg.Pool, batch: StateBatch): Promis
        UPDATE task_run t SET version = t.version + 1 FROM given
        WHERE t.id = given.id AND (SELECT ok FROM checked)
      ), new_results AS (
-       INSERT INTO result (id, handler_type, handler_config, handle, handled)
-       SELECT id, handler_type::"HandlerType", handler_config, handle, true
-       FROM unnest($4::uuid[], $5::text[], $6::jsonb[], $7::text[]) AS r(id, handler_type, handler_config, handle)
+       INSERT INTO result (id, handler_type, handler_config, handle, size_bytes, handled)
+       SELECT id, handler_type::"HandlerType", handler_config, handle, size_bytes, true
+       FROM unnest($4::uuid[], $5::text[], $6::jsonb[], $7::text[], $16::bigint[])
+         AS r(id, handler_type, handler_config, handle, size_bytes)
        WHERE (SELECT ok FROM checked)
      ), new_states AS (
        INSERT INTO state (id, task_run_id, version, type, message, result_id)
@@ -132,6 +133,7 @@ export async function recordStateBatch(pool: pg.Pool, batch: StateBatch): Promis
       column(cachedInputs, "name"),
       column(cachedInputs, "upstreamTaskRunId"),
       column(cachedInputs, "resultId"),
+      column(results, "sizeBytes"),
     ],
   );
   if (rows[0]?.recorded) return { recorded: true };

@@ -1,13 +1,20 @@
-import type { Result, State, TaskRun } from "../generated/prisma/client.js";
+import type { FlowRunState } from "../generated/graphql.js";
+import type { FlowRun, Result, State, TaskRun } from "../generated/prisma/client.js";
 
 /** A state, with its result when it was loaded with it (null: it has none). */
 export interface StateModel extends State {
   loadedResult?: Result | null;
 }
 
-/** A task run, with its current state when it was loaded with it. */
+/** A task run, with its current state (and its task's position) when loaded with them. */
 export interface TaskRunModel extends TaskRun {
   loadedState?: StateModel;
+  position?: number;
+}
+
+/** A flow run, with its state when it was loaded with it. */
+export interface FlowRunModel extends FlowRun {
+  loadedState?: FlowRunState;
 }
 
 /** A parameter of a flow run: its name and the task run that holds its value. */

@@ -1,11 +1,12 @@
 import { GraphQLScalarType, Kind } from "graphql";
-import { JSONResolver } from "graphql-scalars";
+import { JSONResolver, SafeIntResolver } from "graphql-scalars";
 import { ErrorCode, HandledError } from "../errors.js";
 import type { Resolvers } from "../generated/graphql.js";
 import { storedSpec, resolveResultHandler } from "../results/resolve-handler.js";
 import { specFromRow } from "../results/handler-spec.js";
 import { isUuid } from "../services/ids.js";
 import { NO_RESULT } from "./mappers.js";
+import { decodeCursor, pageSize, toPage } from "./pagination.js";
 
 const DateTime = new GraphQLScalarType<Date, string>({
   name: "DateTime",
@@ -14,6 +15,13 @@ const DateTime = new GraphQLScalarType<Date, string>({
   parseValue: (value) => new Date(String(value)),
   parseLiteral: (ast) => new Date(ast.kind === Kind.STRING ? ast.value : Number.NaN),
 });
+
+/** Largest preview a request may ask for. */
+const MAX_PREVIEW_BYTES = 64 * 1024;
+
+const isNumber = (key: unknown[]): key is [number] => key.length === 1 && Number.isInteger(key[0]);
+const isTimeAndId = (key: unknown[]): key is [string, string] =>
+  key.length === 2 && typeof key[0] === "string" && !Number.isNaN(Date.parse(key[0])) && typeof key[1] === "string" && isUuid(key[1]);
 
 /** A lookup by id: ids that are not UUIDs cannot exist, so they are not looked up. */
 const byId = <T>(id: string, find: (id: string) => Promise<T | null>) => (isUuid(id) ? find(id) : null);
@@ -25,10 +33,21 @@ const byId = <T>(id: string, find: (id: string) => Promise<T | null>) => (isUuid
  */
 export const resolvers: Resolvers = {
   JSON: JSONResolver,
+  SafeInt: SafeIntResolver,
   DateTime,
 
   Query: {
-    flows: (_root, _args, { prisma }) => prisma.flow.findMany({ orderBy: { createdAt: "desc" } }),
+    flows: async (_root, { first, after }, { prisma }) => {
+      const size = pageSize(first, 20);
+      const [time, id] = after ? decodeCursor(after, isTimeAndId) : [];
+      const createdAt = time === undefined ? undefined : new Date(time);
+      const rows = await prisma.flow.findMany({
+        where: createdAt ? { OR: [{ createdAt: { lt: createdAt } }, { createdAt, id: { lt: id } }] } : {},
+        orderBy: [{ createdAt: "desc" }, { id: "desc" }],
+        take: size + 1,
+      });
+      return toPage(rows, size, (flow) => [flow.createdAt.toISOString(), flow.id]);
+    },
     flow: (_root, { id }, { prisma }) => byId(id, (id) => prisma.flow.findUnique({ where: { id } })),
     flowRun: (_root, { id }, { loaders }) => byId(id, (id) => loaders.flowRun.load(id)),
     taskRun: (_root, { id }, { loaders }) => byId(id, (id) => loaders.taskRun.load(id)),
@@ -44,8 +63,8 @@ export const resolvers: Resolvers = {
     handler: (flow) => storedSpec(flow) ?? null,
     tasks: (flow, _args, { prisma }) =>
       prisma.flow.findUniqueOrThrow({ where: { id: flow.id } }).tasks({ orderBy: { position: "asc" } }),
-    runs: (flow, _args, { prisma }) =>
-      prisma.flow.findUniqueOrThrow({ where: { id: flow.id } }).runs({ orderBy: { createdAt: "desc" } }),
+    runs: (flow, { first, after, state }, { loaders }) =>
+      loaders.runsOfFlow.load({ parent: flow.id, size: pageSize(first, 20), after: after ? decodeCursor(after, isTimeAndId) : null, state }),
   },
 
   Task: {
@@ -56,7 +75,9 @@ export const resolvers: Resolvers = {
 
   FlowRun: {
     flow: (run, _args, { prisma }) => prisma.flow.findUniqueOrThrow({ where: { id: run.flowId } }),
-    taskRuns: (run, _args, { loaders }) => loaders.taskRunsOfFlowRun.load(run.id),
+    state: (run, _args, { loaders }) => run.loadedState ?? loaders.flowRunState.load(run.id),
+    taskRuns: (run, { first, after }, { loaders }) =>
+      loaders.taskRunsOfFlowRun.load({ parent: run.id, size: pageSize(first, 100), after: after ? decodeCursor(after, isNumber)[0] : null }),
     parameters: async (run, _args, { prisma }) => {
       const taskRuns = await prisma.taskRun.findMany({
         where: { flowRunId: run.id, task: { isParameter: true } },
@@ -86,7 +107,8 @@ export const resolvers: Resolvers = {
       if (loaded?.version === run.version) return loaded;
       return prisma.state.findUniqueOrThrow({ where: { taskRunId_version: { taskRunId: run.id, version: run.version } } });
     },
-    states: (run, _args, { loaders }) => loaders.statesOfTaskRun.load(run.id),
+    states: (run, { first, after }, { loaders }) =>
+      loaders.statesOfTaskRun.load({ parent: run.id, size: pageSize(first, 50), after: after ? decodeCursor(after, isNumber)[0] : null }),
   },
 
   State: {
@@ -115,7 +137,14 @@ export const resolvers: Resolvers = {
         throw new HandledError(ErrorCode.RESULT_READ_FAILED, "The stored handler of this result is invalid.", { cause });
       }
     },
+    sizeBytes: (result) => (result.sizeBytes === null ? null : Number(result.sizeBytes)),
     // Read from storage only when selected; a failure is an error on this field alone.
     value: (result, _args, { results }) => results.read(result),
+    preview: (result, { maxBytes }, { results }) => {
+      if (!Number.isInteger(maxBytes) || maxBytes < 1 || maxBytes > MAX_PREVIEW_BYTES) {
+        throw new HandledError(ErrorCode.BAD_USER_INPUT, `"maxBytes" must be 1 to ${MAX_PREVIEW_BYTES}, not ${maxBytes}.`);
+      }
+      return results.preview(result, maxBytes);
+    },
   },
 };

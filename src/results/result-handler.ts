@@ -29,10 +29,16 @@ export interface ResultHandler {
   read(handle: Handle): Promise<string>;
 
   /**
-   * Checks, without reading the data, that a handle a client sends is of this handler's form
-   * and inside its reach. Resolves when it is.
+   * Reads at most `maxBytes` bytes from the start of the JSON text behind a handle, without
+   * fetching the rest (a ranged read). Returns fewer when the text is shorter.
    */
-  verifyHandle(handle: Handle): Promise<void>;
+  readStart(handle: Handle, maxBytes: number): Promise<Buffer>;
+
+  /**
+   * Checks, without reading the data, that a handle a client sends is of this handler's form,
+   * inside its reach, and there. Resolves to the size of the data behind it, in bytes.
+   */
+  verifyHandle(handle: Handle): Promise<{ sizeBytes: number }>;
 
   /**
    * Optional: removes what `write` wrote. Used to undo writes of a request that fails before

@@ -1,13 +1,24 @@
+import { StringDecoder } from "node:string_decoder";
 import { ErrorCode, HandledError } from "../errors.js";
 import type { HandlerSpec, HandlerType } from "./handler-spec.js";
 import { handlerSpecSchema, specFromRow } from "./handler-spec.js";
 import type { HandlerRegistry } from "./handler-registry.js";
-import type { Handle } from "./result-handler.js";
+import type { Handle, ResultHandler } from "./result-handler.js";
 
 /** A handle and the spec of the handler that reads it: what a result row holds. */
 export interface StoredHandle {
   spec: HandlerSpec;
   handle: Handle;
+  /** Size of the value's JSON text, in bytes. */
+  sizeBytes: number;
+}
+
+/** The start of a value's JSON text. */
+export interface ResultPreview {
+  /** Whole characters only: a character cut by the byte limit is left out. */
+  text: string;
+  /** Whether the text goes on past what is given. */
+  truncated: boolean;
 }
 
 /** A result row, as far as reading its value needs. */
@@ -56,7 +67,7 @@ export class ResultStore {
   /** Writes an encoded value through the handler of `spec`; returns what to store. */
   async write(spec: HandlerSpec, value: EncodedValue): Promise<StoredHandle> {
     const handler = await this.options.registry.handlerFor(spec);
-    return { spec: handler.spec, handle: await handler.write(value.json) };
+    return { spec: handler.spec, handle: await handler.write(value.json), sizeBytes: value.json.length };
   }
 
   /**
@@ -66,8 +77,8 @@ export class ResultStore {
   async verifyHandled(handlerInput: unknown, handle: string): Promise<StoredHandle> {
     const spec = parseHandlerSpec(handlerInput);
     const handler = await this.options.registry.handlerFor(spec);
-    await handler.verifyHandle(handle);
-    return { spec: handler.spec, handle };
+    const { sizeBytes } = await handler.verifyHandle(handle);
+    return { spec: handler.spec, handle, sizeBytes };
   }
 
   /** Best-effort removal of what `write` wrote, for a request that records nothing. */
@@ -83,6 +94,30 @@ export class ResultStore {
    * RESULT_CORRUPT.
    */
   async read(row: ResultRow): Promise<unknown> {
+    const handler = await this.handlerOf(row);
+    const json = await handler.read(row.handle);
+    try {
+      return JSON.parse(json) as unknown;
+    } catch (cause) {
+      throw new HandledError(ErrorCode.RESULT_CORRUPT, "The stored data of this result is not valid JSON.", { cause });
+    }
+  }
+
+  /**
+   * The first `maxBytes` bytes of a stored result's JSON text, read without fetching the rest,
+   * cut back to whole characters. Fails as `read` does, but never with RESULT_CORRUPT: a
+   * preview is text, not a parsed value.
+   */
+  async preview(row: ResultRow, maxBytes: number): Promise<ResultPreview> {
+    const handler = await this.handlerOf(row);
+    // One byte more than asked tells whether the text goes on.
+    const start = await handler.readStart(row.handle, maxBytes + 1);
+    // A decoder gives back only whole characters and keeps a cut one to itself.
+    const text = new StringDecoder("utf8").write(start.subarray(0, maxBytes));
+    return { text, truncated: start.length > maxBytes };
+  }
+
+  private async handlerOf(row: ResultRow): Promise<ResultHandler> {
     if (!row.handled) {
       throw new HandledError(ErrorCode.RESULT_NOT_HANDLED, "This result was never handled, so it has no value to serve.");
     }
@@ -92,13 +127,7 @@ export class ResultStore {
     } catch (cause) {
       throw new HandledError(ErrorCode.RESULT_READ_FAILED, "The stored handler of this result is invalid.", { cause });
     }
-    const handler = await this.options.registry.handlerFor(spec);
-    const json = await handler.read(row.handle);
-    try {
-      return JSON.parse(json) as unknown;
-    } catch (cause) {
-      throw new HandledError(ErrorCode.RESULT_CORRUPT, "The stored data of this result is not valid JSON.", { cause });
-    }
+    return this.options.registry.handlerFor(spec);
   }
 }
 

@@ -2,7 +2,7 @@ import { ErrorCode, HandledError } from "../errors.js";
 import type { Flow, FlowRun, Prisma, PrismaClient } from "../generated/prisma/client.js";
 import { handlerConfigOf, type HandlerSpec } from "../results/handler-spec.js";
 import type { HandlerRegistry } from "../results/handler-registry.js";
-import { parseHandlerSpec, type ResultStore } from "../results/result-store.js";
+import { parseHandlerSpec, type ResultStore, type StoredHandle } from "../results/result-store.js";
 import { isUuid } from "./ids.js";
 
 /** A task of a new flow. */
@@ -96,7 +96,7 @@ export class FlowService {
     }
     // Parameters always go through the JSON handler: their handle is their JSON text, so
     // writing them touches no storage and there is nothing to undo if the insert fails.
-    const handles = new Map<string, { handle: string; spec: HandlerSpec }>();
+    const handles = new Map<string, StoredHandle>();
     for (const [name, value] of values) {
       handles.set(name, await this.deps.results.write({ type: "JSON" }, this.deps.results.encode(value)));
     }
@@ -120,6 +120,7 @@ export class FlowService {
                           handlerType: stored.spec.type,
                           handlerConfig: handlerConfigOf(stored.spec),
                           handle: stored.handle,
+                          sizeBytes: stored.sizeBytes,
                           handled: true,
                         },
                       }

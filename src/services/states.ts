@@ -154,7 +154,8 @@ export class StateService {
     if (failed) throw failed.reason;
     return settled.map((outcome, i) => {
       const stored = (outcome as PromiseFulfilledResult<StoredHandle>).value;
-      return { id: newResults[i]!.id, handlerType: stored.spec.type, handlerConfig: handlerConfigOf(stored.spec), handle: stored.handle };
+      const { spec, handle, sizeBytes } = stored;
+      return { id: newResults[i]!.id, handlerType: spec.type, handlerConfig: handlerConfigOf(spec), handle, sizeBytes };
     });
   }
 

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { CreateFlowInput, SetTaskRunStateInput } from "../generated/graphql.js";
+import type { CreateFlowInput, SetTaskRunStateInput } from "handled/client";
 import { startTestApp, type TestApp } from "../support/app.js";
 import { CreateFlow, CreateFlowRun, SetTaskRunStates } from "../support/documents.js";
 import { filesUnder } from "../support/files.js";

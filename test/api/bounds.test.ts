@@ -2,7 +2,7 @@ import { mkdir, mkdtemp, rm, symlink, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { HandledResultInput } from "../generated/graphql.js";
+import type { HandledResultInput } from "handled/client";
 import { startTestApp, type TestApp } from "../support/app.js";
 import { CreateFlow, GetTaskRun, SetTaskRunStates } from "../support/documents.js";
 import { filesUnder } from "../support/files.js";

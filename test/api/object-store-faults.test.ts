@@ -30,7 +30,7 @@ describe("object-store faults", () => {
 
     expect(read.errors?.map((e) => [e.extensions?.code, e.path?.join(".")]).sort()).toEqual([
       ["RESULT_NOT_FOUND", "taskRun.state.result.value"],
-      ["RESULT_NOT_FOUND", "taskRun.states.1.result.value"],
+      ["RESULT_NOT_FOUND", "taskRun.states.nodes.1.result.value"],
     ]);
     expect(read.data?.taskRun?.state).toMatchObject({
       type: "SUCCESS",
@@ -48,7 +48,7 @@ describe("object-store faults", () => {
 
     expect(read.errors?.map((e) => [e.extensions?.code, e.path?.join(".")]).sort()).toEqual([
       ["RESULT_NOT_FOUND", "taskRun.state.result.value"],
-      ["RESULT_NOT_FOUND", "taskRun.states.1.result.value"],
+      ["RESULT_NOT_FOUND", "taskRun.states.nodes.1.result.value"],
     ]);
     expect(read.data?.taskRun?.state).toMatchObject({ type: "SUCCESS", result: { handle: result.handle, value: null } });
   });

@@ -1,7 +1,7 @@
 import { mkdir } from "node:fs/promises";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { ResultHandlerInput } from "../generated/graphql.js";
+import type { ResultHandlerInput } from "handled/client";
 import { startApp } from "../../src/app.js";
 import { loadConfig } from "../../src/config/config.js";
 import { post, startTestApp, type TestApp } from "../support/app.js";

@@ -30,7 +30,7 @@ describe("the embedded database", () => {
     const run = await post(first.url, CreateFlowRun, {
       input: { flowId: flow.data!.createFlow.id, parameters: [{ name: "n", value: 3 }] },
     });
-    const work = run.data!.createFlowRun.taskRuns.find((r) => r.task.name === "work")!;
+    const work = run.data!.createFlowRun.taskRuns.nodes.find((r) => r.task.name === "work")!;
     const set = await post(first.url, SetTaskRunStates, {
       input: [{ taskRunId: work.id, version: 1, state: { type: "SUCCESS", result: { value: { total: 42 } } } }],
     });
@@ -55,7 +55,7 @@ describe("the embedded database", () => {
     dirs.push(dataDir);
     // A start whose owner died without stopping it: its PostgreSQL keeps running.
     const leftover = await startEmbeddedPostgres(dataDir);
-    await applyMigrations(leftover.url);
+    const applied = await applyMigrations(leftover.url);
 
     const again = await startEmbeddedPostgres(dataDir);
     try {
@@ -63,7 +63,8 @@ describe("the embedded database", () => {
       await client.connect();
       const { rows } = await client.query(`SELECT count(*)::int AS n FROM "_prisma_migrations"`);
       await client.end();
-      expect(rows).toEqual([{ n: 1 }]);
+      expect(applied.length).toBeGreaterThan(0);
+      expect(rows).toEqual([{ n: applied.length }]);
       await expect(acceptsConnections(leftover.url)).resolves.toBe(false);
     } finally {
       await again.stop();

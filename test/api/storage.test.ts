@@ -50,6 +50,7 @@ describe("what the database holds", () => {
       __typename: "Result",
       handled: true,
       handle: result.handle,
+      sizeBytes: 7, // "hello" as JSON text, recorded when written: known without reading storage
       handler: { type: "LOCAL", dir: t.resultsDir, bucket: null, prefix: null },
     });
 

@@ -24,7 +24,7 @@ describe("versions and all-or-nothing batches", () => {
 
     const { taskRun } = await t.ok(GetTaskRun, { id: work.id });
     expect(taskRun?.version).toBe(4);
-    expect(taskRun?.states.map((s) => [s.version, s.type, s.message])).toEqual([
+    expect(taskRun?.states.nodes.map((s) => [s.version, s.type, s.message])).toEqual([
       [1, "PENDING", null],
       [2, "RUNNING", null],
       [3, "FAILED", "flaky"],
@@ -77,7 +77,7 @@ describe("versions and all-or-nothing batches", () => {
     expect(winners).toHaveLength(1);
     expect(outcomes.filter((o) => o.errors?.[0]?.extensions?.code === "VERSION_MISMATCH")).toHaveLength(5);
     const { taskRun } = await t.ok(GetTaskRun, { id: run.taskRuns.work!.id });
-    expect(taskRun?.states).toHaveLength(2);
+    expect(taskRun?.states.nodes).toHaveLength(2);
     expect(taskRun?.state.result).toEqual(winners[0]!.data!.setTaskRunStates[0]!.state.result);
     // The losers' files were removed: the winner's is the one new file.
     const winner = winners[0]!.data!.setTaskRunStates[0]!.state.result;

@@ -64,6 +64,23 @@ export function testResultHandler(name: string, abilities: HandlerAbilities, set
       });
     }
 
+    it("reads the start of a value, in bytes, without the rest", async () => {
+      const json = JSON.stringify({ text: "héllo 世界 ".repeat(1000) });
+      const bytes = Buffer.from(json);
+      const handle = await h.handler.write(bytes);
+
+      expect(await h.handler.readStart(handle, 10)).toEqual(bytes.subarray(0, 10));
+      // A cut inside a character is the caller's to mend: the bytes are given as stored.
+      expect(await h.handler.readStart(handle, 12)).toEqual(bytes.subarray(0, 12));
+      expect(await h.handler.readStart(handle, bytes.length + 100)).toEqual(bytes);
+    });
+
+    it("reports the size of what is behind a handle when it verifies it", async () => {
+      const json = JSON.stringify(["é", "😀"]);
+      const handle = await h.handler.write(Buffer.from(json));
+      await expect(h.handler.verifyHandle(handle)).resolves.toEqual({ sizeBytes: Buffer.byteLength(json) });
+    });
+
     it("gives each value its own handle", async () => {
       const first = await h.handler.write(Buffer.from('"first"'));
       const second = await h.handler.write(Buffer.from('"second"'));
@@ -75,7 +92,7 @@ export function testResultHandler(name: string, abilities: HandlerAbilities, set
 
     it.runIf(abilities.storesData)("accepts its own handles and refuses handles outside its reach", async () => {
       const handle = await h.handler.write(Buffer.from("[1]"));
-      await expect(h.handler.verifyHandle(handle)).resolves.toBeUndefined();
+      await expect(h.handler.verifyHandle(handle)).resolves.toEqual({ sizeBytes: 3 });
       expect(h.outOfBounds.length).toBeGreaterThan(2);
 
       for (const foreign of h.outOfBounds) {
@@ -88,6 +105,13 @@ export function testResultHandler(name: string, abilities: HandlerAbilities, set
       expect(h.missing).toBeDefined();
       expect(await codeOf(h.handler.read(h.missing!))).toBe("RESULT_NOT_FOUND");
       expect(await codeOf(h.handler.verifyHandle(h.missing!))).toBe("RESULT_NOT_FOUND");
+      expect(await codeOf(h.handler.readStart(h.missing!, 10))).toBe("RESULT_NOT_FOUND");
+    });
+
+    it.runIf(abilities.storesData)("refuses to read the start of a handle outside its reach", async () => {
+      for (const foreign of h.outOfBounds) {
+        expect({ foreign, code: await codeOf(h.handler.readStart(foreign, 10)) }).toEqual({ foreign, code: "HANDLE_OUT_OF_BOUNDS" });
+      }
     });
 
     it.runIf(abilities.storesData)("deletes what it wrote, and deleting twice is fine", async () => {

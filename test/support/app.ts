@@ -1,8 +1,7 @@
 import { mkdir, mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import type { TypedDocumentNode } from "@graphql-typed-document-node/core";
-import { print, type FormattedExecutionResult } from "graphql";
+import { createClient, HandledApiError, type ApiErrorEntry, type ExecutionResult, type HandledClient, type Operation } from "handled/client";
 import pg from "pg";
 import { startApp, type App } from "../../src/app.js";
 import { loadConfig, type Config } from "../../src/config/config.js";
@@ -16,29 +15,22 @@ export interface TestApp {
   dir: string;
   /** The default LOCAL results directory. */
   resultsDir: string;
-  /** Runs a typed operation over HTTP; returns data and errors as the client sees them. */
-  run<R, V>(document: TypedDocumentNode<R, V>, variables?: V): Promise<FormattedExecutionResult<R>>;
+  /** The SDK's client for this service, over real HTTP. */
+  client: HandledClient;
+  /** Runs an SDK operation; returns data and errors as the client sees them. */
+  run<R, V>(operation: Operation<R, V>, variables?: V): Promise<ExecutionResult<R>>;
   /** Runs an operation that must succeed; returns its data. */
-  ok<R, V>(document: TypedDocumentNode<R, V>, variables?: V): Promise<R>;
+  ok<R, V>(operation: Operation<R, V>, variables?: V): Promise<R>;
   /** Runs an operation that must fail; returns its errors. */
-  fail<R, V>(document: TypedDocumentNode<R, V>, variables?: V): Promise<NonNullable<FormattedExecutionResult<R>["errors"]>>;
+  fail<R, V>(operation: Operation<R, V>, variables?: V): Promise<readonly ApiErrorEntry[]>;
   /** Runs SQL on the service's database. */
   sql<T extends pg.QueryResultRow = pg.QueryResultRow>(text: string, values?: unknown[]): Promise<T[]>;
   stop(): Promise<void>;
 }
 
-/** Posts a typed GraphQL operation to an endpoint. */
-export async function post<R, V>(
-  url: string,
-  document: TypedDocumentNode<R, V>,
-  variables?: V,
-): Promise<FormattedExecutionResult<R>> {
-  const response = await fetch(url, {
-    method: "POST",
-    headers: { "content-type": "application/json" },
-    body: JSON.stringify({ query: print(document), variables }),
-  });
-  return (await response.json()) as FormattedExecutionResult<R>;
+/** Runs an SDK operation against an endpoint: data and errors as the client sees them. */
+export function post<R, V>(url: string, operation: Operation<R, V>, variables?: V): Promise<ExecutionResult<R>> {
+  return createClient({ url }).execute(operation, variables);
 }
 
 /**
@@ -54,24 +46,23 @@ export async function startTestApp(env: Record<string, string> = {}): Promise<Te
   const app = await startApp(config);
   const pool = new pg.Pool({ connectionString: database.url, max: 2 });
 
-  const run = <R, V>(document: TypedDocumentNode<R, V>, variables?: V) => post(app.url, document, variables);
+  const client = createClient({ url: app.url });
   return {
     app,
     config,
     dir,
     resultsDir,
-    run,
-    async ok(document, variables) {
-      const result = await run(document, variables);
-      if (result.errors?.length || !result.data) {
-        throw new Error(`Expected success, got: ${JSON.stringify(result.errors)}`);
+    client,
+    run: (operation, variables) => client.execute(operation, variables),
+    ok: (operation, variables) => client.request(operation, variables),
+    async fail(operation, variables) {
+      try {
+        const data = await client.request(operation, variables);
+        throw new Error(`Expected errors, got: ${JSON.stringify(data)}`);
+      } catch (error) {
+        if (error instanceof HandledApiError) return error.errors;
+        throw error;
       }
-      return result.data;
-    },
-    async fail(document, variables) {
-      const result = await run(document, variables);
-      if (!result.errors?.length) throw new Error(`Expected errors, got: ${JSON.stringify(result.data)}`);
-      return result.errors;
     },
     async sql(text, values) {
       return (await pool.query(text, values)).rows;

@@ -1,4 +1,4 @@
-import type { CreateFlowInput, ParameterValueInput, SetTaskRunStateInput } from "../generated/graphql.js";
+import type { CreateFlowInput, ParameterValueInput, SetTaskRunStateInput } from "handled/client";
 import { CreateFlow, CreateFlowRun, SetTaskRunStates } from "./documents.js";
 import type { TestApp } from "./app.js";
 
@@ -20,7 +20,7 @@ export async function startRun(
   return {
     flowId: createFlow.id,
     flowRunId: createFlowRun.id,
-    taskRuns: Object.fromEntries(createFlowRun.taskRuns.map((run) => [run.task.name, { id: run.id, version: run.version }])),
+    taskRuns: Object.fromEntries(createFlowRun.taskRuns.nodes.map((run) => [run.task.name, { id: run.id, version: run.version }])),
   };
 }
 

@@ -50,15 +50,26 @@ export function createGcsHandler(options: GcsHandlerOptions): ResultHandler {
       }
     },
 
+    async readStart(handle, maxBytes) {
+      const { key } = locate(handle);
+      try {
+        const [contents] = await file(key).download({ start: 0, end: maxBytes - 1 });
+        return contents.subarray(0, maxBytes);
+      } catch (cause) {
+        // An empty object has no byte 0 to start a range at.
+        if ((cause as { code?: unknown }).code === 416) return Buffer.alloc(0);
+        throw objectReadError(handle, cause, isMissing(cause));
+      }
+    },
+
     async verifyHandle(handle) {
       const { key } = locate(handle);
-      let exists: boolean;
       try {
-        [exists] = await file(key).exists();
+        const [metadata] = await file(key).getMetadata();
+        return { sizeBytes: Number(metadata.size ?? 0) };
       } catch (cause) {
-        throw objectReadError(handle, cause, false);
+        throw objectReadError(handle, cause, isMissing(cause));
       }
-      if (!exists) throw objectReadError(handle, undefined, true);
     },
 
     async delete(handle) {

@@ -39,9 +39,15 @@ export function createJsonHandler(options: JsonHandlerOptions): ResultHandler {
       // The handle is the data; decoding it (and reporting it corrupt) is the caller's part.
       return handle;
     },
+    async readStart(handle, maxBytes) {
+      // No character takes less than a byte, so this many characters hold the bytes wanted.
+      return Buffer.from(handle.slice(0, maxBytes)).subarray(0, maxBytes);
+    },
     async verifyHandle(handle) {
-      checkSize(Buffer.byteLength(handle));
+      const sizeBytes = Buffer.byteLength(handle);
+      checkSize(sizeBytes);
       parse(handle);
+      return { sizeBytes };
     },
   };
 }

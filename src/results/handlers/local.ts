@@ -1,6 +1,6 @@
 import { randomUUID } from "node:crypto";
 import { constants } from "node:fs";
-import { mkdir, open, realpath, rm, unlink, writeFile } from "node:fs/promises";
+import { mkdir, open, realpath, rm, stat, unlink, writeFile } from "node:fs/promises";
 import { dirname, isAbsolute, join, relative, resolve, sep } from "node:path";
 import { ErrorCode, HandledError } from "../../errors.js";
 import type { Handle, ResultHandler } from "../result-handler.js";
@@ -32,6 +32,14 @@ async function realpathOfNearest(path: string): Promise<string> {
     if ((code !== "ENOENT" && code !== "ENOTDIR") || dirname(path) === path) throw error;
     return join(await realpathOfNearest(dirname(path)), path.slice(dirname(path).length));
   }
+}
+
+/** RESULT_NOT_FOUND for a file gone since it was located, else RESULT_READ_FAILED. */
+function readError(handle: Handle, cause: unknown): HandledError {
+  if ((cause as NodeJS.ErrnoException).code === "ENOENT") {
+    return new HandledError(ErrorCode.RESULT_NOT_FOUND, `No file exists at "${handle}".`, { cause });
+  }
+  return new HandledError(ErrorCode.RESULT_READ_FAILED, `Cannot read "${handle}".`, { cause });
 }
 
 function outOfBounds(what: string): HandledError {
@@ -120,15 +128,33 @@ export function createLocalHandler(options: LocalHandlerOptions): ResultHandler 
           await file.close();
         }
       } catch (cause) {
-        if ((cause as NodeJS.ErrnoException).code === "ENOENT") {
-          throw new HandledError(ErrorCode.RESULT_NOT_FOUND, `No file exists at "${handle}".`, { cause });
+        throw readError(handle, cause);
+      }
+    },
+
+    async readStart(handle, maxBytes) {
+      const real = await locate(handle);
+      try {
+        const file = await open(real, constants.O_RDONLY | constants.O_NOFOLLOW);
+        try {
+          const buffer = Buffer.alloc(maxBytes);
+          const { bytesRead } = await file.read(buffer, 0, maxBytes, 0);
+          return buffer.subarray(0, bytesRead);
+        } finally {
+          await file.close();
         }
-        throw new HandledError(ErrorCode.RESULT_READ_FAILED, `Cannot read "${handle}".`, { cause });
+      } catch (cause) {
+        throw readError(handle, cause);
       }
     },
 
     async verifyHandle(handle) {
-      await locate(handle);
+      const real = await locate(handle);
+      try {
+        return { sizeBytes: (await stat(real)).size };
+      } catch (cause) {
+        throw readError(handle, cause);
+      }
     },
 
     async delete(handle) {

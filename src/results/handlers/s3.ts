@@ -65,10 +65,25 @@ export function createS3Handler(options: S3HandlerOptions): ResultHandler {
       }
     },
 
+    async readStart(handle, maxBytes) {
+      const { key } = locate(handle);
+      try {
+        const object = await client.send(new GetObjectCommand({ Bucket: bucket, Key: key, Range: `bytes=0-${maxBytes - 1}` }));
+        if (!object.Body) throw new Error("the object has no body");
+        // A store that ignores Range sends everything; keep only what was asked for.
+        return Buffer.from(await object.Body.transformToByteArray()).subarray(0, maxBytes);
+      } catch (cause) {
+        // An empty object has no byte 0 to start a range at.
+        if ((cause as { name?: string }).name === "InvalidRange") return Buffer.alloc(0);
+        throw objectReadError(handle, cause, isMissing(cause));
+      }
+    },
+
     async verifyHandle(handle) {
       const { key } = locate(handle);
       try {
-        await client.send(new HeadObjectCommand({ Bucket: bucket, Key: key }));
+        const head = await client.send(new HeadObjectCommand({ Bucket: bucket, Key: key }));
+        return { sizeBytes: head.ContentLength ?? 0 };
       } catch (cause) {
         throw objectReadError(handle, cause, isMissing(cause));
       }
