@@ -20,6 +20,8 @@ export interface Config {
   jsonMaxBytes: number;
   /** Largest GraphQL request body accepted, in bytes. */
   maxRequestBytes: number;
+  /** Whether a browser opening the endpoint gets GraphiQL (development), or nothing. */
+  graphiql: boolean;
   s3: S3Config;
   gcs: GcsConfig;
 }
@@ -65,6 +67,8 @@ const envSchema = z.object({
   HANDLED_MAX_VALUE_BYTES: bytes(64 * MiB),
   HANDLED_JSON_MAX_BYTES: bytes(64 * 1024),
   HANDLED_MAX_REQUEST_BYTES: bytes(0),
+  HANDLED_GRAPHIQL: z.enum(["true", "false"]).optional(),
+  NODE_ENV: z.string().optional(),
   HANDLED_S3_BUCKETS: list,
   HANDLED_S3_ENDPOINT: z.string().url().optional(),
   HANDLED_S3_REGION: z.string().optional(),
@@ -151,6 +155,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     jsonMaxBytes: Math.min(e.HANDLED_JSON_MAX_BYTES, maxValueBytes),
     // Room for the value, escaped inside a JSON request body, plus the rest of the request.
     maxRequestBytes: e.HANDLED_MAX_REQUEST_BYTES || 2 * maxValueBytes + MiB,
+    // An IDE is for development: on unless NODE_ENV is production or it is switched off.
+    graphiql: e.HANDLED_GRAPHIQL ? e.HANDLED_GRAPHIQL === "true" : e.NODE_ENV !== "production",
     s3: {
       buckets: [...new Set([...e.HANDLED_S3_BUCKETS, ...defaultBucket("S3")])],
       endpoint: e.HANDLED_S3_ENDPOINT,

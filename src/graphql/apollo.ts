@@ -1,13 +1,14 @@
 import { readFileSync } from "node:fs";
 import { ApolloServer } from "@apollo/server";
 import { unwrapResolverError } from "@apollo/server/errors";
-import { ApolloServerPluginCacheControlDisabled } from "@apollo/server/plugin/disabled";
+import { ApolloServerPluginCacheControlDisabled, ApolloServerPluginLandingPageDisabled } from "@apollo/server/plugin/disabled";
 import { ApolloServerPluginDrainHttpServer } from "@apollo/server/plugin/drainHttpServer";
 import type { GraphQLFormattedError } from "graphql";
 import type { Server } from "node:http";
 import { HandledError } from "../errors.js";
 import { projectFile } from "../project-files.js";
 import type { GraphQLContext } from "./context.js";
+import { graphiqlLandingPage } from "./graphiql.js";
 import { resolvers } from "./resolvers.js";
 
 /** The SDL the API serves, read from the repository's schema.graphql. */
@@ -36,16 +37,26 @@ export function formatError(formatted: GraphQLFormattedError, error: unknown): G
   return { message: formatted.message, locations: formatted.locations, path: formatted.path, extensions: { code } };
 }
 
-export function createApolloServer(httpServer: Server): ApolloServer<GraphQLContext> {
+/** Options of the API's Apollo Server. */
+export interface ApolloOptions {
+  /** Serve GraphiQL to a browser opening the endpoint (development), or no page at all. */
+  graphiql: boolean;
+}
+
+export async function createApolloServer(httpServer: Server, options: ApolloOptions): Promise<ApolloServer<GraphQLContext>> {
+  const landingPage = (options.graphiql && (await graphiqlLandingPage())) || ApolloServerPluginLandingPageDisabled();
   return new ApolloServer<GraphQLContext>({
     typeDefs,
     resolvers,
     formatError,
     includeStacktraceInErrorResponses: false,
+    // GraphiQL needs the schema; otherwise Apollo's default holds (off when NODE_ENV=production).
+    ...(options.graphiql ? { introspection: true } : {}),
     plugins: [
       ApolloServerPluginDrainHttpServer({ httpServer }),
       // The API sets no cache hints; left on, this plugin wraps every resolver of every request.
       ApolloServerPluginCacheControlDisabled(),
+      landingPage,
     ],
   });
 }
