@@ -2,7 +2,7 @@ import DataLoader from "dataloader";
 import type { CachedInput, FlowRun, HandlerType, PrismaClient, Result, StateType } from "../generated/prisma/client.js";
 import type { FlowRunState } from "../generated/graphql.js";
 import type { Services } from "./context.js";
-import type { FlowRunModel, StateModel, TaskRunModel } from "./mappers.js";
+import type { FlowRunModel, ParameterModel, StateModel, TaskRunModel } from "./mappers.js";
 import { toPage, type Page } from "./pagination.js";
 
 /** Which page of a parent's list: its size, and the sort key of the item it starts after. */
@@ -31,6 +31,8 @@ export interface Loaders {
   taskRunsOfFlowRun: DataLoader<PageKey<number>, Page<TaskRunModel>, string>;
   /** The states of a task run, oldest first, each with its result. */
   statesOfTaskRun: DataLoader<PageKey<number>, Page<StateModel>, string>;
+  /** The parameters of a flow run, in task order. */
+  parametersOfFlowRun: DataLoader<string, ParameterModel[]>;
   /** The inputs a state cached, by name. */
   cachedInputsOfState: DataLoader<string, CachedInput[]>;
   result: DataLoader<string, Result | null>;
@@ -113,6 +115,14 @@ function taskRunFromRow(row: TaskRunRow): TaskRunModel {
     loadedResult: resultFromRow(row),
   };
   return { id: row.id, flowRunId: row.flowRunId, taskId: row.taskId, version: row.version, position: row.position, loadedState };
+}
+
+interface ParameterRow extends ResultColumns {
+  id: string;
+  flowRunId: string;
+  taskId: string;
+  version: number;
+  name: string;
 }
 
 interface StateRow extends ResultColumns {
@@ -262,6 +272,28 @@ export function createLoaders(prisma: PrismaClient, sql: Sql): Loaders {
       }),
       (state) => [state.version],
     ),
+
+    parametersOfFlowRun: new DataLoader(async (keys) => {
+      // A parameter's value is the result of its first state, given when the run was created.
+      const rows = await ids<ParameterRow>(
+        `SELECT t.id::text, t.flow_run_id::text AS "flowRunId", t.task_id::text AS "taskId", t.version, k.name, ${RESULT_COLUMNS}
+         FROM task_run t
+         JOIN task k ON k.id = t.task_id AND k.is_parameter
+         JOIN state s ON s.task_run_id = t.id AND s.version = 1
+         LEFT JOIN result r ON r.id = s.result_id
+         WHERE t.flow_run_id = ANY($1::uuid[])
+         ORDER BY k.position`,
+        keys,
+      );
+      const parameters = rows.map(
+        (row): ParameterModel => ({
+          name: row.name,
+          taskRun: { id: row.id, flowRunId: row.flowRunId, taskId: row.taskId, version: row.version },
+          result: resultFromRow(row),
+        }),
+      );
+      return groupBy(keys, parameters, (parameter) => parameter.taskRun.flowRunId);
+    }),
 
     cachedInputsOfState: new DataLoader(async (keys) =>
       groupBy(

@@ -21,6 +21,8 @@ export interface FlowRunModel extends FlowRun {
 export interface ParameterModel {
   name: string;
   taskRun: TaskRun;
+  /** The result its run was created with; null when no value was given. */
+  result: Result | null;
 }
 
 /** The absence of a result. */

@@ -78,23 +78,11 @@ export const resolvers: Resolvers = {
     state: (run, _args, { loaders }) => run.loadedState ?? loaders.flowRunState.load(run.id),
     taskRuns: (run, { first, after }, { loaders }) =>
       loaders.taskRunsOfFlowRun.load({ parent: run.id, size: pageSize(first, 100), after: after ? decodeCursor(after, isNumber)[0] : null }),
-    parameters: async (run, _args, { prisma }) => {
-      const taskRuns = await prisma.taskRun.findMany({
-        where: { flowRunId: run.id, task: { isParameter: true } },
-        include: { task: true },
-        orderBy: { task: { position: "asc" } },
-      });
-      return taskRuns.map(({ task, ...taskRun }) => ({ name: task.name, taskRun }));
-    },
+    parameters: (run, _args, { loaders }) => loaders.parametersOfFlowRun.load(run.id),
   },
 
   Parameter: {
-    result: async ({ taskRun }, _args, { prisma }) => {
-      const state = await prisma.state.findUniqueOrThrow({
-        where: { taskRunId_version: { taskRunId: taskRun.id, version: 1 } },
-      });
-      return state.resultId ? prisma.result.findUniqueOrThrow({ where: { id: state.resultId } }) : NO_RESULT;
-    },
+    result: (parameter) => parameter.result ?? NO_RESULT,
   },
 
   TaskRun: {

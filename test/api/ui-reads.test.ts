@@ -34,14 +34,19 @@ async function setStates(taskRuns: { id: string; version: number }[], type: "RUN
   setTaskRunStates.forEach((run, i) => (taskRuns[i]!.version = run.version));
 }
 
-/** A flow of `tasks` tasks, with `runs` runs. */
-async function flowWithRuns(name: string, tasks: number, runs: number) {
+/** A flow of `tasks` tasks, with `runs` runs; with `parameter`, a parameter too, given each run's number. */
+async function flowWithRuns(name: string, tasks: number, runs: number, parameter = false) {
   const { createFlow } = await t.ok(CreateFlow, {
-    input: { name, handler: { type: "JSON" }, tasks: Array.from({ length: tasks }, (_, i) => ({ name: `t${i}` })) },
+    input: {
+      name,
+      handler: { type: "JSON" },
+      tasks: [...(parameter ? [{ name: "run", isParameter: true }] : []), ...Array.from({ length: tasks }, (_, i) => ({ name: `t${i}` }))],
+    },
   });
   const created = [];
   for (let i = 0; i < runs; i++) {
-    const { createFlowRun } = await t.ok(CreateFlowRun, { input: { flowId: createFlow.id } });
+    const parameters = parameter ? [{ name: "run", value: i }] : [];
+    const { createFlowRun } = await t.ok(CreateFlowRun, { input: { flowId: createFlow.id, parameters } });
     created.push({ id: createFlowRun.id, taskRuns: createFlowRun.taskRuns.nodes.map(({ id, version }) => ({ id, version })) });
   }
   return { flowId: createFlow.id, runs: created };
@@ -174,15 +179,20 @@ describe("statements per request", () => {
   // The same query for 10 and for 200 items must cost the same number of SQL statements.
   const sizes = [10, 200] as const;
 
-  it("lists a flow's runs with their states at a constant cost", async () => {
+  it("lists a flow's runs with their states and parameters at a constant cost", async () => {
     const counts = [];
     for (const size of sizes) {
-      const { flowId } = await flowWithRuns(`runs x${size}`, 2, size);
+      const { flowId } = await flowWithRuns(`runs x${size}`, 2, size, true);
       counts.push(await statementsOf(() => t.ok(ListFlowRuns, { flowId, first: size })));
       const { flow } = await t.ok(ListFlowRuns, { flowId, first: size });
       expect(flow!.runs.nodes).toHaveLength(size);
+      expect(flow!.runs.nodes.map((run) => run.parameters[0]?.result)).toEqual(
+        Array.from({ length: size }, (_, i) => expect.objectContaining({ value: size - 1 - i })),
+      );
     }
     expect(counts[1]).toBe(counts[0]);
+    // The flow, the page of runs with their states, their parameters with their values.
+    expect(counts[0]).toBe(3);
   });
 
   it("lists a flow run's task runs, with states and result previews, at a constant cost", async () => {
