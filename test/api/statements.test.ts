@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { startTestApp, type TestApp } from "../support/app.js";
+import { statementsOf, statementsSent } from "../support/metrics.js";
 import { GetTaskRun, GetTaskRunHandles, ListTaskRuns, SetTaskRunStates, SetTaskRunStatesLean } from "../support/documents.js";
 import { startRun } from "../support/flows.js";
 
@@ -13,18 +14,6 @@ beforeAll(async () => {
 });
 afterAll(() => t.stop());
 
-async function statementsSent(): Promise<number> {
-  const text = await (await fetch(t.app.url.replace(/\/graphql$/, "/metrics"))).text();
-  return Number(/^handled_sql_statements_total (\d+)$/m.exec(text)?.[1]);
-}
-
-/** SQL statements `work` costs. */
-async function statementsOf(work: () => Promise<unknown>): Promise<number> {
-  const before = await statementsSent();
-  await work();
-  return (await statementsSent()) - before;
-}
-
 /** A flow run of `tasks` task runs, each moved to SUCCESS with a JSON value. */
 async function finishedRun(tasks: number) {
   const run = await startRun(t, {
@@ -37,7 +26,7 @@ async function finishedRun(tasks: number) {
     version: taskRun.version,
     state: { type: "SUCCESS" as const, result: { value: { i } } },
   }));
-  const statements = await statementsOf(() => t.ok(SetTaskRunStatesLean, { input }));
+  const statements = await statementsOf(t, () => t.ok(SetTaskRunStatesLean, { input }));
   return { run, statements };
 }
 
@@ -48,9 +37,9 @@ it("serves Prometheus metrics, with the statements it sent and its memory", asyn
   const text = await response.text();
   expect(text).toMatch(/^# TYPE handled_sql_statements_total counter$/m);
   expect(text).toMatch(/^process_resident_memory_bytes \d+/m);
-  const before = await statementsSent();
+  const before = await statementsSent(t);
   await finishedRun(1);
-  expect(await statementsSent()).toBeGreaterThan(before);
+  expect(await statementsSent(t)).toBeGreaterThan(before);
 });
 
 it("records a batch of state changes in two statements, whether it has 1 entry or 50", async () => {
@@ -64,21 +53,21 @@ it("answers a batch with the new states and results in a constant number of stat
   const answer = async (tasks: number) => {
     const { taskRuns } = await startRun(t, { name: `answered ${tasks}`, tasks: Array.from({ length: tasks }, (_, i) => ({ name: `t${i}` })) });
     const input = Object.values(taskRuns).map(({ id, version }) => ({ taskRunId: id, version, state: { type: "SUCCESS" as const, result: { value: 1 } } }));
-    return statementsOf(() => t.ok(SetTaskRunStates, { input }));
+    return statementsOf(t, () => t.ok(SetTaskRunStates, { input }));
   };
   expect(await answer(50)).toBe(await answer(2));
 });
 
 it("reads a task run with its current state and result in one statement", async () => {
   const { run } = await finishedRun(1);
-  const statements = await statementsOf(() => t.ok(GetTaskRunHandles, { id: run.taskRuns.t0!.id }));
+  const statements = await statementsOf(t, () => t.ok(GetTaskRunHandles, { id: run.taskRuns.t0!.id }));
   expect(statements).toBe(1);
 });
 
 it("reads a flow run's task runs, states and results in as many statements for 100 as for 10", async () => {
   const small = await finishedRun(10);
   const large = await finishedRun(100);
-  const read = (id: string) => statementsOf(() => t.ok(ListTaskRuns, { flowRunId: id, first: 100 }));
+  const read = (id: string) => statementsOf(t, () => t.ok(ListTaskRuns, { flowRunId: id, first: 100 }));
   const forSmall = await read(small.run.flowRunId);
   const forLarge = await read(large.run.flowRunId);
   expect(forLarge).toBe(forSmall);
@@ -96,9 +85,9 @@ it("reads a flow run's task runs, states and results in as many statements for 1
 it("keeps a task run's full read, history and cached inputs included, independent of its history's length", async () => {
   const { run } = await finishedRun(1);
   const taskRun = run.taskRuns.t0!;
-  const first = await statementsOf(() => t.ok(GetTaskRun, { id: taskRun.id }));
+  const first = await statementsOf(t, () => t.ok(GetTaskRun, { id: taskRun.id }));
   for (let version = 2; version < 12; version++) {
     await t.ok(SetTaskRunStates, { input: [{ taskRunId: taskRun.id, version, state: { type: "RUNNING" } }] });
   }
-  expect(await statementsOf(() => t.ok(GetTaskRun, { id: taskRun.id }))).toBe(first);
+  expect(await statementsOf(t, () => t.ok(GetTaskRun, { id: taskRun.id }))).toBe(first);
 });

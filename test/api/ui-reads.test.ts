@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startTestApp, type TestApp } from "../support/app.js";
+import { statementsOf } from "../support/metrics.js";
 import { CreateFlow, CreateFlowRun, ListFlowRuns, ListFlows, ListTaskRuns, SetTaskRunStatesLean, TaskRunHistory } from "../support/documents.js";
 import { startRun } from "../support/flows.js";
 
@@ -11,17 +12,6 @@ beforeAll(async () => {
   t = await startTestApp();
 });
 afterAll(() => t.stop());
-
-async function statementsSent(): Promise<number> {
-  const text = await (await fetch(t.app.url.replace(/\/graphql$/, "/metrics"))).text();
-  return Number(/^handled_sql_statements_total (\d+)$/m.exec(text)?.[1]);
-}
-
-async function statementsOf(work: () => Promise<unknown>): Promise<number> {
-  const before = await statementsSent();
-  await work();
-  return (await statementsSent()) - before;
-}
 
 /** Moves task runs to a state, each with a small JSON value; returns their new versions. */
 async function setStates(taskRuns: { id: string; version: number }[], type: "RUNNING" | "SUCCESS" | "FAILED") {
@@ -183,7 +173,7 @@ describe("statements per request", () => {
     const counts = [];
     for (const size of sizes) {
       const { flowId } = await flowWithRuns(`runs x${size}`, 2, size, true);
-      counts.push(await statementsOf(() => t.ok(ListFlowRuns, { flowId, first: size })));
+      counts.push(await statementsOf(t, () => t.ok(ListFlowRuns, { flowId, first: size })));
       const { flow } = await t.ok(ListFlowRuns, { flowId, first: size });
       expect(flow!.runs.nodes).toHaveLength(size);
       expect(flow!.runs.nodes.map((run) => run.parameters[0]?.result)).toEqual(
@@ -200,7 +190,7 @@ describe("statements per request", () => {
     for (const size of sizes) {
       const { runs } = await flowWithRuns(`task runs x${size}`, size, 1);
       await setStates(runs[0]!.taskRuns, "SUCCESS");
-      counts.push(await statementsOf(() => t.ok(ListTaskRuns, { flowRunId: runs[0]!.id, first: size })));
+      counts.push(await statementsOf(t, () => t.ok(ListTaskRuns, { flowRunId: runs[0]!.id, first: size })));
       const { flowRun } = await t.ok(ListTaskRuns, { flowRunId: runs[0]!.id, first: size });
       expect(flowRun!.taskRuns.nodes.filter((r) => r.state.result.__typename === "Result")).toHaveLength(size);
     }
@@ -213,7 +203,7 @@ describe("statements per request", () => {
       const run = await startRun(t, { name: `history x${size}`, handler: { type: "JSON" }, tasks: [{ name: "work" }] });
       const work = run.taskRuns.work!;
       for (let i = 1; i < size; i++) await setStates([work], i % 2 ? "RUNNING" : "SUCCESS");
-      counts.push(await statementsOf(() => t.ok(TaskRunHistory, { id: work.id, first: size })));
+      counts.push(await statementsOf(t, () => t.ok(TaskRunHistory, { id: work.id, first: size })));
       const { taskRun } = await t.ok(TaskRunHistory, { id: work.id, first: size });
       expect(taskRun!.states.nodes).toHaveLength(size);
     }

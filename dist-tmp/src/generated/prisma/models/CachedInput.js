@@ -1,2 +1,0 @@
-export {};
-//# sourceMappingURL=CachedInput.js.map

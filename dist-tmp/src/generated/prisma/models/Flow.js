@@ -1,2 +1,0 @@
-export {};
-//# sourceMappingURL=Flow.js.map

@@ -1,2 +1,0 @@
-export {};
-//# sourceMappingURL=FlowRun.js.map

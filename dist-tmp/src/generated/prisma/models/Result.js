@@ -1,2 +1,0 @@
-export {};
-//# sourceMappingURL=Result.js.map

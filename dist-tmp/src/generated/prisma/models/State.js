@@ -1,2 +1,0 @@
-export {};
-//# sourceMappingURL=State.js.map

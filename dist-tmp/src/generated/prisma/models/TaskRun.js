@@ -1,2 +1,0 @@
-export {};
-//# sourceMappingURL=TaskRun.js.map

@@ -1,2 +1,0 @@
-export const NO_RESULT = { noResult: true };
-//# sourceMappingURL=mappers.js.map
