@@ -53,11 +53,11 @@ export class ApiClient {
   async createFlowRuns(flowId: string, count: number): Promise<{ id: string; slot: TaskRunSlot }[]> {
     const runs = [];
     for (let i = 0; i < count; i++) {
-      const { createFlowRun } = await this.request<{ createFlowRun: { id: string; taskRuns: { id: string }[] } }>(
-        `mutation($id: ID!) { createFlowRun(input: { flowId: $id }) { id taskRuns { id } } }`,
+      const { createFlowRun } = await this.request<{ createFlowRun: { id: string; taskRuns: { nodes: { id: string }[] } } }>(
+        `mutation($id: ID!) { createFlowRun(input: { flowId: $id }) { id taskRuns(first: 500) { nodes { id } } } }`,
         { id: flowId },
       );
-      runs.push({ id: createFlowRun.id, slot: { taskRunIds: createFlowRun.taskRuns.map((t) => t.id), version: 1 } });
+      runs.push({ id: createFlowRun.id, slot: { taskRunIds: createFlowRun.taskRuns.nodes.map((t) => t.id), version: 1 } });
     }
     return runs;
   }
