@@ -61,7 +61,7 @@ export async function startApp(config: Config): Promise<App> {
   try {
     const services = createServices(config, database);
     const httpServer = createServer();
-    const apollo = await createApolloServer(httpServer, { graphiql: config.graphiql });
+    const apollo = createApolloServer(httpServer, { graphiql: config.graphiql });
     const listener = createRequestListener({
       apollo,
       services,

@@ -43,8 +43,8 @@ export interface ApolloOptions {
   graphiql: boolean;
 }
 
-export async function createApolloServer(httpServer: Server, options: ApolloOptions): Promise<ApolloServer<GraphQLContext>> {
-  const landingPage = (options.graphiql && (await graphiqlLandingPage())) || ApolloServerPluginLandingPageDisabled();
+export function createApolloServer(httpServer: Server, options: ApolloOptions): ApolloServer<GraphQLContext> {
+  const landingPage = (options.graphiql && graphiqlLandingPage()) || ApolloServerPluginLandingPageDisabled();
   return new ApolloServer<GraphQLContext>({
     typeDefs,
     resolvers,
