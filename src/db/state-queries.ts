@@ -91,7 +91,8 @@ export async function recordStateBatch(pool: pg.Pool, batch: StateBatch): Promis
     `WITH given AS (
        SELECT * FROM unnest($1::uuid[], $2::int[]) AS g(id, version)
      ), locked AS (
-       SELECT t.id, t.version FROM task_run t WHERE t.id IN (SELECT id FROM given) FOR UPDATE
+       -- In id order, so batches sharing task runs lock them in the same order: no deadlock.
+       SELECT t.id, t.version FROM task_run t WHERE t.id IN (SELECT id FROM given) ORDER BY t.id FOR UPDATE
      ), checked AS (
        SELECT count(*) = $3 AS ok FROM locked JOIN given USING (id, version)
      ), bumped AS (

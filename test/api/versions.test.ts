@@ -86,6 +86,18 @@ describe("versions and all-or-nothing batches", () => {
     expect(added.map((f) => `${t.resultsDir}/${f}`)).toEqual([winner.handle]);
   });
 
+  it("lets one of two batches naming the same task runs in opposite orders win, without a deadlock", async () => {
+    for (let round = 0; round < 10; round++) {
+      const run = await startRun(t, { name: `opposite orders ${round}`, handler: { type: "JSON" }, tasks: [{ name: "a" }, { name: "b" }] });
+      const entry = (name: "a" | "b") => ({ taskRunId: run.taskRuns[name]!.id, version: 1, state: { type: "RUNNING" as const } });
+
+      const outcomes = await Promise.all([t.run(SetTaskRunStates, { input: [entry("a"), entry("b")] }), t.run(SetTaskRunStates, { input: [entry("b"), entry("a")] })]);
+
+      const codes = outcomes.map((o) => o.errors?.[0]?.extensions?.code ?? "OK").sort();
+      expect({ round, codes }).toEqual({ round, codes: ["OK", "VERSION_MISMATCH"] });
+    }
+  });
+
   it("records nothing when a write fails, and removes what the batch already wrote", async () => {
     const blocked = join(t.resultsDir, "blocked");
     await writeFile(blocked, "a file where a directory should be");
