@@ -1,6 +1,6 @@
 import { randomUUID } from "node:crypto";
 import { constants } from "node:fs";
-import { mkdir, open, realpath, rm, stat, unlink, writeFile } from "node:fs/promises";
+import { mkdir, open, realpath, rm, stat, unlink, writeFile, type FileHandle } from "node:fs/promises";
 import { dirname, isAbsolute, join, relative, resolve, sep } from "node:path";
 import { ErrorCode, HandledError } from "../../errors.js";
 import type { Handle, ResultHandler } from "../result-handler.js";
@@ -94,6 +94,22 @@ export function createLocalHandler(options: LocalHandlerOptions): ResultHandler 
     return real;
   }
 
+  /** Opens the file behind a handle, inside the handler's reach, and reads it with `use`. */
+  async function withFile<T>(handle: Handle, use: (file: FileHandle) => Promise<T>): Promise<T> {
+    const real = await locate(handle);
+    try {
+      // O_NOFOLLOW: should the file be swapped for a symlink after `locate`, opening fails.
+      const file = await open(real, constants.O_RDONLY | constants.O_NOFOLLOW);
+      try {
+        return await use(file);
+      } finally {
+        await file.close();
+      }
+    } catch (cause) {
+      throw readError(handle, cause);
+    }
+  }
+
   return {
     spec: { type: "LOCAL", dir },
 
@@ -118,34 +134,15 @@ export function createLocalHandler(options: LocalHandlerOptions): ResultHandler 
     },
 
     async read(handle) {
-      const real = await locate(handle);
-      try {
-        // O_NOFOLLOW: should the file be swapped for a symlink after `locate`, opening fails.
-        const file = await open(real, constants.O_RDONLY | constants.O_NOFOLLOW);
-        try {
-          return await file.readFile("utf8");
-        } finally {
-          await file.close();
-        }
-      } catch (cause) {
-        throw readError(handle, cause);
-      }
+      return withFile(handle, (file) => file.readFile("utf8"));
     },
 
     async readStart(handle, maxBytes) {
-      const real = await locate(handle);
-      try {
-        const file = await open(real, constants.O_RDONLY | constants.O_NOFOLLOW);
-        try {
-          const buffer = Buffer.alloc(maxBytes);
-          const { bytesRead } = await file.read(buffer, 0, maxBytes, 0);
-          return buffer.subarray(0, bytesRead);
-        } finally {
-          await file.close();
-        }
-      } catch (cause) {
-        throw readError(handle, cause);
-      }
+      return withFile(handle, async (file) => {
+        const buffer = Buffer.alloc(maxBytes);
+        const { bytesRead } = await file.read(buffer, 0, maxBytes, 0);
+        return buffer.subarray(0, bytesRead);
+      });
     },
 
     async verifyHandle(handle) {
