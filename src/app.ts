@@ -6,7 +6,7 @@ import { openDatabase, type Database } from "./db/database.js";
 import { createApolloServer } from "./graphql/apollo.js";
 import type { Services } from "./graphql/context.js";
 import { createRequestListener } from "./graphql/http-server.js";
-import { createMetrics, type Metrics } from "./metrics.js";
+import { createMetrics } from "./metrics.js";
 import { createHandlerRegistry } from "./results/handler-registry.js";
 import { ResultStore } from "./results/result-store.js";
 import { createGcsStorage, createS3Client } from "./results/storage-clients.js";
@@ -18,7 +18,6 @@ export interface App {
   /** The GraphQL endpoint, e.g. http://127.0.0.1:4000/graphql. */
   url: string;
   database: Database;
-  metrics: Metrics;
   /** Stops accepting requests, lets running ones finish, then closes the database. */
   stop(): Promise<void>;
 }
@@ -45,7 +44,7 @@ export function createServices(config: Config, database: Database): Services {
   const results = new ResultStore({ registry, maxValueBytes: config.maxValueBytes });
   return {
     prisma: database.prisma,
-    sql: async <T>(text: string, values: readonly unknown[]) => (await database.pool.query(text, [...values])).rows as T[],
+    pool: database.pool,
     results,
     flows: new FlowService({ prisma: database.prisma, registry, results }),
     states: new StateService({ pool: database.pool, results, defaultHandler: config.defaultHandler, maxBatch: MAX_BATCH }),
@@ -82,7 +81,6 @@ export async function startApp(config: Config): Promise<App> {
     return {
       url: `http://${host}:${port}/graphql`,
       database,
-      metrics,
       async stop() {
         await apollo.stop();
         await database.close();

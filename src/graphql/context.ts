@@ -1,3 +1,4 @@
+import type pg from "pg";
 import type { PrismaClient } from "../generated/prisma/client.js";
 import type { HandlerSpec } from "../results/handler-spec.js";
 import type { ResultStore } from "../results/result-store.js";
@@ -8,8 +9,8 @@ import type { Loaders } from "./loaders.js";
 /** The services, built once per server. */
 export interface Services {
   prisma: PrismaClient;
-  /** Plain SQL on the pool under Prisma, for hot reads (see Database.pool). */
-  sql: <T>(text: string, values: readonly unknown[]) => Promise<T[]>;
+  /** The pool under Prisma's adapter, for the hot statements that are plain SQL (Database.pool). */
+  pool: pg.Pool;
   results: ResultStore;
   flows: FlowService;
   states: StateService;

@@ -96,7 +96,7 @@ export function createRequestListener(options: HttpServerOptions): RequestListen
         search: url.search,
         body: await parseBody(req, maxRequestBytes),
       },
-      context: async () => ({ ...services, loaders: createLoaders(services.prisma, services.sql) }),
+      context: async () => ({ ...services, loaders: createLoaders(services.prisma, services.pool) }),
     });
     for (const [key, value] of response.headers) res.setHeader(key, value);
     res.statusCode = response.status ?? 200;

@@ -1,7 +1,7 @@
 import DataLoader from "dataloader";
 import type { CachedInput, FlowRun, HandlerType, PrismaClient, Result, StateType } from "../generated/prisma/client.js";
 import type { FlowRunState } from "../generated/graphql.js";
-import type { Services } from "./context.js";
+import type pg from "pg";
 import type { FlowRunModel, ParameterModel, StateModel, TaskRunModel } from "./mappers.js";
 import { toPage, type Page } from "./pagination.js";
 
@@ -38,7 +38,6 @@ export interface Loaders {
   result: DataLoader<string, Result | null>;
 }
 
-type Sql = Services["sql"];
 
 /** A flow run's state from its task runs' current states (`s`): see FlowRunState in the schema. */
 const FLOW_RUN_STATE = `
@@ -167,17 +166,20 @@ function pagedLoader<A, R extends { parent?: string }, T>(
 ): DataLoader<PageKey<A>, Page<T>, string> {
   return new DataLoader(
     async (keys) => {
+      // DataLoader has already merged equal keys, so the parents of one group are distinct.
       const groups = new Map<string, PageKey<A>[]>();
       for (const key of keys) {
         const same = JSON.stringify([key.size, key.after, key.state ?? null]);
-        groups.set(same, [...(groups.get(same) ?? []), key]);
+        const group = groups.get(same);
+        if (group) group.push(key);
+        else groups.set(same, [key]);
       }
       const pages = new Map<PageKey<A>, Page<T>>();
       for (const group of groups.values()) {
         const { size, after, state } = group[0]!;
-        const parents = [...new Set(group.map((key) => key.parent))];
+        const parents = group.map((key) => key.parent);
         const rows = groupBy(parents, await fetch(parents, size, after, state ?? null), (row) => row.parent!);
-        for (const key of group) pages.set(key, toPage(rows[parents.indexOf(key.parent)]!.map(toNode), size, cursorOf));
+        group.forEach((key, i) => pages.set(key, toPage(rows[i]!.map(toNode), size, cursorOf)));
       }
       return keys.map((key) => pages.get(key)!);
     },
@@ -185,8 +187,9 @@ function pagedLoader<A, R extends { parent?: string }, T>(
   );
 }
 
-export function createLoaders(prisma: PrismaClient, sql: Sql): Loaders {
-  const ids = async <T>(query: string, keys: readonly string[]) => sql<T>(query, [keys]);
+export function createLoaders(prisma: PrismaClient, pool: pg.Pool): Loaders {
+  const sql = async <T extends pg.QueryResultRow>(text: string, values: unknown[]) => (await pool.query<T>(text, values)).rows;
+  const ids = <T extends pg.QueryResultRow>(query: string, keys: readonly string[]) => sql<T>(query, [keys]);
 
   return {
     flowRun: new DataLoader(async (keys) => byKey(keys, await prisma.flowRun.findMany({ where: { id: { in: [...keys] } } }), (r) => r.id)),

@@ -42,8 +42,6 @@ export interface StateServiceDeps {
   maxBatch: number;
 }
 
-type LoadedTaskRun = TaskRunForChange;
-
 /**
  * A result row this call creates. Its id is chosen before anything is written, so a cached
  * input of another entry in the same batch can refer to it.
@@ -160,7 +158,7 @@ export class StateService {
   }
 
   /** Checks an entry's own result and works out what it will store; writes nothing. */
-  private async planResult(change: StateChange, run: LoadedTaskRun): Promise<Plan> {
+  private async planResult(change: StateChange, run: TaskRunForChange): Promise<Plan> {
     const { results, defaultHandler } = this.deps;
     const plan: Plan = { change, stateId: randomUUID(), cachedInputs: [] };
     const result = change.state.result;
@@ -189,8 +187,8 @@ export class StateService {
    */
   private planCachedInputs(
     plan: Plan,
-    run: LoadedTaskRun,
-    upstream: Map<string, LoadedTaskRun>,
+    run: TaskRunForChange,
+    upstream: Map<string, TaskRunForChange>,
     batchResults: Map<string, string>,
   ): NewResult[] {
     const { results, defaultHandler } = this.deps;
