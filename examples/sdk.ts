@@ -36,7 +36,7 @@ export async function example(url: string): Promise<string> {
   const { flowRun } = await client.request(ListTaskRunsDocument, { flowRunId: createFlowRun.id, previewBytes: 64 });
   return flowRun!.taskRuns.nodes
     .map(({ task, state }) => {
-      const result = state.result.__typename === "Result" ? `${state.result.sizeBytes} bytes: ${state.result.preview.text}` : "no result";
+      const result = state.result.__typename === "Result" ? `${state.result.sizeBytes} bytes: ${state.result.preview?.text ?? "(unreadable)"}` : "no result";
       return `${task.name} ${state.type} (${result})`;
     })
     .join("\n");

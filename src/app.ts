@@ -22,9 +22,6 @@ export interface App {
   stop(): Promise<void>;
 }
 
-/** Most state changes one setTaskRunStates call may carry. */
-const MAX_BATCH = 1000;
-
 /** Builds the services from a config; they hold no per-request state. */
 export function createServices(config: Config, database: Database): Services {
   const registry = createHandlerRegistry({
@@ -41,13 +38,19 @@ export function createServices(config: Config, database: Database): Services {
       : undefined,
     gcs: config.gcs.buckets.length ? { buckets: config.gcs.buckets, storage: createGcsStorage(config.gcs) } : undefined,
   });
-  const results = new ResultStore({ registry, maxValueBytes: config.maxValueBytes });
+  const { limits } = config;
+  const results = new ResultStore({
+    registry,
+    maxValueBytes: config.maxValueBytes,
+    maxJsonDepth: limits.maxJsonDepth,
+    maxHandleLength: limits.maxHandleLength,
+  });
   return {
     prisma: database.prisma,
     pool: database.pool,
     results,
-    flows: new FlowService({ prisma: database.prisma, registry, results }),
-    states: new StateService({ pool: database.pool, results, defaultHandler: config.defaultHandler, maxBatch: MAX_BATCH }),
+    flows: new FlowService({ prisma: database.prisma, registry, results, limits }),
+    states: new StateService({ pool: database.pool, results, defaultHandler: config.defaultHandler, limits }),
     defaultHandler: config.defaultHandler,
   };
 }

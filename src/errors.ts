@@ -25,6 +25,17 @@ export const ErrorCode = {
   RESULT_READ_FAILED: "RESULT_READ_FAILED",
   /** A stored result is not handled, so its value is not served. */
   RESULT_NOT_HANDLED: "RESULT_NOT_HANDLED",
+  /** The request has read as many bytes or values from storage as one response may hold. */
+  RESPONSE_TOO_LARGE: "RESPONSE_TOO_LARGE",
+  /** S3 or GCS did not answer in time; nothing was recorded. Retryable. */
+  STORE_TIMEOUT: "STORE_TIMEOUT",
+  /**
+   * PostgreSQL could not be reached or did not answer in time. Retryable; a state change
+   * retried with the same idempotency keys is recorded at most once.
+   */
+  DATABASE_UNAVAILABLE: "DATABASE_UNAVAILABLE",
+  /** The operation type (e.g. `subscription`) is not one this API serves. */
+  OPERATION_NOT_SUPPORTED: "OPERATION_NOT_SUPPORTED",
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 

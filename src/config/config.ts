@@ -24,6 +24,55 @@ export interface Config {
   graphiql: boolean;
   s3: S3Config;
   gcs: GcsConfig;
+  limits: InputLimits;
+  responses: ResponseLimits;
+  timeouts: Timeouts;
+}
+
+/** How large and how deep what clients send may be; past these, BAD_USER_INPUT. */
+export interface InputLimits {
+  /** Flow, task, parameter and cached-input names, and idempotency keys, in characters. */
+  maxNameLength: number;
+  /** A state's message, in characters. */
+  maxMessageLength: number;
+  /** A LOCAL, S3 or GCS handle, in characters (a JSON handle is bounded by `jsonMaxBytes`). */
+  maxHandleLength: number;
+  /** How deep objects and arrays may nest in a value. */
+  maxJsonDepth: number;
+  /** Tasks (parameters included) one flow may have. */
+  maxTasksPerFlow: number;
+  /** State changes one setTaskRunStates call may carry. */
+  maxBatchSize: number;
+}
+
+/** What one request may read from storage, and how many large reads a process runs at once. */
+export interface ResponseLimits {
+  /** Total bytes of the values and previews one request reads. */
+  maxBytes: number;
+  /** Values and previews one request reads. */
+  maxValues: number;
+  /** Values at least this large count as large reads. */
+  largeReadBytes: number;
+  /** Large reads running at once in this process; others wait their turn. */
+  largeReadConcurrency: number;
+}
+
+/** Every wait on something outside the process is bounded; all in milliseconds. */
+export interface Timeouts {
+  /** Opening a connection to PostgreSQL. */
+  dbConnect: number;
+  /** One SQL statement (PostgreSQL's statement_timeout); the client gives up a connect timeout later. */
+  dbStatement: number;
+  /** A transaction left idle (PostgreSQL's idle_in_transaction_session_timeout). */
+  dbIdleInTransaction: number;
+  /** Start-up's connection and migrations, all together. */
+  dbStartup: number;
+  /** Opening a connection to S3 or GCS. */
+  storeConnect: number;
+  /** An S3 or GCS request: no answer (S3: no bytes on the socket) for this long fails it. */
+  storeRequest: number;
+  /** GET /healthz answers 503 when the database has not answered within this. */
+  health: number;
 }
 
 /** How the server reaches S3 (or an S3-compatible store). */
@@ -55,6 +104,8 @@ const list = z
   .optional()
   .transform((value) => (value ?? "").split(",").map((item) => item.trim()).filter(Boolean));
 const bytes = (fallback: number) => z.coerce.number().int().positive().default(fallback);
+const count = (fallback: number, max: number) => z.coerce.number().int().min(1).max(max).default(fallback);
+const ms = (fallback: number) => z.coerce.number().int().min(1).max(3_600_000).default(fallback);
 
 // HANDLED_DATA_DIR, the HANDLED_DEFAULT_HANDLER_* details and AWS_CREDENTIALS are read apart
 // (see loadConfig), so their problems are listed even when other variables are invalid.
@@ -79,6 +130,26 @@ const envSchema = z.object({
   HANDLED_GCS_BUCKETS: list,
   HANDLED_GCS_PROJECT_ID: z.string().optional(),
   GOOGLE_CLOUD_PROJECT: z.string().optional(),
+  // Input limits. Names go into unique indexes, whose rows PostgreSQL caps near 2,700 bytes.
+  HANDLED_MAX_NAME_LENGTH: count(200, 500),
+  HANDLED_MAX_MESSAGE_LENGTH: count(4096, 1_000_000),
+  HANDLED_MAX_HANDLE_LENGTH: count(4096, 65_536),
+  HANDLED_MAX_JSON_DEPTH: count(100, 1000),
+  HANDLED_MAX_TASKS_PER_FLOW: count(1000, 100_000),
+  HANDLED_MAX_BATCH_SIZE: count(1000, 100_000),
+  // What one response may read.
+  HANDLED_MAX_RESPONSE_BYTES: bytes(128 * MiB),
+  HANDLED_MAX_RESPONSE_VALUES: count(5000, 1_000_000),
+  HANDLED_LARGE_READ_BYTES: bytes(MiB),
+  HANDLED_LARGE_READ_CONCURRENCY: count(4, 1000),
+  // Timeouts, in milliseconds.
+  HANDLED_DB_CONNECT_TIMEOUT_MS: ms(5_000),
+  HANDLED_DB_STATEMENT_TIMEOUT_MS: ms(30_000),
+  HANDLED_DB_IDLE_IN_TRANSACTION_TIMEOUT_MS: ms(30_000),
+  HANDLED_DB_STARTUP_TIMEOUT_MS: ms(120_000),
+  HANDLED_STORE_CONNECT_TIMEOUT_MS: ms(5_000),
+  HANDLED_STORE_REQUEST_TIMEOUT_MS: ms(30_000),
+  HANDLED_HEALTH_TIMEOUT_MS: ms(2_000),
 });
 
 const awsCredentialsSchema = z.object({
@@ -169,6 +240,29 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     gcs: {
       buckets: [...new Set([...e.HANDLED_GCS_BUCKETS, ...defaultBucket("GCS")])],
       projectId: e.HANDLED_GCS_PROJECT_ID ?? e.GOOGLE_CLOUD_PROJECT,
+    },
+    limits: {
+      maxNameLength: e.HANDLED_MAX_NAME_LENGTH,
+      maxMessageLength: e.HANDLED_MAX_MESSAGE_LENGTH,
+      maxHandleLength: e.HANDLED_MAX_HANDLE_LENGTH,
+      maxJsonDepth: e.HANDLED_MAX_JSON_DEPTH,
+      maxTasksPerFlow: e.HANDLED_MAX_TASKS_PER_FLOW,
+      maxBatchSize: e.HANDLED_MAX_BATCH_SIZE,
+    },
+    responses: {
+      maxBytes: e.HANDLED_MAX_RESPONSE_BYTES,
+      maxValues: e.HANDLED_MAX_RESPONSE_VALUES,
+      largeReadBytes: e.HANDLED_LARGE_READ_BYTES,
+      largeReadConcurrency: e.HANDLED_LARGE_READ_CONCURRENCY,
+    },
+    timeouts: {
+      dbConnect: e.HANDLED_DB_CONNECT_TIMEOUT_MS,
+      dbStatement: e.HANDLED_DB_STATEMENT_TIMEOUT_MS,
+      dbIdleInTransaction: e.HANDLED_DB_IDLE_IN_TRANSACTION_TIMEOUT_MS,
+      dbStartup: e.HANDLED_DB_STARTUP_TIMEOUT_MS,
+      storeConnect: e.HANDLED_STORE_CONNECT_TIMEOUT_MS,
+      storeRequest: e.HANDLED_STORE_REQUEST_TIMEOUT_MS,
+      health: e.HANDLED_HEALTH_TIMEOUT_MS,
     },
   };
 }

@@ -2,6 +2,7 @@ import { PrismaPg } from "@prisma/adapter-pg";
 import pg from "pg";
 import type { Config } from "../config/config.js";
 import { PrismaClient } from "../generated/prisma/client.js";
+import { describeDatabaseError } from "./errors.js";
 import { startEmbeddedPostgres, type EmbeddedDatabase } from "./embedded-postgres.js";
 import { applyMigrations } from "./migrate.js";
 
@@ -45,6 +46,12 @@ export function createPrismaClient(url: string, options: PoolOptions = {}): { pr
     connectionString: url,
     max: options.max,
     ...(options.onStatement ? { Client: countingClient(options.onStatement) } : {}),
+  });
+  // An idle connection that PostgreSQL closes (a restart, pg_terminate_backend, a proxy timing
+  // out) is reported here; without a listener the process would crash. The pool has already
+  // dropped it and opens a new one when needed.
+  pool.on("error", (error) => {
+    console.error(`PostgreSQL closed an idle connection (${describeDatabaseError(error)}); the pool will open a new one.`);
   });
   return { prisma: new PrismaClient({ adapter: new PrismaPg(pool, { disposeExternalPool: true }) }), pool };
 }

@@ -3,9 +3,11 @@ import { ApolloServer } from "@apollo/server";
 import { unwrapResolverError } from "@apollo/server/errors";
 import { ApolloServerPluginCacheControlDisabled, ApolloServerPluginLandingPageDisabled } from "@apollo/server/plugin/disabled";
 import { ApolloServerPluginDrainHttpServer } from "@apollo/server/plugin/drainHttpServer";
-import type { GraphQLFormattedError } from "graphql";
+import type { ApolloServerPlugin } from "@apollo/server";
+import { GraphQLError, type GraphQLFormattedError } from "graphql";
 import type { Server } from "node:http";
-import { HandledError } from "../errors.js";
+import { describeDatabaseError, isDatabaseUnavailable } from "../db/errors.js";
+import { ErrorCode, HandledError } from "../errors.js";
 import { projectFile } from "../project-files.js";
 import type { GraphQLContext } from "./context.js";
 import { graphiqlLandingPage } from "./graphiql.js";
@@ -25,6 +27,15 @@ export function formatError(formatted: GraphQLFormattedError, error: unknown): G
     return { message: original.message, locations: formatted.locations, path: formatted.path, extensions: { code: original.code } };
   }
   const code = formatted.extensions?.code;
+  if ((code === "INTERNAL_SERVER_ERROR" || code === undefined) && isDatabaseUnavailable(original)) {
+    console.error(`database unavailable (${describeDatabaseError(original)}) at ${formatted.path?.join(".") ?? "the request"}`);
+    return {
+      message: "The database is unavailable or did not answer in time; retry later.",
+      locations: formatted.locations,
+      path: formatted.path,
+      extensions: { code: ErrorCode.DATABASE_UNAVAILABLE },
+    };
+  }
   if (code === "INTERNAL_SERVER_ERROR" || code === undefined) {
     console.error("internal error", original);
     return {
@@ -36,6 +47,23 @@ export function formatError(formatted: GraphQLFormattedError, error: unknown): G
   }
   return { message: formatted.message, locations: formatted.locations, path: formatted.path, extensions: { code } };
 }
+
+/**
+ * The schema has no subscriptions, and graphql-js would fail such an operation as an internal
+ * error: it is refused up front, as a client's mistake.
+ */
+const queriesAndMutationsOnly: ApolloServerPlugin<GraphQLContext> = {
+  async requestDidStart() {
+    return {
+      async didResolveOperation({ operation }) {
+        if (!operation || operation.operation === "query" || operation.operation === "mutation") return;
+        throw new GraphQLError(`This API serves queries and mutations, not ${operation.operation}s.`, {
+          extensions: { code: ErrorCode.OPERATION_NOT_SUPPORTED, http: { status: 400 } },
+        });
+      },
+    };
+  },
+};
 
 /** Options of the API's Apollo Server. */
 export interface ApolloOptions {
@@ -56,6 +84,7 @@ export function createApolloServer(httpServer: Server, options: ApolloOptions): 
       ApolloServerPluginDrainHttpServer({ httpServer }),
       // The API sets no cache hints; left on, this plugin wraps every resolver of every request.
       ApolloServerPluginCacheControlDisabled(),
+      queriesAndMutationsOnly,
       landingPage,
     ],
   });

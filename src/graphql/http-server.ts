@@ -1,3 +1,4 @@
+import { isUtf8 } from "node:buffer";
 import type { IncomingMessage, RequestListener, ServerResponse } from "node:http";
 import { HeaderMap, type ApolloServer } from "@apollo/server";
 import type { Registry } from "prom-client";
@@ -42,7 +43,10 @@ async function readBody(req: IncomingMessage, limit: number): Promise<string> {
     if (size > limit) throw new HttpError(413, "PAYLOAD_TOO_LARGE", `The request body is over ${limit} bytes.`);
     chunks.push(chunk as Buffer);
   }
-  return Buffer.concat(chunks).toString("utf8");
+  const body = Buffer.concat(chunks);
+  // Decoding would turn invalid bytes into U+FFFD silently, and store them so.
+  if (!isUtf8(body)) throw new HttpError(400, "BAD_USER_INPUT", "The request body is not valid UTF-8.");
+  return body.toString("utf8");
 }
 
 async function parseBody(req: IncomingMessage, limit: number): Promise<unknown> {

@@ -19,9 +19,19 @@ const DateTime = new GraphQLScalarType<Date, string>({
 /** Largest preview a request may ask for. */
 const MAX_PREVIEW_BYTES = 64 * 1024;
 
-const isNumber = (key: unknown[]): key is [number] => key.length === 1 && Number.isInteger(key[0]);
+// Cursors come back from clients, so their keys are checked to be what this API makes: a
+// position or version that fits PostgreSQL's integer, or a timestamp as toISOString writes it
+// (in years PostgreSQL stores) with a UUID.
+const isNumber = (key: unknown[]): key is [number] =>
+  key.length === 1 && Number.isInteger(key[0]) && (key[0] as number) >= 0 && (key[0] as number) <= 2 ** 31 - 1;
+const ISO_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
+const isTime = (text: unknown): text is string => {
+  if (typeof text !== "string" || !ISO_TIME.test(text)) return false;
+  const time = new Date(text);
+  return !Number.isNaN(time.getTime()) && time.toISOString() === text;
+};
 const isTimeAndId = (key: unknown[]): key is [string, string] =>
-  key.length === 2 && typeof key[0] === "string" && !Number.isNaN(Date.parse(key[0])) && typeof key[1] === "string" && isUuid(key[1]);
+  key.length === 2 && isTime(key[0]) && typeof key[1] === "string" && isUuid(key[1]);
 
 /** A lookup by id: ids that are not UUIDs cannot exist, so they are not looked up. */
 const byId = <T>(id: string, find: (id: string) => Promise<T | null>) => (isUuid(id) ? find(id) : null);

@@ -4,7 +4,7 @@ import type { S3Client } from "@aws-sdk/client-s3";
 import type { Storage } from "@google-cloud/storage";
 import { createGcsHandler } from "./handlers/gcs.js";
 import { createJsonHandler } from "./handlers/json.js";
-import { createLocalHandler, resolveAllowedDir } from "./handlers/local.js";
+import { checkAllowedDir, createLocalHandler } from "./handlers/local.js";
 import { createS3Handler } from "./handlers/s3.js";
 import type { ResultHandler } from "./result-handler.js";
 
@@ -34,7 +34,8 @@ export interface HandlerRegistry {
 
   /**
    * Checks a spec is within the server's reach without using it, e.g. when a flow names it.
-   * Throws HANDLE_OUT_OF_BOUNDS for a directory or bucket the server may not reach.
+   * Throws HANDLE_OUT_OF_BOUNDS for a directory or bucket the server may not reach, and
+   * BAD_USER_INPUT for a LOCAL directory that is a file.
    */
   checkReach(spec: HandlerSpec): Promise<void>;
 }
@@ -68,7 +69,7 @@ export function createHandlerRegistry(options: HandlerRegistryOptions): HandlerR
   return {
     handlerFor,
     async checkReach(spec) {
-      if (spec.type === "LOCAL") await resolveAllowedDir(spec.dir, options.localDirs);
+      if (spec.type === "LOCAL") await checkAllowedDir(spec.dir, options.localDirs);
       else await handlerFor(spec);
     },
   };

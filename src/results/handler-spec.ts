@@ -33,7 +33,12 @@ export const handlerSpecSchema = z.discriminatedUnion("type", [
   z
     .object({
       type: z.literal("LOCAL"),
-      dir: z.string({ error: "is required for LOCAL" }).refine(isAbsolute, "must be an absolute path"),
+      dir: z
+        .string({ error: "is required for LOCAL" })
+        // Room for a result's file name below it within PATH_MAX (4096 bytes on Linux).
+        .max(4000, "may be at most 4000 characters")
+        .refine((dir) => !dir.includes("\u0000"), "may not contain the NUL character")
+        .refine(isAbsolute, "must be an absolute path"),
     })
     .strict(),
   z.object({ type: z.literal("S3"), bucket, prefix }).strict(),

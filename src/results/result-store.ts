@@ -4,6 +4,7 @@ import type { HandlerSpec, HandlerType } from "./handler-spec.js";
 import { handlerSpecSchema, specFromRow } from "./handler-spec.js";
 import type { HandlerRegistry } from "./handler-registry.js";
 import type { Handle, ResultHandler } from "./result-handler.js";
+import { checkJsonDepth, checkText } from "../validation.js";
 
 /** A handle and the spec of the handler that reads it: what a result row holds. */
 export interface StoredHandle {
@@ -34,6 +35,10 @@ export interface ResultStoreOptions {
   registry: HandlerRegistry;
   /** Largest value, as JSON text in bytes, it writes. */
   maxValueBytes: number;
+  /** How deep objects and arrays may nest in a value it writes. */
+  maxJsonDepth: number;
+  /** Longest LOCAL, S3 or GCS handle it accepts from a client, in characters. */
+  maxHandleLength: number;
 }
 
 /** A value encoded once as the UTF-8 bytes of its JSON text, ready for any handler. */
@@ -49,8 +54,12 @@ export interface EncodedValue {
 export class ResultStore {
   constructor(private readonly options: ResultStoreOptions) {}
 
-  /** Encodes a value as JSON text. Throws VALUE_TOO_LARGE over the size limit. */
+  /**
+   * Encodes a value as JSON text. Throws BAD_USER_INPUT for a value nested too deep,
+   * VALUE_TOO_LARGE over the size limit.
+   */
   encode(value: unknown): EncodedValue {
+    checkJsonDepth(value, this.options.maxJsonDepth);
     // Only the bytes are kept: the text is garbage once they exist, so a large value is held
     // once while it is written.
     const json = Buffer.from(JSON.stringify(value), "utf8");
@@ -76,6 +85,8 @@ export class ResultStore {
    */
   async verifyHandled(handlerInput: unknown, handle: string): Promise<StoredHandle> {
     const spec = parseHandlerSpec(handlerInput);
+    // A JSON handle is the value itself, bounded by the JSON handler's size limit instead.
+    checkText(handle, "A handle", spec.type === "JSON" ? Number.POSITIVE_INFINITY : this.options.maxHandleLength);
     const handler = await this.options.registry.handlerFor(spec);
     const { sizeBytes } = await handler.verifyHandle(handle);
     return { spec: handler.spec, handle, sizeBytes };

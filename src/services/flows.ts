@@ -3,6 +3,8 @@ import type { Flow, FlowRun, Prisma, PrismaClient } from "../generated/prisma/cl
 import { handlerConfigOf, type HandlerSpec } from "../results/handler-spec.js";
 import type { HandlerRegistry } from "../results/handler-registry.js";
 import { parseHandlerSpec, type ResultStore, type StoredHandle } from "../results/result-store.js";
+import type { InputLimits } from "../config/config.js";
+import { checkText } from "../validation.js";
 import { isUuid } from "./ids.js";
 
 /** A task of a new flow. */
@@ -29,6 +31,7 @@ export interface FlowServiceDeps {
   prisma: PrismaClient;
   registry: HandlerRegistry;
   results: ResultStore;
+  limits: Pick<InputLimits, "maxNameLength" | "maxTasksPerFlow">;
 }
 
 function handlerColumns(spec: HandlerSpec | undefined) {
@@ -37,11 +40,9 @@ function handlerColumns(spec: HandlerSpec | undefined) {
     : { handlerType: null, handlerConfig: undefined };
 }
 
-function checkName(name: string, what: string): string {
-  const trimmed = name.trim();
-  if (!trimmed || trimmed.length > 200) {
-    throw new HandledError(ErrorCode.BAD_USER_INPUT, `${what} name must be 1 to 200 characters.`);
-  }
+function checkName(name: string, what: string, maxLength: number): string {
+  const trimmed = checkText(name, `${what} name`, maxLength).trim();
+  if (!trimmed) throw new HandledError(ErrorCode.BAD_USER_INPUT, `${what} name must be 1 to ${maxLength} characters.`);
   return trimmed;
 }
 
@@ -54,12 +55,19 @@ export class FlowService {
    * invalid handlers, HANDLE_OUT_OF_BOUNDS for a handler outside the server's reach.
    */
   async createFlow(input: NewFlow): Promise<Flow> {
-    const name = checkName(input.name, "A flow");
+    const { maxNameLength, maxTasksPerFlow } = this.deps.limits;
+    const name = checkName(input.name, "A flow", maxNameLength);
+    if (input.tasks.length > maxTasksPerFlow) {
+      throw new HandledError(
+        ErrorCode.BAD_USER_INPUT,
+        `A flow may have at most ${maxTasksPerFlow} tasks (HANDLED_MAX_TASKS_PER_FLOW); this one has ${input.tasks.length}.`,
+      );
+    }
     const flowSpec = await this.checkHandler(input.handler);
     const seen = new Set<string>();
     const tasks: Prisma.TaskCreateWithoutFlowInput[] = [];
     for (const [position, task] of input.tasks.entries()) {
-      const taskName = checkName(task.name, "A task");
+      const taskName = checkName(task.name, "A task", maxNameLength);
       if (seen.has(taskName)) {
         throw new HandledError(ErrorCode.BAD_USER_INPUT, `The task name "${taskName}" is used twice in this flow.`);
       }
@@ -85,6 +93,7 @@ export class FlowService {
     if (!flow) throw new HandledError(ErrorCode.NOT_FOUND, `No flow has the id "${flowId}".`);
     const values = new Map<string, unknown>();
     for (const parameter of parameters) {
+      checkText(parameter.name, "A parameter name", this.deps.limits.maxNameLength);
       const task = flow.tasks.find((t) => t.name === parameter.name);
       if (!task?.isParameter) {
         throw new HandledError(ErrorCode.BAD_USER_INPUT, `The flow "${flow.name}" has no parameter "${parameter.name}".`);

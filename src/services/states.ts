@@ -6,6 +6,8 @@ import { loadTaskRunsForChange, recordStateBatch, type StateBatch, type TaskRunF
 import { handlerConfigOf, type HandlerSpec } from "../results/handler-spec.js";
 import { resolveResultHandler } from "../results/resolve-handler.js";
 import type { EncodedValue, ResultStore, StoredHandle } from "../results/result-store.js";
+import type { InputLimits } from "../config/config.js";
+import { checkText } from "../validation.js";
 import { isUuid } from "./ids.js";
 
 /** A state's result: a raw `value` (null included) or a result the client already handled. */
@@ -38,8 +40,7 @@ export interface StateServiceDeps {
   pool: pg.Pool;
   results: ResultStore;
   defaultHandler: HandlerSpec;
-  /** Most entries one call may carry. */
-  maxBatch: number;
+  limits: Pick<InputLimits, "maxBatchSize" | "maxNameLength" | "maxMessageLength">;
 }
 
 /**
@@ -84,8 +85,12 @@ export class StateService {
    */
   async setTaskRunStates(changes: readonly StateChange[]): Promise<TaskRun[]> {
     if (changes.length === 0) throw badInput("Give at least one state change.");
-    if (changes.length > this.deps.maxBatch) {
-      throw badInput(`One call may set at most ${this.deps.maxBatch} states; this one has ${changes.length}.`);
+    const { maxBatchSize, maxMessageLength } = this.deps.limits;
+    if (changes.length > maxBatchSize) {
+      throw badInput(`One call may set at most ${maxBatchSize} states (HANDLED_MAX_BATCH_SIZE); this one has ${changes.length}.`);
+    }
+    for (const { state } of changes) {
+      if (state.message) checkText(state.message, "A state message", maxMessageLength);
     }
     const ids = changes.map((c) => c.taskRunId);
     if (new Set(ids).size !== ids.length) throw badInput("Each task run may appear only once in a batch.");
@@ -195,7 +200,9 @@ export class StateService {
     const created: NewResult[] = [];
     const names = new Set<string>();
     for (const input of plan.change.state.cachedInputs ?? []) {
-      if (!input.name.trim()) throw badInput("A cached input needs a name.");
+      if (!checkText(input.name, "A cached input name", this.deps.limits.maxNameLength).trim()) {
+        throw badInput("A cached input needs a name.");
+      }
       if (names.has(input.name)) throw badInput(`The cached input "${input.name}" is given twice.`);
       names.add(input.name);
       const source = upstream.get(input.upstreamTaskRunId)!;

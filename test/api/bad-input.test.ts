@@ -1,9 +1,18 @@
+import { writeFile } from "node:fs/promises";
+import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { CreateFlowInput, SetTaskRunStateInput } from "handled/client";
 import { startTestApp, type TestApp } from "../support/app.js";
-import { CreateFlow, CreateFlowRun, SetTaskRunStates } from "../support/documents.js";
+import { CreateFlow, CreateFlowRun, ListFlows, ListTaskRuns, SetTaskRunStates } from "../support/documents.js";
 import { filesUnder } from "../support/files.js";
 import { startRun, type StartedRun } from "../support/flows.js";
+
+/** An array nested `depth` deep: [[[…]]]. */
+function nested(depth: number): unknown {
+  let value: unknown = [];
+  for (let level = 1; level < depth; level++) value = [value];
+  return value;
+}
 
 describe("bad input gets a clear, coded error and changes nothing", () => {
   let t: TestApp;
@@ -99,6 +108,119 @@ describe("bad input gets a clear, coded error and changes nothing", () => {
       await expectRefused(() => t.fail(SetTaskRunStates, { input: input() }), code, message);
     });
   }
+
+  // Input that reached PostgreSQL or the stack before it was checked, and failed as an
+  // internal error (or was stored, or silently changed).
+  const nul = "a\u0000b";
+  const loneSurrogate = "a\ud800b";
+  const hostileFlows: [string, () => CreateFlowInput, RegExp][] = [
+    ["a NUL in its name", () => ({ name: nul, tasks: [] }), /NUL/],
+    ["a NUL in a task name", () => ({ name: "f", tasks: [{ name: nul }] }), /NUL/],
+    ["a lone surrogate in its name", () => ({ name: loneSurrogate, tasks: [] }), /not valid Unicode/],
+    ["a name of 1 MB", () => ({ name: "x".repeat(1_000_000), tasks: [] }), /at most 200 characters/],
+    ["a LOCAL dir of 1 MB", () => ({ name: "f", handler: { type: "LOCAL", dir: `${t.resultsDir}/${"d".repeat(1_000_000)}` }, tasks: [] }), /at most 4000/],
+    ["a LOCAL dir holding a NUL", () => ({ name: "f", handler: { type: "LOCAL", dir: `${t.resultsDir}/${nul}` }, tasks: [] }), /NUL/],
+    ["1,001 tasks", () => ({ name: "f", tasks: Array.from({ length: 1001 }, (_, i) => ({ name: `t${i}` })) }), /at most 1000 tasks/],
+  ];
+  for (const [what, input, message] of hostileFlows) {
+    it(`refuses a flow with ${what}`, async () => {
+      await expectRefused(() => t.fail(CreateFlow, { input: input() }), "BAD_USER_INPUT", message);
+    });
+  }
+
+  it("refuses a LOCAL handler whose dir is a regular file", async () => {
+    const file = join(t.resultsDir, "a-file.json");
+    await writeFile(file, "{}");
+    await expectRefused(
+      () => t.fail(CreateFlow, { input: { name: "f", tasks: [{ name: "a", handler: { type: "LOCAL", dir: file } }] } }),
+      "BAD_USER_INPUT",
+      /is not a directory/,
+    );
+  });
+
+  it("refuses a parameter name holding a NUL", async () => {
+    await expectRefused(() => t.fail(CreateFlowRun, { input: { flowId: run.flowId, parameters: [{ name: nul, value: 1 }] } }), "BAD_USER_INPUT", /NUL/);
+  });
+
+  const handled = (handle: string) => ({ handled: { handler: { type: "LOCAL" as const, dir: t.resultsDir }, handle } });
+  const hostileStates: [string, () => SetTaskRunStateInput[], RegExp][] = [
+    ["a NUL in its message", () => state({ state: { type: "FAILED", message: nul } }), /NUL/],
+    ["a message of 5,000 characters", () => state({ state: { type: "FAILED", message: "m".repeat(5000) } }), /at most 4096 characters/],
+    ["a NUL in a cached input's name", () => state({ state: { type: "RETRYING", cachedInputs: [{ name: nul, upstreamTaskRunId: run.taskRuns.p!.id }] } }), /NUL/],
+    ["a cached input name of 1 MB", () => state({ state: { type: "RETRYING", cachedInputs: [{ name: "n".repeat(1_000_000), upstreamTaskRunId: run.taskRuns.p!.id }] } }), /at most 200/],
+    ["a handle holding a NUL", () => state({ state: { type: "SUCCESS", result: handled(`${t.resultsDir}/${nul}.json`) } }), /NUL/],
+    ["a handle of 8,000 characters", () => state({ state: { type: "SUCCESS", result: handled(`${t.resultsDir}/${"h".repeat(8000)}`) } }), /at most 4096/],
+    ["a handle of 1 MB", () => state({ state: { type: "SUCCESS", result: handled(`${t.resultsDir}/${"h".repeat(1_000_000)}`) } }), /at most 4096/],
+    ["a value nested 101 deep", () => state({ state: { type: "SUCCESS", result: { value: nested(101) } } }), /deeper than 100/],
+  ];
+  for (const [what, input, message] of hostileStates) {
+    it(`refuses a state change with ${what}`, async () => {
+      await expectRefused(() => t.fail(SetTaskRunStates, { input: input() }), "BAD_USER_INPUT", message);
+    });
+  }
+
+  it("accepts a value nested exactly as deep as the limit", async () => {
+    const deep = await startRun(t, { name: "deep", tasks: [{ name: "work" }] });
+    const { setTaskRunStates } = await t.ok(SetTaskRunStates, {
+      input: [{ taskRunId: deep.taskRuns.work!.id, version: 1, state: { type: "SUCCESS", result: { value: nested(100) } } }],
+    });
+    expect(setTaskRunStates[0]!.state.result).toMatchObject({ value: nested(100) });
+  });
+
+  /** Sends a body as it is, bytes and all. */
+  async function postRaw(body: string | Uint8Array<ArrayBuffer>) {
+    const response = await fetch(t.app.url, { method: "POST", headers: { "content-type": "application/json" }, body });
+    return { status: response.status, body: (await response.json()) as { errors?: { message: string; extensions?: { code?: string } }[] } };
+  }
+
+  it("refuses a value nested 20,000 deep, which would overflow the stack", async () => {
+    const before = await everything();
+    const query = "mutation($i: [SetTaskRunStateInput!]!) { setTaskRunStates(input: $i) { id } }";
+    const value = `${"[".repeat(20_000)}${"]".repeat(20_000)}`;
+    const body = `{"query": ${JSON.stringify(query)}, "variables": {"i": [{"taskRunId": "${run.taskRuns.work!.id}", "version": 1, "state": {"type": "SUCCESS", "result": {"value": ${value}}}}]}}`;
+
+    const { body: answer } = await postRaw(body);
+
+    expect(answer.errors?.[0]?.extensions?.code).toBe("BAD_USER_INPUT");
+    expect(answer.errors?.[0]?.message).toMatch(/deeper than 100/);
+    expect(await everything()).toEqual(before);
+  });
+
+  it("refuses a body that is not valid UTF-8 instead of storing U+FFFD", async () => {
+    const before = await everything();
+    // "café" in Latin-1: the é is the byte 0xE9, which on its own is no UTF-8.
+    const body = new Uint8Array(
+      Buffer.concat([
+        Buffer.from('{"query": "mutation { createFlow(input: { name: \\"caf'),
+        Buffer.from([0xe9]),
+        Buffer.from('\\", tasks: [] }) { id } }"}'),
+      ]),
+    );
+
+    const answer = await postRaw(body);
+
+    expect(answer).toEqual({ status: 400, body: { errors: [{ message: "The request body is not valid UTF-8.", extensions: { code: "BAD_USER_INPUT" } }] } });
+    expect(await everything()).toEqual(before);
+  });
+
+  it("refuses forged cursors with BAD_USER_INPUT", async () => {
+    const cursor = (key: unknown[]) => Buffer.from(JSON.stringify(key)).toString("base64url");
+    const uuid = "00000000-0000-4000-8000-000000000000";
+    for (const after of [cursor(["+200000-01-01T00:00:00.000Z", uuid]), cursor(["-250000-01-01T00:00:00.000Z", uuid]), cursor(["2026-13-45T00:00:00.000Z", uuid])]) {
+      const errors = await t.fail(ListFlows, { after });
+      expect({ after, code: errors[0]?.extensions?.code }).toEqual({ after, code: "BAD_USER_INPUT" });
+    }
+    for (const after of [cursor([1e308]), cursor([-1]), cursor([2 ** 31])]) {
+      const errors = await t.fail(ListTaskRuns, { flowRunId: run.flowRunId, after });
+      expect({ after, code: errors[0]?.extensions?.code }).toEqual({ after, code: "BAD_USER_INPUT" });
+    }
+  });
+
+  it("answers a subscription with 400 and a code, not an internal error", async () => {
+    const answer = await postRaw(JSON.stringify({ query: "subscription { flows { id } }" }));
+    expect(answer.status).toBe(400);
+    expect(answer.body.errors?.[0]?.extensions?.code).toBe("OPERATION_NOT_SUPPORTED");
+  });
 
   it("refuses a state type that does not exist", async () => {
     const input = state({ state: { type: "EXPLODED" as "FAILED" } });

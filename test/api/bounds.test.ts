@@ -1,3 +1,4 @@
+import { execFileSync } from "node:child_process";
 import { mkdir, mkdtemp, rm, symlink, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -137,6 +138,40 @@ describe("handles never reach outside the allowed directories", () => {
 
     expect(read.errors?.[0]?.extensions?.code).toBe("HANDLE_OUT_OF_BOUNDS");
     expect(JSON.stringify(read)).not.toContain("hunter2");
+  });
+
+  it("refuses pre-handled handles that name a FIFO or a directory, without waiting on the FIFO", async () => {
+    const fifo = join(t.resultsDir, "a-fifo.json");
+    execFileSync("mkfifo", [fifo]);
+    const directory = join(t.resultsDir, "a-directory.json");
+    await mkdir(directory);
+    const run = await startRun(t, { name: "special-files", tasks: [{ name: "work" }] });
+
+    for (const handle of [fifo, directory]) {
+      const errors = await t.fail(SetTaskRunStates, {
+        input: [{ taskRunId: run.taskRuns.work!.id, version: 1, state: { type: "SUCCESS", result: { handled: { handler: { type: "LOCAL", dir: t.resultsDir }, handle } } } }],
+      });
+      expect({ handle, code: errors[0]?.extensions?.code, message: errors[0]?.message }).toEqual({
+        handle,
+        code: "HANDLE_OUT_OF_BOUNDS",
+        message: `The handle "${handle}" names something other than a regular file.`,
+      });
+    }
+  });
+
+  it("refuses to read a stored handle whose file was replaced by a FIFO, and keeps serving other reads", async () => {
+    const run = await startRun(t, { name: "fifo-swap", tasks: [{ name: "swapped" }, { name: "plain" }] });
+    const swapped = await succeed(t, run.taskRuns.swapped!, "mine");
+    await succeed(t, run.taskRuns.plain!, "still readable");
+    await rm(swapped.handle);
+    execFileSync("mkfifo", [swapped.handle]);
+
+    // More readers than libuv has threads: a blocking open of the FIFO would stall them all.
+    const reads = await Promise.all(Array.from({ length: 20 }, () => t.run(GetTaskRun, { id: run.taskRuns.swapped!.id })));
+    const plain = await t.ok(GetTaskRun, { id: run.taskRuns.plain!.id });
+
+    for (const read of reads) expect(read.errors?.map((e) => e.extensions?.code)).toEqual(["HANDLE_OUT_OF_BOUNDS", "HANDLE_OUT_OF_BOUNDS"]);
+    expect(plain.taskRun?.state.result).toMatchObject({ value: "still readable" });
   });
 
   it("refuses to read a stored result whose handler directory was changed to one outside", async () => {

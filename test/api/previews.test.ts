@@ -1,8 +1,8 @@
-import { writeFile } from "node:fs/promises";
+import { rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startTestApp, type TestApp } from "../support/app.js";
-import { SetTaskRunStates, TaskRunHistory } from "../support/documents.js";
+import { ListTaskRuns, SetTaskRunStates, TaskRunHistory } from "../support/documents.js";
 import { startGcsEmulator, startS3Emulator, type GcsEmulator, type S3Emulator } from "../support/emulators.js";
 import { startRun, succeed } from "../support/flows.js";
 
@@ -90,4 +90,19 @@ it("refuses previews of fewer than 1 or more than 65536 bytes", async () => {
     const { errors } = await t.run(TaskRunHistory, { id: run.taskRuns.out!.id, previewBytes });
     expect({ previewBytes, codes: errors?.map((e) => e.extensions?.code) }).toEqual({ previewBytes, codes: ["BAD_USER_INPUT"] });
   }
+});
+
+it("keeps a list whole when one result's data is gone: the error stays on that preview", async () => {
+  const run = await startRun(t, { name: "one-missing", tasks: [{ name: "kept" }, { name: "lost" }] });
+  await succeed(t, run.taskRuns.kept!, "still here");
+  const lost = await succeed(t, run.taskRuns.lost!, "about to vanish");
+  await rm(lost.handle);
+
+  const { data, errors } = await t.run(ListTaskRuns, { flowRunId: run.flowRunId, previewBytes: 100 });
+
+  expect(errors?.map((e) => [e.extensions?.code, e.path?.join(".")])).toEqual([["RESULT_NOT_FOUND", "flowRun.taskRuns.nodes.1.state.result.preview"]]);
+  expect(data?.flowRun?.taskRuns.nodes.map(({ task, state }) => [task.name, state.result.__typename === "Result" ? state.result.preview : null])).toEqual([
+    ["kept", { text: '"still here"', truncated: false }],
+    ["lost", null],
+  ]);
 });

@@ -105,7 +105,7 @@ describe("task runs of a flow run", () => {
     const rows = [...page1.flowRun!.taskRuns.nodes, ...page2.flowRun!.taskRuns.nodes].map((taskRun) => [
       taskRun.task.name,
       taskRun.state.type,
-      taskRun.state.result.__typename === "Result" ? taskRun.state.result.preview.text : null,
+      taskRun.state.result.__typename === "Result" ? taskRun.state.result.preview?.text : null,
     ]);
     expect(rows).toEqual([
       ["t0", "SUCCESS", '{"i":0,"type":"SUCCESS"}'],

@@ -1,5 +1,5 @@
 import { randomUUID } from "node:crypto";
-import { constants } from "node:fs";
+import { constants, type Stats } from "node:fs";
 import { mkdir, open, realpath, rm, stat, unlink, writeFile, type FileHandle } from "node:fs/promises";
 import { dirname, isAbsolute, join, relative, resolve, sep } from "node:path";
 import { ErrorCode, HandledError } from "../../errors.js";
@@ -34,9 +34,14 @@ async function realpathOfNearest(path: string): Promise<string> {
   }
 }
 
+// ENOTDIR: a file stands where a directory of the path would be; ENAMETOOLONG: no such file
+// can exist. Either way there is nothing at the path.
+const MISSING = new Set(["ENOENT", "ENOTDIR", "ENAMETOOLONG"]);
+
 /** RESULT_NOT_FOUND for a file gone since it was located, else RESULT_READ_FAILED. */
 function readError(handle: Handle, cause: unknown): HandledError {
-  if ((cause as NodeJS.ErrnoException).code === "ENOENT") {
+  if (cause instanceof HandledError) return cause;
+  if (MISSING.has((cause as NodeJS.ErrnoException).code ?? "")) {
     return new HandledError(ErrorCode.RESULT_NOT_FOUND, `No file exists at "${handle}".`, { cause });
   }
   return new HandledError(ErrorCode.RESULT_READ_FAILED, `Cannot read "${handle}".`, { cause });
@@ -63,6 +68,22 @@ export async function resolveAllowedDir(dir: string, allowedDirs: readonly strin
 }
 
 /**
+ * Like resolveAllowedDir, and the directory, when it exists, must be one (it is created on
+ * the first write otherwise). Throws BAD_USER_INPUT for a file or anything else.
+ */
+export async function checkAllowedDir(dir: string, allowedDirs: readonly string[]): Promise<string> {
+  const real = await resolveAllowedDir(dir, allowedDirs);
+  const stats = await stat(real).catch((error: NodeJS.ErrnoException) => {
+    if (MISSING.has(error.code ?? "")) return undefined;
+    throw error;
+  });
+  if (stats && !stats.isDirectory()) {
+    throw new HandledError(ErrorCode.BAD_USER_INPUT, `The LOCAL directory "${dir}" exists and is not a directory.`);
+  }
+  return real;
+}
+
+/**
  * The local handler: writes each value to a new file under `dir` and returns the file's
  * absolute path as its handle. A handle is only read when it resolves, symlinks followed,
  * inside `dir`, and `dir` inside an allowed directory.
@@ -84,8 +105,7 @@ export function createLocalHandler(options: LocalHandlerOptions): ResultHandler 
     try {
       real = await realpath(handle);
     } catch (cause) {
-      const code = (cause as NodeJS.ErrnoException).code;
-      if (code === "ENOENT" || code === "ENOTDIR") {
+      if (MISSING.has((cause as NodeJS.ErrnoException).code ?? "")) {
         throw new HandledError(ErrorCode.RESULT_NOT_FOUND, `No file exists at "${handle}".`, { cause });
       }
       throw new HandledError(ErrorCode.RESULT_READ_FAILED, `Cannot resolve "${handle}".`, { cause });
@@ -94,14 +114,22 @@ export function createLocalHandler(options: LocalHandlerOptions): ResultHandler 
     return real;
   }
 
-  /** Opens the file behind a handle, inside the handler's reach, and reads it with `use`. */
-  async function withFile<T>(handle: Handle, use: (file: FileHandle) => Promise<T>): Promise<T> {
+  /**
+   * Opens the regular file behind a handle, inside the handler's reach, and reads it with
+   * `use`. Anything else (a FIFO, a device, a directory) is refused with HANDLE_OUT_OF_BOUNDS.
+   */
+  async function withFile<T>(handle: Handle, use: (file: FileHandle, stats: Stats) => Promise<T>): Promise<T> {
     const real = await locate(handle);
     try {
       // O_NOFOLLOW: should the file be swapped for a symlink after `locate`, opening fails.
-      const file = await open(real, constants.O_RDONLY | constants.O_NOFOLLOW);
+      // O_NONBLOCK: opening a FIFO or a device must not wait for a writer; it is refused below.
+      const file = await open(real, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
       try {
-        return await use(file);
+        const stats = await file.stat();
+        if (!stats.isFile()) {
+          throw new HandledError(ErrorCode.HANDLE_OUT_OF_BOUNDS, `The handle "${handle}" names something other than a regular file.`);
+        }
+        return await use(file, stats);
       } finally {
         await file.close();
       }
@@ -146,12 +174,7 @@ export function createLocalHandler(options: LocalHandlerOptions): ResultHandler 
     },
 
     async verifyHandle(handle) {
-      const real = await locate(handle);
-      try {
-        return { sizeBytes: (await stat(real)).size };
-      } catch (cause) {
-        throw readError(handle, cause);
-      }
+      return withFile(handle, async (_file, stats) => ({ sizeBytes: stats.size }));
     },
 
     async delete(handle) {
