@@ -31,12 +31,12 @@ export function createServices(config: Config, database: Database): Services {
     s3: config.s3.buckets.length
       ? {
           buckets: config.s3.buckets,
-          client: createS3Client(config.s3),
+          client: createS3Client(config.s3, config.timeouts),
           partSize: config.s3.partSize,
           multipartThreshold: config.s3.multipartThreshold,
         }
       : undefined,
-    gcs: config.gcs.buckets.length ? { buckets: config.gcs.buckets, storage: createGcsStorage(config.gcs) } : undefined,
+    gcs: config.gcs.buckets.length ? { buckets: config.gcs.buckets, storage: createGcsStorage(config.gcs, config.timeouts) } : undefined,
   });
   const { limits } = config;
   const results = new ResultStore({
@@ -70,8 +70,9 @@ export async function startApp(config: Config): Promise<App> {
       maxRequestBytes: config.maxRequestBytes,
       metrics: metrics.registry,
       checkHealth: async () => {
-        await database.prisma.$queryRaw`SELECT 1`;
+        await database.pool.query("SELECT 1");
       },
+      healthTimeoutMs: config.timeouts.health,
     });
     await apollo.start();
     httpServer.on("request", listener);

@@ -55,3 +55,11 @@ export class HandledError extends Error {
 export function toGraphQLError(error: HandledError): GraphQLError {
   return new GraphQLError(error.message, { extensions: { code: error.code } });
 }
+
+/**
+ * A reason the service cannot start, said in one line that tells the operator what to fix.
+ * The process prints the message (not a stack) and exits non-zero.
+ */
+export class StartupError extends Error {
+  override name = "StartupError";
+}

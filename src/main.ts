@@ -1,6 +1,7 @@
 import "./threadpool.js";
 import { ConfigError, loadConfig } from "./config/config.js";
 import { startApp } from "./app.js";
+import { StartupError } from "./errors.js";
 
 try {
   const config = loadConfig();
@@ -24,6 +25,6 @@ try {
   process.on("SIGINT", () => shutdown("SIGINT"));
   process.on("SIGTERM", () => shutdown("SIGTERM"));
 } catch (error) {
-  console.error(error instanceof ConfigError ? error.message : error);
+  console.error(error instanceof ConfigError || error instanceof StartupError ? error.message : error);
   process.exitCode = 1;
 }

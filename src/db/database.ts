@@ -1,8 +1,9 @@
 import { PrismaPg } from "@prisma/adapter-pg";
 import pg from "pg";
-import type { Config } from "../config/config.js";
+import type { Config, Timeouts } from "../config/config.js";
 import { PrismaClient } from "../generated/prisma/client.js";
-import { describeDatabaseError } from "./errors.js";
+import { StartupError } from "../errors.js";
+import { describeDatabaseError, isDatabaseUnavailable } from "./errors.js";
 import { startEmbeddedPostgres, type EmbeddedDatabase } from "./embedded-postgres.js";
 import { applyMigrations } from "./migrate.js";
 
@@ -26,6 +27,8 @@ export interface PoolOptions {
   max?: number;
   /** Called once for every statement sent, to count them. */
   onStatement?: () => void;
+  /** Bounds on every wait for PostgreSQL; none when absent. */
+  timeouts?: Pick<Timeouts, "dbConnect" | "dbStatement" | "dbIdleInTransaction">;
 }
 
 /** A node-postgres client class that reports each statement before sending it. */
@@ -42,9 +45,21 @@ function countingClient(onStatement: () => void): typeof pg.Client {
 
 /** Creates a Prisma client (driver adapter over a node-postgres pool) for a database URL. */
 export function createPrismaClient(url: string, options: PoolOptions = {}): { prisma: PrismaClient; pool: pg.Pool } {
+  const timeouts = options.timeouts;
   const pool = new pg.Pool({
     connectionString: url,
     max: options.max,
+    ...(timeouts
+      ? {
+          connectionTimeoutMillis: timeouts.dbConnect,
+          // Server-side limits, set on each new connection...
+          statement_timeout: timeouts.dbStatement,
+          idle_in_transaction_session_timeout: timeouts.dbIdleInTransaction,
+          // ...and a client-side one for a server that no longer answers at all.
+          query_timeout: timeouts.dbStatement + timeouts.dbConnect,
+        }
+      : {}),
+    keepAlive: true,
     ...(options.onStatement ? { Client: countingClient(options.onStatement) } : {}),
   });
   // An idle connection that PostgreSQL closes (a restart, pg_terminate_backend, a proxy timing
@@ -60,7 +75,7 @@ export function createPrismaClient(url: string, options: PoolOptions = {}): { pr
  * Connects to `DATABASE_URL`, or starts the embedded PostgreSQL under the data folder when
  * none is given, and applies pending migrations before anything else uses it.
  */
-export async function openDatabase(config: Config, pool: PoolOptions = {}): Promise<Database> {
+export async function openDatabase(config: Config, pool: Omit<PoolOptions, "timeouts"> = {}): Promise<Database> {
   let url = config.databaseUrl;
   let embedded: EmbeddedDatabase | undefined;
   if (!url) {
@@ -68,12 +83,19 @@ export async function openDatabase(config: Config, pool: PoolOptions = {}): Prom
     url = embedded.url;
   }
   try {
-    await applyMigrations(url);
+    await applyMigrations(url, { connectTimeoutMs: config.timeouts.dbConnect, statementTimeoutMs: config.timeouts.dbStartup });
   } catch (error) {
     await embedded?.stop();
-    throw error;
+    if (!isDatabaseUnavailable(error)) throw error;
+    const where = config.databaseUrl ? "the server in DATABASE_URL" : "the embedded PostgreSQL";
+    throw new StartupError(
+      `PostgreSQL did not answer (${describeDatabaseError(error)}): check that ${where} is running and reachable ` +
+        `(waited up to HANDLED_DB_CONNECT_TIMEOUT_MS=${config.timeouts.dbConnect} to connect, ` +
+        `HANDLED_DB_STARTUP_TIMEOUT_MS=${config.timeouts.dbStartup} for a statement).`,
+      { cause: error },
+    );
   }
-  const { prisma, pool: pgPool } = createPrismaClient(url, pool);
+  const { prisma, pool: pgPool } = createPrismaClient(url, { ...pool, timeouts: config.timeouts });
   return {
     url,
     prisma,

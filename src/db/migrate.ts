@@ -7,6 +7,16 @@ import { projectFile } from "../project-files.js";
 /** The folder of Prisma Migrate migrations shipped with the service. */
 export const MIGRATIONS_DIR = projectFile("prisma/migrations/");
 
+/** Options of applyMigrations; timeouts in milliseconds, 0 for none. */
+export interface MigrationOptions {
+  /** The folder of migrations (the one shipped with the service by default). */
+  dir?: URL;
+  /** Opening the connection. */
+  connectTimeoutMs?: number;
+  /** Any one statement, the wait for the migration lock included. */
+  statementTimeoutMs?: number;
+}
+
 // Prisma Migrate's own lock key, so this and `prisma migrate deploy` never run at once.
 const ADVISORY_LOCK = 72707369;
 
@@ -16,9 +26,24 @@ const ADVISORY_LOCK = 72707369;
  * does (checksum = sha256 of migration.sql), so either tool can take over. Safe to run from
  * many replicas at once: they queue on Prisma's advisory lock. Returns the names it applied.
  */
-export async function applyMigrations(databaseUrl: string, dir: URL = MIGRATIONS_DIR): Promise<string[]> {
-  const client = new pg.Client({ connectionString: databaseUrl });
-  await client.connect();
+export async function applyMigrations(databaseUrl: string, options: MigrationOptions = {}): Promise<string[]> {
+  const { dir = MIGRATIONS_DIR, connectTimeoutMs = 0, statementTimeoutMs = 0 } = options;
+  const client = new pg.Client({
+    connectionString: databaseUrl,
+    connectionTimeoutMillis: connectTimeoutMs,
+    // Client-side: a database that stops answering (a black hole, not a refusal) fails start-up
+    // instead of holding it forever. A lock held by another replica's migration is waited for.
+    query_timeout: statementTimeoutMs,
+    keepAlive: true,
+  });
+  // A connection lost between statements is reported here too; the statement under way fails.
+  client.on("error", () => undefined);
+  try {
+    await client.connect();
+  } catch (error) {
+    await client.end().catch(() => undefined);
+    throw error;
+  }
   try {
     await client.query("SELECT pg_advisory_lock($1)", [ADVISORY_LOCK]);
     await client.query(`CREATE TABLE IF NOT EXISTS "_prisma_migrations" (

@@ -1,4 +1,5 @@
 import { isUtf8 } from "node:buffer";
+import { setTimeout as sleep } from "node:timers/promises";
 import type { IncomingMessage, RequestListener, ServerResponse } from "node:http";
 import { HeaderMap, type ApolloServer } from "@apollo/server";
 import type { Registry } from "prom-client";
@@ -15,6 +16,18 @@ export interface HttpServerOptions {
   metrics: Registry;
   /** Answers GET /healthz: resolves when the service can serve (its database answers). */
   checkHealth: () => Promise<void>;
+  /** How long /healthz waits for `checkHealth` before answering 503, in milliseconds. */
+  healthTimeoutMs: number;
+}
+
+/** Resolves when `check` does; rejects when it fails or has not settled within `ms`. */
+async function within(ms: number, check: () => Promise<void>): Promise<void> {
+  const timer = new AbortController();
+  try {
+    await Promise.race([check(), sleep(ms, undefined, { signal: timer.signal }).then(() => Promise.reject(new Error("timed out")))]);
+  } finally {
+    timer.abort();
+  }
 }
 
 class HttpError extends Error {
@@ -67,17 +80,17 @@ async function parseBody(req: IncomingMessage, limit: number): Promise<unknown> 
  * configured value size.
  */
 export function createRequestListener(options: HttpServerOptions): RequestListener {
-  const { apollo, services, maxRequestBytes, metrics, checkHealth } = options;
+  const { apollo, services, maxRequestBytes, metrics, checkHealth, healthTimeoutMs } = options;
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? "/", "http://localhost");
     if (url.pathname === "/healthz") {
-      await checkHealth()
+      await within(healthTimeoutMs, checkHealth)
         .then(() => {
           res.setHeader("content-type", "application/json");
           res.end(JSON.stringify({ status: "ok" }));
         })
-        .catch(() => sendError(res, 503, "UNAVAILABLE", "The database does not answer."));
+        .catch(() => sendError(res, 503, "DATABASE_UNAVAILABLE", `The database did not answer within ${healthTimeoutMs} ms.`));
       return;
     }
     if (url.pathname === "/metrics" && req.method === "GET") {

@@ -33,14 +33,21 @@ export function post<R, V>(url: string, operation: Operation<R, V>, variables?: 
   return createClient({ url }).execute(operation, variables);
 }
 
+/** Options of startTestApp beyond the environment. */
+export interface TestAppOptions {
+  /** The URL the service connects with, from its database's (e.g. through a TCP proxy). */
+  databaseUrl?: (url: string) => string;
+}
+
 /**
  * Starts the real service (HTTP, PostgreSQL, disk) on a free port with its own database and
  * data folder. `env` adds to the configuration, as the environment would.
  */
-export async function startTestApp(env: Record<string, string> = {}): Promise<TestApp> {
+export async function startTestApp(env: Record<string, string> = {}, options: TestAppOptions = {}): Promise<TestApp> {
   const dir = await mkdtemp(join(tmpdir(), "handled-test-"));
   const database: TestDatabase = await createTestDatabase();
-  const config = loadConfig({ HANDLED_DATA_DIR: join(dir, "data"), PORT: "0", DATABASE_URL: database.url, ...env });
+  const databaseUrl = options.databaseUrl?.(database.url) ?? database.url;
+  const config = loadConfig({ HANDLED_DATA_DIR: join(dir, "data"), PORT: "0", DATABASE_URL: databaseUrl, ...env });
   const resultsDir = join(dir, "data", "results");
   await mkdir(resultsDir, { recursive: true });
   const app = await startApp(config);

@@ -40,11 +40,35 @@ export function locateObject(handle: string, scheme: "s3" | "gs", bucket: string
 }
 
 /**
+ * Whether a store client gave up waiting: the AWS SDK's TimeoutError (connection or silent
+ * socket), an aborted request, or a GCS request past its timeout.
+ */
+export function isStoreTimeout(cause: unknown): boolean {
+  const e = cause as { name?: unknown; type?: unknown; code?: unknown; message?: unknown };
+  return (
+    e?.name === "TimeoutError" ||
+    e?.name === "AbortError" ||
+    e?.type === "request-timeout" ||
+    e?.code === "ETIMEDOUT" ||
+    (typeof e?.message === "string" && /timed? ?out/i.test(e.message))
+  );
+}
+
+/**
  * The coded error for a failed read or check of an object: RESULT_NOT_FOUND when the store
- * says it is missing, RESULT_READ_FAILED otherwise. The store's error is kept as the cause.
+ * says it is missing, STORE_TIMEOUT when it did not answer in time, RESULT_READ_FAILED
+ * otherwise. The store's error is kept as the cause.
  */
 export function objectReadError(handle: string, cause: unknown, missing: boolean): HandledError {
-  return missing
-    ? new HandledError(ErrorCode.RESULT_NOT_FOUND, `No object exists at "${handle}".`, { cause })
-    : new HandledError(ErrorCode.RESULT_READ_FAILED, `Cannot read "${handle}".`, { cause });
+  if (missing) return new HandledError(ErrorCode.RESULT_NOT_FOUND, `No object exists at "${handle}".`, { cause });
+  if (isStoreTimeout(cause)) return new HandledError(ErrorCode.STORE_TIMEOUT, `The store did not answer in time reading "${handle}".`, { cause });
+  return new HandledError(ErrorCode.RESULT_READ_FAILED, `Cannot read "${handle}".`, { cause });
+}
+
+/** The coded error for a failed write to a bucket: STORE_TIMEOUT or RESULT_WRITE_FAILED. */
+export function objectWriteError(store: "S3" | "GCS", bucket: string, cause: unknown): HandledError {
+  if (isStoreTimeout(cause)) {
+    return new HandledError(ErrorCode.STORE_TIMEOUT, `The ${store} bucket "${bucket}" did not answer in time; nothing was recorded.`, { cause });
+  }
+  return new HandledError(ErrorCode.RESULT_WRITE_FAILED, `Cannot write a result to the ${store} bucket "${bucket}".`, { cause });
 }

@@ -1,7 +1,7 @@
 import type { Storage } from "@google-cloud/storage";
 import { ErrorCode, HandledError } from "../../errors.js";
 import type { Handle, ResultHandler } from "../result-handler.js";
-import { locateObject, newObjectKey, objectReadError } from "./bucket-uri.js";
+import { locateObject, newObjectKey, objectReadError, objectWriteError } from "./bucket-uri.js";
 
 /** Options of the GCS handler. */
 export interface GcsHandlerOptions {
@@ -35,7 +35,7 @@ export function createGcsHandler(options: GcsHandlerOptions): ResultHandler {
         // an extra round trip for every small result.
         await file(key).save(json, { resumable: false, contentType: "application/json" });
       } catch (cause) {
-        throw new HandledError(ErrorCode.RESULT_WRITE_FAILED, `Cannot write a result to the GCS bucket "${bucket}".`, { cause });
+        throw objectWriteError("GCS", bucket, cause);
       }
       return `gs://${bucket}/${key}`;
     },

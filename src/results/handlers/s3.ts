@@ -2,7 +2,7 @@ import { DeleteObjectCommand, GetObjectCommand, HeadObjectCommand, PutObjectComm
 import { Upload } from "@aws-sdk/lib-storage";
 import { ErrorCode, HandledError } from "../../errors.js";
 import type { Handle, ResultHandler } from "../result-handler.js";
-import { locateObject, newObjectKey, objectReadError } from "./bucket-uri.js";
+import { locateObject, newObjectKey, objectReadError, objectWriteError } from "./bucket-uri.js";
 
 /** Options of the S3 handler. */
 export interface S3HandlerOptions {
@@ -49,7 +49,7 @@ export function createS3Handler(options: S3HandlerOptions): ResultHandler {
           await new Upload({ client, params, partSize, queueSize: 1, leavePartsOnError: false }).done();
         }
       } catch (cause) {
-        throw new HandledError(ErrorCode.RESULT_WRITE_FAILED, `Cannot write a result to the S3 bucket "${bucket}".`, { cause });
+        throw objectWriteError("S3", bucket, cause);
       }
       return `s3://${bucket}/${key}`;
     },

@@ -1,0 +1,132 @@
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { inject } from "vitest";
+import { startApp } from "../../src/app.js";
+import { loadConfig } from "../../src/config/config.js";
+import { StartupError } from "../../src/errors.js";
+import { startTestApp, type TestApp } from "../support/app.js";
+import { GetTaskRun, ListFlows, SetTaskRunStates } from "../support/documents.js";
+import { startS3Emulator, type S3Emulator } from "../support/emulators.js";
+import { startRun, succeed } from "../support/flows.js";
+import { recorded } from "../support/inspect.js";
+import { startTcpProxy, type TcpProxy } from "../support/tcp-proxy.js";
+
+// Every wait on something outside the process is bounded: a store or a database that stops
+// answering (a black hole, the worst case: no refusal, no reset) fails requests with a coded,
+// retryable error within the configured time, and the service recovers when it comes back.
+
+/** How long `work` takes, in milliseconds, and what it gave. */
+async function timed<T>(work: () => Promise<T>): Promise<{ ms: number; value: T }> {
+  const start = performance.now();
+  const value = await work();
+  return { ms: performance.now() - start, value };
+}
+
+describe("an S3 store that stops answering", () => {
+  let s3: S3Emulator;
+  let proxy: TcpProxy;
+  let t: TestApp;
+  beforeAll(async () => {
+    s3 = await startS3Emulator();
+    await s3.createBucket("frozen");
+    proxy = await startTcpProxy({ host: "127.0.0.1", port: Number(new URL(s3.endpoint).port) });
+    t = await startTestApp({
+      ...s3.env(["frozen"]),
+      HANDLED_S3_ENDPOINT: `http://127.0.0.1:${proxy.port}`,
+      HANDLED_STORE_CONNECT_TIMEOUT_MS: "300",
+      HANDLED_STORE_REQUEST_TIMEOUT_MS: "300",
+    });
+  });
+  afterAll(async () => {
+    await t.stop();
+    await proxy.close();
+    await s3.stop();
+  });
+
+  it("fails reads and writes with STORE_TIMEOUT, records nothing, and recovers", async () => {
+    const run = await startRun(t, { name: "frozen-s3", tasks: [{ name: "a", handler: { type: "S3", bucket: "frozen" } }, { name: "b", handler: { type: "S3", bucket: "frozen" } }] });
+    const stored = await succeed(t, run.taskRuns.a!, { kept: true });
+    proxy.freeze();
+    const before = await recorded(t);
+
+    const read = await timed(() => t.run(GetTaskRun, { id: run.taskRuns.a!.id }));
+    const write = await timed(() =>
+      t.run(SetTaskRunStates, { input: [{ taskRunId: run.taskRuns.b!.id, version: 1, state: { type: "SUCCESS", result: { value: "never" } } }] }),
+    );
+
+    // Three attempts of 300 ms each, with the SDK's back-off between them.
+    expect(read.ms).toBeLessThan(10_000);
+    expect(read.value.errors?.map((e) => e.extensions?.code)).toEqual(["STORE_TIMEOUT", "STORE_TIMEOUT"]);
+    expect(read.value.data?.taskRun?.state.result).toMatchObject({ handle: stored.handle, value: null });
+    expect(write.ms).toBeLessThan(10_000);
+    expect(write.value.errors?.map((e) => e.extensions?.code)).toEqual(["STORE_TIMEOUT"]);
+    expect(await recorded(t)).toEqual(before);
+
+    proxy.thaw();
+    const again = await t.ok(GetTaskRun, { id: run.taskRuns.a!.id });
+    expect(again.taskRun?.state.result).toMatchObject({ value: { kept: true } });
+  });
+});
+
+describe("a PostgreSQL that stops answering", () => {
+  let proxy: TcpProxy;
+  let t: TestApp;
+  beforeAll(async () => {
+    const server = new URL(inject("serverUrl"));
+    proxy = await startTcpProxy({ host: server.hostname, port: Number(server.port || 5432) });
+    t = await startTestApp(
+      { HANDLED_DB_CONNECT_TIMEOUT_MS: "500", HANDLED_DB_STATEMENT_TIMEOUT_MS: "1000" },
+      { databaseUrl: (url) => proxy.through(url) },
+    );
+  });
+  afterAll(async () => {
+    proxy.thaw();
+    await t.stop();
+    await proxy.close();
+  });
+
+  it("fails requests with DATABASE_UNAVAILABLE, answers /healthz 503 within 2 s, and recovers", async () => {
+    await startRun(t, { name: "before-the-outage", tasks: [{ name: "a" }] });
+    proxy.freeze();
+
+    const query = await timed(() => t.run(ListFlows, {}));
+    const health = await timed(() => fetch(new URL("/healthz", t.app.url)));
+
+    // A statement's 1 s plus a connect timeout, at most.
+    expect(query.ms).toBeLessThan(5_000);
+    expect(query.value.errors?.map((e) => e.extensions?.code)).toEqual(["DATABASE_UNAVAILABLE"]);
+    expect(health.ms).toBeLessThan(2_500);
+    expect(health.value.status).toBe(503);
+    expect(await health.value.json()).toMatchObject({ errors: [{ extensions: { code: "DATABASE_UNAVAILABLE" } }] });
+
+    proxy.thaw();
+    // Connections that timed out were dropped; new ones are opened.
+    const again = await t.ok(ListFlows, {});
+    expect(again.flows.nodes.map((flow) => flow.name)).toEqual(["before-the-outage"]);
+    expect((await fetch(new URL("/healthz", t.app.url))).status).toBe(200);
+  });
+});
+
+describe("starting against a PostgreSQL that does not answer", () => {
+  it("gives up within the connect timeout, saying what to fix", async () => {
+    const server = new URL(inject("serverUrl"));
+    const proxy = await startTcpProxy({ host: server.hostname, port: Number(server.port || 5432) });
+    const dir = await mkdtemp(join(tmpdir(), "handled-blackhole-"));
+    proxy.freeze();
+    try {
+      const config = loadConfig({ DATABASE_URL: proxy.through(server.toString()), HANDLED_DATA_DIR: dir, PORT: "0", HANDLED_DB_CONNECT_TIMEOUT_MS: "500" });
+
+      const started = await timed(() => startApp(config).then(() => "started", (error: unknown) => error));
+
+      expect(started.ms).toBeLessThan(5_000);
+      expect(started.value).toBeInstanceOf(StartupError);
+      expect((started.value as Error).message).toMatch(/PostgreSQL did not answer .*DATABASE_URL.*HANDLED_DB_CONNECT_TIMEOUT_MS=500/);
+    } finally {
+      proxy.thaw();
+      await proxy.close();
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});

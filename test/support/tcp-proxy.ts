@@ -1,0 +1,121 @@
+import { connect, createServer, type AddressInfo, type Socket } from "node:net";
+
+/**
+ * A TCP proxy the test controls, put between the service and PostgreSQL or a store to make the
+ * network fail the ways networks do: go silent, refuse, or cut a connection at a chosen moment.
+ */
+export interface TcpProxy {
+  port: number;
+  /** `url` with its host and port replaced by the proxy's. */
+  through(url: string): string;
+  /** A black hole: nothing is forwarded either way (nor are new connections answered) until thaw. */
+  freeze(): void;
+  /** Forwards what was held, and everything after. */
+  thaw(): void;
+  /** Cuts every connection and closes new ones as soon as they open, until `accept`. */
+  refuse(): void;
+  accept(): void;
+  /**
+   * The next time the client sends bytes that `match`, they are forwarded, the answer is
+   * dropped, and the connection is cut `afterMs` later: the server acts on a request whose
+   * outcome the client never learns. Resolves when it has been cut.
+   */
+  cutAfterSending(match: (bytes: Buffer) => boolean, afterMs?: number): Promise<void>;
+  close(): Promise<void>;
+}
+
+interface Pair {
+  client: Socket;
+  server: Socket;
+  /** Bytes held while frozen, per direction. */
+  toServer: Buffer[];
+  toClient: Buffer[];
+  /** The answer of a cut request is dropped. */
+  dropAnswers: boolean;
+}
+
+export async function startTcpProxy(target: { host: string; port: number }): Promise<TcpProxy> {
+  const pairs = new Set<Pair>();
+  let frozen = false;
+  let refusing = false;
+  let cut: { match: (bytes: Buffer) => boolean; afterMs: number; done: () => void } | undefined;
+
+  const destroy = (pair: Pair) => {
+    pair.client.destroy();
+    pair.server.destroy();
+    pairs.delete(pair);
+  };
+
+  const server = createServer((client) => {
+    if (refusing) {
+      client.destroy();
+      return;
+    }
+    const upstream = connect(target.port, target.host);
+    const pair: Pair = { client, server: upstream, toServer: [], toClient: [], dropAnswers: false };
+    pairs.add(pair);
+    client.on("data", (bytes: Buffer) => {
+      if (frozen) {
+        pair.toServer.push(bytes);
+        return;
+      }
+      upstream.write(bytes);
+      if (cut?.match(bytes)) {
+        const { afterMs, done } = cut;
+        cut = undefined;
+        pair.dropAnswers = true;
+        setTimeout(() => {
+          destroy(pair);
+          done();
+        }, afterMs);
+      }
+    });
+    upstream.on("data", (bytes: Buffer) => {
+      if (pair.dropAnswers) return;
+      if (frozen) pair.toClient.push(bytes);
+      else client.write(bytes);
+    });
+    for (const socket of [client, upstream]) {
+      socket.on("error", () => destroy(pair));
+      socket.on("close", () => destroy(pair));
+    }
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const { port } = server.address() as AddressInfo;
+
+  return {
+    port,
+    through(url) {
+      const proxied = new URL(url);
+      proxied.hostname = "127.0.0.1";
+      proxied.port = String(port);
+      return proxied.toString();
+    },
+    freeze() {
+      frozen = true;
+    },
+    thaw() {
+      frozen = false;
+      for (const pair of pairs) {
+        for (const bytes of pair.toServer.splice(0)) pair.server.write(bytes);
+        for (const bytes of pair.toClient.splice(0)) pair.client.write(bytes);
+      }
+    },
+    refuse() {
+      refusing = true;
+      for (const pair of pairs) destroy(pair);
+    },
+    accept() {
+      refusing = false;
+    },
+    cutAfterSending(match, afterMs = 200) {
+      return new Promise((done) => {
+        cut = { match, afterMs, done };
+      });
+    },
+    async close() {
+      for (const pair of pairs) destroy(pair);
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}
