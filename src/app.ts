@@ -44,6 +44,8 @@ export function createServices(config: Config, database: Database): Services {
     maxValueBytes: config.maxValueBytes,
     maxJsonDepth: limits.maxJsonDepth,
     maxHandleLength: limits.maxHandleLength,
+    largeReadBytes: config.responses.largeReadBytes,
+    largeReadConcurrency: config.responses.largeReadConcurrency,
   });
   return {
     prisma: database.prisma,
@@ -52,6 +54,7 @@ export function createServices(config: Config, database: Database): Services {
     flows: new FlowService({ prisma: database.prisma, registry, results, limits }),
     states: new StateService({ pool: database.pool, results, defaultHandler: config.defaultHandler, limits }),
     defaultHandler: config.defaultHandler,
+    responseLimits: { maxBytes: config.responses.maxBytes, maxValues: config.responses.maxValues },
   };
 }
 

@@ -1,6 +1,7 @@
 import type pg from "pg";
 import type { PrismaClient } from "../generated/prisma/client.js";
 import type { HandlerSpec } from "../results/handler-spec.js";
+import type { ResponseBudget, ResponseBudgetLimits } from "../results/response-budget.js";
 import type { ResultStore } from "../results/result-store.js";
 import type { FlowService } from "../services/flows.js";
 import type { StateService } from "../services/states.js";
@@ -15,9 +16,12 @@ export interface Services {
   flows: FlowService;
   states: StateService;
   defaultHandler: HandlerSpec;
+  /** What one response may read from storage. */
+  responseLimits: ResponseBudgetLimits;
 }
 
-/** What every resolver gets: the services, and the loaders of its own request. */
+/** What every resolver gets: the services, and the loaders and read budget of its own request. */
 export interface GraphQLContext extends Services {
   loaders: Loaders;
+  budget: ResponseBudget;
 }

@@ -5,6 +5,7 @@ import { HeaderMap, type ApolloServer } from "@apollo/server";
 import type { Registry } from "prom-client";
 import type { GraphQLContext, Services } from "./context.js";
 import { createLoaders } from "./loaders.js";
+import { ResponseBudget } from "../results/response-budget.js";
 
 /** Options of the HTTP front of the API. */
 export interface HttpServerOptions {
@@ -113,7 +114,11 @@ export function createRequestListener(options: HttpServerOptions): RequestListen
         search: url.search,
         body: await parseBody(req, maxRequestBytes),
       },
-      context: async () => ({ ...services, loaders: createLoaders(services.prisma, services.pool) }),
+      context: async () => ({
+        ...services,
+        loaders: createLoaders(services.prisma, services.pool),
+        budget: new ResponseBudget(services.responseLimits),
+      }),
     });
     for (const [key, value] of response.headers) res.setHeader(key, value);
     res.statusCode = response.status ?? 200;

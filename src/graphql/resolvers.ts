@@ -137,12 +137,12 @@ export const resolvers: Resolvers = {
     },
     sizeBytes: (result) => (result.sizeBytes === null ? null : Number(result.sizeBytes)),
     // Read from storage only when selected; a failure is an error on this field alone.
-    value: (result, _args, { results }) => results.read(result),
-    preview: (result, { maxBytes }, { results }) => {
+    value: (result, _args, { results, budget }) => results.read(result, budget),
+    preview: (result, { maxBytes }, { results, budget }) => {
       if (!Number.isInteger(maxBytes) || maxBytes < 1 || maxBytes > MAX_PREVIEW_BYTES) {
         throw new HandledError(ErrorCode.BAD_USER_INPUT, `"maxBytes" must be 1 to ${MAX_PREVIEW_BYTES}, not ${maxBytes}.`);
       }
-      return results.preview(result, maxBytes);
+      return results.preview(result, maxBytes, budget);
     },
   },
 };

@@ -1,3 +1,4 @@
+import { ErrorCode, HandledError } from "../errors.js";
 import type { HandlerSpec } from "./handler-spec.js";
 
 /**
@@ -25,8 +26,12 @@ export interface ResultHandler {
   /** Writes a value's JSON text (UTF-8 bytes) and returns the handle to read it back with. */
   write(json: Buffer): Promise<Handle>;
 
-  /** Reads the JSON text behind a handle written by this handler (or a client, with its spec). */
-  read(handle: Handle): Promise<string>;
+  /**
+   * Reads the JSON text behind a handle written by this handler (or a client, with its spec).
+   * With `maxBytes` (the size recorded for it), data larger than that is not read but refused
+   * with RESULT_CORRUPT, so a replaced file or object cannot make a read unbounded.
+   */
+  read(handle: Handle, maxBytes?: number): Promise<string>;
 
   /**
    * Reads at most `maxBytes` bytes from the start of the JSON text behind a handle, without
@@ -45,4 +50,11 @@ export interface ResultHandler {
    * anything is recorded. Resolves when the data is gone or was already missing.
    */
   delete?(handle: Handle): Promise<void>;
+}
+
+/** The error a handler's `read` throws when the data is larger than the size asked for. */
+export function largerThanRecorded(handle: Handle, maxBytes: number, cause?: unknown): HandledError {
+  return new HandledError(ErrorCode.RESULT_CORRUPT, `The data behind "${handle}" is larger than the ${maxBytes} bytes recorded for it.`, {
+    cause,
+  });
 }

@@ -5,6 +5,8 @@ import { handlerSpecSchema, specFromRow } from "./handler-spec.js";
 import type { HandlerRegistry } from "./handler-registry.js";
 import type { Handle, ResultHandler } from "./result-handler.js";
 import { checkJsonDepth, checkText } from "../validation.js";
+import type { ResponseBudget } from "./response-budget.js";
+import pLimit, { type LimitFunction } from "p-limit";
 
 /** A handle and the spec of the handler that reads it: what a result row holds. */
 export interface StoredHandle {
@@ -28,6 +30,8 @@ export interface ResultRow {
   handlerConfig: unknown;
   handle: string;
   handled: boolean;
+  /** Size of the stored JSON text; null for results recorded before sizes were kept. */
+  sizeBytes: bigint | null;
 }
 
 /** Options of the result store. */
@@ -39,6 +43,10 @@ export interface ResultStoreOptions {
   maxJsonDepth: number;
   /** Longest LOCAL, S3 or GCS handle it accepts from a client, in characters. */
   maxHandleLength: number;
+  /** Values at least this large are read through `largeReads`. */
+  largeReadBytes: number;
+  /** How many large values this process reads (and parses) at once; the rest wait. */
+  largeReadConcurrency: number;
 }
 
 /** A value encoded once as the UTF-8 bytes of its JSON text, ready for any handler. */
@@ -52,7 +60,11 @@ export interface EncodedValue {
  * be stored is a handle.
  */
 export class ResultStore {
-  constructor(private readonly options: ResultStoreOptions) {}
+  private readonly largeReads: LimitFunction;
+
+  constructor(private readonly options: ResultStoreOptions) {
+    this.largeReads = pLimit(options.largeReadConcurrency);
+  }
 
   /**
    * Encodes a value as JSON text. Throws BAD_USER_INPUT for a value nested too deep,
@@ -100,27 +112,35 @@ export class ResultStore {
   }
 
   /**
-   * Reads a stored result's value through the handler that wrote it. Throws
-   * RESULT_NOT_HANDLED, HANDLE_OUT_OF_BOUNDS, RESULT_NOT_FOUND, RESULT_READ_FAILED or
-   * RESULT_CORRUPT.
+   * Reads a stored result's value through the handler that wrote it, once its size is taken
+   * from the request's budget. Throws RESULT_NOT_HANDLED, RESPONSE_TOO_LARGE,
+   * HANDLE_OUT_OF_BOUNDS, RESULT_NOT_FOUND, RESULT_READ_FAILED, STORE_TIMEOUT or
+   * RESULT_CORRUPT (not JSON, or larger than its recorded size).
    */
-  async read(row: ResultRow): Promise<unknown> {
+  async read(row: ResultRow, budget: ResponseBudget): Promise<unknown> {
     const handler = await this.handlerOf(row);
-    const json = await handler.read(row.handle);
-    try {
-      return JSON.parse(json) as unknown;
-    } catch (cause) {
-      throw new HandledError(ErrorCode.RESULT_CORRUPT, "The stored data of this result is not valid JSON.", { cause });
-    }
+    // Results recorded before sizes were kept are asked for theirs (a stat, a HEAD).
+    const size = row.sizeBytes === null ? (await handler.verifyHandle(row.handle)).sizeBytes : Number(row.sizeBytes);
+    budget.reserve(size);
+    const readAndParse = async () => {
+      const json = await handler.read(row.handle, size);
+      try {
+        return JSON.parse(json) as unknown;
+      } catch (cause) {
+        throw new HandledError(ErrorCode.RESULT_CORRUPT, "The stored data of this result is not valid JSON.", { cause });
+      }
+    };
+    return size >= this.options.largeReadBytes ? this.largeReads(readAndParse) : readAndParse();
   }
 
   /**
    * The first `maxBytes` bytes of a stored result's JSON text, read without fetching the rest,
-   * cut back to whole characters. Fails as `read` does, but never with RESULT_CORRUPT: a
-   * preview is text, not a parsed value.
+   * cut back to whole characters, once they are taken from the request's budget. Fails as
+   * `read` does, but never with RESULT_CORRUPT: a preview is text, not a parsed value.
    */
-  async preview(row: ResultRow, maxBytes: number): Promise<ResultPreview> {
+  async preview(row: ResultRow, maxBytes: number, budget: ResponseBudget): Promise<ResultPreview> {
     const handler = await this.handlerOf(row);
+    budget.reserve(row.sizeBytes === null ? maxBytes : Math.min(maxBytes, Number(row.sizeBytes)));
     // One byte more than asked tells whether the text goes on.
     const start = await handler.readStart(row.handle, maxBytes + 1);
     // A decoder gives back only whole characters and keeps a cut one to itself.

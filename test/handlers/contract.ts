@@ -64,6 +64,15 @@ export function testResultHandler(name: string, abilities: HandlerAbilities, set
       });
     }
 
+    it("reads a value no larger than the size it is given, and refuses one that is larger", async () => {
+      const json = JSON.stringify({ text: "héllo 世界 ".repeat(100) });
+      const size = Buffer.byteLength(json);
+      const handle = await h.handler.write(Buffer.from(json));
+
+      expect(await h.handler.read(handle, size)).toBe(json);
+      expect(await codeOf(h.handler.read(handle, size - 1))).toBe("RESULT_CORRUPT");
+    });
+
     it("reads the start of a value, in bytes, without the rest", async () => {
       const json = JSON.stringify({ text: "héllo 世界 ".repeat(1000) });
       const bytes = Buffer.from(json);

@@ -1,6 +1,6 @@
 import type { Storage } from "@google-cloud/storage";
 import { ErrorCode, HandledError } from "../../errors.js";
-import type { Handle, ResultHandler } from "../result-handler.js";
+import { largerThanRecorded, type Handle, type ResultHandler } from "../result-handler.js";
 import { locateObject, newObjectKey, objectReadError, objectWriteError } from "./bucket-uri.js";
 
 /** Options of the GCS handler. */
@@ -40,14 +40,19 @@ export function createGcsHandler(options: GcsHandlerOptions): ResultHandler {
       return `gs://${bucket}/${key}`;
     },
 
-    async read(handle) {
+    async read(handle, maxBytes) {
       const { key } = locate(handle);
+      let contents: Buffer;
       try {
-        const [contents] = await file(key).download();
-        return contents.toString("utf8");
+        // One byte more than the limit, at most, tells a larger object without fetching it all.
+        [contents] = await file(key).download(maxBytes === undefined ? {} : { start: 0, end: maxBytes });
       } catch (cause) {
+        // An empty object has no byte 0 to start a range at.
+        if (maxBytes !== undefined && (cause as { code?: unknown }).code === 416) return "";
         throw objectReadError(handle, cause, isMissing(cause));
       }
+      if (maxBytes !== undefined && contents.length > maxBytes) throw largerThanRecorded(handle, maxBytes);
+      return contents.toString("utf8");
     },
 
     async readStart(handle, maxBytes) {

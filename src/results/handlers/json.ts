@@ -1,5 +1,5 @@
 import { ErrorCode, HandledError } from "../../errors.js";
-import type { Handle, ResultHandler } from "../result-handler.js";
+import { largerThanRecorded, type Handle, type ResultHandler } from "../result-handler.js";
 
 /** Options of the JSON handler. */
 export interface JsonHandlerOptions {
@@ -35,8 +35,9 @@ export function createJsonHandler(options: JsonHandlerOptions): ResultHandler {
       checkSize(json.length);
       return json.toString("utf8");
     },
-    async read(handle) {
+    async read(handle, maxBytes) {
       // The handle is the data; decoding it (and reporting it corrupt) is the caller's part.
+      if (maxBytes !== undefined && Buffer.byteLength(handle) > maxBytes) throw largerThanRecorded("(JSON)", maxBytes);
       return handle;
     },
     async readStart(handle, maxBytes) {

@@ -3,7 +3,7 @@ import { constants, type Stats } from "node:fs";
 import { mkdir, open, realpath, rm, stat, unlink, writeFile, type FileHandle } from "node:fs/promises";
 import { dirname, isAbsolute, join, relative, resolve, sep } from "node:path";
 import { ErrorCode, HandledError } from "../../errors.js";
-import type { Handle, ResultHandler } from "../result-handler.js";
+import { largerThanRecorded, type Handle, type ResultHandler } from "../result-handler.js";
 
 /** Options of the local handler. */
 export interface LocalHandlerOptions {
@@ -161,8 +161,11 @@ export function createLocalHandler(options: LocalHandlerOptions): ResultHandler 
       return path;
     },
 
-    async read(handle) {
-      return withFile(handle, (file) => file.readFile("utf8"));
+    async read(handle, maxBytes) {
+      return withFile(handle, async (file, stats) => {
+        if (maxBytes !== undefined && stats.size > maxBytes) throw largerThanRecorded(handle, maxBytes);
+        return file.readFile("utf8");
+      });
     },
 
     async readStart(handle, maxBytes) {

@@ -1,7 +1,7 @@
 import { DeleteObjectCommand, GetObjectCommand, HeadObjectCommand, PutObjectCommand, type S3Client } from "@aws-sdk/client-s3";
 import { Upload } from "@aws-sdk/lib-storage";
 import { ErrorCode, HandledError } from "../../errors.js";
-import type { Handle, ResultHandler } from "../result-handler.js";
+import { largerThanRecorded, type Handle, type ResultHandler } from "../result-handler.js";
 import { locateObject, newObjectKey, objectReadError, objectWriteError } from "./bucket-uri.js";
 
 /** Options of the S3 handler. */
@@ -54,13 +54,19 @@ export function createS3Handler(options: S3HandlerOptions): ResultHandler {
       return `s3://${bucket}/${key}`;
     },
 
-    async read(handle) {
+    async read(handle, maxBytes) {
       const { key } = locate(handle);
       try {
         const object = await client.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
         if (!object.Body) throw new Error("the object has no body");
+        if (maxBytes !== undefined && (object.ContentLength ?? 0) > maxBytes) {
+          // The rest of the body is not wanted: drop the connection instead of reading it.
+          (object.Body as { destroy?: () => void }).destroy?.();
+          throw largerThanRecorded(handle, maxBytes);
+        }
         return await object.Body.transformToString("utf8");
       } catch (cause) {
+        if (cause instanceof HandledError) throw cause;
         throw objectReadError(handle, cause, isMissing(cause));
       }
     },
