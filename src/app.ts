@@ -3,6 +3,8 @@ import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import type { Config } from "./config/config.js";
 import { openDatabase, type Database } from "./db/database.js";
+import { describeDatabaseError } from "./db/errors.js";
+import { pruneBatchCommits } from "./db/state-queries.js";
 import { createApolloServer } from "./graphql/apollo.js";
 import type { Services } from "./graphql/context.js";
 import { createRequestListener } from "./graphql/http-server.js";
@@ -58,6 +60,25 @@ export function createServices(config: Config, database: Database): Services {
   };
 }
 
+/** How often each replica deletes batch_commit rows no statement can need any more. */
+const PRUNE_INTERVAL_MS = 10 * 60_000;
+
+/**
+ * Starts the pruning of batch_commit. A row fences a batch whose commit was in doubt for as
+ * long as its statement could still be running: kept an hour, or twice the statement timeout
+ * if that is longer. Every replica prunes; a delete that finds nothing costs nothing.
+ */
+function pruneBatchCommitsEvery(database: Database, config: Config): NodeJS.Timeout {
+  const keepSeconds = Math.max(3600, Math.ceil((2 * config.timeouts.dbStatement) / 1000));
+  const timer = setInterval(() => {
+    pruneBatchCommits(database.pool, keepSeconds).catch((error: unknown) => {
+      console.error(`pruning batch_commit failed (${describeDatabaseError(error)}); it is tried again in ${PRUNE_INTERVAL_MS / 60_000} minutes`);
+    });
+  }, PRUNE_INTERVAL_MS);
+  timer.unref();
+  return timer;
+}
+
 /** Opens (and migrates) the database, then serves the API on config.host:config.port. */
 export async function startApp(config: Config): Promise<App> {
   if (config.defaultHandler.type === "LOCAL") await mkdir(config.defaultHandler.dir, { recursive: true });
@@ -85,10 +106,12 @@ export async function startApp(config: Config): Promise<App> {
     });
     const { port } = httpServer.address() as AddressInfo;
     const host = config.host.includes(":") ? `[${config.host}]` : config.host;
+    const pruning = pruneBatchCommitsEvery(database, config);
     return {
       url: `http://${host}:${port}/graphql`,
       database,
       async stop() {
+        clearInterval(pruning);
         await apollo.stop();
         await database.close();
       },

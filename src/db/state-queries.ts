@@ -14,6 +14,8 @@ export interface TaskRunForChange {
   flow: { handlerType: HandlerType | null; handlerConfig: unknown };
   /** The result of its latest state that has one (loaded only for upstream task runs). */
   latestResultId: string | null;
+  /** The state recorded with the idempotency key asked about for this task run, if any. */
+  keyedState: { version: number; type: StateType } | null;
 }
 
 interface TaskRunRow {
@@ -27,16 +29,26 @@ interface TaskRunRow {
   flow_handler_type: HandlerType | null;
   flow_handler_config: unknown;
   latest_result_id: string | null;
+  keyed_version: number | null;
+  keyed_type: StateType | null;
+}
+
+/** An idempotency key given for a task run's state change. */
+export interface KeyedChange {
+  taskRunId: string;
+  idempotencyKey: string;
 }
 
 /**
  * Loads the task runs with the given ids (those not found are left out) with their task's and
- * flow's handlers. For those also in `withLatestResult`, the latest result is loaded too.
+ * flow's handlers. For those also in `withLatestResult`, the latest result is loaded too; for
+ * those in `keyed`, the state recorded with that idempotency key, if there is one.
  */
 export async function loadTaskRunsForChange(
   pool: pg.Pool,
   ids: readonly string[],
   withLatestResult: readonly string[],
+  keyed: readonly KeyedChange[] = [],
 ): Promise<Map<string, TaskRunForChange>> {
   const { rows } = await pool.query<TaskRunRow>(
     `SELECT t.id, t.flow_run_id, t.task_id, t.version,
@@ -46,10 +58,16 @@ export async function loadTaskRunsForChange(
               SELECT s.result_id FROM state s
               WHERE s.task_run_id = t.id AND s.result_id IS NOT NULL
               ORDER BY s.version DESC LIMIT 1
-            ) END AS latest_result_id
+            ) END AS latest_result_id,
+            keyed.version AS keyed_version, keyed.type::text AS keyed_type
      FROM task_run t JOIN task k ON k.id = t.task_id JOIN flow f ON f.id = k.flow_id
+     LEFT JOIN LATERAL (
+       SELECT s.version, s.type FROM unnest($3::uuid[], $4::text[]) AS g(id, key)
+       JOIN state s ON s.task_run_id = g.id AND s.idempotency_key = g.key
+       WHERE g.id = t.id
+     ) keyed ON true
      WHERE t.id = ANY($1::uuid[])`,
-    [ids, withLatestResult],
+    [ids, withLatestResult, keyed.map((k) => k.taskRunId), keyed.map((k) => k.idempotencyKey)],
   );
   return new Map(
     rows.map((row) => [
@@ -62,6 +80,7 @@ export async function loadTaskRunsForChange(
         task: { isParameter: row.is_parameter, handlerType: row.task_handler_type, handlerConfig: row.task_handler_config },
         flow: { handlerType: row.flow_handler_type, handlerConfig: row.flow_handler_config },
         latestResultId: row.latest_result_id,
+        keyedState: row.keyed_version === null ? null : { version: row.keyed_version, type: row.keyed_type! },
       },
     ]),
   );
@@ -69,8 +88,18 @@ export async function loadTaskRunsForChange(
 
 /** What one batch records. Every id is chosen beforehand, so rows can refer to each other. */
 export interface StateBatch {
+  /** Recorded in batch_commit with the batch, so its outcome can be learnt if the commit is in doubt. */
+  id: string;
   /** Each task run moves from `version` to `version + 1`. */
-  changes: { taskRunId: string; version: number; stateId: string; type: StateType; message: string | null; resultId: string | null }[];
+  changes: {
+    taskRunId: string;
+    version: number;
+    stateId: string;
+    type: StateType;
+    message: string | null;
+    resultId: string | null;
+    idempotencyKey: string | null;
+  }[];
   results: { id: string; handlerType: HandlerType; handlerConfig: Record<string, string>; handle: string; sizeBytes: number }[];
   cachedInputs: { stateId: string; name: string; upstreamTaskRunId: string; resultId: string }[];
 }
@@ -95,6 +124,10 @@ export async function recordStateBatch(pool: pg.Pool, batch: StateBatch): Promis
        SELECT t.id, t.version FROM task_run t WHERE t.id IN (SELECT id FROM given) ORDER BY t.id FOR UPDATE
      ), checked AS (
        SELECT count(*) = $3 AS ok FROM locked JOIN given USING (id, version)
+     ), committed AS (
+       -- The fence: should the server have given this batch up (resolveBatchCommit), this key
+       -- is taken and the whole statement fails, recording nothing.
+       INSERT INTO batch_commit (id, recorded) SELECT $18, true WHERE (SELECT ok FROM checked)
      ), bumped AS (
        UPDATE task_run t SET version = t.version + 1 FROM given
        WHERE t.id = given.id AND (SELECT ok FROM checked)
@@ -105,10 +138,10 @@ export async function recordStateBatch(pool: pg.Pool, batch: StateBatch): Promis
          AS r(id, handler_type, handler_config, handle, size_bytes)
        WHERE (SELECT ok FROM checked)
      ), new_states AS (
-       INSERT INTO state (id, task_run_id, version, type, message, result_id)
-       SELECT id, task_run_id, version + 1, type::"StateType", message, result_id
-       FROM unnest($8::uuid[], $1::uuid[], $2::int[], $9::text[], $10::text[], $11::uuid[])
-         AS s(id, task_run_id, version, type, message, result_id)
+       INSERT INTO state (id, task_run_id, version, type, message, result_id, idempotency_key)
+       SELECT id, task_run_id, version + 1, type::"StateType", message, result_id, idempotency_key
+       FROM unnest($8::uuid[], $1::uuid[], $2::int[], $9::text[], $10::text[], $11::uuid[], $17::text[])
+         AS s(id, task_run_id, version, type, message, result_id, idempotency_key)
        WHERE (SELECT ok FROM checked)
      ), new_cached_inputs AS (
        INSERT INTO cached_input (id, state_id, name, upstream_task_run_id, result_id)
@@ -135,9 +168,38 @@ export async function recordStateBatch(pool: pg.Pool, batch: StateBatch): Promis
       column(cachedInputs, "upstreamTaskRunId"),
       column(cachedInputs, "resultId"),
       column(results, "sizeBytes"),
+      column(changes, "idempotencyKey"),
+      batch.id,
     ],
   );
   if (rows[0]?.recorded) return { recorded: true };
   const stale = rows.find((row) => row.version !== row.wanted);
   return { recorded: false, stale: { taskRunId: stale?.id ?? changes[0]!.taskRunId, current: stale?.version ?? null } };
+}
+
+/** What became of a batch whose recording statement failed without a clear answer. */
+export type BatchCommitOutcome = "recorded" | "not-recorded";
+
+/**
+ * Learns, for certain, whether the batch `batchId` was recorded, and makes sure that if it was
+ * not, it never will be: it takes the batch's key in batch_commit. If the recording statement
+ * is still running somewhere (a connection cut mid-commit leaves it running on the server),
+ * the insert waits for it; if that statement comes later, it fails on the key. Two statements,
+ * because the second must see what the first waited for. Throws when PostgreSQL cannot be
+ * reached (the outcome stays unknown).
+ */
+export async function resolveBatchCommit(pool: pg.Pool, batchId: string): Promise<BatchCommitOutcome> {
+  const fenced = await pool.query(`INSERT INTO batch_commit (id, recorded) VALUES ($1, false) ON CONFLICT (id) DO NOTHING RETURNING id`, [batchId]);
+  if (fenced.rowCount === 1) return "not-recorded";
+  const { rows } = await pool.query<{ recorded: boolean }>(`SELECT recorded FROM batch_commit WHERE id = $1`, [batchId]);
+  return rows[0]?.recorded ? "recorded" : "not-recorded";
+}
+
+/**
+ * Deletes batch_commit rows older than `olderThanSeconds`: long past any statement that could
+ * still be running, so no longer needed to fence one. Returns how many went.
+ */
+export async function pruneBatchCommits(pool: pg.Pool, olderThanSeconds: number): Promise<number> {
+  const { rowCount } = await pool.query(`DELETE FROM batch_commit WHERE created_at < now() - make_interval(secs => $1)`, [olderThanSeconds]);
+  return rowCount ?? 0;
 }

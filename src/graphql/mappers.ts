@@ -1,8 +1,11 @@
 import type { FlowRunState } from "../generated/graphql.js";
 import type { FlowRun, Result, State, TaskRun } from "../generated/prisma/client.js";
 
-/** A state, with its result when it was loaded with it (null: it has none). */
-export interface StateModel extends State {
+/**
+ * A state, with its result when it was loaded with it (null: it has none). Its idempotency key
+ * is the writing client's business and is not served.
+ */
+export interface StateModel extends Omit<State, "idempotencyKey"> {
   loadedResult?: Result | null;
 }
 

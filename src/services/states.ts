@@ -1,8 +1,19 @@
 import { randomUUID } from "node:crypto";
+import { setTimeout as sleep } from "node:timers/promises";
 import { ErrorCode, HandledError } from "../errors.js";
 import type pg from "pg";
 import type { StateType, TaskRun } from "../generated/prisma/client.js";
-import { loadTaskRunsForChange, recordStateBatch, type StateBatch, type TaskRunForChange } from "../db/state-queries.js";
+import { describeDatabaseError, isDatabaseUnavailable } from "../db/errors.js";
+import {
+  loadTaskRunsForChange,
+  recordStateBatch,
+  resolveBatchCommit,
+  type BatchCommitOutcome,
+  type KeyedChange,
+  type RecordOutcome,
+  type StateBatch,
+  type TaskRunForChange,
+} from "../db/state-queries.js";
 import { handlerConfigOf, type HandlerSpec } from "../results/handler-spec.js";
 import { resolveResultHandler } from "../results/resolve-handler.js";
 import type { EncodedValue, ResultStore, StoredHandle } from "../results/result-store.js";
@@ -27,6 +38,8 @@ export interface CachedInputInput {
 export interface StateChange {
   taskRunId: string;
   version: number;
+  /** Makes a retry of the same change answer with what was recorded (see SetTaskRunStateInput). */
+  idempotencyKey?: string | null;
   state: {
     type: StateType;
     message?: string | null;
@@ -80,23 +93,21 @@ export class StateService {
    * Sets the state of each task run named in `changes`. Nothing is recorded unless every
    * entry succeeds: a stale version (VERSION_MISMATCH), an unknown task run (NOT_FOUND), bad
    * input (BAD_USER_INPUT, VALUE_TOO_LARGE), a handle or handler out of bounds, or a failed
-   * write (RESULT_WRITE_FAILED) leaves every task run as it was and removes what was written.
-   * Returns the task runs in the order given.
+   * write (RESULT_WRITE_FAILED, STORE_TIMEOUT) leaves every task run as it was and removes what
+   * was written. A batch whose every entry was already recorded with the same idempotency keys
+   * answers with what was recorded and writes nothing. When the database fails while the batch
+   * commits, its outcome is learnt before anything is removed (see recordOrResolve). Returns
+   * the task runs in the order given.
    */
   async setTaskRunStates(changes: readonly StateChange[]): Promise<TaskRun[]> {
-    if (changes.length === 0) throw badInput("Give at least one state change.");
-    const { maxBatchSize, maxMessageLength } = this.deps.limits;
-    if (changes.length > maxBatchSize) {
-      throw badInput(`One call may set at most ${maxBatchSize} states (HANDLED_MAX_BATCH_SIZE); this one has ${changes.length}.`);
-    }
-    for (const { state } of changes) {
-      if (state.message) checkText(state.message, "A state message", maxMessageLength);
-    }
+    this.checkBatch(changes);
     const ids = changes.map((c) => c.taskRunId);
-    if (new Set(ids).size !== ids.length) throw badInput("Each task run may appear only once in a batch.");
     const upstreamIds = changes.flatMap((c) => (c.state.cachedInputs ?? []).map((i) => i.upstreamTaskRunId));
-    // One statement loads the batch's task runs and the upstream ones its cached inputs name.
-    const loaded = await this.loadTaskRuns([...ids, ...upstreamIds], upstreamIds);
+    // One statement loads the batch's task runs, the upstream ones its cached inputs name, and
+    // the states already recorded with its idempotency keys.
+    const loaded = await this.loadTaskRuns([...ids, ...upstreamIds], upstreamIds, keyedChanges(changes));
+    const replay = replayOf(changes, loaded);
+    if (replay) return replay;
     for (const change of changes) {
       const run = loaded.get(change.taskRunId)!;
       // Checked before anything is written, and again when the batch is recorded.
@@ -110,33 +121,107 @@ export class StateService {
     }
 
     const written: StoredHandle[] = [];
+    let results: StateBatch["results"];
     try {
-      const results = await this.writeResults(newResults, written);
-      const batch: StateBatch = {
-        changes: plans.map(({ change, stateId, result }) => ({
-          taskRunId: change.taskRunId,
-          version: change.version,
-          stateId,
-          type: change.state.type,
-          message: change.state.message ?? null,
-          resultId: result?.id ?? null,
-        })),
-        results,
-        cachedInputs: plans.flatMap(({ stateId, cachedInputs }) => cachedInputs.map((input) => ({ stateId, ...input }))),
-      };
-      const outcome = await recordStateBatch(this.deps.pool, batch);
-      if (!outcome.recorded) {
-        const stale = changes.find((c) => c.taskRunId === outcome.stale.taskRunId)!;
-        throw versionMismatch(stale.taskRunId, stale.version, outcome.stale.current ?? undefined);
-      }
-      return changes.map((change) => {
-        const { id, flowRunId, taskId } = loaded.get(change.taskRunId)!;
-        return { id, flowRunId, taskId, version: change.version + 1 };
-      });
+      results = await this.writeResults(newResults, written);
     } catch (error) {
       await this.deps.results.discard(written);
       throw error;
     }
+    const batch: StateBatch = {
+      id: randomUUID(),
+      changes: plans.map(({ change, stateId, result }) => ({
+        taskRunId: change.taskRunId,
+        version: change.version,
+        stateId,
+        type: change.state.type,
+        message: change.state.message ?? null,
+        resultId: result?.id ?? null,
+        idempotencyKey: change.idempotencyKey ?? null,
+      })),
+      results,
+      cachedInputs: plans.flatMap(({ stateId, cachedInputs }) => cachedInputs.map((input) => ({ stateId, ...input }))),
+    };
+    const outcome = await this.recordOrResolve(batch, written);
+    if (!outcome.recorded) {
+      // Known not recorded: what this call wrote is referenced by nothing.
+      await this.deps.results.discard(written);
+      // A retry that raced the call it repeats, and lost: answer with what that call recorded.
+      const raced = replayOf(changes, await this.loadTaskRuns(ids, [], keyedChanges(changes)));
+      if (raced) return raced;
+      const stale = changes.find((c) => c.taskRunId === outcome.stale.taskRunId)!;
+      throw versionMismatch(stale.taskRunId, stale.version, outcome.stale.current ?? undefined);
+    }
+    return changes.map((change) => {
+      const { id, flowRunId, taskId } = loaded.get(change.taskRunId)!;
+      return { id, flowRunId, taskId, version: change.version + 1 };
+    });
+  }
+
+  /**
+   * Records a batch. When the recording statement fails, PostgreSQL is asked whether the batch
+   * was recorded anyway (a connection lost after the commit, before the answer) and the batch
+   * is fenced so that it cannot be recorded later. Recorded: the call succeeds. Not recorded:
+   * what was written is removed, and the statement's error stands. Unknown, because PostgreSQL
+   * cannot be reached: nothing is removed (a committed row may point at it; the objects are
+   * logged for the sweeper) and the call fails with DATABASE_UNAVAILABLE, to be retried with
+   * the same idempotency keys.
+   */
+  private async recordOrResolve(batch: StateBatch, written: readonly StoredHandle[]): Promise<RecordOutcome> {
+    try {
+      return await recordStateBatch(this.deps.pool, batch);
+    } catch (error) {
+      const outcome = await this.resolveCommit(batch.id);
+      if (outcome === "recorded") {
+        console.error(`batch ${batch.id}: the connection failed (${describeDatabaseError(error)}) after the commit; it was recorded`);
+        return { recorded: true };
+      }
+      if (outcome === "not-recorded") {
+        await this.deps.results.discard(written);
+        throw recordError(error);
+      }
+      const kept = written.filter((stored) => stored.spec.type !== "JSON").map((stored) => stored.handle);
+      console.error(
+        `batch ${batch.id}: the connection failed (${describeDatabaseError(error)}) while it committed and its outcome ` +
+          `could not be learnt; ${kept.length} stored objects are kept: ${kept.join(" ")}`,
+      );
+      throw new HandledError(
+        ErrorCode.DATABASE_UNAVAILABLE,
+        "The database connection failed while this batch was recorded, and whether it was could not be learnt. " +
+          "Retry the same batch with the same idempotency keys: it is recorded at most once.",
+        { cause: error },
+      );
+    }
+  }
+
+  /** resolveBatchCommit, tried a few times while PostgreSQL comes back; "unknown" if it does not. */
+  private async resolveCommit(batchId: string): Promise<BatchCommitOutcome | "unknown"> {
+    for (const pause of RESOLVE_PAUSES_MS) {
+      try {
+        return await resolveBatchCommit(this.deps.pool, batchId);
+      } catch (error) {
+        if (!isDatabaseUnavailable(error)) throw error;
+        await sleep(pause);
+      }
+    }
+    return "unknown";
+  }
+
+  /** The checks of a batch that need no database. */
+  private checkBatch(changes: readonly StateChange[]): void {
+    if (changes.length === 0) throw badInput("Give at least one state change.");
+    const { maxBatchSize, maxMessageLength, maxNameLength } = this.deps.limits;
+    if (changes.length > maxBatchSize) {
+      throw badInput(`One call may set at most ${maxBatchSize} states (HANDLED_MAX_BATCH_SIZE); this one has ${changes.length}.`);
+    }
+    for (const { state, idempotencyKey } of changes) {
+      if (state.message) checkText(state.message, "A state message", maxMessageLength);
+      if (idempotencyKey !== undefined && idempotencyKey !== null) {
+        if (!checkText(idempotencyKey, "An idempotency key", maxNameLength)) throw badInput("An idempotency key may not be empty.");
+      }
+    }
+    const ids = changes.map((c) => c.taskRunId);
+    if (new Set(ids).size !== ids.length) throw badInput("Each task run may appear only once in a batch.");
   }
 
   /**
@@ -230,15 +315,56 @@ export class StateService {
   }
 
   /** Loads task runs by id; throws NOT_FOUND naming the first that does not exist. */
-  private async loadTaskRuns(ids: readonly string[], withLatestResult: readonly string[]) {
+  private async loadTaskRuns(ids: readonly string[], withLatestResult: readonly string[], keyed: readonly KeyedChange[]) {
     const unique = [...new Set(ids)];
     const bad = unique.find((id) => !isUuid(id));
     if (bad) throw new HandledError(ErrorCode.NOT_FOUND, `No task run has the id "${bad}".`);
-    const byId = await loadTaskRunsForChange(this.deps.pool, unique, [...new Set(withLatestResult)]);
+    const byId = await loadTaskRunsForChange(this.deps.pool, unique, [...new Set(withLatestResult)], keyed);
     const missing = unique.find((id) => !byId.has(id));
     if (missing) throw new HandledError(ErrorCode.NOT_FOUND, `No task run has the id "${missing}".`);
     return byId;
   }
+}
+
+/** Pauses between attempts to learn a batch's outcome while PostgreSQL is unreachable. */
+const RESOLVE_PAUSES_MS = [250, 1000, 2000];
+
+/** The idempotency keys a batch gives. */
+function keyedChanges(changes: readonly StateChange[]): KeyedChange[] {
+  return changes.flatMap(({ taskRunId, idempotencyKey }) => (idempotencyKey ? [{ taskRunId, idempotencyKey }] : []));
+}
+
+/**
+ * When a batch was already recorded with its idempotency keys, the task runs at the versions
+ * it recorded; undefined when none of its keys was used. A batch is recorded whole, so a key
+ * used by only some entries, or for another version or state type, is a different batch
+ * reusing keys: BAD_USER_INPUT.
+ */
+function replayOf(changes: readonly StateChange[], loaded: Map<string, TaskRunForChange>): TaskRun[] | undefined {
+  const recorded = changes.map((change) => loaded.get(change.taskRunId)?.keyedState ?? null);
+  if (recorded.every((state) => state === null)) return undefined;
+  changes.forEach((change, i) => {
+    const state = recorded[i];
+    if (!state || state.version !== change.version + 1 || state.type !== change.state.type) {
+      throw badInput(
+        `The idempotency key "${change.idempotencyKey ?? ""}" of task run ${change.taskRunId} does not match the change recorded with ` +
+          `this batch's keys: a retry must repeat the same batch (versions and state types); a new change needs new keys.`,
+      );
+    }
+  });
+  return changes.map((change) => {
+    const { id, flowRunId, taskId } = loaded.get(change.taskRunId)!;
+    return { id, flowRunId, taskId, version: change.version + 1 };
+  });
+}
+
+/** The error a refused recording statement reports; a key taken by a racing call is the client's. */
+function recordError(error: unknown): unknown {
+  const { code, constraint } = error as { code?: unknown; constraint?: unknown };
+  if (code === "23505" && typeof constraint === "string" && constraint.includes("idempotency_key")) {
+    return badInput("An idempotency key of this batch was already used for another change of the same task run.");
+  }
+  return error;
 }
 
 function versionMismatch(taskRunId: string, given: number, current: number | undefined): HandledError {

@@ -16,11 +16,12 @@ export interface TcpProxy {
   refuse(): void;
   accept(): void;
   /**
-   * The next time the client sends bytes that `match`, they are forwarded, the answer is
-   * dropped, and the connection is cut `afterMs` later: the server acts on a request whose
-   * outcome the client never learns. Resolves when it has been cut.
+   * The next time the client sends bytes that `match`, the connection is cut: by default they
+   * are forwarded, the answer is dropped and the cut comes `afterMs` later, so the server acts
+   * on a request whose outcome the client never learns; with `forward: false` they never reach
+   * the server. Resolves when it has been cut.
    */
-  cutAfterSending(match: (bytes: Buffer) => boolean, afterMs?: number): Promise<void>;
+  cutAt(match: (bytes: Buffer) => boolean, options?: { forward?: boolean; afterMs?: number }): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -38,7 +39,7 @@ export async function startTcpProxy(target: { host: string; port: number }): Pro
   const pairs = new Set<Pair>();
   let frozen = false;
   let refusing = false;
-  let cut: { match: (bytes: Buffer) => boolean; afterMs: number; done: () => void } | undefined;
+  let cut: { match: (bytes: Buffer) => boolean; forward: boolean; afterMs: number; done: () => void } | undefined;
 
   const destroy = (pair: Pair) => {
     pair.client.destroy();
@@ -59,16 +60,23 @@ export async function startTcpProxy(target: { host: string; port: number }): Pro
         pair.toServer.push(bytes);
         return;
       }
-      upstream.write(bytes);
       if (cut?.match(bytes)) {
-        const { afterMs, done } = cut;
+        const { forward, afterMs, done } = cut;
         cut = undefined;
         pair.dropAnswers = true;
+        if (!forward) {
+          destroy(pair);
+          done();
+          return;
+        }
+        upstream.write(bytes);
         setTimeout(() => {
           destroy(pair);
           done();
         }, afterMs);
+        return;
       }
+      upstream.write(bytes);
     });
     upstream.on("data", (bytes: Buffer) => {
       if (pair.dropAnswers) return;
@@ -108,9 +116,9 @@ export async function startTcpProxy(target: { host: string; port: number }): Pro
     accept() {
       refusing = false;
     },
-    cutAfterSending(match, afterMs = 200) {
+    cutAt(match, { forward = true, afterMs = 200 } = {}) {
       return new Promise((done) => {
-        cut = { match, afterMs, done };
+        cut = { match, forward, afterMs, done };
       });
     },
     async close() {
