@@ -62,9 +62,11 @@ export async function loadTaskRunsForChange(
             keyed.version AS keyed_version, keyed.type::text AS keyed_type
      FROM task_run t JOIN task k ON k.id = t.task_id JOIN flow f ON f.id = k.flow_id
      LEFT JOIN LATERAL (
+       -- Among this task run's states (by the task_run_id, version index): the keyed one.
        SELECT s.version, s.type FROM unnest($3::uuid[], $4::text[]) AS g(id, key)
        JOIN state s ON s.task_run_id = g.id AND s.idempotency_key = g.key
        WHERE g.id = t.id
+       ORDER BY s.version DESC LIMIT 1
      ) keyed ON true
      WHERE t.id = ANY($1::uuid[])`,
     [ids, withLatestResult, keyed.map((k) => k.taskRunId), keyed.map((k) => k.idempotencyKey)],

@@ -17,6 +17,12 @@ import { resolvers } from "./resolvers.js";
 export const typeDefs = readFileSync(projectFile("schema.graphql"), "utf8");
 
 /**
+ * Failures of the service's storage, logged as they are reported (not clients' mistakes).
+ * Database failures are logged where they are recognised: below, or by the state service.
+ */
+const OPERATIONAL_FAILURES = new Set<string>([ErrorCode.STORE_TIMEOUT, ErrorCode.RESULT_READ_FAILED, ErrorCode.RESULT_WRITE_FAILED]);
+
+/**
  * Shapes every error sent to clients: a HandledError keeps its message and stable code;
  * GraphQL's own errors (parse, validation, bad variables) pass through; anything else is an
  * internal error whose details go to the log only.
@@ -24,6 +30,12 @@ export const typeDefs = readFileSync(projectFile("schema.graphql"), "utf8");
 export function formatError(formatted: GraphQLFormattedError, error: unknown): GraphQLFormattedError {
   const original = unwrapResolverError(error);
   if (original instanceof HandledError) {
+    if (OPERATIONAL_FAILURES.has(original.code)) {
+      // The store's side of it (an error name or code), never a value.
+      const cause = original.cause as { name?: unknown; code?: unknown } | undefined;
+      const detail = [cause?.name, cause?.code].filter((part) => typeof part === "string" || typeof part === "number").join(" ");
+      console.error(`${original.code} at ${formatted.path?.join(".") ?? "the request"}: ${original.message}${detail ? ` (${detail})` : ""}`);
+    }
     return { message: original.message, locations: formatted.locations, path: formatted.path, extensions: { code: original.code } };
   }
   const code = formatted.extensions?.code;

@@ -147,15 +147,13 @@ export class StateService {
       // Known not recorded: what this call wrote is referenced by nothing.
       await this.deps.results.discard(written);
       // A retry that raced the call it repeats, and lost: answer with what that call recorded.
-      const raced = replayOf(changes, await this.loadTaskRuns(ids, [], keyedChanges(changes)));
+      const keyed = keyedChanges(changes);
+      const raced = keyed.length > 0 ? replayOf(changes, await this.loadTaskRuns(ids, [], keyed)) : undefined;
       if (raced) return raced;
       const stale = changes.find((c) => c.taskRunId === outcome.stale.taskRunId)!;
       throw versionMismatch(stale.taskRunId, stale.version, outcome.stale.current ?? undefined);
     }
-    return changes.map((change) => {
-      const { id, flowRunId, taskId } = loaded.get(change.taskRunId)!;
-      return { id, flowRunId, taskId, version: change.version + 1 };
-    });
+    return advanced(changes, loaded);
   }
 
   /**
@@ -178,7 +176,7 @@ export class StateService {
       }
       if (outcome === "not-recorded") {
         await this.deps.results.discard(written);
-        throw recordError(error);
+        throw error;
       }
       const kept = written.filter((stored) => stored.spec.type !== "JSON").map((stored) => stored.handle);
       console.error(
@@ -352,19 +350,15 @@ function replayOf(changes: readonly StateChange[], loaded: Map<string, TaskRunFo
       );
     }
   });
+  return advanced(changes, loaded);
+}
+
+/** The task runs of a batch at the versions it moved them to. */
+function advanced(changes: readonly StateChange[], loaded: Map<string, TaskRunForChange>): TaskRun[] {
   return changes.map((change) => {
     const { id, flowRunId, taskId } = loaded.get(change.taskRunId)!;
     return { id, flowRunId, taskId, version: change.version + 1 };
   });
-}
-
-/** The error a refused recording statement reports; a key taken by a racing call is the client's. */
-function recordError(error: unknown): unknown {
-  const { code, constraint } = error as { code?: unknown; constraint?: unknown };
-  if (code === "23505" && typeof constraint === "string" && constraint.includes("idempotency_key")) {
-    return badInput("An idempotency key of this batch was already used for another change of the same task run.");
-  }
-  return error;
 }
 
 function versionMismatch(taskRunId: string, given: number, current: number | undefined): HandledError {

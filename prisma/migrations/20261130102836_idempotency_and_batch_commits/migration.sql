@@ -12,6 +12,3 @@ CREATE TABLE "batch_commit" (
 
 -- CreateIndex
 CREATE INDEX "batch_commit_created_at_idx" ON "batch_commit" USING BRIN ("created_at");
-
--- CreateIndex
-CREATE UNIQUE INDEX "state_task_run_id_idempotency_key_key" ON "state"("task_run_id", "idempotency_key");
