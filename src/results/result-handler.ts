@@ -52,9 +52,10 @@ export interface ResultHandler {
   delete?(handle: Handle): Promise<void>;
 }
 
-/** The error a handler's `read` throws when the data is larger than the size asked for. */
-export function largerThanRecorded(handle: Handle, maxBytes: number, cause?: unknown): HandledError {
-  return new HandledError(ErrorCode.RESULT_CORRUPT, `The data behind "${handle}" is larger than the ${maxBytes} bytes recorded for it.`, {
-    cause,
-  });
+/**
+ * The error a handler's `read` throws when the data is larger than the size asked for. `where`
+ * names the data for people (a quoted path or URI; never a JSON handle, which is the value).
+ */
+export function largerThanRecorded(where: string, maxBytes: number): HandledError {
+  return new HandledError(ErrorCode.RESULT_CORRUPT, `The data behind ${where} is larger than the ${maxBytes} bytes recorded for it.`);
 }

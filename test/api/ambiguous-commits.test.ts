@@ -1,12 +1,11 @@
 import { access } from "node:fs/promises";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { inject } from "vitest";
 import type { SetTaskRunStateInput } from "handled/client";
 import { startTestApp, type TestApp } from "../support/app.js";
 import { GetTaskRun, SetTaskRunStates } from "../support/documents.js";
 import { filesUnder } from "../support/files.js";
 import { startRun } from "../support/flows.js";
-import { startTcpProxy, type TcpProxy } from "../support/tcp-proxy.js";
+import { startDatabaseProxy, type TcpProxy } from "../support/tcp-proxy.js";
 
 // The connection to PostgreSQL can fail while a batch commits: after PostgreSQL has committed
 // it, but before the answer arrives. The server must then find out what happened before it
@@ -20,8 +19,7 @@ describe("a commit whose answer is lost", () => {
   let proxy: TcpProxy;
   let t: TestApp;
   beforeAll(async () => {
-    const server = new URL(inject("serverUrl"));
-    proxy = await startTcpProxy({ host: server.hostname, port: Number(server.port || 5432) });
+    proxy = await startDatabaseProxy();
     t = await startTestApp({ HANDLED_DB_CONNECT_TIMEOUT_MS: "500" }, { databaseUrl: (url) => proxy.through(url) });
   });
   beforeEach(() => proxy.accept());

@@ -1,8 +1,7 @@
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { inject } from "vitest";
+import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { startApp } from "../../src/app.js";
 import { loadConfig } from "../../src/config/config.js";
 import { StartupError } from "../../src/errors.js";
@@ -11,7 +10,7 @@ import { GetTaskRun, ListFlows, SetTaskRunStates } from "../support/documents.js
 import { startS3Emulator, type S3Emulator } from "../support/emulators.js";
 import { startRun, succeed } from "../support/flows.js";
 import { recorded } from "../support/inspect.js";
-import { startTcpProxy, type TcpProxy } from "../support/tcp-proxy.js";
+import { startDatabaseProxy, startTcpProxy, type TcpProxy } from "../support/tcp-proxy.js";
 
 // Every wait on something outside the process is bounded: a store or a database that stops
 // answering (a black hole, the worst case: no refusal, no reset) fails requests with a coded,
@@ -74,8 +73,7 @@ describe("a PostgreSQL that stops answering", () => {
   let proxy: TcpProxy;
   let t: TestApp;
   beforeAll(async () => {
-    const server = new URL(inject("serverUrl"));
-    proxy = await startTcpProxy({ host: server.hostname, port: Number(server.port || 5432) });
+    proxy = await startDatabaseProxy();
     t = await startTestApp(
       { HANDLED_DB_CONNECT_TIMEOUT_MS: "500", HANDLED_DB_STATEMENT_TIMEOUT_MS: "1000" },
       { databaseUrl: (url) => proxy.through(url) },
@@ -112,7 +110,7 @@ describe("a PostgreSQL that stops answering", () => {
 describe("starting against a PostgreSQL that does not answer", () => {
   it("gives up within the connect timeout, saying what to fix", async () => {
     const server = new URL(inject("serverUrl"));
-    const proxy = await startTcpProxy({ host: server.hostname, port: Number(server.port || 5432) });
+    const proxy = await startDatabaseProxy();
     const dir = await mkdtemp(join(tmpdir(), "handled-blackhole-"));
     proxy.freeze();
     try {

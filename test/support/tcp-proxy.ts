@@ -1,4 +1,5 @@
 import { connect, createServer, type AddressInfo, type Socket } from "node:net";
+import { inject } from "vitest";
 
 /**
  * A TCP proxy the test controls, put between the service and PostgreSQL or a store to make the
@@ -126,4 +127,10 @@ export async function startTcpProxy(target: { host: string; port: number }): Pro
       await new Promise<void>((resolve) => server.close(() => resolve()));
     },
   };
+}
+
+/** A proxy in front of the tests' PostgreSQL server (see global-setup). */
+export function startDatabaseProxy(): Promise<TcpProxy> {
+  const server = new URL(inject("serverUrl"));
+  return startTcpProxy({ host: server.hostname, port: Number(server.port || 5432) });
 }

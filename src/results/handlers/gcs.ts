@@ -51,7 +51,7 @@ export function createGcsHandler(options: GcsHandlerOptions): ResultHandler {
         if (maxBytes !== undefined && (cause as { code?: unknown }).code === 416) return "";
         throw objectReadError(handle, cause, isMissing(cause));
       }
-      if (maxBytes !== undefined && contents.length > maxBytes) throw largerThanRecorded(handle, maxBytes);
+      if (maxBytes !== undefined && contents.length > maxBytes) throw largerThanRecorded(`"${handle}"`, maxBytes);
       return contents.toString("utf8");
     },
 

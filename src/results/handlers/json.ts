@@ -37,7 +37,7 @@ export function createJsonHandler(options: JsonHandlerOptions): ResultHandler {
     },
     async read(handle, maxBytes) {
       // The handle is the data; decoding it (and reporting it corrupt) is the caller's part.
-      if (maxBytes !== undefined && Buffer.byteLength(handle) > maxBytes) throw largerThanRecorded("(JSON)", maxBytes);
+      if (maxBytes !== undefined && Buffer.byteLength(handle) > maxBytes) throw largerThanRecorded("this JSON handle", maxBytes);
       return handle;
     },
     async readStart(handle, maxBytes) {

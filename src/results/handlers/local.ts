@@ -163,7 +163,7 @@ export function createLocalHandler(options: LocalHandlerOptions): ResultHandler 
 
     async read(handle, maxBytes) {
       return withFile(handle, async (file, stats) => {
-        if (maxBytes !== undefined && stats.size > maxBytes) throw largerThanRecorded(handle, maxBytes);
+        if (maxBytes !== undefined && stats.size > maxBytes) throw largerThanRecorded(`"${handle}"`, maxBytes);
         // The size is known: one read of that many bytes, where readFile would stat the file
         // again and read it in 512 KiB pieces, each a trip through the thread pool.
         const buffer = Buffer.allocUnsafe(stats.size);

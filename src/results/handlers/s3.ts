@@ -62,7 +62,7 @@ export function createS3Handler(options: S3HandlerOptions): ResultHandler {
         if (maxBytes !== undefined && (object.ContentLength ?? 0) > maxBytes) {
           // The rest of the body is not wanted: drop the connection instead of reading it.
           (object.Body as { destroy?: () => void }).destroy?.();
-          throw largerThanRecorded(handle, maxBytes);
+          throw largerThanRecorded(`"${handle}"`, maxBytes);
         }
         return await object.Body.transformToString("utf8");
       } catch (cause) {
