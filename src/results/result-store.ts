@@ -115,7 +115,7 @@ export class ResultStore {
    * Reads a stored result's value through the handler that wrote it, once its size is taken
    * from the request's budget. Throws RESULT_NOT_HANDLED, RESPONSE_TOO_LARGE,
    * HANDLE_OUT_OF_BOUNDS, RESULT_NOT_FOUND, RESULT_READ_FAILED, STORE_TIMEOUT or
-   * RESULT_CORRUPT (not JSON, or larger than its recorded size).
+   * RESULT_CORRUPT (not JSON, larger than its recorded size, or nested deeper than values may be).
    */
   async read(row: ResultRow, budget: ResponseBudget): Promise<unknown> {
     const handler = await this.handlerOf(row);
@@ -124,11 +124,20 @@ export class ResultStore {
     budget.reserve(size);
     const readAndParse = async () => {
       const json = await handler.read(row.handle, size);
+      let value: unknown;
       try {
-        return JSON.parse(json) as unknown;
+        value = JSON.parse(json) as unknown;
       } catch (cause) {
         throw new HandledError(ErrorCode.RESULT_CORRUPT, "The stored data of this result is not valid JSON.", { cause });
       }
+      // Data a client wrote itself can nest deeper than any value the server writes; serialising
+      // it into the response would overflow the stack and fail the whole response.
+      try {
+        checkJsonDepth(value, this.options.maxJsonDepth);
+      } catch (cause) {
+        throw new HandledError(ErrorCode.RESULT_CORRUPT, `The stored value nests deeper than ${this.options.maxJsonDepth} levels, so it is not served.`, { cause });
+      }
+      return value;
     };
     return size >= this.options.largeReadBytes ? this.largeReads(readAndParse) : readAndParse();
   }

@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { HandledResultInput } from "handled/client";
 import { startTestApp, type TestApp } from "../support/app.js";
-import { CreateFlow, GetTaskRun, SetTaskRunStates } from "../support/documents.js";
+import { CreateFlow, GetTaskRun, SetTaskRunStates, SetTaskRunStatesLean } from "../support/documents.js";
 import { filesUnder } from "../support/files.js";
 import { startRun, succeed } from "../support/flows.js";
 
@@ -172,6 +172,23 @@ describe("handles never reach outside the allowed directories", () => {
 
     for (const read of reads) expect(read.errors?.map((e) => e.extensions?.code)).toEqual(["HANDLE_OUT_OF_BOUNDS", "HANDLE_OUT_OF_BOUNDS"]);
     expect(plain.taskRun?.state.result).toMatchObject({ value: "still readable" });
+  });
+
+  it("does not serve a pre-handled value nested 20,000 deep, whose serialising would fail the whole response", async () => {
+    const run = await startRun(t, { name: "deep-file", tasks: [{ name: "deep" }, { name: "plain" }] });
+    const file = join(t.resultsDir, "deep.json");
+    await writeFile(file, `${"[".repeat(20_000)}${"]".repeat(20_000)}`);
+    await t.ok(SetTaskRunStatesLean, {
+      input: [{ taskRunId: run.taskRuns.deep!.id, version: 1, state: { type: "SUCCESS", result: { handled: { handler: { type: "LOCAL", dir: t.resultsDir }, handle: file } } } }],
+    });
+
+    const read = await t.run(GetTaskRun, { id: run.taskRuns.deep!.id });
+
+    expect(read.errors?.map((e) => [e.extensions?.code, e.message])).toEqual([
+      ["RESULT_CORRUPT", "The stored value nests deeper than 100 levels, so it is not served."],
+      ["RESULT_CORRUPT", "The stored value nests deeper than 100 levels, so it is not served."],
+    ]);
+    expect(read.data?.taskRun?.state.result).toMatchObject({ handle: file, value: null });
   });
 
   it("refuses to read a stored result whose handler directory was changed to one outside", async () => {
