@@ -38,7 +38,9 @@ export function createServices(config: Config, database: Database): Services {
           multipartThreshold: config.s3.multipartThreshold,
         }
       : undefined,
-    gcs: config.gcs.buckets.length ? { buckets: config.gcs.buckets, storage: createGcsStorage(config.gcs, config.timeouts) } : undefined,
+    gcs: config.gcs.buckets.length
+      ? { buckets: config.gcs.buckets, storage: createGcsStorage(config.gcs, config.timeouts), requestTimeoutMs: config.timeouts.storeRequest }
+      : undefined,
   });
   const { limits } = config;
   const results = new ResultStore({

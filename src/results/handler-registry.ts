@@ -17,7 +17,7 @@ export interface HandlerRegistryOptions {
   /** S3 buckets the server may use, and the client to reach them with. */
   s3?: { buckets: readonly string[]; client: S3Client; partSize?: number; multipartThreshold?: number };
   /** GCS buckets the server may use, and the client to reach them with. */
-  gcs?: { buckets: readonly string[]; storage: Storage };
+  gcs?: { buckets: readonly string[]; storage: Storage; requestTimeoutMs?: number };
 }
 
 /**
@@ -57,7 +57,7 @@ export function createHandlerRegistry(options: HandlerRegistryOptions): HandlerR
     GCS: async ({ bucket, prefix }) => {
       const gcs = options.gcs;
       if (!gcs?.buckets.includes(bucket)) throw bucketNotAllowed("GCS", bucket);
-      return createGcsHandler({ bucket, prefix, storage: gcs.storage });
+      return createGcsHandler({ bucket, prefix, storage: gcs.storage, requestTimeoutMs: gcs.requestTimeoutMs });
     },
   };
 

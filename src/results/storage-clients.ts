@@ -24,9 +24,9 @@ export function createS3Client(config: S3Config, timeouts: StoreTimeouts): S3Cli
 
 /**
  * The GCS client of the server: credentials from Google application credentials, or the
- * emulator named by STORAGE_EMULATOR_HOST (which the SDK reads itself). Each HTTP request may
- * take `storeRequest`; retries are bounded so an unreachable store fails a request within
- * three requests' time.
+ * emulator named by STORAGE_EMULATOR_HOST (which the SDK reads itself). Its JSON-API requests
+ * (metadata, deletes) may take `storeRequest`, with retries bounded to three requests' time;
+ * the GCS handler bounds uploads and downloads itself, which the SDK's timeout does not cover.
  */
 export function createGcsStorage(config: GcsConfig, timeouts: StoreTimeouts): Storage {
   return new Storage({

@@ -7,7 +7,7 @@ import { loadConfig } from "../../src/config/config.js";
 import { StartupError } from "../../src/errors.js";
 import { startTestApp, type TestApp } from "../support/app.js";
 import { GetTaskRun, ListFlows, SetTaskRunStates } from "../support/documents.js";
-import { startS3Emulator, type S3Emulator } from "../support/emulators.js";
+import { startGcsEmulator, startS3Emulator, type GcsEmulator, type S3Emulator } from "../support/emulators.js";
 import { startRun, succeed } from "../support/flows.js";
 import { recorded } from "../support/inspect.js";
 import { startDatabaseProxy, startTcpProxy, type TcpProxy } from "../support/tcp-proxy.js";
@@ -59,6 +59,53 @@ describe("an S3 store that stops answering", () => {
     expect(read.ms).toBeLessThan(10_000);
     expect(read.value.errors?.map((e) => e.extensions?.code)).toEqual(["STORE_TIMEOUT", "STORE_TIMEOUT"]);
     expect(read.value.data?.taskRun?.state.result).toMatchObject({ handle: stored.handle, value: null });
+    expect(write.ms).toBeLessThan(10_000);
+    expect(write.value.errors?.map((e) => e.extensions?.code)).toEqual(["STORE_TIMEOUT"]);
+    expect(await recorded(t)).toEqual(before);
+
+    proxy.thaw();
+    const again = await t.ok(GetTaskRun, { id: run.taskRuns.a!.id });
+    expect(again.taskRun?.state.result).toMatchObject({ value: { kept: true } });
+  });
+});
+
+describe("a GCS store that stops answering", () => {
+  let gcs: GcsEmulator;
+  let proxy: TcpProxy;
+  let t: TestApp;
+  beforeAll(async () => {
+    gcs = await startGcsEmulator();
+    proxy = await startTcpProxy({ host: "127.0.0.1", port: Number(new URL(gcs.host).port) });
+    // The GCS SDK finds the store through this variable (set by the emulator for this file).
+    process.env.STORAGE_EMULATOR_HOST = `http://127.0.0.1:${proxy.port}`;
+    t = await startTestApp({
+      HANDLED_GCS_BUCKETS: "frozen-gcs",
+      HANDLED_GCS_PROJECT_ID: "handled-test",
+      HANDLED_STORE_CONNECT_TIMEOUT_MS: "300",
+      HANDLED_STORE_REQUEST_TIMEOUT_MS: "300",
+    });
+  });
+  afterAll(async () => {
+    proxy.thaw();
+    await t.stop();
+    await proxy.close();
+    await gcs.stop();
+  });
+
+  it("fails reads and writes with STORE_TIMEOUT, records nothing, and recovers", async () => {
+    const handler = { type: "GCS" as const, bucket: "frozen-gcs" };
+    const run = await startRun(t, { name: "frozen-gcs", tasks: [{ name: "a", handler }, { name: "b", handler }] });
+    await succeed(t, run.taskRuns.a!, { kept: true });
+    proxy.freeze();
+    const before = await recorded(t);
+
+    const read = await timed(() => t.run(GetTaskRun, { id: run.taskRuns.a!.id }));
+    const write = await timed(() =>
+      t.run(SetTaskRunStates, { input: [{ taskRunId: run.taskRuns.b!.id, version: 1, state: { type: "SUCCESS", result: { value: "never" } } }] }),
+    );
+
+    expect(read.ms).toBeLessThan(10_000);
+    expect(read.value.errors?.map((e) => e.extensions?.code)).toEqual(["STORE_TIMEOUT", "STORE_TIMEOUT"]);
     expect(write.ms).toBeLessThan(10_000);
     expect(write.value.errors?.map((e) => e.extensions?.code)).toEqual(["STORE_TIMEOUT"]);
     expect(await recorded(t)).toEqual(before);

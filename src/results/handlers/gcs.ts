@@ -1,4 +1,4 @@
-import type { Storage } from "@google-cloud/storage";
+import type { File, Storage } from "@google-cloud/storage";
 import { ErrorCode, HandledError } from "../../errors.js";
 import { largerThanRecorded, type Handle, type ResultHandler } from "../result-handler.js";
 import { locateObject, newObjectKey, objectReadError, objectWriteError } from "./bucket-uri.js";
@@ -10,10 +10,64 @@ export interface GcsHandlerOptions {
   prefix?: string;
   /** A ready client: project, credentials and emulator host are the server's to set. */
   storage: Storage;
+  /**
+   * How long an upload may take, and a download may go without receiving a byte, in
+   * milliseconds (the SDK's own timeout covers neither). Default 60 s.
+   */
+  requestTimeoutMs?: number;
 }
 
 function isMissing(error: unknown): boolean {
   return (error as { code?: unknown }).code === 404;
+}
+
+/** `work`, or a TimeoutError when it has not settled within `ms`. */
+async function withDeadline<T>(work: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(Object.assign(new Error(`no answer from the store within ${ms} ms`), { name: "TimeoutError" })), ms);
+  });
+  try {
+    return await Promise.race([work, deadline]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** Connection errors a new attempt may not meet: a kept-alive socket the store had closed. */
+const RESET = new Set(["ECONNRESET", "EPIPE"]);
+
+/**
+ * Downloads an object (or a range of it), failing with a TimeoutError when no bytes arrive for
+ * `idleMs`: a store that stops answering mid-body does not hold the request. A connection reset
+ * is tried again, three attempts in all, as the S3 client does (the SDK retries its JSON-API
+ * calls, not downloads).
+ */
+async function download(object: File, range: { start?: number; end?: number }, idleMs: number): Promise<Buffer> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await downloadOnce(object, range, idleMs);
+    } catch (error) {
+      if (attempt >= 3 || !RESET.has(String((error as { code?: unknown }).code))) throw error;
+    }
+  }
+}
+
+async function downloadOnce(object: File, range: { start?: number; end?: number }, idleMs: number): Promise<Buffer> {
+  const stream = object.createReadStream(range);
+  const timer = setTimeout(() => {
+    stream.destroy(Object.assign(new Error(`no data from the store for ${idleMs} ms`), { name: "TimeoutError" }));
+  }, idleMs);
+  try {
+    const chunks: Buffer[] = [];
+    for await (const chunk of stream) {
+      chunks.push(chunk as Buffer);
+      timer.refresh();
+    }
+    return Buffer.concat(chunks);
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 /**
@@ -22,6 +76,7 @@ function isMissing(error: unknown): boolean {
  */
 export function createGcsHandler(options: GcsHandlerOptions): ResultHandler {
   const { bucket, prefix, storage } = options;
+  const timeout = options.requestTimeoutMs ?? 60_000;
   const locate = (handle: Handle) => locateObject(handle, "gs", bucket, prefix);
   const file = (key: string) => storage.bucket(bucket).file(key);
 
@@ -33,7 +88,9 @@ export function createGcsHandler(options: GcsHandlerOptions): ResultHandler {
       try {
         // One request: the value is already in memory, and a resumable session would cost
         // an extra round trip for every small result.
-        await file(key).save(json, { resumable: false, contentType: "application/json" });
+        // The SDK's timeout does not end an upload whose answer never comes; this deadline does
+        // (the request is left to its socket; an object that lands later is referenced by nothing).
+        await withDeadline(file(key).save(json, { resumable: false, contentType: "application/json", timeout }), timeout);
       } catch (cause) {
         throw objectWriteError("GCS", bucket, cause);
       }
@@ -45,7 +102,7 @@ export function createGcsHandler(options: GcsHandlerOptions): ResultHandler {
       let contents: Buffer;
       try {
         // One byte more than the limit, at most, tells a larger object without fetching it all.
-        [contents] = await file(key).download(maxBytes === undefined ? {} : { start: 0, end: maxBytes });
+        contents = await download(file(key), maxBytes === undefined ? {} : { start: 0, end: maxBytes }, timeout);
       } catch (cause) {
         // An empty object has no byte 0 to start a range at.
         if (maxBytes !== undefined && (cause as { code?: unknown }).code === 416) return "";
@@ -58,7 +115,7 @@ export function createGcsHandler(options: GcsHandlerOptions): ResultHandler {
     async readStart(handle, maxBytes) {
       const { key } = locate(handle);
       try {
-        const [contents] = await file(key).download({ start: 0, end: maxBytes - 1 });
+        const contents = await download(file(key), { start: 0, end: maxBytes - 1 }, timeout);
         return contents.subarray(0, maxBytes);
       } catch (cause) {
         // An empty object has no byte 0 to start a range at.
