@@ -1,6 +1,13 @@
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startTestApp, type TestApp } from "../support/app.js";
-import { GetTaskRun, ListFlows } from "../support/documents.js";
+import { startApp } from "../../src/app.js";
+import { loadConfig } from "../../src/config/config.js";
+import { startEmbeddedPostgres } from "../../src/db/embedded-postgres.js";
+import { post, startTestApp, type TestApp } from "../support/app.js";
+import { CreateFlow, GetTaskRun, ListFlows } from "../support/documents.js";
+import { startTcpProxy } from "../support/tcp-proxy.js";
 
 // PostgreSQL may close any connection at any moment: a restart, a failover, an operator's
 // pg_terminate_backend, a proxy's idle timeout. The service must live through it and carry on.
@@ -54,5 +61,37 @@ describe("connections closed by PostgreSQL", () => {
     // Requests caught mid-statement fail as retryable, never as internal errors.
     expect(failures.filter((code) => code !== "DATABASE_UNAVAILABLE")).toEqual([]);
     expect((await t.ok(ListFlows, {})).flows.nodes).toEqual([]);
+  });
+});
+
+describe("a PostgreSQL server that restarts", () => {
+  it("is ridden out: requests fail as retryable while it is down, and are served again after, without a restart of the service", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "handled-pg-restart-"));
+    let postgres = await startEmbeddedPostgres(dir);
+    // The service connects through a proxy, so the restarted server (on a new port) is found
+    // at the same address, as behind a DNS name or a load balancer.
+    const proxy = await startTcpProxy({ host: "127.0.0.1", port: Number(new URL(postgres.url).port) });
+    const app = await startApp(
+      loadConfig({ DATABASE_URL: proxy.through(postgres.url), HANDLED_DATA_DIR: join(dir, "data"), PORT: "0", HANDLED_DB_CONNECT_TIMEOUT_MS: "1000" }),
+    );
+    try {
+      const created = await post(app.url, CreateFlow, { input: { name: "before-the-restart", tasks: [{ name: "a" }] } });
+      expect(created.errors).toBeUndefined();
+
+      await postgres.stop();
+      const during = await post(app.url, ListFlows, {});
+      postgres = await startEmbeddedPostgres(dir);
+      proxy.retarget({ host: "127.0.0.1", port: Number(new URL(postgres.url).port) });
+      const after = await post(app.url, ListFlows, {});
+
+      expect(during.errors?.map((e) => e.extensions?.code)).toEqual(["DATABASE_UNAVAILABLE"]);
+      expect(after.errors).toBeUndefined();
+      expect(after.data?.flows.nodes.map((flow) => flow.name)).toEqual(["before-the-restart"]);
+    } finally {
+      await app.stop();
+      await postgres.stop();
+      await proxy.close();
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });

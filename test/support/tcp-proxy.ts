@@ -9,6 +9,8 @@ export interface TcpProxy {
   port: number;
   /** `url` with its host and port replaced by the proxy's. */
   through(url: string): string;
+  /** Where new connections go from now on (e.g. a server restarted on another port). */
+  retarget(target: { host: string; port: number }): void;
   /** A black hole: nothing is forwarded either way (nor are new connections answered) until thaw. */
   freeze(): void;
   /** Forwards what was held, and everything after. */
@@ -36,7 +38,8 @@ interface Pair {
   dropAnswers: boolean;
 }
 
-export async function startTcpProxy(target: { host: string; port: number }): Promise<TcpProxy> {
+export async function startTcpProxy(initialTarget: { host: string; port: number }): Promise<TcpProxy> {
+  let target = initialTarget;
   const pairs = new Set<Pair>();
   let frozen = false;
   let refusing = false;
@@ -99,6 +102,9 @@ export async function startTcpProxy(target: { host: string; port: number }): Pro
       proxied.hostname = "127.0.0.1";
       proxied.port = String(port);
       return proxied.toString();
+    },
+    retarget(next) {
+      target = next;
     },
     freeze() {
       frozen = true;
