@@ -192,14 +192,14 @@ export class StateService {
     }
   }
 
-  /** resolveBatchCommit, tried a few times while PostgreSQL comes back; "unknown" if it does not. */
+  /** resolveBatchCommit, tried again while PostgreSQL comes back; "unknown" if it does not. */
   private async resolveCommit(batchId: string): Promise<BatchCommitOutcome | "unknown"> {
-    for (const pause of RESOLVE_PAUSES_MS) {
+    for (const pause of [0, ...RESOLVE_PAUSES_MS]) {
+      await sleep(pause);
       try {
         return await resolveBatchCommit(this.deps.pool, batchId);
       } catch (error) {
         if (!isDatabaseUnavailable(error)) throw error;
-        await sleep(pause);
       }
     }
     return "unknown";
@@ -324,8 +324,8 @@ export class StateService {
   }
 }
 
-/** Pauses between attempts to learn a batch's outcome while PostgreSQL is unreachable. */
-const RESOLVE_PAUSES_MS = [250, 1000, 2000];
+/** Pauses between the three attempts to learn a batch's outcome while PostgreSQL is unreachable. */
+const RESOLVE_PAUSES_MS = [1000, 2000];
 
 /** The idempotency keys a batch gives. */
 function keyedChanges(changes: readonly StateChange[]): KeyedChange[] {
