@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { startApp } from "../../src/app.js";
 import { loadConfig } from "../../src/config/config.js";
 import { StartupError } from "../../src/errors.js";
+import type { ResultHandlerInput } from "handled/client";
 import { startTestApp, type TestApp } from "../support/app.js";
 import { GetTaskRun, ListFlows, SetTaskRunStates } from "../support/documents.js";
 import { startGcsEmulator, startS3Emulator, type GcsEmulator, type S3Emulator } from "../support/emulators.js";
@@ -23,6 +24,37 @@ async function timed<T>(work: () => Promise<T>): Promise<{ ms: number; value: T 
   return { ms: performance.now() - start, value };
 }
 
+/** Store timeouts short enough for a test: each attempt gives up after 300 ms. */
+const SHORT_STORE_TIMEOUTS = { HANDLED_STORE_CONNECT_TIMEOUT_MS: "300", HANDLED_STORE_REQUEST_TIMEOUT_MS: "300" };
+
+/**
+ * With the store behind `proxy` frozen, a read and a write of results of `handler` fail with
+ * STORE_TIMEOUT in bounded time and record nothing; thawed, the store serves again.
+ */
+async function expectTimeoutsAndRecovery(t: TestApp, proxy: TcpProxy, handler: ResultHandlerInput): Promise<void> {
+  const run = await startRun(t, { name: `frozen-${handler.type}`, tasks: [{ name: "a", handler }, { name: "b", handler }] });
+  const stored = await succeed(t, run.taskRuns.a!, { kept: true });
+  proxy.freeze();
+  const before = await recorded(t);
+
+  const read = await timed(() => t.run(GetTaskRun, { id: run.taskRuns.a!.id }));
+  const write = await timed(() =>
+    t.run(SetTaskRunStates, { input: [{ taskRunId: run.taskRuns.b!.id, version: 1, state: { type: "SUCCESS", result: { value: "never" } } }] }),
+  );
+
+  // At most three attempts of 300 ms each, with the SDK's back-off between them.
+  expect(read.ms).toBeLessThan(10_000);
+  expect(read.value.errors?.map((e) => e.extensions?.code)).toEqual(["STORE_TIMEOUT", "STORE_TIMEOUT"]);
+  expect(read.value.data?.taskRun?.state.result).toMatchObject({ handle: stored.handle, value: null });
+  expect(write.ms).toBeLessThan(10_000);
+  expect(write.value.errors?.map((e) => e.extensions?.code)).toEqual(["STORE_TIMEOUT"]);
+  expect(await recorded(t)).toEqual(before);
+
+  proxy.thaw();
+  const again = await t.ok(GetTaskRun, { id: run.taskRuns.a!.id });
+  expect(again.taskRun?.state.result).toMatchObject({ value: { kept: true } });
+}
+
 describe("an S3 store that stops answering", () => {
   let s3: S3Emulator;
   let proxy: TcpProxy;
@@ -31,41 +63,17 @@ describe("an S3 store that stops answering", () => {
     s3 = await startS3Emulator();
     await s3.createBucket("frozen");
     proxy = await startTcpProxy({ host: "127.0.0.1", port: Number(new URL(s3.endpoint).port) });
-    t = await startTestApp({
-      ...s3.env(["frozen"]),
-      HANDLED_S3_ENDPOINT: `http://127.0.0.1:${proxy.port}`,
-      HANDLED_STORE_CONNECT_TIMEOUT_MS: "300",
-      HANDLED_STORE_REQUEST_TIMEOUT_MS: "300",
-    });
+    t = await startTestApp({ ...s3.env(["frozen"]), HANDLED_S3_ENDPOINT: `http://127.0.0.1:${proxy.port}`, ...SHORT_STORE_TIMEOUTS });
   });
   afterAll(async () => {
+    proxy.thaw();
     await t.stop();
     await proxy.close();
     await s3.stop();
   });
 
   it("fails reads and writes with STORE_TIMEOUT, records nothing, and recovers", async () => {
-    const run = await startRun(t, { name: "frozen-s3", tasks: [{ name: "a", handler: { type: "S3", bucket: "frozen" } }, { name: "b", handler: { type: "S3", bucket: "frozen" } }] });
-    const stored = await succeed(t, run.taskRuns.a!, { kept: true });
-    proxy.freeze();
-    const before = await recorded(t);
-
-    const read = await timed(() => t.run(GetTaskRun, { id: run.taskRuns.a!.id }));
-    const write = await timed(() =>
-      t.run(SetTaskRunStates, { input: [{ taskRunId: run.taskRuns.b!.id, version: 1, state: { type: "SUCCESS", result: { value: "never" } } }] }),
-    );
-
-    // Three attempts of 300 ms each, with the SDK's back-off between them.
-    expect(read.ms).toBeLessThan(10_000);
-    expect(read.value.errors?.map((e) => e.extensions?.code)).toEqual(["STORE_TIMEOUT", "STORE_TIMEOUT"]);
-    expect(read.value.data?.taskRun?.state.result).toMatchObject({ handle: stored.handle, value: null });
-    expect(write.ms).toBeLessThan(10_000);
-    expect(write.value.errors?.map((e) => e.extensions?.code)).toEqual(["STORE_TIMEOUT"]);
-    expect(await recorded(t)).toEqual(before);
-
-    proxy.thaw();
-    const again = await t.ok(GetTaskRun, { id: run.taskRuns.a!.id });
-    expect(again.taskRun?.state.result).toMatchObject({ value: { kept: true } });
+    await expectTimeoutsAndRecovery(t, proxy, { type: "S3", bucket: "frozen" });
   });
 });
 
@@ -78,12 +86,7 @@ describe("a GCS store that stops answering", () => {
     proxy = await startTcpProxy({ host: "127.0.0.1", port: Number(new URL(gcs.host).port) });
     // The GCS SDK finds the store through this variable (set by the emulator for this file).
     process.env.STORAGE_EMULATOR_HOST = `http://127.0.0.1:${proxy.port}`;
-    t = await startTestApp({
-      HANDLED_GCS_BUCKETS: "frozen-gcs",
-      HANDLED_GCS_PROJECT_ID: "handled-test",
-      HANDLED_STORE_CONNECT_TIMEOUT_MS: "300",
-      HANDLED_STORE_REQUEST_TIMEOUT_MS: "300",
-    });
+    t = await startTestApp({ HANDLED_GCS_BUCKETS: "frozen-gcs", HANDLED_GCS_PROJECT_ID: "handled-test", ...SHORT_STORE_TIMEOUTS });
   });
   afterAll(async () => {
     proxy.thaw();
@@ -93,26 +96,7 @@ describe("a GCS store that stops answering", () => {
   });
 
   it("fails reads and writes with STORE_TIMEOUT, records nothing, and recovers", async () => {
-    const handler = { type: "GCS" as const, bucket: "frozen-gcs" };
-    const run = await startRun(t, { name: "frozen-gcs", tasks: [{ name: "a", handler }, { name: "b", handler }] });
-    await succeed(t, run.taskRuns.a!, { kept: true });
-    proxy.freeze();
-    const before = await recorded(t);
-
-    const read = await timed(() => t.run(GetTaskRun, { id: run.taskRuns.a!.id }));
-    const write = await timed(() =>
-      t.run(SetTaskRunStates, { input: [{ taskRunId: run.taskRuns.b!.id, version: 1, state: { type: "SUCCESS", result: { value: "never" } } }] }),
-    );
-
-    expect(read.ms).toBeLessThan(10_000);
-    expect(read.value.errors?.map((e) => e.extensions?.code)).toEqual(["STORE_TIMEOUT", "STORE_TIMEOUT"]);
-    expect(write.ms).toBeLessThan(10_000);
-    expect(write.value.errors?.map((e) => e.extensions?.code)).toEqual(["STORE_TIMEOUT"]);
-    expect(await recorded(t)).toEqual(before);
-
-    proxy.thaw();
-    const again = await t.ok(GetTaskRun, { id: run.taskRuns.a!.id });
-    expect(again.taskRun?.state.result).toMatchObject({ value: { kept: true } });
+    await expectTimeoutsAndRecovery(t, proxy, { type: "GCS", bucket: "frozen-gcs" });
   });
 });
 
