@@ -1,8 +1,8 @@
 import { isUtf8 } from "node:buffer";
-import { setTimeout as sleep } from "node:timers/promises";
 import type { IncomingMessage, RequestListener, ServerResponse } from "node:http";
 import { HeaderMap, type ApolloServer } from "@apollo/server";
 import type { Registry } from "prom-client";
+import { withDeadline } from "../deadline.js";
 import type { GraphQLContext, Services } from "./context.js";
 import { createLoaders } from "./loaders.js";
 import { ResponseBudget } from "../results/response-budget.js";
@@ -19,16 +19,6 @@ export interface HttpServerOptions {
   checkHealth: () => Promise<void>;
   /** How long /healthz waits for `checkHealth` before answering 503, in milliseconds. */
   healthTimeoutMs: number;
-}
-
-/** Resolves when `check` does; rejects when it fails or has not settled within `ms`. */
-async function within(ms: number, check: () => Promise<void>): Promise<void> {
-  const timer = new AbortController();
-  try {
-    await Promise.race([check(), sleep(ms, undefined, { signal: timer.signal }).then(() => Promise.reject(new Error("timed out")))]);
-  } finally {
-    timer.abort();
-  }
 }
 
 class HttpError extends Error {
@@ -86,7 +76,7 @@ export function createRequestListener(options: HttpServerOptions): RequestListen
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? "/", "http://localhost");
     if (url.pathname === "/healthz") {
-      await within(healthTimeoutMs, checkHealth)
+      await withDeadline(checkHealth(), healthTimeoutMs, "the database did not answer")
         .then(() => {
           res.setHeader("content-type", "application/json");
           res.end(JSON.stringify({ status: "ok" }));

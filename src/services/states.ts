@@ -102,10 +102,11 @@ export class StateService {
   async setTaskRunStates(changes: readonly StateChange[]): Promise<TaskRun[]> {
     this.checkBatch(changes);
     const ids = changes.map((c) => c.taskRunId);
+    const keyed = keyedChanges(changes);
     const upstreamIds = changes.flatMap((c) => (c.state.cachedInputs ?? []).map((i) => i.upstreamTaskRunId));
     // One statement loads the batch's task runs, the upstream ones its cached inputs name, and
     // the states already recorded with its idempotency keys.
-    const loaded = await this.loadTaskRuns([...ids, ...upstreamIds], upstreamIds, keyedChanges(changes));
+    const loaded = await this.loadTaskRuns([...ids, ...upstreamIds], upstreamIds, keyed);
     const replay = replayOf(changes, loaded);
     if (replay) return replay;
     for (const change of changes) {
@@ -147,7 +148,6 @@ export class StateService {
       // Known not recorded: what this call wrote is referenced by nothing.
       await this.deps.results.discard(written);
       // A retry that raced the call it repeats, and lost: answer with what that call recorded.
-      const keyed = keyedChanges(changes);
       const raced = keyed.length > 0 ? replayOf(changes, await this.loadTaskRuns(ids, [], keyed)) : undefined;
       if (raced) return raced;
       const stale = changes.find((c) => c.taskRunId === outcome.stale.taskRunId)!;

@@ -1,4 +1,5 @@
 import type { File, Storage } from "@google-cloud/storage";
+import { withDeadline } from "../../deadline.js";
 import { ErrorCode, HandledError } from "../../errors.js";
 import { largerThanRecorded, type Handle, type ResultHandler } from "../result-handler.js";
 import { locateObject, newObjectKey, objectReadError, objectWriteError } from "./bucket-uri.js";
@@ -19,19 +20,6 @@ export interface GcsHandlerOptions {
 
 function isMissing(error: unknown): boolean {
   return (error as { code?: unknown }).code === 404;
-}
-
-/** `work`, or a TimeoutError when it has not settled within `ms`. */
-async function withDeadline<T>(work: Promise<T>, ms: number): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const deadline = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(Object.assign(new Error(`no answer from the store within ${ms} ms`), { name: "TimeoutError" })), ms);
-  });
-  try {
-    return await Promise.race([work, deadline]);
-  } finally {
-    clearTimeout(timer);
-  }
 }
 
 /** Connection errors a new attempt may not meet: a kept-alive socket the store had closed. */
@@ -90,7 +78,8 @@ export function createGcsHandler(options: GcsHandlerOptions): ResultHandler {
         // an extra round trip for every small result.
         // The SDK's timeout does not end an upload whose answer never comes; this deadline does
         // (the request is left to its socket; an object that lands later is referenced by nothing).
-        await withDeadline(file(key).save(json, { resumable: false, contentType: "application/json", timeout }), timeout);
+        const upload = file(key).save(json, { resumable: false, contentType: "application/json", timeout });
+        await withDeadline(upload, timeout, `no answer from the store within ${timeout} ms`);
       } catch (cause) {
         throw objectWriteError("GCS", bucket, cause);
       }
