@@ -4,7 +4,7 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { readFile, writeFile } from "node:fs/promises";
 import { fileURLToPath } from "node:url";
-import { freePort } from "../src/db/embedded-postgres.js";
+import { freePort } from "../src/free-port.js";
 
 /** A child process serving HTTP on loopback. */
 export interface Served {

@@ -1,14 +1,16 @@
 import { mkdir } from "node:fs/promises";
-import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
+import type { FastifyInstance } from "fastify";
 import type { Config } from "./config/config.js";
 import { openDatabase, type Database } from "./db/database.js";
 import { describeDatabaseError } from "./db/errors.js";
 import { pruneBatchCommits } from "./db/state-queries.js";
+import { StartupError } from "./errors.js";
 import { createApolloServer } from "./graphql/apollo.js";
 import type { Services } from "./graphql/context.js";
-import { createRequestListener } from "./graphql/http-server.js";
-import { createMetrics } from "./metrics.js";
+import { createHttpServer, createMetricsServer } from "./http/server.js";
+import { silentLogger, type Logger } from "./logger.js";
+import { createMetrics, type Metrics } from "./metrics.js";
 import { createHandlerRegistry } from "./results/handler-registry.js";
 import { ResultStore } from "./results/result-store.js";
 import { createGcsStorage, createS3Client } from "./results/storage-clients.js";
@@ -19,14 +21,27 @@ import { StateService } from "./services/states.js";
 export interface App {
   /** The GraphQL endpoint, e.g. http://127.0.0.1:4000/graphql. */
   url: string;
+  /** GET /metrics: on the API's port, or on HANDLED_METRICS_PORT. */
+  metricsUrl: string;
   database: Database;
-  /** Stops accepting requests, lets running ones finish, then closes the database. */
-  stop(): Promise<void>;
+  /**
+   * Stops: /readyz answers 503 at once, the port is closed to new connections, running requests
+   * finish (for at most HANDLED_SHUTDOWN_TIMEOUT_MS; then their connections are cut), then the
+   * pool and an embedded PostgreSQL stop. Resolves to whether every request finished in time.
+   */
+  stop(): Promise<{ drained: boolean }>;
+}
+
+/** What the services report to: the service's logger and metrics. */
+export interface Observability {
+  logger: Logger;
+  metrics: Metrics;
 }
 
 /** Builds the services from a config; they hold no per-request state. */
-export function createServices(config: Config, database: Database): Services {
+export function createServices(config: Config, database: Database, observability?: Observability): Services {
   const registry = createHandlerRegistry({
+    observer: observability,
     jsonMaxBytes: config.jsonMaxBytes,
     localDirs: config.localDirs,
     // Clients only where buckets are configured: no SDK is set up for a store the server never uses.
@@ -56,7 +71,7 @@ export function createServices(config: Config, database: Database): Services {
     pool: database.pool,
     results,
     flows: new FlowService({ prisma: database.prisma, registry, results, limits }),
-    states: new StateService({ pool: database.pool, results, defaultHandler: config.defaultHandler, limits }),
+    states: new StateService({ pool: database.pool, results, defaultHandler: config.defaultHandler, limits, logger: observability?.logger ?? silentLogger }),
     defaultHandler: config.defaultHandler,
     responseLimits: { maxBytes: config.responses.maxBytes, maxValues: config.responses.maxValues },
   };
@@ -70,55 +85,98 @@ const PRUNE_INTERVAL_MS = 10 * 60_000;
  * long as its statement could still be running: kept an hour, or twice the statement timeout
  * if that is longer. Every replica prunes; a delete that finds nothing costs nothing.
  */
-function pruneBatchCommitsEvery(database: Database, config: Config): NodeJS.Timeout {
+function pruneBatchCommitsEvery(database: Database, config: Config, logger: Logger): NodeJS.Timeout {
   const keepSeconds = Math.max(3600, Math.ceil((2 * config.timeouts.dbStatement) / 1000));
   const timer = setInterval(() => {
     pruneBatchCommits(database.pool, keepSeconds).catch((error: unknown) => {
-      console.error(`pruning batch_commit failed (${describeDatabaseError(error)}); it is tried again in ${PRUNE_INTERVAL_MS / 60_000} minutes`);
+      logger.error({ cause: describeDatabaseError(error), retryInMinutes: PRUNE_INTERVAL_MS / 60_000 }, "pruning batch_commit failed");
     });
   }, PRUNE_INTERVAL_MS);
   timer.unref();
   return timer;
 }
 
-/** Opens (and migrates) the database, then serves the API on config.host:config.port. */
-export async function startApp(config: Config): Promise<App> {
-  if (config.defaultHandler.type === "LOCAL") await mkdir(config.defaultHandler.dir, { recursive: true });
-  const metrics = createMetrics();
-  const database = await openDatabase(config, { onStatement: () => metrics.sqlStatements.inc() });
+/** Listens on host:port; a port in use or not allowed is a start-up failure with what to change. */
+async function listen(server: FastifyInstance, host: string, port: number, variable: string): Promise<AddressInfo> {
   try {
-    const services = createServices(config, database);
-    const httpServer = createServer();
-    const apollo = createApolloServer(httpServer, { graphiql: config.graphiql });
-    const listener = createRequestListener({
+    await server.listen({ host, port, listenTextResolver: (address) => `listening on ${address}` });
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === "EADDRINUSE") throw new StartupError(`Port ${port} on ${host} is already in use: stop what holds it, or set ${variable} to a free port.`, { cause: error });
+    if (code === "EACCES") throw new StartupError(`Port ${port} on ${host} may not be used by this user: set ${variable} to a port above 1023.`, { cause: error });
+    if (code === "EADDRNOTAVAIL") throw new StartupError(`${host} is not an address of this machine: set HOST to one of its addresses (or 0.0.0.0).`, { cause: error });
+    throw error;
+  }
+  return server.server.address() as AddressInfo;
+}
+
+function urlOf(host: string, { port }: AddressInfo, path: string): string {
+  const shown = host === "0.0.0.0" ? "127.0.0.1" : host === "::" ? "[::1]" : host.includes(":") ? `[${host}]` : host;
+  return `http://${shown}:${port}${path}`;
+}
+
+/** Opens (and migrates) the database, then serves the API on config.host:config.port. */
+export async function startApp(config: Config, logger: Logger = silentLogger): Promise<App> {
+  if (config.defaultHandler.type === "LOCAL") await mkdir(config.defaultHandler.dir, { recursive: true });
+  const { operations } = config;
+  let pool: Database["pool"] | undefined;
+  const metrics = createMetrics({ maxOperations: operations.maxMetricOperations, pool: () => pool });
+  const database = await openDatabase(config, logger, { onStatement: () => metrics.sqlStatements.inc() });
+  pool = database.pool;
+  let draining = false;
+  const servers: FastifyInstance[] = [];
+  try {
+    const services = createServices(config, database, { logger, metrics });
+    const apollo = createApolloServer({ graphiql: config.graphiql, logger });
+    await apollo.start();
+    const http = await createHttpServer({
       apollo,
       services,
+      logger,
+      metrics,
       maxRequestBytes: config.maxRequestBytes,
-      metrics: metrics.registry,
-      checkHealth: async () => {
-        await database.pool.query("SELECT 1");
-      },
-      healthTimeoutMs: config.timeouts.health,
+      corsOrigins: operations.corsOrigins,
+      serveMetrics: operations.metricsPort === undefined,
+      checkReady: () => database.checkReady(),
+      isDraining: () => draining,
+      readyTimeoutMs: config.timeouts.health,
     });
-    await apollo.start();
-    httpServer.on("request", listener);
-    await new Promise<void>((resolve, reject) => {
-      httpServer.once("error", reject);
-      httpServer.listen(config.port, config.host, resolve);
-    });
-    const { port } = httpServer.address() as AddressInfo;
-    const host = config.host.includes(":") ? `[${config.host}]` : config.host;
-    const pruning = pruneBatchCommitsEvery(database, config);
+    servers.push(http);
+    const address = await listen(http, config.host, config.port, "PORT");
+    let metricsUrl = urlOf(config.host, address, "/metrics");
+    if (operations.metricsPort !== undefined) {
+      const metricsServer = createMetricsServer(logger, metrics);
+      servers.push(metricsServer);
+      metricsUrl = urlOf(config.host, await listen(metricsServer, config.host, operations.metricsPort, "HANDLED_METRICS_PORT"), "/metrics");
+    }
+    const pruning = pruneBatchCommitsEvery(database, config, logger);
     return {
-      url: `http://${host}:${port}/graphql`,
+      url: urlOf(config.host, address, "/graphql"),
+      metricsUrl,
       database,
       async stop() {
+        draining = true;
         clearInterval(pruning);
+        let drained = true;
+        const deadline = setTimeout(() => {
+          drained = false;
+          logger.warn({ shutdownTimeoutMs: operations.shutdownTimeoutMs }, "requests still running at the shutdown deadline; closing their connections");
+          for (const server of servers) server.server.closeAllConnections();
+        }, operations.shutdownTimeoutMs);
+        try {
+          await http.close();
+        } finally {
+          clearTimeout(deadline);
+        }
+        await Promise.all(servers.slice(1).map((server) => server.close()));
         await apollo.stop();
-        await database.close();
+        // After a clean drain nothing is running; otherwise cut requests may still hold connections.
+        await database.close(drained ? {} : { waitMs: 1000 });
+        return { drained };
       },
     };
   } catch (error) {
+    await Promise.all(servers.map((server) => server.close().catch(() => undefined)));
     await database.close();
     throw error;
   }

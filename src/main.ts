@@ -2,29 +2,43 @@ import "./threadpool.js";
 import { ConfigError, loadConfig } from "./config/config.js";
 import { startApp } from "./app.js";
 import { StartupError } from "./errors.js";
+import { createLogger } from "./logger.js";
+
+// Exit codes, for supervisors: 0 after a clean stop; 1 when the service could not start; 2 when
+// it stopped with requests still running at the shutdown deadline, or stopping failed.
+const logger = createLogger({
+  level: "info",
+  pretty: process.stdout.isTTY === true,
+});
 
 try {
   const config = loadConfig();
-  const app = await startApp(config);
+  logger.level = config.operations.logLevel;
+  const app = await startApp(config, logger);
   const where = app.database.embedded ? `embedded PostgreSQL in ${config.dataDir}` : "DATABASE_URL";
-  console.log(`Handled is serving ${app.url} (database: ${where}; default handler: ${config.defaultHandler.type})`);
+  logger.info({ url: app.url, metrics: app.metricsUrl, database: where, defaultHandler: config.defaultHandler.type }, `Handled is serving ${app.url}`);
 
   let stopping = false;
-  const shutdown = (signal: string) => {
+  const shutdown = (signal: NodeJS.Signals) => {
     if (stopping) return;
     stopping = true;
-    console.log(`${signal}: finishing running requests, then stopping.`);
+    logger.info({ signal, shutdownTimeoutMs: config.operations.shutdownTimeoutMs }, "stopping: finishing running requests");
     app.stop().then(
-      () => process.exit(0),
+      ({ drained }) => {
+        logger.info({ drained }, drained ? "stopped" : "stopped with requests cut off at the deadline");
+        process.exit(drained ? 0 : 2);
+      },
       (error: unknown) => {
-        console.error("Stopping failed:", error);
-        process.exit(1);
+        logger.error({ err: { name: (error as Error).name, message: (error as Error).message } }, "stopping failed");
+        process.exit(2);
       },
     );
   };
-  process.on("SIGINT", () => shutdown("SIGINT"));
-  process.on("SIGTERM", () => shutdown("SIGTERM"));
+  process.on("SIGINT", shutdown);
+  process.on("SIGTERM", shutdown);
 } catch (error) {
-  console.error(error instanceof ConfigError || error instanceof StartupError ? error.message : error);
-  process.exitCode = 1;
+  // One line that says what to fix; the stack only for what nobody foresaw.
+  const known = error instanceof ConfigError || error instanceof StartupError;
+  logger.fatal(known ? {} : { err: error }, known ? (error as Error).message : `Handled could not start: ${(error as Error).message}`);
+  process.exit(1);
 }

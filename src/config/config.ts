@@ -27,7 +27,25 @@ export interface Config {
   limits: InputLimits;
   responses: ResponseLimits;
   timeouts: Timeouts;
+  operations: Operations;
 }
+
+/** How the service runs among others: shutdown, logs, metrics and browsers on other origins. */
+export interface Operations {
+  /** On SIGTERM/SIGINT, how long running requests may take to finish before the process gives up on them. */
+  shutdownTimeoutMs: number;
+  /** Origins whose browser pages may call the API ("*": any); empty: no CORS headers at all. */
+  corsOrigins: string[] | "*";
+  /** A port of its own for GET /metrics (off the public port); absent: /metrics on the API's port. */
+  metricsPort: number | undefined;
+  /** pino's level: fatal, error, warn, info, debug, trace or silent. */
+  logLevel: LogLevel;
+  /** How many distinct operation names label request metrics; later names count as "other". */
+  maxMetricOperations: number;
+}
+
+export const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
 
 /** How large and how deep what clients send may be; past these, BAD_USER_INPUT. */
 export interface InputLimits {
@@ -150,6 +168,15 @@ const envSchema = z.object({
   HANDLED_STORE_CONNECT_TIMEOUT_MS: ms(5_000),
   HANDLED_STORE_REQUEST_TIMEOUT_MS: ms(30_000),
   HANDLED_HEALTH_TIMEOUT_MS: ms(2_000),
+  // Operations.
+  HANDLED_SHUTDOWN_TIMEOUT_MS: ms(25_000),
+  HANDLED_CORS_ORIGINS: list.refine(
+    (origins) => origins.every((origin) => origin === "*" || /^https?:\/\/[^/\s]+$/.test(origin)),
+    "each origin is * or scheme://host[:port], with no path (e.g. https://ui.example.com)",
+  ),
+  HANDLED_METRICS_PORT: z.coerce.number().int().min(1).max(65535).optional(),
+  HANDLED_METRICS_MAX_OPERATIONS: count(200, 10_000),
+  LOG_LEVEL: z.enum(LOG_LEVELS).default("info"),
 });
 
 const awsCredentialsSchema = z.object({
@@ -209,7 +236,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     );
   }
   if (!parsed.success || !spec.success || problems.length > 0) {
-    throw new ConfigError(`Invalid configuration:\n${problems.map((p) => `  ${p}`).join("\n")}`);
+    // One line, as a supervisor's log shows it.
+    throw new ConfigError(`Invalid configuration, fix and restart: ${problems.join("; ")}`);
   }
   const e = parsed.data;
   const localDirs = [...new Set([...e.HANDLED_LOCAL_DIRS.map((dir) => resolve(dir)), ...(spec.data.type === "LOCAL" ? [defaultDir] : [])])];
@@ -263,6 +291,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       storeConnect: e.HANDLED_STORE_CONNECT_TIMEOUT_MS,
       storeRequest: e.HANDLED_STORE_REQUEST_TIMEOUT_MS,
       health: e.HANDLED_HEALTH_TIMEOUT_MS,
+    },
+    operations: {
+      shutdownTimeoutMs: e.HANDLED_SHUTDOWN_TIMEOUT_MS,
+      corsOrigins: e.HANDLED_CORS_ORIGINS.includes("*") ? "*" : e.HANDLED_CORS_ORIGINS,
+      metricsPort: e.HANDLED_METRICS_PORT,
+      logLevel: e.LOG_LEVEL,
+      maxMetricOperations: e.HANDLED_METRICS_MAX_OPERATIONS,
     },
   };
 }

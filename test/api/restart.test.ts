@@ -1,14 +1,17 @@
-import { mkdtemp, rm } from "node:fs/promises";
+import { spawn } from "node:child_process";
+import { mkdtemp, rm, stat } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import pg from "pg";
 import { startApp } from "../../src/app.js";
-import { startEmbeddedPostgres } from "../../src/db/embedded-postgres.js";
+import { loadEmbeddedPostgres } from "../../src/db/database.js";
 import { applyMigrations } from "../../src/db/migrate.js";
 import { loadConfig } from "../../src/config/config.js";
 import { post } from "../support/app.js";
 import { CreateFlow, CreateFlowRun, GetFlowRun, GetTaskRun, SetTaskRunStates } from "../support/documents.js";
+
+const { startEmbeddedPostgres } = await loadEmbeddedPostgres();
 
 describe("the embedded database", () => {
   const dirs: string[] = [];
@@ -68,6 +71,46 @@ describe("the embedded database", () => {
       await expect(acceptsConnections(leftover.url)).resolves.toBe(false);
     } finally {
       await again.stop();
+    }
+  });
+
+  it("is loaded without taking over the process's exit code", async () => {
+    // embedded-postgres hooks beforeExit (and the signals) to exit with code 0: a failing process
+    // (a test run, a start that failed) would report success.
+    const script = `import(${JSON.stringify(new URL("../../dist/db/database.js", import.meta.url).href)})
+      .then((m) => m.loadEmbeddedPostgres())
+      .then(() => { process.exitCode = 3; });`;
+    const child = spawn(process.execPath, ["--input-type=module", "-e", script], { stdio: "inherit" });
+    const code = await new Promise((resolve) => child.once("exit", resolve));
+    expect(code).toBe(3);
+  });
+
+  // PostgreSQL refuses to run as root; as root, the service runs it as the `postgres` user.
+  it.runIf(process.getuid?.() === 0)("starts as root under a folder other users cannot pass through (mode 0700), and again after", async () => {
+    const closed = await mkdtemp(join(tmpdir(), "handled-closed-"));
+    dirs.push(closed);
+    expect((await stat(closed)).mode & 0o777).toBe(0o700);
+    const dataDir = join(closed, "data");
+    const first = await startEmbeddedPostgres(dataDir);
+    try {
+      // Its cluster is where the postgres user can reach it; the closed folder stays closed.
+      expect(first.databaseDir).toMatch(/^\/var\/lib\/handled-postgres\/[0-9a-f]{16}$/);
+      expect((await stat(closed)).mode & 0o777).toBe(0o700);
+      await applyMigrations(first.url);
+    } finally {
+      await first.stop();
+    }
+    const second = await startEmbeddedPostgres(dataDir);
+    try {
+      expect(second.databaseDir).toBe(first.databaseDir);
+      const client = new pg.Client({ connectionString: second.url });
+      await client.connect();
+      const { rows } = await client.query(`SELECT count(*)::int AS n FROM "_prisma_migrations"`);
+      await client.end();
+      expect(rows[0].n).toBeGreaterThan(0);
+    } finally {
+      await second.stop();
+      await rm(second.databaseDir, { recursive: true, force: true });
     }
   });
 });

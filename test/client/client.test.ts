@@ -87,7 +87,8 @@ describe("createClient", () => {
   it("reports an answer that is not the API's as BAD_RESPONSE", async () => {
     const notJson = await thrown(createClient({ url: t.app.url.replace("/graphql", "/nowhere-html"), fetch: async () => new Response("<html>502</html>", { status: 502 }) }).request(ListFlowsDocument, {}));
     expect([notJson.code, notJson.status]).toEqual(["BAD_RESPONSE", 502]);
-    const notGraphql = await thrown(createClient({ url: t.app.url.replace("/graphql", "/healthz") }).request(ListFlowsDocument, {}));
+    // JSON, but not a GraphQL answer (a probe's, say).
+    const notGraphql = await thrown(createClient({ url: t.app.url, fetch: async () => Response.json({ status: "ok" }) }).request(ListFlowsDocument, {}));
     expect(notGraphql.code).toBe("BAD_RESPONSE");
   });
 

@@ -4,10 +4,12 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startApp } from "../../src/app.js";
 import { loadConfig } from "../../src/config/config.js";
-import { startEmbeddedPostgres } from "../../src/db/embedded-postgres.js";
+import { loadEmbeddedPostgres } from "../../src/db/database.js";
 import { post, startTestApp, type TestApp } from "../support/app.js";
 import { CreateFlow, GetTaskRun, ListFlows } from "../support/documents.js";
 import { startTcpProxy } from "../support/tcp-proxy.js";
+
+const { startEmbeddedPostgres } = await loadEmbeddedPostgres();
 
 // PostgreSQL may close any connection at any moment: a restart, a failover, an operator's
 // pg_terminate_backend, a proxy's idle timeout. The service must live through it and carry on.

@@ -2,7 +2,7 @@ import { createRequire } from "node:module";
 import { CreateBucketCommand, S3Client } from "@aws-sdk/client-s3";
 import { Storage } from "@google-cloud/storage";
 import { buildApp } from "fauxqs";
-import { freePort } from "../../src/db/embedded-postgres.js";
+import { freePort } from "../../src/free-port.js";
 
 export { freePort };
 

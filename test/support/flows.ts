@@ -11,7 +11,7 @@ export interface StartedRun {
 
 /** Creates a flow and one run of it. */
 export async function startRun(
-  t: TestApp,
+  t: Pick<TestApp, "ok">,
   flow: CreateFlowInput,
   parameters: ParameterValueInput[] = [],
 ): Promise<StartedRun> {

@@ -2,7 +2,7 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { TestProject } from "vitest/node";
-import { startEmbeddedPostgres } from "../../src/db/embedded-postgres.js";
+import { loadEmbeddedPostgres } from "../../src/db/database.js";
 
 declare module "vitest" {
   export interface ProvidedContext {
@@ -22,7 +22,7 @@ export default async function setup(project: TestProject) {
     return;
   }
   const dir = await mkdtemp(join(tmpdir(), "handled-test-pg-"));
-  const postgres = await startEmbeddedPostgres(dir);
+  const postgres = await (await loadEmbeddedPostgres()).startEmbeddedPostgres(dir);
   project.provide("serverUrl", postgres.url);
   return async () => {
     await postgres.stop();

@@ -1,0 +1,214 @@
+import { isUtf8 } from "node:buffer";
+import { randomUUID } from "node:crypto";
+import type { ApolloServer } from "@apollo/server";
+import { fastifyApolloHandler } from "@as-integrations/fastify";
+import fastifyCors from "@fastify/cors";
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from "fastify";
+import { withDeadline } from "../deadline.js";
+import type { RequestTrace } from "../graphql/apollo.js";
+import type { GraphQLContext, Services } from "../graphql/context.js";
+import { createLoaders } from "../graphql/loaders.js";
+import { withRequestLogger, type Logger } from "../logger.js";
+import type { Metrics } from "../metrics.js";
+import { ResponseBudget } from "../results/response-budget.js";
+
+/** Options of the HTTP front of the API. */
+export interface HttpServerOptions {
+  apollo: ApolloServer<GraphQLContext>;
+  services: Services;
+  logger: Logger;
+  metrics: Metrics;
+  /** Largest request body accepted, in bytes; larger ones get 413. */
+  maxRequestBytes: number;
+  /** Origins whose pages may call the API ("*": any); none: no CORS headers. */
+  corsOrigins: string[] | "*";
+  /** Serve GET /metrics here (false when it has a port of its own). */
+  serveMetrics: boolean;
+  /** Resolves when the service can take traffic: its database answers and is migrated. */
+  checkReady: () => Promise<void>;
+  /** True from the moment the service starts to stop: /readyz answers 503. */
+  isDraining: () => boolean;
+  /** How long /readyz waits for `checkReady` before answering 503, in milliseconds. */
+  readyTimeoutMs: number;
+}
+
+/** Headers browser clients send with a GraphQL request, answered in CORS preflights. */
+const CORS_HEADERS = ["content-type", "authorization", "apollo-require-preflight", "x-apollo-operation-name", "x-request-id"];
+
+/** A request id a client may choose: short, and nothing that could break a log line. */
+const CLIENT_REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+
+declare module "fastify" {
+  interface FastifyRequest {
+    /** Set for GraphQL requests: what the log line and metrics say of the operation. */
+    trace?: RequestTrace;
+  }
+}
+
+/** A GraphQL-shaped error answer, as clients of the endpoint parse them. */
+function sendError(reply: FastifyReply, status: number, code: string, message: string): FastifyReply {
+  return reply.code(status).type("application/json; charset=utf-8").send({ errors: [{ message, extensions: { code } }] });
+}
+
+class BodyError extends Error {
+  constructor(
+    readonly code: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/** The body as text; invalid UTF-8 would otherwise become U+FFFD silently, and be stored so. */
+function utf8Text(body: Buffer): string {
+  if (!isUtf8(body)) throw new BodyError("BAD_USER_INPUT", "The request body is not valid UTF-8.");
+  return body.toString("utf8");
+}
+
+/**
+ * The API's HTTP front, on Fastify: POST/GET /graphql (Apollo Server), the probes /livez,
+ * /readyz and /healthz, and GET /metrics. One log line per request, with its id, operation,
+ * status, duration and error codes; never headers or bodies.
+ */
+export async function createHttpServer(options: HttpServerOptions): Promise<FastifyInstance> {
+  const { apollo, services, logger, metrics, maxRequestBytes } = options;
+  const app = Fastify({
+    loggerInstance: logger as FastifyBaseLogger,
+    // One line per request is written below, with what Fastify's own two lines lack.
+    logController: new LogController({ disableRequestLogging: true, requestIdLogLabel: "requestId" }),
+    bodyLimit: maxRequestBytes,
+    genReqId: (req) => {
+      const given = req.headers["x-request-id"];
+      return typeof given === "string" && CLIENT_REQUEST_ID.test(given) ? given : randomUUID();
+    },
+    // While stopping: requests on connections still open get 503 and `Connection: close`.
+    return503OnClosing: true,
+    forceCloseConnections: "idle",
+  });
+
+  // JSON bodies: checked as UTF-8 first, parsed by JSON.parse. Other types reach Apollo as text,
+  // which answers them (CSRF prevention, or a 400 naming the type).
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser("application/json", { parseAs: "buffer" }, (_request, body: Buffer, done) => {
+    try {
+      const text = utf8Text(body);
+      try {
+        done(null, text === "" ? undefined : (JSON.parse(text) as unknown));
+      } catch {
+        throw new BodyError("BAD_REQUEST", "The request body is not valid JSON.");
+      }
+    } catch (error) {
+      done(error as Error, undefined);
+    }
+  });
+  app.addContentTypeParser("*", { parseAs: "buffer" }, (_request, body: Buffer, done) => {
+    try {
+      done(null, utf8Text(body));
+    } catch (error) {
+      done(error as Error, undefined);
+    }
+  });
+
+  app.setErrorHandler((error: FastifyError | BodyError, request, reply) => {
+    if (error instanceof BodyError) return sendError(reply, 400, error.code, error.message);
+    if (error.code === "FST_ERR_CTP_BODY_TOO_LARGE") {
+      // The rest of an oversized body is not read; the connection is closed instead.
+      reply.header("connection", "close");
+      return sendError(reply, 413, "PAYLOAD_TOO_LARGE", `The request body is over ${maxRequestBytes} bytes.`);
+    }
+    const status = "statusCode" in error && typeof error.statusCode === "number" ? error.statusCode : 500;
+    if (status < 500) return sendError(reply, status, "BAD_REQUEST", error.message);
+    request.log.error({ err: { name: error.name, code: error.code, stack: error.stack?.split("\n").slice(1).join("\n") } }, "request failed");
+    return sendError(reply, 500, "INTERNAL_SERVER_ERROR", "The request failed.");
+  });
+  app.setNotFoundHandler((_request, reply) => sendError(reply, 404, "NOT_FOUND", "The API is served at /graphql."));
+
+  app.addHook("onRequest", async (request, reply) => {
+    reply.header("x-request-id", request.id);
+  });
+  // While stopping, each answer closes its connection: clients reconnect to another replica,
+  // and the drain does not wait for idle keep-alive connections.
+  app.addHook("onSend", async (_request, reply) => {
+    if (options.isDraining()) reply.header("connection", "close");
+  });
+  app.addHook("onResponse", async (request: FastifyRequest, reply: FastifyReply) => {
+    const trace = request.trace;
+    const durationMs = reply.elapsedTime;
+    if (trace) {
+      const outcome = trace.errorCodes[0] ?? (reply.statusCode < 400 ? "ok" : `HTTP_${reply.statusCode}`);
+      metrics.requestDuration.observe({ operation: metrics.operationLabel(trace.operationName), outcome }, durationMs / 1000);
+    }
+    const line = {
+      method: request.method,
+      path: request.routeOptions.url ?? "unmatched",
+      status: reply.statusCode,
+      durationMs: Math.round(durationMs * 10) / 10,
+      ...(trace?.operationName ? { operation: trace.operationName } : {}),
+      ...(trace?.errorCodes.length ? { errors: trace.errorCodes } : {}),
+    };
+    if (reply.statusCode >= 500) request.log.warn(line, "request");
+    else request.log.info(line, "request");
+  });
+
+  if (options.corsOrigins === "*" || options.corsOrigins.length > 0) {
+    await app.register(fastifyCors, {
+      origin: options.corsOrigins === "*" ? "*" : options.corsOrigins,
+      methods: ["GET", "POST"],
+      allowedHeaders: CORS_HEADERS,
+      exposedHeaders: ["x-request-id"],
+      maxAge: 600,
+    });
+  }
+
+  const graphql = fastifyApolloHandler<GraphQLContext>(apollo, {
+    context: async (request) => {
+      const trace: RequestTrace = { errorCodes: [] };
+      request.trace = trace;
+      return {
+        ...services,
+        loaders: createLoaders(services.prisma, services.pool),
+        budget: new ResponseBudget(services.responseLimits),
+        trace,
+      };
+    },
+  });
+  // Run with the request's logger at hand, so that what resolvers and handlers log carries its id.
+  // (The handler types its route's reply as a string, which a plain route's is not.)
+  type Args = Parameters<typeof graphql>;
+  app.route({
+    method: ["GET", "POST"],
+    url: "/graphql",
+    handler: (request, reply) => withRequestLogger(request.log as Logger, () => graphql.call(app, request as Args[0], reply as Args[1])),
+  });
+
+  app.get("/livez", async () => ({ status: "ok" }));
+  const ready = async (_request: FastifyRequest, reply: FastifyReply) => {
+    if (options.isDraining()) return sendError(reply, 503, "SHUTTING_DOWN", "The service is stopping.");
+    try {
+      await withDeadline(options.checkReady(), options.readyTimeoutMs, "the database did not answer");
+      return { status: "ok" };
+    } catch {
+      return sendError(reply, 503, "DATABASE_UNAVAILABLE", `The database did not answer, or is not migrated, within ${options.readyTimeoutMs} ms.`);
+    }
+  };
+  app.get("/readyz", ready);
+  app.get("/healthz", ready);
+  if (options.serveMetrics) registerMetricsRoute(app, metrics);
+  return app;
+}
+
+/** GET /metrics, in Prometheus' text format. */
+export function registerMetricsRoute(app: FastifyInstance, metrics: Metrics): void {
+  app.get("/metrics", async (_request, reply) => reply.type(metrics.registry.contentType).send(await metrics.registry.metrics()));
+}
+
+/** A server of its own for GET /metrics, on a port operators keep off the public network. */
+export function createMetricsServer(logger: Logger, metrics: Metrics): FastifyInstance {
+  const app = Fastify({
+    loggerInstance: logger as FastifyBaseLogger,
+    logController: new LogController({ disableRequestLogging: true }),
+    forceCloseConnections: true,
+  });
+  registerMetricsRoute(app, metrics);
+  return app;
+}
