@@ -41,7 +41,7 @@ export interface Observability {
 /** Builds the services from a config; they hold no per-request state. */
 export function createServices(config: Config, database: Database, observability?: Observability): Services {
   const registry = createHandlerRegistry({
-    observer: observability,
+    observer: observability && { metrics: observability.metrics },
     jsonMaxBytes: config.jsonMaxBytes,
     localDirs: config.localDirs,
     // Clients only where buckets are configured: no SDK is set up for a store the server never uses.

@@ -1,4 +1,3 @@
-import { AsyncLocalStorage } from "node:async_hooks";
 import { pino, type Logger } from "pino";
 import pretty from "pino-pretty";
 import type { LogLevel } from "./config/config.js";
@@ -11,40 +10,39 @@ export interface LoggerOptions {
   /** Readable lines instead of JSON (a person at a terminal); JSON lines otherwise. */
   pretty?: boolean;
   /** Where lines go; standard output when absent. */
-  destination?: NodeJS.WritableStream;
+  destination?: pino.DestinationStream;
 }
 
-/**
- * Anything that could carry a credential is censored wherever it appears in a line's object:
- * the service logs no headers or values itself, this is the net under that rule.
- */
-const REDACTED = ["*.authorization", "*.cookie", "*.password", "*.secretAccessKey", "*.headers.authorization", "*.headers.cookie"];
+/** Standard output as the logger writes to it: asynchronously, flushed at exit (flushLogs). */
+let stdout: ReturnType<typeof pino.destination> | undefined;
 
 /**
  * The service's pino logger: JSON lines by default, one object per line, for a log collector;
- * with `pretty`, the same lines made readable. Lines are written synchronously so that the
- * last ones before an exit are not lost.
+ * with `pretty`, the same lines made readable. Standard output is written asynchronously, so
+ * that a busy service does not wait on its log collector for every line; flushLogs() writes what
+ * is pending before an exit.
  */
 export function createLogger(options: LoggerOptions): Logger {
-  const destination =
-    options.pretty === true
-      ? pretty({ sync: true, colorize: true, translateTime: "SYS:HH:MM:ss.l", ignore: "pid,hostname", destination: options.destination ?? 1 })
-      : (options.destination ?? pino.destination({ dest: 1, sync: true }));
-  return pino({ level: options.level, base: { service: "handled" }, redact: { paths: REDACTED, censor: "[redacted]" } }, destination);
+  let destination: pino.DestinationStream | undefined = options.destination;
+  if (!destination && options.pretty === true) {
+    destination = pretty({ sync: true, colorize: true, translateTime: "SYS:HH:MM:ss.l", ignore: "pid,hostname" });
+  }
+  if (!destination) destination = stdout ??= pino.destination({ dest: 1, sync: false });
+  // No redaction paths: the service never hands a logger headers, bodies, values or credentials
+  // (test/ops/logs.test.ts checks a real run's lines), and pino's wildcard redaction would cost
+  // every line.
+  return pino({ level: options.level, base: { service: "handled" } }, destination);
+}
+
+/** Writes the log lines still pending to standard output; call it before process.exit. */
+export function flushLogs(): void {
+  try {
+    stdout?.flushSync();
+  } catch {
+    // Nothing more can be said: standard output is gone.
+  }
 }
 
 /** A logger that writes nothing, for code run outside the service (tests of parts, tools). */
 export const silentLogger: Logger = pino({ level: "silent" });
 
-/** The logger of the request being served (its lines carry the request id), where there is one. */
-const requestLoggers = new AsyncLocalStorage<Logger>();
-
-/** Runs `work` with `logger` as the request's logger: see `loggerOf`. */
-export function withRequestLogger<T>(logger: Logger, work: () => T): T {
-  return requestLoggers.run(logger, work);
-}
-
-/** The current request's logger, or `fallback` outside requests (start-up, timers). */
-export function loggerOf(fallback: Logger): Logger {
-  return requestLoggers.getStore() ?? fallback;
-}

@@ -2,7 +2,7 @@ import "./threadpool.js";
 import { ConfigError, loadConfig } from "./config/config.js";
 import { startApp } from "./app.js";
 import { StartupError } from "./errors.js";
-import { createLogger } from "./logger.js";
+import { createLogger, flushLogs } from "./logger.js";
 
 // Exit codes, for supervisors: 0 after a clean stop; 1 when the service could not start; 2 when
 // it stopped with requests still running at the shutdown deadline, or stopping failed.
@@ -26,10 +26,12 @@ try {
     app.stop().then(
       ({ drained }) => {
         logger.info({ drained }, drained ? "stopped" : "stopped with requests cut off at the deadline");
+        flushLogs();
         process.exit(drained ? 0 : 2);
       },
       (error: unknown) => {
         logger.error({ err: { name: (error as Error).name, message: (error as Error).message } }, "stopping failed");
+        flushLogs();
         process.exit(2);
       },
     );
@@ -40,5 +42,6 @@ try {
   // One line that says what to fix; the stack only for what nobody foresaw.
   const known = error instanceof ConfigError || error instanceof StartupError;
   logger.fatal(known ? {} : { err: error }, known ? (error as Error).message : `Handled could not start: ${(error as Error).message}`);
+  flushLogs();
   process.exit(1);
 }

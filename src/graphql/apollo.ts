@@ -9,6 +9,7 @@ import { describeDatabaseError, isDatabaseUnavailable } from "../db/errors.js";
 import { ErrorCode, HandledError } from "../errors.js";
 import { projectFile } from "../project-files.js";
 import type { GraphQLContext } from "./context.js";
+import { storageFailureOf } from "../results/observed-handler.js";
 import { graphiqlLandingPage } from "./graphiql.js";
 import { resolvers } from "./resolvers.js";
 
@@ -17,40 +18,33 @@ export const typeDefs = readFileSync(projectFile("schema.graphql"), "utf8");
 
 /**
  * Shapes every error sent to clients: a HandledError keeps its message and stable code;
- * GraphQL's own errors (parse, validation, bad variables) pass through; anything else is an
- * internal error whose details go to the log only. Storage failures are logged where they
- * happen (observeHandler), with the handler and the place; database ones here, once.
+ * GraphQL's own errors (parse, validation, bad variables) pass through; a database that cannot
+ * be reached is DATABASE_UNAVAILABLE; anything else is an internal error whose details go to
+ * the log only (see `logging`).
  */
-export function createFormatError(logger: Logger) {
-  return function formatError(formatted: GraphQLFormattedError, error: unknown): GraphQLFormattedError {
-    const original = unwrapResolverError(error);
-    const at = formatted.path?.join(".") ?? "the request";
-    if (original instanceof HandledError) {
-      return { message: original.message, locations: formatted.locations, path: formatted.path, extensions: { code: original.code } };
-    }
-    const code = formatted.extensions?.code;
-    if ((code === "INTERNAL_SERVER_ERROR" || code === undefined) && isDatabaseUnavailable(original)) {
-      logger.error({ at, cause: describeDatabaseError(original) }, "database unavailable");
-      return {
-        message: "The database is unavailable or did not answer in time; retry later.",
-        locations: formatted.locations,
-        path: formatted.path,
-        extensions: { code: ErrorCode.DATABASE_UNAVAILABLE },
-      };
-    }
-    if (code === "INTERNAL_SERVER_ERROR" || code === undefined) {
-      // Where it was thrown, not its message: a message can quote data (a driver's, a query's).
-      const failure = original instanceof Error ? { name: original.name, stack: original.stack?.split("\n").slice(1).join("\n") } : { type: typeof original };
-      logger.error({ at, err: failure }, "internal error");
-      return {
-        message: "Internal server error.",
-        locations: formatted.locations,
-        path: formatted.path,
-        extensions: { code: "INTERNAL_SERVER_ERROR" },
-      };
-    }
-    return { message: formatted.message, locations: formatted.locations, path: formatted.path, extensions: { code } };
-  };
+export function formatError(formatted: GraphQLFormattedError, error: unknown): GraphQLFormattedError {
+  const original = unwrapResolverError(error);
+  if (original instanceof HandledError) {
+    return { message: original.message, locations: formatted.locations, path: formatted.path, extensions: { code: original.code } };
+  }
+  const code = formatted.extensions?.code;
+  if ((code === "INTERNAL_SERVER_ERROR" || code === undefined) && isDatabaseUnavailable(original)) {
+    return {
+      message: "The database is unavailable or did not answer in time; retry later.",
+      locations: formatted.locations,
+      path: formatted.path,
+      extensions: { code: ErrorCode.DATABASE_UNAVAILABLE },
+    };
+  }
+  if (code === "INTERNAL_SERVER_ERROR" || code === undefined) {
+    return {
+      message: "Internal server error.",
+      locations: formatted.locations,
+      path: formatted.path,
+      extensions: { code: "INTERNAL_SERVER_ERROR" },
+    };
+  }
+  return { message: formatted.message, locations: formatted.locations, path: formatted.path, extensions: { code } };
 }
 
 /**
@@ -62,25 +56,50 @@ export interface RequestTrace {
   errorCodes: string[];
 }
 
-/** Fills each request's RequestTrace (in its context) as Apollo works through it. */
-const tracing: ApolloServerPlugin<GraphQLContext> = {
-  async requestDidStart() {
-    return {
-      async didResolveOperation({ operationName, contextValue }) {
-        contextValue.trace.operationName = operationName ?? undefined;
-      },
-      async willSendResponse({ response, contextValue, request }) {
-        const trace = contextValue.trace;
-        trace.operationName ??= request.operationName;
-        if (response.body.kind !== "single") return;
-        for (const error of response.body.singleResult.errors ?? []) {
-          const code = error.extensions?.code;
-          if (typeof code === "string" && !trace.errorCodes.includes(code)) trace.errorCodes.push(code);
-        }
-      },
-    };
-  },
-};
+/**
+ * Fills each request's RequestTrace, and logs, once and with the request's id, the failures an
+ * operator must see: storage failures with the handler and the place, database failures, and
+ * internal errors (where they were thrown, not their message: a message can quote data).
+ * Clients' mistakes are only counted, in the request's line.
+ */
+function logging(logger: Logger): ApolloServerPlugin<GraphQLContext> {
+  return {
+    async requestDidStart() {
+      return {
+        async didResolveOperation({ operationName, contextValue }) {
+          contextValue.trace.operationName = operationName ?? undefined;
+        },
+        async didEncounterErrors({ errors, contextValue }) {
+          for (const error of errors) {
+            const original = unwrapResolverError(error);
+            const at = error.path?.join(".");
+            const failure = storageFailureOf(original);
+            const requestId = contextValue.requestId;
+            if (failure) {
+              logger.error({ requestId, ...failure, at }, `result ${failure.call} failed: ${original instanceof HandledError ? original.message : "unexpected error"}`);
+            } else if (original instanceof HandledError || (error.extensions?.code !== undefined && error.extensions.code !== "INTERNAL_SERVER_ERROR")) {
+              continue;
+            } else if (isDatabaseUnavailable(original)) {
+              logger.error({ requestId, at, cause: describeDatabaseError(original) }, "database unavailable");
+            } else {
+              const where = original instanceof Error ? { name: original.name, stack: original.stack?.split("\n").slice(1).join("\n") } : { type: typeof original };
+              logger.error({ requestId, at, err: where }, "internal error");
+            }
+          }
+        },
+        async willSendResponse({ response, contextValue, request }) {
+          const trace = contextValue.trace;
+          trace.operationName ??= request.operationName;
+          if (response.body.kind !== "single") return;
+          for (const error of response.body.singleResult.errors ?? []) {
+            const code = error.extensions?.code;
+            if (typeof code === "string" && !trace.errorCodes.includes(code)) trace.errorCodes.push(code);
+          }
+        },
+      };
+    },
+  };
+}
 
 /**
  * The schema has no subscriptions, and graphql-js would fail such an operation as an internal
@@ -112,7 +131,7 @@ export function createApolloServer(options: ApolloOptions): ApolloServer<GraphQL
   return new ApolloServer<GraphQLContext>({
     typeDefs,
     resolvers,
-    formatError: createFormatError(options.logger),
+    formatError,
     logger: options.logger,
     // The service stops Apollo itself, after the HTTP front has drained (src/app.ts).
     stopOnTerminationSignals: false,
@@ -120,7 +139,7 @@ export function createApolloServer(options: ApolloOptions): ApolloServer<GraphQL
     // GraphiQL needs the schema; otherwise Apollo's default holds (off when NODE_ENV=production).
     ...(options.graphiql ? { introspection: true } : {}),
     plugins: [
-      tracing,
+      logging(options.logger),
       // The API sets no cache hints; left on, this plugin wraps every resolver of every request.
       ApolloServerPluginCacheControlDisabled(),
       queriesAndMutationsOnly,

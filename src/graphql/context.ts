@@ -27,4 +27,6 @@ export interface GraphQLContext extends Services {
   budget: ResponseBudget;
   /** What the request's log line and metrics will say of it. */
   trace: RequestTrace;
+  /** The request's id (x-request-id), for its log lines. */
+  requestId: string;
 }

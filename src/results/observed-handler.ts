@@ -1,17 +1,36 @@
-import { loggerOf, type Logger } from "../logger.js";
 import { ErrorCode, HandledError } from "../errors.js";
 import type { Metrics } from "../metrics.js";
 import type { HandlerSpec } from "./handler-spec.js";
 import type { Handle, ResultHandler } from "./result-handler.js";
 
-/** What watches handler calls: metrics for every call, a log line for every failure. */
+/** What watches handler calls: metrics for every call. */
 export interface HandlerObserver {
   metrics: Pick<Metrics, "handlerDuration" | "handlerBytes" | "handlerErrors">;
-  logger: Logger;
+}
+
+/** Where and how a handler call failed: what a log line says of it (never a value). */
+export interface StorageFailure {
+  handler: HandlerSpec["type"];
+  call: string;
+  code: string;
+  /** The file or object (or the directory or bucket written to); none for JSON handles, which are values. */
+  location?: string;
+  /** The store's side of it: an error name or code. */
+  cause?: string;
 }
 
 /** Failures of the storage itself: an operator has something to fix. Others are clients' or data's. */
 const STORAGE_FAILURES = new Set<string>([ErrorCode.RESULT_WRITE_FAILED, ErrorCode.RESULT_READ_FAILED, ErrorCode.STORE_TIMEOUT]);
+
+const failures = new WeakMap<object, StorageFailure>();
+
+/**
+ * The storage failure behind an error a handler threw, for the request's log line (see the
+ * logging plugin in graphql/apollo.ts), when it is one an operator should see.
+ */
+export function storageFailureOf(error: unknown): StorageFailure | undefined {
+  return typeof error === "object" && error !== null ? failures.get(error) : undefined;
+}
 
 /** Where a handler writes, for people: a directory or a bucket URI. A JSON handler writes nowhere. */
 function placeOf(spec: HandlerSpec): string | undefined {
@@ -28,12 +47,12 @@ function placeOf(spec: HandlerSpec): string | undefined {
 }
 
 /**
- * Wraps a handler so that each call is timed and counted, by handler type, and each failure is
- * logged once (with the request's id) with the handler type and where the data is. A JSON handle is the value itself,
- * so it is never logged; other handles are paths and URIs, which are.
+ * Wraps a handler so that each call is timed and counted by handler type, and each storage
+ * failure keeps where it happened (storageFailureOf) for the log line of the request it failed.
+ * A JSON handle is the value itself, so it is never kept; other handles are paths and URIs.
  */
 export function observeHandler(handler: ResultHandler, observer: HandlerObserver): ResultHandler {
-  const { metrics, logger } = observer;
+  const { metrics } = observer;
   const type = handler.spec.type;
 
   async function observe<T>(call: string, handle: Handle | undefined, run: () => Promise<T>, bytesOf?: (result: T) => number): Promise<T> {
@@ -47,19 +66,17 @@ export function observeHandler(handler: ResultHandler, observer: HandlerObserver
       const code = error instanceof HandledError ? error.code : "INTERNAL_SERVER_ERROR";
       end({ outcome: code });
       metrics.handlerErrors.inc({ handler: type, call, code });
-      const cause = (error instanceof HandledError ? error.cause : error) as { name?: unknown; code?: unknown } | undefined;
-      const detail = {
-        handler: type,
-        call,
-        code,
-        location: type === "JSON" ? undefined : (handle ?? placeOf(handler.spec)),
-        // The store's side of it (an error name or code), never a value.
-        cause: [cause?.name, cause?.code].filter((part) => typeof part === "string" || typeof part === "number").join(" ") || undefined,
-      };
-      const log = loggerOf(logger);
-      if (STORAGE_FAILURES.has(code)) log.error(detail, `result ${call} failed: ${error instanceof Error ? error.message : "unknown error"}`);
-      else if (!(error instanceof HandledError)) log.error(detail, `result ${call} failed unexpectedly`);
-      else log.debug(detail, `result ${call} refused: ${error.message}`);
+      if (typeof error === "object" && error !== null && (STORAGE_FAILURES.has(code) || !(error instanceof HandledError))) {
+        const cause = (error instanceof HandledError ? error.cause : error) as { name?: unknown; code?: unknown } | undefined;
+        const detail = [cause?.name, cause?.code].filter((part) => typeof part === "string" || typeof part === "number").join(" ");
+        failures.set(error, {
+          handler: type,
+          call,
+          code,
+          ...(type === "JSON" ? {} : { location: handle ?? placeOf(handler.spec) }),
+          ...(detail ? { cause: detail } : {}),
+        });
+      }
       throw error;
     }
   }
