@@ -43,16 +43,41 @@ async function download(object: File, range: { start?: number; end?: number }, i
 
 async function downloadOnce(object: File, range: { start?: number; end?: number }, idleMs: number): Promise<Buffer> {
   const stream = object.createReadStream(range);
+  let answered = false;
+  stream.once("response", () => {
+    answered = true;
+  });
+  let giveUp: (error: Error) => void = () => undefined;
+  const stalled = new Promise<never>((_, reject) => {
+    giveUp = reject;
+  });
   const timer = setTimeout(() => {
-    stream.destroy(Object.assign(new Error(`no data from the store for ${idleMs} ms`), { name: "TimeoutError" }));
+    const error = Object.assign(new Error(`no data from the store for ${idleMs} ms`), { name: "TimeoutError" });
+    if (answered) {
+      stream.destroy(error);
+      return;
+    }
+    // Destroyed before the store answers, the stream would get the answer piped into it anyway,
+    // which Node 24 turns into an unhandled rejection inside the SDK: it is destroyed once the
+    // answer comes (or ends with the request, at the client's own timeout).
+    stream.on("error", () => undefined);
+    stream.once("response", () => setImmediate(() => stream.destroy()));
+    giveUp(error);
   }, idleMs);
-  try {
+  const read = (async () => {
     const chunks: Buffer[] = [];
     for await (const chunk of stream) {
       chunks.push(chunk as Buffer);
       timer.refresh();
     }
     return Buffer.concat(chunks);
+  })();
+  try {
+    return await Promise.race([read, stalled]);
+  } catch (error) {
+    // A read given up on still ends (destroyed later): its failure is this one.
+    read.catch(() => undefined);
+    throw error;
   } finally {
     clearTimeout(timer);
   }
