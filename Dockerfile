@@ -6,7 +6,7 @@
 # 1. Build: every dependency, generated code, TypeScript compiled to dist/.
 FROM node:22-bookworm-slim AS build
 WORKDIR /app
-COPY package.json package-lock.json ./
+COPY package.json package-lock.json .npmrc ./
 # No dependency needs its install scripts to build; the project's own postinstall is run by build.
 RUN npm ci --ignore-scripts --no-audit --no-fund
 COPY prisma ./prisma
@@ -18,7 +18,7 @@ RUN npm run build
 # 2. What runs: production dependencies only (no Prisma CLI, TypeScript or embedded PostgreSQL).
 FROM node:22-bookworm-slim AS runtime-deps
 WORKDIR /app
-COPY package.json package-lock.json ./
+COPY package.json package-lock.json .npmrc ./
 # Prisma's client ships query compilers for five databases; only PostgreSQL's "fast" one is used.
 RUN npm ci --omit=dev --omit=optional --ignore-scripts --no-audit --no-fund \
   && npm cache clean --force \
