@@ -192,7 +192,9 @@ export async function openDatabase(config: Config, logger: Logger = silentLogger
       if (!rowCount) throw new Error(`migration ${newest} is not applied`);
     },
     async close({ waitMs } = {}) {
-      const disconnected = prisma.$disconnect();
+      // Prisma ends the pool only if it ever used it (its adapter connects lazily); the probes
+      // and hot statements use the pool directly, so it is ended here when Prisma did not.
+      const disconnected = prisma.$disconnect().then(() => (pgPool.ended ? undefined : pgPool.end()));
       if (waitMs === undefined) await disconnected;
       else await withDeadline(disconnected, waitMs, "statements still running").catch(() => undefined);
       await embedded?.stop();

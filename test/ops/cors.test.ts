@@ -95,7 +95,8 @@ describe("CORS", () => {
       const shown = async (origin: string) => {
         const page = await browser.newPage();
         await page.goto(origin, { waitUntil: "load" });
-        await page.waitForFunction(() => document.getElementById("out")?.textContent !== "waiting", undefined, { timeout: 15_000 });
+        // A string, run in the page: the test's own types have no DOM.
+        await page.waitForFunction('document.getElementById("out").textContent !== "waiting"', undefined, { timeout: 15_000 });
         return page.locator("#out").textContent();
       };
       expect(await shown(allowed.origin)).toBe('data:{"flows":{"nodes":[{"name":"seen-from-the-ui"}]}}');
