@@ -1,5 +1,5 @@
-// Writes every generated file: the Prisma client (src/generated/prisma) and the GraphQL
-// resolver and client types (src/generated/graphql.ts, test/generated/).
+// Writes every generated file: the Prisma client (src/generated/prisma), the resolver types
+// (src/generated/graphql.ts) and the SDK's types and documents (src/client/generated/).
 import { spawnSync } from "node:child_process";
 import { fileURLToPath } from "node:url";
 

@@ -1,5 +1,3 @@
-import { GraphQLError } from "graphql";
-
 /**
  * The stable codes clients see in `extensions.code`. Each names one way a request fails, so
  * SDKs can branch on it; the message is for people.
@@ -49,11 +47,6 @@ export class HandledError extends Error {
     super(message, options);
     this.name = "HandledError";
   }
-}
-
-/** The GraphQL error clients receive for a HandledError: message and code, nothing else. */
-export function toGraphQLError(error: HandledError): GraphQLError {
-  return new GraphQLError(error.message, { extensions: { code: error.code } });
 }
 
 /**
