@@ -25,9 +25,10 @@ export interface App {
   metricsUrl: string;
   database: Database;
   /**
-   * Stops: /readyz answers 503 at once, the port is closed to new connections, running requests
-   * finish (for at most HANDLED_SHUTDOWN_TIMEOUT_MS; then their connections are cut), then the
-   * pool and an embedded PostgreSQL stop. Resolves to whether every request finished in time.
+   * Stops: /readyz answers 503 at once (and the service keeps serving for
+   * HANDLED_SHUTDOWN_DELAY_MS), the port is closed to new connections, running requests finish
+   * (for at most HANDLED_SHUTDOWN_TIMEOUT_MS; then their connections are cut), then the pool and
+   * an embedded PostgreSQL stop. Resolves to whether every request finished in time.
    */
   stop(): Promise<{ drained: boolean }>;
 }
@@ -157,6 +158,11 @@ export async function startApp(config: Config, logger: Logger = silentLogger): P
       async stop() {
         draining = true;
         clearInterval(pruning);
+        if (operations.shutdownDelayMs > 0) {
+          // Still serving, /readyz at 503: load balancers take the replica out before its port closes.
+          logger.info({ shutdownDelayMs: operations.shutdownDelayMs }, "not ready; serving until the shutdown delay has passed");
+          await new Promise((resolve) => setTimeout(resolve, operations.shutdownDelayMs));
+        }
         let drained = true;
         const deadline = setTimeout(() => {
           drained = false;

@@ -34,6 +34,11 @@ export interface Config {
 export interface Operations {
   /** On SIGTERM/SIGINT, how long running requests may take to finish before the process gives up on them. */
   shutdownTimeoutMs: number;
+  /**
+   * On SIGTERM/SIGINT, how long the service keeps serving with /readyz at 503 before it closes its
+   * port, so that load balancers stop sending it traffic first; 0: it closes at once.
+   */
+  shutdownDelayMs: number;
   /** Origins whose browser pages may call the API ("*": any); empty: no CORS headers at all. */
   corsOrigins: string[] | "*";
   /** A port of its own for GET /metrics (off the public port); absent: /metrics on the API's port. */
@@ -170,6 +175,7 @@ const envSchema = z.object({
   HANDLED_HEALTH_TIMEOUT_MS: ms(2_000),
   // Operations.
   HANDLED_SHUTDOWN_TIMEOUT_MS: ms(25_000),
+  HANDLED_SHUTDOWN_DELAY_MS: z.coerce.number().int().min(0).max(600_000).default(0),
   HANDLED_CORS_ORIGINS: list.refine(
     (origins) => origins.every((origin) => origin === "*" || /^https?:\/\/[^/\s]+$/.test(origin)),
     "each origin is * or scheme://host[:port], with no path (e.g. https://ui.example.com)",
@@ -294,6 +300,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     },
     operations: {
       shutdownTimeoutMs: e.HANDLED_SHUTDOWN_TIMEOUT_MS,
+      shutdownDelayMs: e.HANDLED_SHUTDOWN_DELAY_MS,
       corsOrigins: e.HANDLED_CORS_ORIGINS.includes("*") ? "*" : e.HANDLED_CORS_ORIGINS,
       metricsPort: e.HANDLED_METRICS_PORT,
       logLevel: e.LOG_LEVEL,

@@ -67,6 +67,23 @@ describe("stopping", () => {
     }
   });
 
+  it("with HANDLED_SHUTDOWN_DELAY_MS, says not ready at once and keeps serving until the delay has passed", async () => {
+    const service = await startServiceProcess({ DATABASE_URL: database.url, HANDLED_SHUTDOWN_DELAY_MS: "1500" });
+    try {
+      expect((await fetch(new URL("/readyz", service.url))).status).toBe(200);
+      service.child.kill("SIGTERM");
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      const ready = await fetch(new URL("/readyz", service.url));
+      expect([ready.status, ready.headers.get("connection")]).toEqual([503, "close"]);
+      expect((await fetch(new URL("/livez", service.url))).status).toBe(200);
+      expect((await listFlows(service.url)).status).toBe(200);
+      expect(service.child.exitCode).toBeNull();
+      expect(await service.exited).toEqual({ code: 0, signal: null });
+    } finally {
+      await service.kill();
+    }
+  });
+
   it("cuts requests still running at HANDLED_SHUTDOWN_TIMEOUT_MS, and exits non-zero", async () => {
     const service: ServiceProcess = await startServiceProcess({ DATABASE_URL: proxy.through(database.url), HANDLED_SHUTDOWN_TIMEOUT_MS: "1000" });
     try {
