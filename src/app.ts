@@ -1,5 +1,6 @@
 import { mkdir } from "node:fs/promises";
 import type { AddressInfo } from "node:net";
+import { setTimeout as sleep } from "node:timers/promises";
 import type { FastifyInstance } from "fastify";
 import type { Config } from "./config/config.js";
 import { openDatabase, type Database } from "./db/database.js";
@@ -42,7 +43,7 @@ export interface Observability {
 /** Builds the services from a config; they hold no per-request state. */
 export function createServices(config: Config, database: Database, observability?: Observability): Services {
   const registry = createHandlerRegistry({
-    observer: observability && { metrics: observability.metrics },
+    metrics: observability?.metrics,
     jsonMaxBytes: config.jsonMaxBytes,
     localDirs: config.localDirs,
     // Clients only where buckets are configured: no SDK is set up for a store the server never uses.
@@ -161,7 +162,7 @@ export async function startApp(config: Config, logger: Logger = silentLogger): P
         if (operations.shutdownDelayMs > 0) {
           // Still serving, /readyz at 503: load balancers take the replica out before its port closes.
           logger.info({ shutdownDelayMs: operations.shutdownDelayMs }, "not ready; serving until the shutdown delay has passed");
-          await new Promise((resolve) => setTimeout(resolve, operations.shutdownDelayMs));
+          await sleep(operations.shutdownDelayMs);
         }
         let drained = true;
         const deadline = setTimeout(() => {

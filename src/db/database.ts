@@ -1,4 +1,5 @@
 import { PrismaPg } from "@prisma/adapter-pg";
+import { setTimeout as sleep } from "node:timers/promises";
 import pg from "pg";
 import type { Config, Timeouts } from "../config/config.js";
 import { PrismaClient } from "../generated/prisma/client.js";
@@ -154,7 +155,7 @@ async function migrateWhenReachable(url: string, config: Config, logger: Logger,
         );
       }
       logger.warn({ attempt, cause: describeDatabaseError(error), retryInMs: waitMs }, `PostgreSQL did not answer; trying again`);
-      await new Promise((resolve) => setTimeout(resolve, waitMs));
+      await sleep(waitMs);
     }
   }
 }

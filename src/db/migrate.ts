@@ -1,6 +1,6 @@
 import { createHash, randomUUID } from "node:crypto";
 import { readdirSync } from "node:fs";
-import { readdir, readFile } from "node:fs/promises";
+import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import pg from "pg";
 import { projectFile } from "../project-files.js";
@@ -18,10 +18,17 @@ export interface MigrationOptions {
   statementTimeoutMs?: number;
 }
 
+/** The migrations in a folder, oldest first: Prisma names each folder after its timestamp. */
+function migrationNames(dir: URL): string[] {
+  return readdirSync(dir, { withFileTypes: true })
+    .filter((entry) => entry.isDirectory())
+    .map((entry) => entry.name)
+    .sort();
+}
+
 /** The name of the newest migration the service ships (what a ready database must hold). */
 export function latestMigration(dir: URL = MIGRATIONS_DIR): string {
-  const names = readdirSync(dir, { withFileTypes: true }).filter((entry) => entry.isDirectory()).map((entry) => entry.name);
-  return names.sort().at(-1) ?? "";
+  return migrationNames(dir).at(-1) ?? "";
 }
 
 // Prisma Migrate's own lock key, so this and `prisma migrate deploy` never run at once.
@@ -67,10 +74,7 @@ export async function applyMigrations(databaseUrl: string, options: MigrationOpt
       `SELECT migration_name, checksum, finished_at FROM "_prisma_migrations" WHERE rolled_back_at IS NULL`,
     );
     const applied = new Map(done.rows.map((row) => [row.migration_name, row]));
-    const names = (await readdir(dir, { withFileTypes: true }))
-      .filter((entry) => entry.isDirectory())
-      .map((entry) => entry.name)
-      .sort();
+    const names = migrationNames(dir);
     const newlyApplied: string[] = [];
     for (const name of names) {
       const sql = await readFile(new URL(join(name, "migration.sql"), dir), "utf8");

@@ -6,7 +6,7 @@ import { createGcsHandler } from "./handlers/gcs.js";
 import { createJsonHandler } from "./handlers/json.js";
 import { checkAllowedDir, createLocalHandler } from "./handlers/local.js";
 import { createS3Handler } from "./handlers/s3.js";
-import { observeHandler, type HandlerObserver } from "./observed-handler.js";
+import { observeHandler, type HandlerMetrics } from "./observed-handler.js";
 import type { ResultHandler } from "./result-handler.js";
 
 /** What the server may reach, and how; every handler is built within these bounds. */
@@ -19,8 +19,8 @@ export interface HandlerRegistryOptions {
   s3?: { buckets: readonly string[]; client: S3Client; partSize?: number; multipartThreshold?: number };
   /** GCS buckets the server may use, and the client to reach them with. */
   gcs?: { buckets: readonly string[]; storage: Storage; requestTimeoutMs?: number };
-  /** Times, counts and logs every handler call; none when absent. */
-  observer?: HandlerObserver;
+  /** Times and counts every handler call, by handler type; none when absent. */
+  metrics?: HandlerMetrics;
 }
 
 /**
@@ -46,8 +46,8 @@ export interface HandlerRegistry {
 type Factory<T extends HandlerType> = (spec: Extract<HandlerSpec, { type: T }>) => Promise<ResultHandler>;
 
 export function createHandlerRegistry(options: HandlerRegistryOptions): HandlerRegistry {
-  const { observer } = options;
-  const observed = (handler: ResultHandler) => (observer ? observeHandler(handler, observer) : handler);
+  const { metrics } = options;
+  const observed = (handler: ResultHandler) => (metrics ? observeHandler(handler, metrics) : handler);
   const json = observed(createJsonHandler({ maxBytes: options.jsonMaxBytes }));
 
   const factories: { [T in HandlerType]: Factory<T> } = {

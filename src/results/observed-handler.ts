@@ -3,10 +3,8 @@ import type { Metrics } from "../metrics.js";
 import type { HandlerSpec } from "./handler-spec.js";
 import type { Handle, ResultHandler } from "./result-handler.js";
 
-/** What watches handler calls: metrics for every call. */
-export interface HandlerObserver {
-  metrics: Pick<Metrics, "handlerDuration" | "handlerBytes" | "handlerErrors">;
-}
+/** The metrics every handler call is counted in. */
+export type HandlerMetrics = Pick<Metrics, "handlerDuration" | "handlerBytes" | "handlerErrors">;
 
 /** Where and how a handler call failed: what a log line says of it (never a value). */
 export interface StorageFailure {
@@ -51,8 +49,7 @@ function placeOf(spec: HandlerSpec): string | undefined {
  * failure keeps where it happened (storageFailureOf) for the log line of the request it failed.
  * A JSON handle is the value itself, so it is never kept; other handles are paths and URIs.
  */
-export function observeHandler(handler: ResultHandler, observer: HandlerObserver): ResultHandler {
-  const { metrics } = observer;
+export function observeHandler(handler: ResultHandler, metrics: HandlerMetrics): ResultHandler {
   const type = handler.spec.type;
 
   async function observe<T>(call: string, handle: Handle | undefined, run: () => Promise<T>, bytesOf?: (result: T) => number): Promise<T> {
