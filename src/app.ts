@@ -14,7 +14,6 @@ import { silentLogger, type Logger } from "./logger.js";
 import { createMetrics, type Metrics } from "./metrics.js";
 import { createHandlerRegistry } from "./results/handler-registry.js";
 import { ResultStore } from "./results/result-store.js";
-import { createGcsStorage, createS3Client } from "./results/storage-clients.js";
 import { FlowService } from "./services/flows.js";
 import { StateService } from "./services/states.js";
 
@@ -42,23 +41,7 @@ export interface Observability {
 
 /** Builds the services from a config; they hold no per-request state. */
 export function createServices(config: Config, database: Database, observability?: Observability): Services {
-  const registry = createHandlerRegistry({
-    metrics: observability?.metrics,
-    jsonMaxBytes: config.jsonMaxBytes,
-    localDirs: config.localDirs,
-    // Clients only where buckets are configured: no SDK is set up for a store the server never uses.
-    s3: config.s3.buckets.length
-      ? {
-          buckets: config.s3.buckets,
-          client: createS3Client(config.s3, config.timeouts),
-          partSize: config.s3.partSize,
-          multipartThreshold: config.s3.multipartThreshold,
-        }
-      : undefined,
-    gcs: config.gcs.buckets.length
-      ? { buckets: config.gcs.buckets, storage: createGcsStorage(config.gcs, config.timeouts), requestTimeoutMs: config.timeouts.storeRequest }
-      : undefined,
-  });
+  const registry = createHandlerRegistry({ settings: config.handlers, metrics: observability?.metrics });
   const { limits } = config;
   const results = new ResultStore({
     registry,

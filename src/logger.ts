@@ -1,8 +1,10 @@
 import { pino, type Logger } from "pino";
 import pretty from "pino-pretty";
-import type { LogLevel } from "./config/config.js";
 
 export type { Logger };
+
+export const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
 
 /** Options of the service's logger. */
 export interface LoggerOptions {

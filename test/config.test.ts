@@ -8,14 +8,14 @@ describe("configuration", () => {
     expect(config.databaseUrl).toBeUndefined();
     expect(config.dataDir).toBe(resolve("data"));
     expect(config.defaultHandler).toEqual({ type: "LOCAL", dir: resolve("data/results") });
-    expect(config.localDirs).toEqual([resolve("data/results")]);
+    expect(config.handlers.LOCAL.allowedDirs).toEqual([resolve("data/results")]);
     expect(config.port).toBe(4000);
   });
 
   it("takes a JSON default and extra local directories", () => {
     const config = loadConfig({ HANDLED_DEFAULT_HANDLER: "JSON", HANDLED_LOCAL_DIRS: "/srv/a, /srv/b" });
     expect(config.defaultHandler).toEqual({ type: "JSON" });
-    expect(config.localDirs).toEqual(["/srv/a", "/srv/b"]);
+    expect(config.handlers.LOCAL.allowedDirs).toEqual(["/srv/a", "/srv/b"]);
   });
 
   it("lists every problem at once", () => {
@@ -37,7 +37,7 @@ describe("configuration", () => {
 
   it("reads S3 credentials from the AWS_CREDENTIALS secret and never echoes it", () => {
     const config = loadConfig({ AWS_CREDENTIALS: JSON.stringify({ ACCESS_KEY: "AKIDEXAMPLE", SECRET_ACCESS_KEY: "s3cr3t-value" }) });
-    expect(config.s3.credentials).toEqual({ accessKeyId: "AKIDEXAMPLE", secretAccessKey: "s3cr3t-value" });
+    expect(config.handlers.S3.credentials).toEqual({ accessKeyId: "AKIDEXAMPLE", secretAccessKey: "s3cr3t-value" });
 
     for (const secret of ['{"ACCESS_KEY": "AKIDEXAMPLE", "SECRET": "s3cr3t-value"}', "s3cr3t-value not json"]) {
       let message = "";
@@ -54,8 +54,8 @@ describe("configuration", () => {
   it("allows the default handler's bucket and the listed ones", () => {
     const config = loadConfig({ HANDLED_DEFAULT_HANDLER: "GCS", HANDLED_DEFAULT_HANDLER_BUCKET: "results", HANDLED_GCS_BUCKETS: "extra", HANDLED_S3_BUCKETS: "a,b" });
     expect(config.defaultHandler).toEqual({ type: "GCS", bucket: "results" });
-    expect(config.gcs.buckets).toEqual(["extra", "results"]);
-    expect(config.s3.buckets).toEqual(["a", "b"]);
-    expect(config.localDirs).toEqual([]);
+    expect(config.handlers.GCS.buckets).toEqual(["extra", "results"]);
+    expect(config.handlers.S3.buckets).toEqual(["a", "b"]);
+    expect(config.handlers.LOCAL.allowedDirs).toEqual([]);
   });
 });

@@ -1,88 +1,85 @@
 import { ErrorCode, HandledError } from "../errors.js";
-import type { HandlerSpec, HandlerType } from "./handler-spec.js";
-import type { S3Client } from "@aws-sdk/client-s3";
-import type { Storage } from "@google-cloud/storage";
-import { createGcsHandler } from "./handlers/gcs.js";
-import { createJsonHandler } from "./handlers/json.js";
-import { checkAllowedDir, createLocalHandler } from "./handlers/local.js";
-import { createS3Handler } from "./handlers/s3.js";
+import type { z } from "zod";
+import type { HandlerDefinition, SpecOf } from "./handler-definition.js";
+import { definitionOf, type HandlerSettings, type HandlerSpec, type HandlerType } from "./handler-spec.js";
+import { HANDLER_DEFINITIONS } from "./handlers/index.js";
 import { observeHandler, type HandlerMetrics } from "./observed-handler.js";
 import type { ResultHandler } from "./result-handler.js";
+import { codeFailures } from "./storage-failures.js";
 
 /** What the server may reach, and how; every handler is built within these bounds. */
 export interface HandlerRegistryOptions {
-  /** Largest JSON text the JSON handler stores, in bytes. */
-  jsonMaxBytes: number;
-  /** Absolute directories LOCAL handlers may write to and read from. */
-  localDirs: readonly string[];
-  /** S3 buckets the server may use, and the client to reach them with. */
-  s3?: { buckets: readonly string[]; client: S3Client; partSize?: number; multipartThreshold?: number };
-  /** GCS buckets the server may use, and the client to reach them with. */
-  gcs?: { buckets: readonly string[]; storage: Storage; requestTimeoutMs?: number };
+  /** What each handler type may reach (directories, buckets) and how; a type given nothing cannot be used. */
+  settings: HandlerSettings;
   /** Times and counts every handler call, by handler type; none when absent. */
   metrics?: HandlerMetrics;
 }
 
 /**
  * Builds handlers from specs (from the API or a database row) and refuses any spec that points
- * outside the server's reach. Stateless: handlers are cheap and built for each use.
+ * outside the server's reach. Handlers are cheap and built for each use; SDK clients are made once.
  */
 export interface HandlerRegistry {
   /**
-   * The handler for a spec. Throws HANDLE_OUT_OF_BOUNDS when the spec names a bucket the server
-   * may not use. A LOCAL handler checks its directory itself each time it is used (the
-   * directory can change under it), so it is not checked here twice.
+   * The handler for a spec, its storage failures coded (see codeFailures). Throws
+   * HANDLE_OUT_OF_BOUNDS when the spec names something the server may not use.
    */
   handlerFor(spec: HandlerSpec): Promise<ResultHandler>;
 
   /**
    * Checks a spec is within the server's reach without using it, e.g. when a flow names it.
    * Throws HANDLE_OUT_OF_BOUNDS for a directory or bucket the server may not reach, and
-   * BAD_USER_INPUT for a LOCAL directory that is a file.
+   * BAD_USER_INPUT for a spec that cannot work (a LOCAL directory that is a file).
    */
   checkReach(spec: HandlerSpec): Promise<void>;
 }
 
-type Factory<T extends HandlerType> = (spec: Extract<HandlerSpec, { type: T }>) => Promise<ResultHandler>;
+/**
+ * A handler of one type, built from its connected options, with its storage failures coded: what
+ * the registry hands out, without the reach given by the configuration (tests use it with
+ * clients of their own).
+ */
+export function createHandler<T extends string, Shape extends z.ZodRawShape, Options>(
+  definition: HandlerDefinition<T, Shape, unknown, Options> | HandlerDefinition<T, Shape, never, Options>,
+  spec: SpecOf<T, Shape>,
+  options: Options,
+): ResultHandler {
+  return codeFailures(definition.create(spec, options), {
+    noun: definition.noun,
+    destination: definition.describe(spec),
+    isMissing: definition.isMissing,
+  });
+}
+
+// The definitions are used through the spec's own type, which TypeScript cannot follow through a
+// union: each is seen as the general definition once, here.
+const general = (type: HandlerType) => definitionOf(type) as unknown as HandlerDefinition<string, never, unknown, unknown>;
 
 export function createHandlerRegistry(options: HandlerRegistryOptions): HandlerRegistry {
-  const { metrics } = options;
-  const observed = (handler: ResultHandler) => (metrics ? observeHandler(handler, metrics) : handler);
-  const json = observed(createJsonHandler({ maxBytes: options.jsonMaxBytes }));
+  const connected = new Map<HandlerType, unknown>();
+  for (const { type } of HANDLER_DEFINITIONS) {
+    const settings = options.settings[type];
+    const ready = settings === undefined ? undefined : general(type).connect(settings);
+    if (ready !== undefined) connected.set(type, ready);
+  }
 
-  const factories: { [T in HandlerType]: Factory<T> } = {
-    JSON: async () => json,
-    LOCAL: async (spec) => observed(createLocalHandler({ dir: spec.dir, allowedDirs: options.localDirs })),
-    S3: async ({ bucket, prefix }) => {
-      const s3 = options.s3;
-      if (!s3?.buckets.includes(bucket)) throw bucketNotAllowed("S3", bucket);
-      const { client, partSize, multipartThreshold } = s3;
-      return observed(createS3Handler({ bucket, prefix, client, partSize, multipartThreshold }));
-    },
-    GCS: async ({ bucket, prefix }) => {
-      const gcs = options.gcs;
-      if (!gcs?.buckets.includes(bucket)) throw bucketNotAllowed("GCS", bucket);
-      return observed(createGcsHandler({ bucket, prefix, storage: gcs.storage, requestTimeoutMs: gcs.requestTimeoutMs }));
-    },
-  };
-
-  function handlerFor(spec: HandlerSpec): Promise<ResultHandler> {
-    const factory = factories[spec.type] as Factory<typeof spec.type>;
-    return factory(spec);
+  /** The connected options of a spec's type; HANDLE_OUT_OF_BOUNDS when the server is given none. */
+  function optionsOf(spec: HandlerSpec): unknown {
+    if (!connected.has(spec.type)) {
+      const what = general(spec.type).describe(spec as never) ?? `${spec.type} results`;
+      throw new HandledError(ErrorCode.HANDLE_OUT_OF_BOUNDS, `This server may not read and write ${what}.`);
+    }
+    return connected.get(spec.type);
   }
 
   return {
-    handlerFor,
+    async handlerFor(spec) {
+      const definition = general(spec.type);
+      const handler = createHandler(definition, spec as never, optionsOf(spec));
+      return options.metrics ? observeHandler(handler, options.metrics, definition.place(spec as never)) : handler;
+    },
     async checkReach(spec) {
-      if (spec.type === "LOCAL") await checkAllowedDir(spec.dir, options.localDirs);
-      else await handlerFor(spec);
+      await general(spec.type).checkReach(spec as never, optionsOf(spec));
     },
   };
-}
-
-export function bucketNotAllowed(type: "S3" | "GCS", bucket: string): HandledError {
-  return new HandledError(
-    ErrorCode.HANDLE_OUT_OF_BOUNDS,
-    `The ${type} bucket "${bucket}" is not one this server may read and write.`,
-  );
 }

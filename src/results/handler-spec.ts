@@ -1,49 +1,46 @@
-import { isAbsolute } from "node:path";
 import { z } from "zod";
+import { ErrorCode, HandledError } from "../errors.js";
+import type { HandlerDefinition, SpecOf } from "./handler-definition.js";
+import { HANDLER_DEFINITIONS } from "./handlers/index.js";
+
+type Definitions = typeof HANDLER_DEFINITIONS;
+type AnyDefinition = Definitions[number];
 
 /** The handler types, named as in the database and the GraphQL schema. */
-export const HANDLER_TYPES = ["JSON", "LOCAL", "S3", "GCS"] as const;
-export type HandlerType = (typeof HANDLER_TYPES)[number];
+export type HandlerType = AnyDefinition["type"];
+export const HANDLER_TYPES: readonly HandlerType[] = HANDLER_DEFINITIONS.map((definition) => definition.type);
+
+/** The definition of one handler type. */
+export type DefinitionOf<T extends HandlerType> = Extract<AnyDefinition, { type: T }>;
+
+type SettingsOfDefinition<D> = D extends HandlerDefinition<string, z.ZodRawShape, infer S, infer _O> ? S : never;
+type SpecOfDefinition<D> = D extends HandlerDefinition<infer T, infer Shape, infer _S, infer _O> ? SpecOf<T, Shape> : never;
+
+/** What the configuration gives each handler type; a type given nothing cannot be used. */
+export type HandlerSettings = { [T in HandlerType]?: SettingsOfDefinition<DefinitionOf<T>> };
 
 /**
  * What rebuilds a handler: its type and non-secret config. Stored next to every handle, so a
  * result stays readable with the handler that wrote it whatever the defaults are later.
  */
-export type HandlerSpec =
-  | { type: "JSON" }
-  | { type: "LOCAL"; dir: string }
-  | { type: "S3"; bucket: string; prefix?: string }
-  | { type: "GCS"; bucket: string; prefix?: string };
+export type HandlerSpec = SpecOfDefinition<AnyDefinition>;
 
-// Bucket names as both clouds allow them (3-63 lowercase letters, digits, dots, dashes).
-const bucket = z
-  .string({ error: "is required for S3 and GCS" })
-  .regex(/^[a-z0-9][a-z0-9._-]{1,61}[a-z0-9]$/, "must be a valid bucket name (3-63 characters: a-z 0-9 . - _)");
-const prefix = z
-  .string()
-  .max(512)
-  .regex(/^[A-Za-z0-9!_.*'()/-]*$/, "may hold only letters, digits and !_.*'()/-")
-  .refine((p) => !p.split("/").some((part) => part === ".." || part === "."), "may not contain . or .. segments")
-  .transform((p) => p.replace(/^\/+|\/+$/g, ""))
-  .optional();
+/** The spec of one handler type. */
+export type SpecOfType<T extends HandlerType> = Extract<HandlerSpec, { type: T }>;
+
+/** The definition of a spec's handler type. */
+export function definitionOf<T extends HandlerType>(type: T): DefinitionOf<T> {
+  return HANDLER_DEFINITIONS.find((definition) => definition.type === type) as DefinitionOf<T>;
+}
+
+// What discriminatedUnion wants: at least one object schema with a literal `type`.
+type Schemas = [z.ZodObject<{ type: z.ZodLiteral<HandlerType> }>, ...z.ZodObject<{ type: z.ZodLiteral<HandlerType> }>[]];
 
 /** Parses a spec from untrusted input (the API, the environment or a database row). */
-export const handlerSpecSchema = z.discriminatedUnion("type", [
-  z.object({ type: z.literal("JSON") }).strict(),
-  z
-    .object({
-      type: z.literal("LOCAL"),
-      dir: z
-        .string({ error: "is required for LOCAL" })
-        // Room for a result's file name below it within PATH_MAX (4096 bytes on Linux).
-        .max(4000, "may be at most 4000 characters")
-        .refine((dir) => !dir.includes("\u0000"), "may not contain the NUL character")
-        .refine(isAbsolute, "must be an absolute path"),
-    })
-    .strict(),
-  z.object({ type: z.literal("S3"), bucket, prefix }).strict(),
-  z.object({ type: z.literal("GCS"), bucket, prefix }).strict(),
-]);
+export const handlerSpecSchema: z.ZodType<HandlerSpec, unknown> = z.discriminatedUnion(
+  "type",
+  HANDLER_DEFINITIONS.map((definition) => definition.schema) as unknown as Schemas,
+) as unknown as z.ZodType<HandlerSpec, unknown>;
 
 /** The non-secret config kept in the database's `handler_config` column. */
 export function handlerConfigOf(spec: HandlerSpec): Record<string, string> {
@@ -54,4 +51,20 @@ export function handlerConfigOf(spec: HandlerSpec): Record<string, string> {
 /** Rebuilds a spec from a database row's `handler_type` and `handler_config`. */
 export function specFromRow(type: HandlerType, config: unknown): HandlerSpec {
   return handlerSpecSchema.parse({ ...(config as object), type });
+}
+
+/** Parses a handler from the API. Throws BAD_USER_INPUT naming each problem. */
+export function parseHandlerSpec(input: unknown): HandlerSpec {
+  // GraphQL gives absent optional fields as missing or null; the spec wants them missing.
+  const cleaned = Object.fromEntries(Object.entries(input as object).filter(([, v]) => v !== null && v !== undefined));
+  const parsed = handlerSpecSchema.safeParse(cleaned);
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((issue) =>
+      issue.code === "unrecognized_keys"
+        ? `${issue.keys.join(", ")} ${issue.keys.length > 1 ? "do" : "does"} not apply to ${String((cleaned as { type?: unknown }).type)} handlers`
+        : `${issue.path.join(".") || "handler"} ${issue.message}`,
+    );
+    throw new HandledError(ErrorCode.BAD_USER_INPUT, `Invalid result handler: ${problems.join("; ")}.`);
+  }
+  return parsed.data;
 }

@@ -1,6 +1,6 @@
 import { ErrorCode, HandledError } from "../errors.js";
 import type { Metrics } from "../metrics.js";
-import type { HandlerSpec } from "./handler-spec.js";
+import type { HandlerType } from "./handler-spec.js";
 import type { Handle, ResultHandler } from "./result-handler.js";
 
 /** The metrics every handler call is counted in. */
@@ -8,7 +8,7 @@ export type HandlerMetrics = Pick<Metrics, "handlerDuration" | "handlerBytes" | 
 
 /** Where and how a handler call failed: what a log line says of it (never a value). */
 export interface StorageFailure {
-  handler: HandlerSpec["type"];
+  handler: HandlerType;
   call: string;
   code: string;
   /** The file or object (or the directory or bucket written to); none for JSON handles, which are values. */
@@ -30,26 +30,13 @@ export function storageFailureOf(error: unknown): StorageFailure | undefined {
   return typeof error === "object" && error !== null ? failures.get(error) : undefined;
 }
 
-/** Where a handler writes, for people: a directory or a bucket URI. A JSON handler writes nowhere. */
-function placeOf(spec: HandlerSpec): string | undefined {
-  switch (spec.type) {
-    case "JSON":
-      return undefined;
-    case "LOCAL":
-      return spec.dir;
-    case "S3":
-      return `s3://${spec.bucket}/${spec.prefix ?? ""}`;
-    case "GCS":
-      return `gs://${spec.bucket}/${spec.prefix ?? ""}`;
-  }
-}
-
 /**
  * Wraps a handler so that each call is timed and counted by handler type, and each storage
  * failure keeps where it happened (storageFailureOf) for the log line of the request it failed.
- * A JSON handle is the value itself, so it is never kept; other handles are paths and URIs.
+ * `place` is where the handler writes (a directory, a bucket URI): none when its handles are
+ * values (JSON), which are then never kept either; other handles are paths and URIs.
  */
-export function observeHandler(handler: ResultHandler, metrics: HandlerMetrics): ResultHandler {
+export function observeHandler(handler: ResultHandler, metrics: HandlerMetrics, place: string | undefined): ResultHandler {
   const type = handler.spec.type;
 
   async function observe<T>(call: string, handle: Handle | undefined, run: () => Promise<T>, bytesOf?: (result: T) => number): Promise<T> {
@@ -70,7 +57,7 @@ export function observeHandler(handler: ResultHandler, metrics: HandlerMetrics):
           handler: type,
           call,
           code,
-          ...(type === "JSON" ? {} : { location: handle ?? placeOf(handler.spec) }),
+          ...(place === undefined ? {} : { location: handle ?? place }),
           ...(detail ? { cause: detail } : {}),
         });
       }

@@ -1,7 +1,6 @@
 import { StringDecoder } from "node:string_decoder";
 import { ErrorCode, HandledError } from "../errors.js";
-import type { HandlerSpec, HandlerType } from "./handler-spec.js";
-import { handlerSpecSchema, specFromRow } from "./handler-spec.js";
+import { parseHandlerSpec, specFromRow, type HandlerSpec, type HandlerType } from "./handler-spec.js";
 import type { HandlerRegistry } from "./handler-registry.js";
 import type { Handle, ResultHandler } from "./result-handler.js";
 import { checkJsonDepth, checkText } from "../validation.js";
@@ -169,20 +168,4 @@ export class ResultStore {
     }
     return this.options.registry.handlerFor(spec);
   }
-}
-
-/** Parses a handler from the API. Throws BAD_USER_INPUT naming each problem. */
-export function parseHandlerSpec(input: unknown): HandlerSpec {
-  // GraphQL gives absent optional fields as missing or null; the spec wants them missing.
-  const cleaned = Object.fromEntries(Object.entries(input as object).filter(([, v]) => v !== null && v !== undefined));
-  const parsed = handlerSpecSchema.safeParse(cleaned);
-  if (!parsed.success) {
-    const problems = parsed.error.issues.map((issue) =>
-      issue.code === "unrecognized_keys"
-        ? `${issue.keys.join(", ")} ${issue.keys.length > 1 ? "do" : "does"} not apply to ${String((cleaned as { type?: unknown }).type)} handlers`
-        : `${issue.path.join(".") || "handler"} ${issue.message}`,
-    );
-    throw new HandledError(ErrorCode.BAD_USER_INPUT, `Invalid result handler: ${problems.join("; ")}.`);
-  }
-  return parsed.data;
 }

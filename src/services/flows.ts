@@ -1,8 +1,8 @@
 import { ErrorCode, HandledError } from "../errors.js";
 import type { Flow, FlowRun, Prisma, PrismaClient } from "../generated/prisma/client.js";
-import { handlerConfigOf, type HandlerSpec } from "../results/handler-spec.js";
+import { handlerConfigOf, parseHandlerSpec, type HandlerSpec } from "../results/handler-spec.js";
 import type { HandlerRegistry } from "../results/handler-registry.js";
-import { parseHandlerSpec, type ResultStore, type StoredHandle } from "../results/result-store.js";
+import type { ResultStore, StoredHandle } from "../results/result-store.js";
 import type { InputLimits } from "../config/config.js";
 import { checkText } from "../validation.js";
 import { isUuid } from "./ids.js";

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, expect, it } from "vitest";
-import { createGcsHandler } from "../../src/results/handlers/gcs.js";
+import { createHandler } from "../../src/results/handler-registry.js";
+import { gcsHandler } from "../../src/results/handlers/gcs.js";
 import { startGcsEmulator, type GcsEmulator } from "../support/emulators.js";
 import { testResultHandler } from "./contract.js";
 
@@ -11,7 +12,7 @@ beforeAll(async () => {
 afterAll(() => gcs.stop());
 
 testResultHandler("GCS", { storesData: true }, async () => ({
-  handler: createGcsHandler({ bucket: "results", prefix: "team", storage: gcs.storage }),
+  handler: createHandler(gcsHandler, { type: "GCS", bucket: "results", prefix: "team" }, { buckets: ["results"], storage: gcs.storage }),
   readRaw: async (handle) => {
     const [contents] = await gcs.storage.bucket("results").file(handle.replace("gs://results/", "")).download();
     return contents.toString("utf8");
@@ -21,7 +22,7 @@ testResultHandler("GCS", { storesData: true }, async () => ({
 }));
 
 it("stores values as JSON objects under the prefix", async () => {
-  const handler = createGcsHandler({ bucket: "results", prefix: "a/b", storage: gcs.storage });
+  const handler = createHandler(gcsHandler, { type: "GCS", bucket: "results", prefix: "a/b" }, { buckets: ["results"], storage: gcs.storage });
 
   const handle = await handler.write(Buffer.from('{"ok":true}'));
 

@@ -1,16 +1,17 @@
 import { expect, it } from "vitest";
-import { createJsonHandler } from "../../src/results/handlers/json.js";
+import { createHandler } from "../../src/results/handler-registry.js";
+import { jsonHandler } from "../../src/results/handlers/json.js";
 import { testResultHandler } from "./contract.js";
 
 testResultHandler("JSON", { storesData: false }, async () => ({
-  handler: createJsonHandler({ maxBytes: 2 * 1024 * 1024 }),
+  handler: createHandler(jsonHandler, { type: "JSON" }, { maxBytes: 2 * 1024 * 1024 }),
   // The handle is the data: reading it "raw" is the handle itself.
   readRaw: async (handle) => handle,
   outOfBounds: [],
 }));
 
 it("refuses values over its size limit and handles that are not JSON", async () => {
-  const handler = createJsonHandler({ maxBytes: 10 });
+  const handler = createHandler(jsonHandler, { type: "JSON" }, { maxBytes: 10 });
   await expect(handler.write(Buffer.from('"0123456789"'))).rejects.toMatchObject({ code: "VALUE_TOO_LARGE" });
   await expect(handler.verifyHandle("{oops")).rejects.toMatchObject({ code: "BAD_USER_INPUT" });
 });

@@ -2,7 +2,8 @@ import { mkdir, mkdtemp, readdir, readFile, rm, symlink, writeFile } from "node:
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { expect, it } from "vitest";
-import { createLocalHandler } from "../../src/results/handlers/local.js";
+import { createHandler } from "../../src/results/handler-registry.js";
+import { localHandler } from "../../src/results/handlers/local.js";
 import { testResultHandler } from "./contract.js";
 
 testResultHandler("LOCAL", { storesData: true }, async () => {
@@ -15,7 +16,7 @@ testResultHandler("LOCAL", { storesData: true }, async () => {
   await mkdir(dir, { recursive: true });
   await symlink(join(root, "outside.json"), join(dir, "link.json"));
   return {
-    handler: createLocalHandler({ dir, allowedDirs: [allowed] }),
+    handler: createHandler(localHandler, { type: "LOCAL", dir }, { allowedDirs: [allowed] }),
     readRaw: (handle) => readFile(handle, "utf8"),
     outOfBounds: [
       join(root, "outside.json"),
@@ -34,7 +35,7 @@ testResultHandler("LOCAL", { storesData: true }, async () => {
 it("creates its directory on first write and leaves no partial files", async () => {
   const root = await mkdtemp(join(tmpdir(), "handled-local-"));
   try {
-    const handler = createLocalHandler({ dir: join(root, "a", "b"), allowedDirs: [root] });
+    const handler = createHandler(localHandler, { type: "LOCAL", dir: join(root, "a", "b") }, { allowedDirs: [root] });
     const handle = await handler.write(Buffer.from('"x"'));
     expect(handle.startsWith(join(root, "a", "b"))).toBe(true);
     expect(handle.endsWith(".json")).toBe(true);
@@ -50,7 +51,7 @@ it("creates its directory on first write and leaves no partial files", async () 
 it("refuses to write when its directory is outside the allowed ones", async () => {
   const root = await mkdtemp(join(tmpdir(), "handled-local-"));
   try {
-    const handler = createLocalHandler({ dir: join(root, "elsewhere"), allowedDirs: [join(root, "allowed")] });
+    const handler = createHandler(localHandler, { type: "LOCAL", dir: join(root, "elsewhere") }, { allowedDirs: [join(root, "allowed")] });
     await expect(handler.write(Buffer.from('"x"'))).rejects.toMatchObject({ code: "HANDLE_OUT_OF_BOUNDS" });
   } finally {
     await rm(root, { recursive: true, force: true });

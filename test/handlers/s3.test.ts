@@ -1,6 +1,7 @@
 import { GetObjectCommand, HeadObjectCommand, PutObjectCommand } from "@aws-sdk/client-s3";
 import { afterAll, beforeAll, expect, it } from "vitest";
-import { createS3Handler } from "../../src/results/handlers/s3.js";
+import { createHandler } from "../../src/results/handler-registry.js";
+import { s3Handler } from "../../src/results/handlers/s3.js";
 import { startS3Emulator, type S3Emulator } from "../support/emulators.js";
 import { testResultHandler } from "./contract.js";
 
@@ -20,7 +21,7 @@ testResultHandler("S3", { storesData: true }, async () => {
     return object.Body!.transformToString("utf8");
   };
   return {
-    handler: createS3Handler({ bucket: "results", prefix: "team", client: s3.client }),
+    handler: createHandler(s3Handler, { type: "S3", bucket: "results", prefix: "team" }, { buckets: ["results"], client: s3.client }),
     readRaw,
     outOfBounds: [
       "s3://other/team/x.json",
@@ -34,7 +35,7 @@ testResultHandler("S3", { storesData: true }, async () => {
 
 it("uploads a value above the multipart threshold in parts, and stores it as JSON", async () => {
   const MiB = 1024 * 1024;
-  const handler = createS3Handler({ bucket: "results", client: s3.client, partSize: 5 * MiB, multipartThreshold: 5 * MiB });
+  const handler = createHandler(s3Handler, { type: "S3", bucket: "results" }, { buckets: ["results"], client: s3.client, partSize: 5 * MiB, multipartThreshold: 5 * MiB });
   const json = JSON.stringify({ rows: "é".repeat(4 * 1024 * 1024) }); // ~8 MiB of UTF-8: two parts
 
   const handle = await handler.write(Buffer.from(json));
@@ -48,7 +49,7 @@ it("uploads a value above the multipart threshold in parts, and stores it as JSO
 });
 
 it("uploads a value up to the multipart threshold in one request", async () => {
-  const handler = createS3Handler({ bucket: "results", client: s3.client, partSize: 5 * 1024 * 1024 });
+  const handler = createHandler(s3Handler, { type: "S3", bucket: "results" }, { buckets: ["results"], client: s3.client, partSize: 5 * 1024 * 1024 });
   const json = JSON.stringify({ rows: "x".repeat(7 * 1024 * 1024) }); // over one part, under 16 MiB
 
   const handle = await handler.write(Buffer.from(json));
@@ -60,7 +61,7 @@ it("uploads a value up to the multipart threshold in one request", async () => {
 });
 
 it("refuses a handle that is not an s3:// URI", async () => {
-  const handler = createS3Handler({ bucket: "results", client: s3.client });
+  const handler = createHandler(s3Handler, { type: "S3", bucket: "results" }, { buckets: ["results"], client: s3.client });
   await expect(handler.verifyHandle("/tmp/x.json")).rejects.toMatchObject({ code: "BAD_USER_INPUT" });
   await expect(handler.read("gs://results/x.json")).rejects.toMatchObject({ code: "BAD_USER_INPUT" });
 });

@@ -16,7 +16,7 @@ describe("reads of large values", () => {
   let store: ResultStore;
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), "handled-large-reads-"));
-    const real = createHandlerRegistry({ jsonMaxBytes: 1024, localDirs: [dir] });
+    const real = createHandlerRegistry({ settings: { JSON: { maxBytes: 1024 }, LOCAL: { allowedDirs: [dir] } } });
     // The real LOCAL handler, with its reads counted while they run.
     const counted = (handler: ResultHandler): ResultHandler => ({
       ...handler,

@@ -1,4 +1,5 @@
 import { randomUUID } from "node:crypto";
+import { z } from "zod";
 import { ErrorCode, HandledError } from "../../errors.js";
 
 /** Where an object lives: the parts of an `s3://bucket/key` or `gs://bucket/key` handle. */
@@ -39,36 +40,31 @@ export function locateObject(handle: string, scheme: "s3" | "gs", bucket: string
   return { bucket, key };
 }
 
-/**
- * Whether a store client gave up waiting: the AWS SDK's TimeoutError (connection or silent
- * socket), an aborted request, or a GCS request past its timeout.
- */
-export function isStoreTimeout(cause: unknown): boolean {
-  const e = cause as { name?: unknown; type?: unknown; code?: unknown; message?: unknown };
-  return (
-    e?.name === "TimeoutError" ||
-    e?.name === "AbortError" ||
-    e?.type === "request-timeout" ||
-    e?.code === "ETIMEDOUT" ||
-    (typeof e?.message === "string" && /timed? ?out/i.test(e.message))
-  );
-}
+/** Bucket names as both clouds allow them (3-63 lowercase letters, digits, dots, dashes). */
+const bucket = z
+  .string({ error: "is required for S3 and GCS" })
+  .regex(/^[a-z0-9][a-z0-9._-]{1,61}[a-z0-9]$/, "must be a valid bucket name (3-63 characters: a-z 0-9 . - _)");
 
-/**
- * The coded error for a failed read or check of an object: RESULT_NOT_FOUND when the store
- * says it is missing, STORE_TIMEOUT when it did not answer in time, RESULT_READ_FAILED
- * otherwise. The store's error is kept as the cause.
- */
-export function objectReadError(handle: string, cause: unknown, missing: boolean): HandledError {
-  if (missing) return new HandledError(ErrorCode.RESULT_NOT_FOUND, `No object exists at "${handle}".`, { cause });
-  if (isStoreTimeout(cause)) return new HandledError(ErrorCode.STORE_TIMEOUT, `The store did not answer in time reading "${handle}".`, { cause });
-  return new HandledError(ErrorCode.RESULT_READ_FAILED, `Cannot read "${handle}".`, { cause });
-}
+/** A key prefix: safe characters, no `.` or `..` segments, no leading or trailing slash kept. */
+const prefix = z
+  .string()
+  .max(512)
+  .regex(/^[A-Za-z0-9!_.*'()/-]*$/, "may hold only letters, digits and !_.*'()/-")
+  .refine((p) => !p.split("/").some((part) => part === ".." || part === "."), "may not contain . or .. segments")
+  .transform((p) => p.replace(/^\/+|\/+$/g, ""))
+  .optional();
 
-/** The coded error for a failed write to a bucket: STORE_TIMEOUT or RESULT_WRITE_FAILED. */
-export function objectWriteError(store: "S3" | "GCS", bucket: string, cause: unknown): HandledError {
-  if (isStoreTimeout(cause)) {
-    return new HandledError(ErrorCode.STORE_TIMEOUT, `The ${store} bucket "${bucket}" did not answer in time; nothing was recorded.`, { cause });
+/** The config of a bucket handler type: a bucket, and a prefix its keys are written under. */
+export const bucketConfig = { bucket, prefix };
+
+/** Throws HANDLE_OUT_OF_BOUNDS unless `bucket` is one of the buckets the server may use. */
+export function checkBucket(store: string, bucket: string, buckets: readonly string[]): void {
+  if (!buckets.includes(bucket)) {
+    throw new HandledError(ErrorCode.HANDLE_OUT_OF_BOUNDS, `The ${store} bucket "${bucket}" is not one this server may read and write.`);
   }
-  return new HandledError(ErrorCode.RESULT_WRITE_FAILED, `Cannot write a result to the ${store} bucket "${bucket}".`, { cause });
+}
+
+/** Where a bucket handler writes, as a URI: `s3://bucket/prefix`. */
+export function bucketPlace(scheme: "s3" | "gs", spec: { bucket: string; prefix?: string | undefined }): string {
+  return `${scheme}://${spec.bucket}/${spec.prefix ?? ""}`;
 }

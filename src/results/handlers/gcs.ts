@@ -1,25 +1,53 @@
-import type { File, Storage } from "@google-cloud/storage";
+import { Storage, type File } from "@google-cloud/storage";
 import { withDeadline } from "../../deadline.js";
-import { ErrorCode, HandledError } from "../../errors.js";
+import { defineHandler } from "../handler-definition.js";
 import { largerThanRecorded, type Handle, type ResultHandler } from "../result-handler.js";
-import { locateObject, newObjectKey, objectReadError, objectWriteError } from "./bucket-uri.js";
+import { bucketConfig, bucketPlace, checkBucket, locateObject, newObjectKey } from "./bucket-uri.js";
 
-/** Options of the GCS handler. */
-export interface GcsHandlerOptions {
-  bucket: string;
-  /** Keys are written under `prefix/`; handles outside it are refused. */
-  prefix?: string;
-  /** A ready client: project, credentials and emulator host are the server's to set. */
-  storage: Storage;
+/** How the server reaches Google Cloud Storage (credentials come from Google's usual places). */
+export interface GcsSettings {
+  /** Buckets GCS handlers may use. */
+  buckets: readonly string[];
+  projectId: string | undefined;
   /**
-   * How long an upload may take, and a download may go without receiving a byte, in
-   * milliseconds (the SDK's own timeout covers neither). Default 60 s.
+   * How long a request may take (the SDK's JSON-API calls), and how long an upload may take or a
+   * download go without receiving a byte, in milliseconds.
    */
+  requestTimeoutMs: number;
+}
+
+/** What GCS handlers are built with: the buckets, and a ready client to reach them with. */
+export interface GcsOptions {
+  buckets: readonly string[];
+  storage: Storage;
+  /** See GcsSettings.requestTimeoutMs; default 60 s. */
   requestTimeoutMs?: number;
 }
 
+/** Options of one GCS handler. */
+interface GcsHandlerOptions extends Omit<GcsOptions, "buckets"> {
+  bucket: string;
+  /** Keys are written under `prefix/`; handles outside it are refused. */
+  prefix?: string | undefined;
+}
+
 function isMissing(error: unknown): boolean {
-  return (error as { code?: unknown }).code === 404;
+  return (error as { code?: unknown } | undefined)?.code === 404;
+}
+
+/**
+ * The GCS client of the server: credentials from Google application credentials, or the
+ * emulator named by STORAGE_EMULATOR_HOST (which the SDK reads itself). Its JSON-API requests
+ * (metadata, deletes) may take `requestTimeoutMs`, with retries bounded to three requests' time;
+ * the GCS handler bounds uploads and downloads itself, which the SDK's timeout does not cover.
+ */
+function createGcsStorage(settings: GcsSettings): Storage {
+  const timeout = settings.requestTimeoutMs;
+  return new Storage({
+    projectId: settings.projectId,
+    timeout,
+    retryOptions: { autoRetry: true, maxRetries: 2, maxRetryDelay: 2, totalTimeout: Math.ceil((3 * timeout) / 1000) },
+  });
 }
 
 /** Connection errors a new attempt may not meet: a kept-alive socket the store had closed. */
@@ -87,7 +115,7 @@ async function downloadOnce(object: File, range: { start?: number; end?: number 
  * The GCS handler: writes each value to a new object `prefix/<uuid>.json` in its bucket and
  * returns `gs://bucket/key`.
  */
-export function createGcsHandler(options: GcsHandlerOptions): ResultHandler {
+function createGcsHandler(options: GcsHandlerOptions): ResultHandler {
   const { bucket, prefix, storage } = options;
   const timeout = options.requestTimeoutMs ?? 60_000;
   const locate = (handle: Handle) => locateObject(handle, "gs", bucket, prefix);
@@ -98,16 +126,12 @@ export function createGcsHandler(options: GcsHandlerOptions): ResultHandler {
 
     async write(json) {
       const key = newObjectKey(prefix);
-      try {
-        // One request: the value is already in memory, and a resumable session would cost
-        // an extra round trip for every small result.
-        // The SDK's timeout does not end an upload whose answer never comes; this deadline does
-        // (the request is left to its socket; an object that lands later is referenced by nothing).
-        const upload = file(key).save(json, { resumable: false, contentType: "application/json", timeout });
-        await withDeadline(upload, timeout, `no answer from the store within ${timeout} ms`);
-      } catch (cause) {
-        throw objectWriteError("GCS", bucket, cause);
-      }
+      // One request: the value is already in memory, and a resumable session would cost
+      // an extra round trip for every small result.
+      // The SDK's timeout does not end an upload whose answer never comes; this deadline does
+      // (the request is left to its socket; an object that lands later is referenced by nothing).
+      const upload = file(key).save(json, { resumable: false, contentType: "application/json", timeout });
+      await withDeadline(upload, timeout, `no answer from the store within ${timeout} ms`);
       return `gs://${bucket}/${key}`;
     },
 
@@ -120,7 +144,7 @@ export function createGcsHandler(options: GcsHandlerOptions): ResultHandler {
       } catch (cause) {
         // An empty object has no byte 0 to start a range at.
         if (maxBytes !== undefined && (cause as { code?: unknown }).code === 416) return "";
-        throw objectReadError(handle, cause, isMissing(cause));
+        throw cause;
       }
       if (maxBytes !== undefined && contents.length > maxBytes) throw largerThanRecorded(`"${handle}"`, maxBytes);
       return contents.toString("utf8");
@@ -134,27 +158,39 @@ export function createGcsHandler(options: GcsHandlerOptions): ResultHandler {
       } catch (cause) {
         // An empty object has no byte 0 to start a range at.
         if ((cause as { code?: unknown }).code === 416) return Buffer.alloc(0);
-        throw objectReadError(handle, cause, isMissing(cause));
+        throw cause;
       }
     },
 
     async verifyHandle(handle) {
       const { key } = locate(handle);
-      try {
-        const [metadata] = await file(key).getMetadata();
-        return { sizeBytes: Number(metadata.size ?? 0) };
-      } catch (cause) {
-        throw objectReadError(handle, cause, isMissing(cause));
-      }
+      const [metadata] = await file(key).getMetadata();
+      return { sizeBytes: Number(metadata.size ?? 0) };
     },
 
     async delete(handle) {
       const { key } = locate(handle);
-      try {
-        await file(key).delete({ ignoreNotFound: true });
-      } catch (cause) {
-        throw new HandledError(ErrorCode.RESULT_WRITE_FAILED, `Cannot delete "${handle}".`, { cause });
-      }
+      await file(key).delete({ ignoreNotFound: true });
     },
   };
 }
+
+/** The GCS handler type: objects in the buckets the server may use. */
+export const gcsHandler = defineHandler({
+  type: "GCS",
+  config: bucketConfig,
+  noun: "object",
+  describe: ({ bucket }) => `the GCS bucket "${bucket}"`,
+  place: (spec) => bucketPlace("gs", spec),
+  isMissing,
+  // A client only where buckets are configured: no SDK is set up for a store the server never uses.
+  connect: (settings: GcsSettings): GcsOptions | undefined =>
+    settings.buckets.length === 0
+      ? undefined
+      : { buckets: settings.buckets, storage: createGcsStorage(settings), requestTimeoutMs: settings.requestTimeoutMs },
+  checkReach: async ({ bucket }, { buckets }) => checkBucket("GCS", bucket, buckets),
+  create: ({ bucket, prefix }, { buckets, storage, requestTimeoutMs }) => {
+    checkBucket("GCS", bucket, buckets);
+    return createGcsHandler({ bucket, prefix, storage, requestTimeoutMs });
+  },
+});

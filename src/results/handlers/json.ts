@@ -1,8 +1,9 @@
 import { ErrorCode, HandledError } from "../../errors.js";
+import { defineHandler } from "../handler-definition.js";
 import { largerThanRecorded, type Handle, type ResultHandler } from "../result-handler.js";
 
-/** Options of the JSON handler. */
-export interface JsonHandlerOptions {
+/** Settings (and options) of the JSON handler. */
+export interface JsonSettings {
   /** The largest JSON text, in bytes, it accepts: its handle lives in the database. */
   maxBytes: number;
 }
@@ -11,12 +12,12 @@ export interface JsonHandlerOptions {
  * The JSON handler: the handle is the JSON text of the value itself. The one handler whose
  * handle holds the data, so it is meant for small values (and is what parameters use).
  */
-export function createJsonHandler(options: JsonHandlerOptions): ResultHandler {
+function createJsonHandler(options: JsonSettings): ResultHandler {
   function checkSize(bytes: number): void {
     if (bytes > options.maxBytes) {
       throw new HandledError(
         ErrorCode.VALUE_TOO_LARGE,
-        `The value is ${bytes} bytes of JSON; the JSON handler stores at most ${options.maxBytes}. Use a LOCAL, S3 or GCS handler for larger values.`,
+        `The value is ${bytes} bytes of JSON; the JSON handler stores at most ${options.maxBytes}. Use a handler of another type, which stores the value elsewhere, for larger values.`,
       );
     }
   }
@@ -52,3 +53,16 @@ export function createJsonHandler(options: JsonHandlerOptions): ResultHandler {
     },
   };
 }
+
+/** The JSON handler type: no config, no storage, nothing to reach. */
+export const jsonHandler = defineHandler({
+  type: "JSON",
+  config: {},
+  noun: "value",
+  describe: () => undefined,
+  place: () => undefined,
+  isMissing: () => false,
+  connect: (settings: JsonSettings) => settings,
+  checkReach: async () => undefined,
+  create: (_spec, options) => createJsonHandler(options),
+});

@@ -2,18 +2,24 @@ import { randomUUID } from "node:crypto";
 import { constants, type Stats } from "node:fs";
 import { mkdir, open, realpath, rm, stat, unlink, writeFile, type FileHandle } from "node:fs/promises";
 import { dirname, isAbsolute, join, relative, resolve, sep } from "node:path";
+import { z } from "zod";
 import { ErrorCode, HandledError } from "../../errors.js";
+import { defineHandler } from "../handler-definition.js";
 import { largerThanRecorded, type Handle, type ResultHandler } from "../result-handler.js";
 
-/** Options of the local handler. */
-export interface LocalHandlerOptions {
-  /** Absolute directory results are written under; created on first write. */
-  dir: string;
+/** Settings (and options) of LOCAL handlers. */
+export interface LocalSettings {
   /**
-   * Absolute directories the server may touch. `dir`, and every handle after its symlinks are
-   * resolved, must be inside one of them.
+   * Absolute directories the server may touch. A handler's directory, and every handle after its
+   * symlinks are resolved, must be inside one of them.
    */
   allowedDirs: readonly string[];
+}
+
+/** Options of one local handler. */
+interface LocalHandlerOptions extends LocalSettings {
+  /** Absolute directory results are written under; created on first write. */
+  dir: string;
 }
 
 /** Whether `child` is `parent` or inside it (both absolute, normalised). */
@@ -38,14 +44,7 @@ async function realpathOfNearest(path: string): Promise<string> {
 // can exist. Either way there is nothing at the path.
 const MISSING = new Set(["ENOENT", "ENOTDIR", "ENAMETOOLONG"]);
 
-/** RESULT_NOT_FOUND for a file gone since it was located, else RESULT_READ_FAILED. */
-function readError(handle: Handle, cause: unknown): HandledError {
-  if (cause instanceof HandledError) return cause;
-  if (MISSING.has((cause as NodeJS.ErrnoException).code ?? "")) {
-    return new HandledError(ErrorCode.RESULT_NOT_FOUND, `No file exists at "${handle}".`, { cause });
-  }
-  return new HandledError(ErrorCode.RESULT_READ_FAILED, `Cannot read "${handle}".`, { cause });
-}
+const isMissing = (cause: unknown) => MISSING.has(String((cause as NodeJS.ErrnoException | undefined)?.code));
 
 function outOfBounds(what: string): HandledError {
   return new HandledError(
@@ -58,7 +57,7 @@ function outOfBounds(what: string): HandledError {
  * Checks that a directory (after resolving symlinks) lies inside one of the allowed ones and
  * returns its real path. Throws HANDLE_OUT_OF_BOUNDS when it does not.
  */
-export async function resolveAllowedDir(dir: string, allowedDirs: readonly string[]): Promise<string> {
+async function resolveAllowedDir(dir: string, allowedDirs: readonly string[]): Promise<string> {
   if (!isAbsolute(dir)) throw outOfBounds(`The directory "${dir}" is not absolute and`);
   const real = await realpathOfNearest(resolve(dir));
   for (const allowed of allowedDirs) {
@@ -71,10 +70,10 @@ export async function resolveAllowedDir(dir: string, allowedDirs: readonly strin
  * Like resolveAllowedDir, and the directory, when it exists, must be one (it is created on
  * the first write otherwise). Throws BAD_USER_INPUT for a file or anything else.
  */
-export async function checkAllowedDir(dir: string, allowedDirs: readonly string[]): Promise<string> {
+async function checkAllowedDir(dir: string, allowedDirs: readonly string[]): Promise<string> {
   const real = await resolveAllowedDir(dir, allowedDirs);
   const stats = await stat(real).catch((error: NodeJS.ErrnoException) => {
-    if (MISSING.has(error.code ?? "")) return undefined;
+    if (isMissing(error)) return undefined;
     throw error;
   });
   if (stats && !stats.isDirectory()) {
@@ -88,7 +87,7 @@ export async function checkAllowedDir(dir: string, allowedDirs: readonly string[
  * absolute path as its handle. A handle is only read when it resolves, symlinks followed,
  * inside `dir`, and `dir` inside an allowed directory.
  */
-export function createLocalHandler(options: LocalHandlerOptions): ResultHandler {
+function createLocalHandler(options: LocalHandlerOptions): ResultHandler {
   const { dir, allowedDirs } = options;
 
   /** The real path of an existing handle inside the handler's real dir. */
@@ -101,15 +100,7 @@ export function createLocalHandler(options: LocalHandlerOptions): ResultHandler 
     if (!isInside(resolve(handle), resolve(dir)) && !isInside(resolve(handle), realDir)) {
       throw outOfBounds(`The handle "${handle}"`);
     }
-    let real: string;
-    try {
-      real = await realpath(handle);
-    } catch (cause) {
-      if (MISSING.has((cause as NodeJS.ErrnoException).code ?? "")) {
-        throw new HandledError(ErrorCode.RESULT_NOT_FOUND, `No file exists at "${handle}".`, { cause });
-      }
-      throw new HandledError(ErrorCode.RESULT_READ_FAILED, `Cannot resolve "${handle}".`, { cause });
-    }
+    const real = await realpath(handle);
     if (real === realDir || !isInside(real, realDir)) throw outOfBounds(`The handle "${handle}" (resolved to a path that)`);
     return real;
   }
@@ -120,21 +111,17 @@ export function createLocalHandler(options: LocalHandlerOptions): ResultHandler 
    */
   async function withFile<T>(handle: Handle, use: (file: FileHandle, stats: Stats) => Promise<T>): Promise<T> {
     const real = await locate(handle);
+    // O_NOFOLLOW: should the file be swapped for a symlink after `locate`, opening fails.
+    // O_NONBLOCK: opening a FIFO or a device must not wait for a writer; it is refused below.
+    const file = await open(real, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
     try {
-      // O_NOFOLLOW: should the file be swapped for a symlink after `locate`, opening fails.
-      // O_NONBLOCK: opening a FIFO or a device must not wait for a writer; it is refused below.
-      const file = await open(real, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
-      try {
-        const stats = await file.stat();
-        if (!stats.isFile()) {
-          throw new HandledError(ErrorCode.HANDLE_OUT_OF_BOUNDS, `The handle "${handle}" names something other than a regular file.`);
-        }
-        return await use(file, stats);
-      } finally {
-        await file.close();
+      const stats = await file.stat();
+      if (!stats.isFile()) {
+        throw new HandledError(ErrorCode.HANDLE_OUT_OF_BOUNDS, `The handle "${handle}" names something other than a regular file.`);
       }
-    } catch (cause) {
-      throw readError(handle, cause);
+      return await use(file, stats);
+    } finally {
+      await file.close();
     }
   }
 
@@ -154,9 +141,9 @@ export function createLocalHandler(options: LocalHandlerOptions): ResultHandler 
           await mkdir(realDir, { recursive: true });
           await create();
         });
-      } catch (cause) {
+      } catch (error) {
         await rm(path, { force: true }).catch(() => undefined);
-        throw new HandledError(ErrorCode.RESULT_WRITE_FAILED, `Cannot write a result under "${dir}".`, { cause });
+        throw error;
       }
       return path;
     },
@@ -190,11 +177,30 @@ export function createLocalHandler(options: LocalHandlerOptions): ResultHandler 
     },
 
     async delete(handle) {
-      try {
-        await unlink(await locate(handle));
-      } catch (error) {
-        if (!(error instanceof HandledError && error.code === ErrorCode.RESULT_NOT_FOUND)) throw error;
-      }
+      await unlink(await locate(handle));
     },
   };
 }
+
+/** The LOCAL handler type: files under a directory inside the allowed ones. */
+export const localHandler = defineHandler({
+  type: "LOCAL",
+  config: {
+    dir: z
+      .string({ error: "is required for LOCAL" })
+      // Room for a result's file name below it within PATH_MAX (4096 bytes on Linux).
+      .max(4000, "may be at most 4000 characters")
+      .refine((dir) => !dir.includes("\u0000"), "may not contain the NUL character")
+      .refine(isAbsolute, "must be an absolute path"),
+  },
+  noun: "file",
+  describe: ({ dir }) => `the directory "${dir}"`,
+  place: ({ dir }) => dir,
+  isMissing,
+  connect: (settings: LocalSettings) => settings,
+  checkReach: async ({ dir }, { allowedDirs }) => {
+    await checkAllowedDir(dir, allowedDirs);
+  },
+  // The directory can change under the handler (a symlink swapped), so it checks it on each use.
+  create: ({ dir }, { allowedDirs }) => createLocalHandler({ dir, allowedDirs }),
+});

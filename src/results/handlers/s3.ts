@@ -1,27 +1,66 @@
-import { DeleteObjectCommand, GetObjectCommand, HeadObjectCommand, PutObjectCommand, type S3Client } from "@aws-sdk/client-s3";
+import { DeleteObjectCommand, GetObjectCommand, HeadObjectCommand, PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
 import { Upload } from "@aws-sdk/lib-storage";
-import { ErrorCode, HandledError } from "../../errors.js";
+import { defineHandler } from "../handler-definition.js";
 import { largerThanRecorded, type Handle, type ResultHandler } from "../result-handler.js";
-import { locateObject, newObjectKey, objectReadError, objectWriteError } from "./bucket-uri.js";
+import { bucketConfig, bucketPlace, checkBucket, locateObject, newObjectKey } from "./bucket-uri.js";
 
-/** Options of the S3 handler. */
-export interface S3HandlerOptions {
+/** How the server reaches S3 (or an S3-compatible store), and which buckets it may use. */
+export interface S3Settings {
+  /** Buckets S3 handlers may use. */
+  buckets: readonly string[];
+  /** Endpoint of an S3-compatible store (MinIO, ...); AWS when absent. */
+  endpoint: string | undefined;
+  region: string;
+  forcePathStyle: boolean;
+  /** When absent, the SDK's default provider chain. */
+  credentials: { accessKeyId: string; secretAccessKey: string; sessionToken?: string } | undefined;
+  /** Part size of multipart uploads, in bytes (at least 5 MiB). */
+  partSize: number;
+  /** Values up to this size go up in one PutObject, larger ones in parts. */
+  multipartThreshold: number;
+  /** Opening a connection, in milliseconds. */
+  connectTimeoutMs: number;
+  /** A socket silent this long fails the attempt, in milliseconds. */
+  requestTimeoutMs: number;
+}
+
+/** What S3 handlers are built with: the buckets, and a ready client to reach them with. */
+export interface S3Options {
+  buckets: readonly string[];
+  client: S3Client;
+  partSize?: number;
+  multipartThreshold?: number;
+}
+
+/** Options of one S3 handler. */
+interface S3HandlerOptions extends Omit<S3Options, "buckets"> {
   bucket: string;
   /** Keys are written under `prefix/`; handles outside it are refused. */
-  prefix?: string;
-  /** A ready client: endpoint, region, path style and credentials are the server's to set. */
-  client: S3Client;
-  /** Size of each part of a multipart upload, in bytes (at least 5 MiB). */
-  partSize?: number;
-  /** Values up to this many bytes go up in one PutObject; larger ones in parts. */
-  multipartThreshold?: number;
+  prefix?: string | undefined;
 }
 
 const MiB = 1024 * 1024;
 
 function isMissing(error: unknown): boolean {
-  const e = error as { name?: string; $metadata?: { httpStatusCode?: number } };
-  return e.name === "NoSuchKey" || e.name === "NotFound" || e.$metadata?.httpStatusCode === 404;
+  const e = error as { name?: string; $metadata?: { httpStatusCode?: number } } | undefined;
+  return e?.name === "NoSuchKey" || e?.name === "NotFound" || e?.$metadata?.httpStatusCode === 404;
+}
+
+/**
+ * The S3 client of the server. A connection not made within `connectTimeoutMs`, or a socket
+ * silent for `requestTimeoutMs` (a store that stopped answering, before or while it sends a body),
+ * fails the attempt; three attempts at most, so a dead store fails a request with
+ * STORE_TIMEOUT instead of holding it.
+ */
+function createS3Client(settings: S3Settings): S3Client {
+  return new S3Client({
+    region: settings.region,
+    endpoint: settings.endpoint,
+    forcePathStyle: settings.forcePathStyle,
+    credentials: settings.credentials,
+    maxAttempts: 3,
+    requestHandler: { connectionTimeout: settings.connectTimeoutMs, socketTimeout: settings.requestTimeoutMs },
+  });
 }
 
 /**
@@ -29,7 +68,7 @@ function isMissing(error: unknown): boolean {
  * returns `s3://bucket/key`. Values up to the multipart threshold go up in one PutObject (one
  * request, as fast as the SDK allows); larger ones as a multipart upload, one part at a time.
  */
-export function createS3Handler(options: S3HandlerOptions): ResultHandler {
+function createS3Handler(options: S3HandlerOptions): ResultHandler {
   const { bucket, prefix, client } = options;
   const partSize = options.partSize ?? 8 * MiB;
   const multipartThreshold = Math.max(options.multipartThreshold ?? 16 * MiB, partSize);
@@ -41,34 +80,25 @@ export function createS3Handler(options: S3HandlerOptions): ResultHandler {
     async write(json) {
       const key = newObjectKey(prefix);
       const params = { Bucket: bucket, Key: key, Body: json, ContentType: "application/json" };
-      try {
-        if (json.length <= multipartThreshold) {
+      if (json.length <= multipartThreshold) {
           await client.send(new PutObjectCommand(params));
         } else {
           // Each part is a view of the value's bytes (no copy), sent one at a time.
           await new Upload({ client, params, partSize, queueSize: 1, leavePartsOnError: false }).done();
-        }
-      } catch (cause) {
-        throw objectWriteError("S3", bucket, cause);
       }
       return `s3://${bucket}/${key}`;
     },
 
     async read(handle, maxBytes) {
       const { key } = locate(handle);
-      try {
-        const object = await client.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
-        if (!object.Body) throw new Error("the object has no body");
-        if (maxBytes !== undefined && (object.ContentLength ?? 0) > maxBytes) {
-          // The rest of the body is not wanted: drop the connection instead of reading it.
-          (object.Body as { destroy?: () => void }).destroy?.();
-          throw largerThanRecorded(`"${handle}"`, maxBytes);
-        }
-        return await object.Body.transformToString("utf8");
-      } catch (cause) {
-        if (cause instanceof HandledError) throw cause;
-        throw objectReadError(handle, cause, isMissing(cause));
+      const object = await client.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
+      if (!object.Body) throw new Error("the object has no body");
+      if (maxBytes !== undefined && (object.ContentLength ?? 0) > maxBytes) {
+        // The rest of the body is not wanted: drop the connection instead of reading it.
+        (object.Body as { destroy?: () => void }).destroy?.();
+        throw largerThanRecorded(`"${handle}"`, maxBytes);
       }
+      return await object.Body.transformToString("utf8");
     },
 
     async readStart(handle, maxBytes) {
@@ -81,27 +111,39 @@ export function createS3Handler(options: S3HandlerOptions): ResultHandler {
       } catch (cause) {
         // An empty object has no byte 0 to start a range at.
         if ((cause as { name?: string }).name === "InvalidRange") return Buffer.alloc(0);
-        throw objectReadError(handle, cause, isMissing(cause));
+        throw cause;
       }
     },
 
     async verifyHandle(handle) {
       const { key } = locate(handle);
-      try {
-        const head = await client.send(new HeadObjectCommand({ Bucket: bucket, Key: key }));
-        return { sizeBytes: head.ContentLength ?? 0 };
-      } catch (cause) {
-        throw objectReadError(handle, cause, isMissing(cause));
-      }
+      const head = await client.send(new HeadObjectCommand({ Bucket: bucket, Key: key }));
+      return { sizeBytes: head.ContentLength ?? 0 };
     },
 
     async delete(handle) {
       const { key } = locate(handle);
-      try {
-        await client.send(new DeleteObjectCommand({ Bucket: bucket, Key: key }));
-      } catch (cause) {
-        if (!isMissing(cause)) throw new HandledError(ErrorCode.RESULT_WRITE_FAILED, `Cannot delete "${handle}".`, { cause });
-      }
+      await client.send(new DeleteObjectCommand({ Bucket: bucket, Key: key }));
     },
   };
 }
+
+/** The S3 handler type: objects in the buckets the server may use. */
+export const s3Handler = defineHandler({
+  type: "S3",
+  config: bucketConfig,
+  noun: "object",
+  describe: ({ bucket }) => `the S3 bucket "${bucket}"`,
+  place: (spec) => bucketPlace("s3", spec),
+  isMissing,
+  // A client only where buckets are configured: no SDK is set up for a store the server never uses.
+  connect: (settings: S3Settings): S3Options | undefined =>
+    settings.buckets.length === 0
+      ? undefined
+      : { buckets: settings.buckets, client: createS3Client(settings), partSize: settings.partSize, multipartThreshold: settings.multipartThreshold },
+  checkReach: async ({ bucket }, { buckets }) => checkBucket("S3", bucket, buckets),
+  create: ({ bucket, prefix }, { buckets, client, partSize, multipartThreshold }) => {
+    checkBucket("S3", bucket, buckets);
+    return createS3Handler({ bucket, prefix, client, partSize, multipartThreshold });
+  },
+});

@@ -1,0 +1,174 @@
+import { z } from "zod";
+import { LOG_LEVELS, type LogLevel } from "../logger.js";
+import { bytes, count, type Env, flag, list, MiB, ms, parseEnv } from "./env.js";
+
+/** How the service runs among others: shutdown, logs, metrics and browsers on other origins. */
+export interface Operations {
+  /** On SIGTERM/SIGINT, how long running requests may take to finish before the process gives up on them. */
+  shutdownTimeoutMs: number;
+  /**
+   * On SIGTERM/SIGINT, how long the service keeps serving with /readyz at 503 before it closes its
+   * port, so that load balancers stop sending it traffic first; 0: it closes at once.
+   */
+  shutdownDelayMs: number;
+  /** Origins whose browser pages may call the API ("*": any); empty: no CORS headers at all. */
+  corsOrigins: string[] | "*";
+  /** A port of its own for GET /metrics (off the public port); absent: /metrics on the API's port. */
+  metricsPort: number | undefined;
+  /** pino's level: fatal, error, warn, info, debug, trace or silent. */
+  logLevel: LogLevel;
+  /** How many distinct operation names label request metrics; later names count as "other". */
+  maxMetricOperations: number;
+}
+
+/** How large and how deep what clients send may be; past these, BAD_USER_INPUT. */
+export interface InputLimits {
+  /** Flow, task, parameter and cached-input names, and idempotency keys, in characters. */
+  maxNameLength: number;
+  /** A state's message, in characters. */
+  maxMessageLength: number;
+  /** A LOCAL, S3 or GCS handle, in characters (a JSON handle is bounded by `jsonMaxBytes`). */
+  maxHandleLength: number;
+  /** How deep objects and arrays may nest in a value. */
+  maxJsonDepth: number;
+  /** Tasks (parameters included) one flow may have. */
+  maxTasksPerFlow: number;
+  /** State changes one setTaskRunStates call may carry. */
+  maxBatchSize: number;
+}
+
+/** What one request may read from storage, and how many large reads a process runs at once. */
+export interface ResponseLimits {
+  /** Total bytes of the values and previews one request reads. */
+  maxBytes: number;
+  /** Values and previews one request reads. */
+  maxValues: number;
+  /** Values at least this large count as large reads. */
+  largeReadBytes: number;
+  /** Large reads running at once in this process; others wait their turn. */
+  largeReadConcurrency: number;
+}
+
+/** Every wait on something outside the process is bounded; all in milliseconds. */
+export interface Timeouts {
+  /** Opening a connection to PostgreSQL. */
+  dbConnect: number;
+  /** One SQL statement (PostgreSQL's statement_timeout); the client gives up a connect timeout later. */
+  dbStatement: number;
+  /** A transaction left idle (PostgreSQL's idle_in_transaction_session_timeout). */
+  dbIdleInTransaction: number;
+  /** Start-up's connection and migrations, all together. */
+  dbStartup: number;
+  /** Opening a connection to S3 or GCS. */
+  storeConnect: number;
+  /** An S3 or GCS request: no answer (S3: no bytes on the socket) for this long fails it. */
+  storeRequest: number;
+  /** GET /healthz answers 503 when the database has not answered within this. */
+  health: number;
+}
+
+/** The server's own settings: everything but the handler types'. */
+export interface ServerConfig {
+  databaseUrl: string | undefined;
+  host: string;
+  port: number;
+  maxValueBytes: number;
+  /** Largest JSON text the JSON handler (and so every parameter) stores. */
+  jsonMaxBytes: number;
+  maxRequestBytes: number;
+  graphiql: boolean;
+  limits: InputLimits;
+  responses: ResponseLimits;
+  timeouts: Timeouts;
+  operations: Operations;
+}
+
+const serverEnv = z.object({
+  DATABASE_URL: z.string().url().optional(),
+  HOST: z.string().default("127.0.0.1"),
+  PORT: z.coerce.number().int().min(0).max(65535).default(4000),
+  HANDLED_MAX_VALUE_BYTES: bytes(64 * MiB),
+  HANDLED_JSON_MAX_BYTES: bytes(64 * 1024),
+  HANDLED_MAX_REQUEST_BYTES: bytes(0),
+  HANDLED_GRAPHIQL: flag.optional(),
+  NODE_ENV: z.string().optional(),
+  // Input limits. Names go into unique indexes, whose rows PostgreSQL caps near 2,700 bytes.
+  HANDLED_MAX_NAME_LENGTH: count(200, 500),
+  HANDLED_MAX_MESSAGE_LENGTH: count(4096, 1_000_000),
+  HANDLED_MAX_HANDLE_LENGTH: count(4096, 65_536),
+  HANDLED_MAX_JSON_DEPTH: count(100, 1000),
+  HANDLED_MAX_TASKS_PER_FLOW: count(1000, 100_000),
+  HANDLED_MAX_BATCH_SIZE: count(1000, 100_000),
+  // What one response may read.
+  HANDLED_MAX_RESPONSE_BYTES: bytes(128 * MiB),
+  HANDLED_MAX_RESPONSE_VALUES: count(5000, 1_000_000),
+  HANDLED_LARGE_READ_BYTES: bytes(MiB),
+  HANDLED_LARGE_READ_CONCURRENCY: count(4, 1000),
+  // Timeouts, in milliseconds.
+  HANDLED_DB_CONNECT_TIMEOUT_MS: ms(5_000),
+  HANDLED_DB_STATEMENT_TIMEOUT_MS: ms(30_000),
+  HANDLED_DB_IDLE_IN_TRANSACTION_TIMEOUT_MS: ms(30_000),
+  HANDLED_DB_STARTUP_TIMEOUT_MS: ms(120_000),
+  HANDLED_STORE_CONNECT_TIMEOUT_MS: ms(5_000),
+  HANDLED_STORE_REQUEST_TIMEOUT_MS: ms(30_000),
+  HANDLED_HEALTH_TIMEOUT_MS: ms(2_000),
+  // Operations.
+  HANDLED_SHUTDOWN_TIMEOUT_MS: ms(25_000),
+  HANDLED_SHUTDOWN_DELAY_MS: z.coerce.number().int().min(0).max(600_000).default(0),
+  HANDLED_CORS_ORIGINS: list.refine(
+    (origins) => origins.every((origin) => origin === "*" || /^https?:\/\/[^/\s]+$/.test(origin)),
+    "each origin is * or scheme://host[:port], with no path (e.g. https://ui.example.com)",
+  ),
+  HANDLED_METRICS_PORT: z.coerce.number().int().min(1).max(65535).optional(),
+  HANDLED_METRICS_MAX_OPERATIONS: count(200, 10_000),
+  LOG_LEVEL: z.enum(LOG_LEVELS).default("info"),
+});
+
+/** The server's own variables; undefined (and `problems` added to) when any is invalid. */
+export function readServer(env: Env, problems: string[]): ServerConfig | undefined {
+  const e = parseEnv(serverEnv, env, problems);
+  if (!e) return undefined;
+  const maxValueBytes = e.HANDLED_MAX_VALUE_BYTES;
+  return {
+    databaseUrl: e.DATABASE_URL,
+    host: e.HOST,
+    port: e.PORT,
+    maxValueBytes,
+    jsonMaxBytes: Math.min(e.HANDLED_JSON_MAX_BYTES, maxValueBytes),
+    // Room for the value, escaped inside a JSON request body, plus the rest of the request.
+    maxRequestBytes: e.HANDLED_MAX_REQUEST_BYTES || 2 * maxValueBytes + MiB,
+    // An IDE is for development: on unless NODE_ENV is production or it is switched off.
+    graphiql: e.HANDLED_GRAPHIQL ? e.HANDLED_GRAPHIQL === "true" : e.NODE_ENV !== "production",
+    limits: {
+      maxNameLength: e.HANDLED_MAX_NAME_LENGTH,
+      maxMessageLength: e.HANDLED_MAX_MESSAGE_LENGTH,
+      maxHandleLength: e.HANDLED_MAX_HANDLE_LENGTH,
+      maxJsonDepth: e.HANDLED_MAX_JSON_DEPTH,
+      maxTasksPerFlow: e.HANDLED_MAX_TASKS_PER_FLOW,
+      maxBatchSize: e.HANDLED_MAX_BATCH_SIZE,
+    },
+    responses: {
+      maxBytes: e.HANDLED_MAX_RESPONSE_BYTES,
+      maxValues: e.HANDLED_MAX_RESPONSE_VALUES,
+      largeReadBytes: e.HANDLED_LARGE_READ_BYTES,
+      largeReadConcurrency: e.HANDLED_LARGE_READ_CONCURRENCY,
+    },
+    timeouts: {
+      dbConnect: e.HANDLED_DB_CONNECT_TIMEOUT_MS,
+      dbStatement: e.HANDLED_DB_STATEMENT_TIMEOUT_MS,
+      dbIdleInTransaction: e.HANDLED_DB_IDLE_IN_TRANSACTION_TIMEOUT_MS,
+      dbStartup: e.HANDLED_DB_STARTUP_TIMEOUT_MS,
+      storeConnect: e.HANDLED_STORE_CONNECT_TIMEOUT_MS,
+      storeRequest: e.HANDLED_STORE_REQUEST_TIMEOUT_MS,
+      health: e.HANDLED_HEALTH_TIMEOUT_MS,
+    },
+    operations: {
+      shutdownTimeoutMs: e.HANDLED_SHUTDOWN_TIMEOUT_MS,
+      shutdownDelayMs: e.HANDLED_SHUTDOWN_DELAY_MS,
+      corsOrigins: e.HANDLED_CORS_ORIGINS.includes("*") ? "*" : e.HANDLED_CORS_ORIGINS,
+      metricsPort: e.HANDLED_METRICS_PORT,
+      logLevel: e.LOG_LEVEL,
+      maxMetricOperations: e.HANDLED_METRICS_MAX_OPERATIONS,
+    },
+  };
+}

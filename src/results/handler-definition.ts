@@ -1,0 +1,63 @@
+import { z } from "zod";
+import type { ResultHandler } from "./result-handler.js";
+
+/** The spec of a handler type: its name as `type`, and the config fields of its schema. */
+export type SpecOf<T extends string, Shape extends z.ZodRawShape> = z.output<z.ZodObject<{ type: z.ZodLiteral<T> } & Shape>>;
+
+/**
+ * Everything the server knows of one handler type, in the module of that type. The list of
+ * handler types, the spec schema and the registry are all derived from these (see handlers/index.ts).
+ *
+ * - `Settings`: what the server's configuration gives this type (directories or buckets it may
+ *   reach, endpoints, credentials), as plain data.
+ * - `Options`: what its handlers are built with: the settings, connected (a ready SDK client).
+ */
+export interface HandlerDefinition<T extends string = string, Shape extends z.ZodRawShape = z.ZodRawShape, Settings = unknown, Options = unknown> {
+  /** The type's name, as in the database's and the GraphQL schema's HandlerType enums. */
+  readonly type: T;
+  /**
+   * Parses a spec of this type from untrusted input (the API, the environment or a database row):
+   * its literal `type` and its config fields, the non-secret settings kept with every handle.
+   */
+  readonly schema: z.ZodObject<{ type: z.ZodLiteral<T> } & Shape, z.core.$strict>;
+  /** What one piece of its stored data is called in messages ("file", "object"). */
+  readonly noun: string;
+  /**
+   * Where a handler of `spec` writes, for messages ('the S3 bucket "results"'); none for a type
+   * whose handle is the value itself.
+   */
+  describe(spec: SpecOf<T, Shape>): string | undefined;
+  /** Where a handler of `spec` writes, for log lines (a directory, a bucket URI); none as for `describe`. */
+  place(spec: SpecOf<T, Shape>): string | undefined;
+  /** Whether an error of this type's storage means that the data asked for is not there. */
+  isMissing(cause: unknown): boolean;
+  /**
+   * Connects the configured settings once per server (builds SDK clients). Undefined when the
+   * settings give this server nothing to reach (no buckets), so no SDK is set up for it.
+   */
+  connect(settings: Settings): Options | undefined;
+  /**
+   * Checks, without writing, that `spec` is within the server's reach: throws
+   * HANDLE_OUT_OF_BOUNDS for a directory or bucket it may not use, BAD_USER_INPUT for a spec that
+   * can never work (a LOCAL directory that is a file).
+   */
+  checkReach(spec: SpecOf<T, Shape>, options: Options): Promise<void>;
+  /**
+   * A handler for `spec`. Throws HANDLE_OUT_OF_BOUNDS for what it can refuse at once (a bucket
+   * the server may not use); what can change under it (a directory) it checks on each use.
+   * The handler it returns may fail with its storage's own errors: see codeFailures.
+   */
+  create(spec: SpecOf<T, Shape>, options: Options): ResultHandler;
+}
+
+/**
+ * Defines a handler type: `config` is the shape of its config fields, from which its strict spec
+ * schema is built (fields of other types are refused by name).
+ */
+export function defineHandler<const T extends string, Shape extends z.ZodRawShape, Settings, Options>(
+  definition: Omit<HandlerDefinition<T, Shape, Settings, Options>, "schema"> & { config: Shape },
+): HandlerDefinition<T, Shape, Settings, Options> {
+  const { config, ...rest } = definition;
+  const shape = { type: z.literal(definition.type), ...config } as { type: z.ZodLiteral<T> } & Shape;
+  return { ...rest, schema: z.object(shape).strict() };
+}
