@@ -7,7 +7,7 @@ const config: CodegenConfig = {
   documents: ["src/client/operations/**/*.graphql"],
   emitLegacyCommonJSImports: false,
   generates: {
-    // Resolver types for the server, bound to the internal (Prisma) models by mappers.
+    // Resolver types for the server, bound by mappers to the rows the data-access layer returns.
     "src/generated/graphql.ts": {
       plugins: ["typescript", "typescript-resolvers"],
       config: {
@@ -16,14 +16,14 @@ const config: CodegenConfig = {
         contextType: "../graphql/context.js#GraphQLContext",
         mapperTypeSuffix: "Model",
         mappers: {
-          Flow: "./prisma/client.js#Flow",
-          Task: "./prisma/client.js#Task",
-          FlowRun: "../graphql/mappers.js#FlowRunModel",
-          TaskRun: "../graphql/mappers.js#TaskRunModel",
-          State: "../graphql/mappers.js#StateModel",
-          CachedInput: "./prisma/client.js#CachedInput",
-          Result: "./prisma/client.js#Result",
-          Parameter: "../graphql/mappers.js#ParameterModel",
+          Flow: "../db/rows.js#FlowRow",
+          Task: "../db/rows.js#TaskRow",
+          FlowRun: "../db/rows.js#FlowRunRow",
+          TaskRun: "../db/rows.js#TaskRunRow",
+          State: "../db/rows.js#StateRow",
+          CachedInput: "../db/rows.js#CachedInputRow",
+          Result: "../db/rows.js#ResultRow",
+          Parameter: "../db/rows.js#ParameterRow",
           NoResult: "../graphql/mappers.js#NoResultModel",
           ResultHandler: "../results/handler-spec.js#HandlerSpec",
         },

@@ -5,7 +5,6 @@ import type { FastifyInstance } from "fastify";
 import type { Config } from "./config/config.js";
 import { openDatabase, type Database } from "./db/database.js";
 import { describeDatabaseError } from "./db/errors.js";
-import { pruneBatchCommits } from "./db/state-queries.js";
 import { StartupError } from "./errors.js";
 import { createApolloServer } from "./graphql/apollo.js";
 import type { Services } from "./graphql/context.js";
@@ -51,12 +50,12 @@ export function createServices(config: Config, database: Database, observability
     largeReadBytes: config.responses.largeReadBytes,
     largeReadConcurrency: config.responses.largeReadConcurrency,
   });
+  const { queries } = database;
   return {
-    prisma: database.prisma,
-    pool: database.pool,
+    queries,
     results,
-    flows: new FlowService({ prisma: database.prisma, registry, results, limits }),
-    states: new StateService({ pool: database.pool, results, defaultHandler: config.defaultHandler, limits, logger: observability?.logger ?? silentLogger }),
+    flows: new FlowService({ flows: queries.flows, runs: queries.runs, registry, results, limits }),
+    states: new StateService({ queries: queries.states, results, defaultHandler: config.defaultHandler, limits, logger: observability?.logger ?? silentLogger }),
     defaultHandler: config.defaultHandler,
     responseLimits: { maxBytes: config.responses.maxBytes, maxValues: config.responses.maxValues },
   };
@@ -73,7 +72,7 @@ const PRUNE_INTERVAL_MS = 10 * 60_000;
 function pruneBatchCommitsEvery(database: Database, config: Config, logger: Logger): NodeJS.Timeout {
   const keepSeconds = Math.max(3600, Math.ceil((2 * config.timeouts.dbStatement) / 1000));
   const timer = setInterval(() => {
-    pruneBatchCommits(database.pool, keepSeconds).catch((error: unknown) => {
+    database.queries.states.pruneBatchCommits(keepSeconds).catch((error: unknown) => {
       logger.error({ cause: describeDatabaseError(error), retryInMinutes: PRUNE_INTERVAL_MS / 60_000 }, "pruning batch_commit failed");
     });
   }, PRUNE_INTERVAL_MS);

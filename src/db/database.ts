@@ -1,13 +1,13 @@
 import { PrismaPg } from "@prisma/adapter-pg";
 import { setTimeout as sleep } from "node:timers/promises";
 import pg from "pg";
-import type { Config, Timeouts } from "../config/config.js";
 import { PrismaClient } from "../generated/prisma/client.js";
 import { withDeadline } from "../deadline.js";
 import { StartupError } from "../errors.js";
 import { describeDatabaseError, isDatabaseUnavailable } from "./errors.js";
 import type { EmbeddedDatabase } from "./embedded-postgres.js";
 import { applyMigrations, latestMigration } from "./migrate.js";
+import { createQueries, type Queries } from "./queries.js";
 import { silentLogger, type Logger } from "../logger.js";
 
 /** A migrated database and the Prisma client over it. */
@@ -19,6 +19,8 @@ export interface Database {
    * SQL anyway: through the pool they skip Prisma's per-query work.
    */
   pool: pg.Pool;
+  /** Every statement the service sends, by concern (the data-access layer). */
+  queries: Queries;
   /** Whether the service runs its own embedded PostgreSQL. */
   embedded: boolean;
   /** Resolves when the database answers and holds the newest migration the service ships. */
@@ -31,6 +33,26 @@ export interface Database {
   close(options?: { waitMs?: number }): Promise<void>;
 }
 
+/** Every wait on PostgreSQL, in milliseconds. */
+export interface DatabaseTimeouts {
+  /** Opening a connection. */
+  dbConnect: number;
+  /** One SQL statement (PostgreSQL's statement_timeout); the client gives up a connect timeout later. */
+  dbStatement: number;
+  /** A transaction left idle (PostgreSQL's idle_in_transaction_session_timeout). */
+  dbIdleInTransaction: number;
+  /** Start-up's connection and migrations, all together. */
+  dbStartup: number;
+}
+
+/** Which database to open, and how long to wait for it. */
+export interface DatabaseOptions {
+  /** PostgreSQL to use; when absent, an embedded PostgreSQL runs under `dataDir`. */
+  databaseUrl: string | undefined;
+  dataDir: string;
+  timeouts: DatabaseTimeouts;
+}
+
 /** Options of the connection pool under Prisma. */
 export interface PoolOptions {
   /** Most connections open at once. */
@@ -38,7 +60,7 @@ export interface PoolOptions {
   /** Called once for every statement sent, to count them. */
   onStatement?: () => void;
   /** Bounds on every wait for PostgreSQL; none when absent. */
-  timeouts?: Pick<Timeouts, "dbConnect" | "dbStatement" | "dbIdleInTransaction">;
+  timeouts?: Pick<DatabaseTimeouts, "dbConnect" | "dbStatement" | "dbIdleInTransaction">;
   /** Where the pool reports connections PostgreSQL closed; nowhere when absent. */
   logger?: Logger;
 }
@@ -133,7 +155,7 @@ async function startEmbedded(dataDir: string): Promise<EmbeddedDatabase> {
  * HANDLED_DB_CONNECT_TIMEOUT_MS has passed since the first try (a database starting next to the
  * service gets that long). Each failed try is logged; the last one fails start-up.
  */
-async function migrateWhenReachable(url: string, config: Config, logger: Logger, where: string): Promise<void> {
+async function migrateWhenReachable(url: string, config: DatabaseOptions, logger: Logger, where: string): Promise<void> {
   const { dbConnect, dbStartup } = config.timeouts;
   const giveUpAt = Date.now() + dbConnect;
   for (let attempt = 1; ; attempt++) {
@@ -164,7 +186,7 @@ async function migrateWhenReachable(url: string, config: Config, logger: Logger,
  * Connects to `DATABASE_URL`, or starts the embedded PostgreSQL under the data folder when
  * none is given, and applies pending migrations before anything else uses it.
  */
-export async function openDatabase(config: Config, logger: Logger = silentLogger, pool: Omit<PoolOptions, "timeouts" | "logger"> = {}): Promise<Database> {
+export async function openDatabase(config: DatabaseOptions, logger: Logger = silentLogger, pool: Omit<PoolOptions, "timeouts" | "logger"> = {}): Promise<Database> {
   let url = config.databaseUrl;
   let embedded: EmbeddedDatabase | undefined;
   if (!url) {
@@ -184,6 +206,7 @@ export async function openDatabase(config: Config, logger: Logger = silentLogger
     url,
     prisma,
     pool: pgPool,
+    queries: createQueries(prisma, pgPool),
     embedded: embedded !== undefined,
     async checkReady() {
       const { rowCount } = await pgPool.query(

@@ -1,18 +1,16 @@
-import type pg from "pg";
-import type { PrismaClient } from "../generated/prisma/client.js";
+import type { Queries } from "../db/queries.js";
 import type { HandlerSpec } from "../results/handler-spec.js";
-import type { ResponseBudget, ResponseBudgetLimits } from "../results/response-budget.js";
+import { ResponseBudget, type ResponseBudgetLimits } from "../results/response-budget.js";
 import type { ResultStore } from "../results/result-store.js";
 import type { FlowService } from "../services/flows.js";
 import type { StateService } from "../services/states.js";
 import type { RequestTrace } from "./apollo.js";
-import type { Loaders } from "./loaders.js";
+import { createLoaders, type Loaders } from "./loaders.js";
 
 /** The services, built once per server. */
 export interface Services {
-  prisma: PrismaClient;
-  /** The pool under Prisma's adapter, for the hot statements that are plain SQL (Database.pool). */
-  pool: pg.Pool;
+  /** The data-access layer: only the request's loaders reach it (resolvers never do). */
+  queries: Queries;
   results: ResultStore;
   flows: FlowService;
   states: StateService;
@@ -22,11 +20,17 @@ export interface Services {
 }
 
 /** What every resolver gets: the services, and the loaders and read budget of its own request. */
-export interface GraphQLContext extends Services {
+export interface GraphQLContext extends Omit<Services, "queries"> {
   loaders: Loaders;
   budget: ResponseBudget;
   /** What the request's log line and metrics will say of it. */
   trace: RequestTrace;
   /** The request's id (x-request-id), for its log lines. */
   requestId: string;
+}
+
+/** The context of one request: its own loaders (nothing is cached across requests) and read budget. */
+export function createContext(services: Services, requestId: string, trace: RequestTrace): GraphQLContext {
+  const { queries, ...shared } = services;
+  return { ...shared, loaders: createLoaders(queries), budget: new ResponseBudget(services.responseLimits), trace, requestId };
 }

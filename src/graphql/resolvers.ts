@@ -38,8 +38,7 @@ const byId = <T>(id: string, find: (id: string) => Promise<T | null>) => (isUuid
 
 /**
  * Thin resolvers: each root field is one service call or lookup. Nested fields read through
- * the request's loaders (or Prisma's findUnique, which batches the same way), so a level of
- * the query costs one statement however many items it has.
+ * the request's loaders, so a level of the query costs one statement however many items it has.
  */
 export const resolvers: Resolvers = {
   JSON: JSONResolver,
@@ -47,18 +46,13 @@ export const resolvers: Resolvers = {
   DateTime,
 
   Query: {
-    flows: async (_root, { first, after }, { prisma }) => {
+    flows: async (_root, { first, after }, { flows }) => {
       const size = pageSize(first, 20);
       const [time, id] = after ? decodeCursor(after, isTimeAndId) : [];
-      const createdAt = time === undefined ? undefined : new Date(time);
-      const rows = await prisma.flow.findMany({
-        where: createdAt ? { OR: [{ createdAt: { lt: createdAt } }, { createdAt, id: { lt: id } }] } : {},
-        orderBy: [{ createdAt: "desc" }, { id: "desc" }],
-        take: size + 1,
-      });
+      const rows = await flows.listFlows(size + 1, time === undefined ? null : { createdAt: new Date(time), id: id! });
       return toPage(rows, size, (flow) => [flow.createdAt.toISOString(), flow.id]);
     },
-    flow: (_root, { id }, { prisma }) => byId(id, (id) => prisma.flow.findUnique({ where: { id } })),
+    flow: (_root, { id }, { loaders }) => byId(id, (id) => loaders.flow.load(id)),
     flowRun: (_root, { id }, { loaders }) => byId(id, (id) => loaders.flowRun.load(id)),
     taskRun: (_root, { id }, { loaders }) => byId(id, (id) => loaders.taskRun.load(id)),
   },
@@ -71,20 +65,19 @@ export const resolvers: Resolvers = {
 
   Flow: {
     handler: (flow) => storedSpec(flow) ?? null,
-    tasks: (flow, _args, { prisma }) =>
-      prisma.flow.findUniqueOrThrow({ where: { id: flow.id } }).tasks({ orderBy: { position: "asc" } }),
+    tasks: (flow, _args, { loaders }) => loaders.tasksOfFlow.load(flow.id),
     runs: (flow, { first, after, state }, { loaders }) =>
       loaders.runsOfFlow.load({ parent: flow.id, size: pageSize(first, 20), after: after ? decodeCursor(after, isTimeAndId) : null, state }),
   },
 
   Task: {
     handler: (task) => storedSpec(task) ?? null,
-    resolvedHandler: async (task, _args, { prisma, defaultHandler }) =>
-      resolveResultHandler(task, await prisma.flow.findUniqueOrThrow({ where: { id: task.flowId } }), defaultHandler),
+    resolvedHandler: async (task, _args, { loaders, defaultHandler }) =>
+      resolveResultHandler(task, (await loaders.flow.load(task.flowId))!, defaultHandler),
   },
 
   FlowRun: {
-    flow: (run, _args, { prisma }) => prisma.flow.findUniqueOrThrow({ where: { id: run.flowId } }),
+    flow: async (run, _args, { loaders }) => (await loaders.flow.load(run.flowId))!,
     state: (run, _args, { loaders }) => run.loadedState ?? loaders.flowRunState.load(run.id),
     taskRuns: (run, { first, after }, { loaders }) =>
       loaders.taskRunsOfFlowRun.load({ parent: run.id, size: pageSize(first, 100), after: after ? decodeCursor(after, isNumber)[0] : null }),
@@ -96,14 +89,14 @@ export const resolvers: Resolvers = {
   },
 
   TaskRun: {
-    task: (run, _args, { prisma }) => prisma.task.findUniqueOrThrow({ where: { id: run.taskId } }),
+    task: async (run, _args, { loaders }) => (await loaders.task.load(run.taskId))!,
     flowRun: async (run, _args, { loaders }) => (await loaders.flowRun.load(run.flowRunId))!,
-    state: async (run, _args, { prisma, loaders }) => {
+    state: async (run, _args, { loaders }) => {
       // The state of the version this task run was read at: loaded with it, or with the
       // other task runs of this request; looked up alone only if it has moved on since.
       const loaded = run.loadedState ?? (await loaders.taskRun.load(run.id))?.loadedState;
       if (loaded?.version === run.version) return loaded;
-      return prisma.state.findUniqueOrThrow({ where: { taskRunId_version: { taskRunId: run.id, version: run.version } } });
+      return (await loaders.stateAt.load({ taskRunId: run.id, version: run.version }))!;
     },
     states: (run, { first, after }, { loaders }) =>
       loaders.statesOfTaskRun.load({ parent: run.id, size: pageSize(first, 50), after: after ? decodeCursor(after, isNumber)[0] : null }),
@@ -118,8 +111,7 @@ export const resolvers: Resolvers = {
   },
 
   CachedInput: {
-    upstreamTaskRun: (input, _args, { prisma }) =>
-      prisma.taskRun.findUniqueOrThrow({ where: { id: input.upstreamTaskRunId } }),
+    upstreamTaskRun: async (input, _args, { loaders }) => (await loaders.taskRun.load(input.upstreamTaskRunId))!,
     result: async (input, _args, { loaders }) => (await loaders.result.load(input.resultId))!,
   },
 

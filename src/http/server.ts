@@ -6,11 +6,9 @@ import fastifyCors from "@fastify/cors";
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from "fastify";
 import { withDeadline } from "../deadline.js";
 import type { RequestTrace } from "../graphql/apollo.js";
-import type { GraphQLContext, Services } from "../graphql/context.js";
-import { createLoaders } from "../graphql/loaders.js";
+import { createContext, type GraphQLContext, type Services } from "../graphql/context.js";
 import type { Logger } from "../logger.js";
 import type { Metrics } from "../metrics.js";
-import { ResponseBudget } from "../results/response-budget.js";
 
 /** Options of the HTTP front of the API. */
 export interface HttpServerOptions {
@@ -168,13 +166,7 @@ export async function createHttpServer(options: HttpServerOptions): Promise<Fast
     context: async (request) => {
       const trace: RequestTrace = { errorCodes: [] };
       request.trace = trace;
-      return {
-        ...services,
-        loaders: createLoaders(services.prisma, services.pool),
-        budget: new ResponseBudget(services.responseLimits),
-        trace,
-        requestId: request.id,
-      };
+      return createContext(services, request.id, trace);
     },
   });
   app.route({ method: ["GET", "POST"], url: "/graphql", handler: graphql });

@@ -1,8 +1,10 @@
 import { ErrorCode, HandledError } from "../errors.js";
-import type { Flow, FlowRun, Prisma, PrismaClient } from "../generated/prisma/client.js";
+import type { FlowCursor, FlowQueries, HandlerColumns, NewFlowRow } from "../db/flows.js";
+import type { FlowRow, FlowRunRow } from "../db/rows.js";
+import type { NewParameterResult, RunQueries } from "../db/runs.js";
 import { handlerConfigOf, parseHandlerSpec, type HandlerSpec } from "../results/handler-spec.js";
 import type { HandlerRegistry } from "../results/handler-registry.js";
-import type { ResultStore, StoredHandle } from "../results/result-store.js";
+import type { ResultStore } from "../results/result-store.js";
 import type { InputLimits } from "../config/config.js";
 import { checkText } from "../validation.js";
 import { isUuid } from "./ids.js";
@@ -28,16 +30,15 @@ export interface ParameterValue {
 }
 
 export interface FlowServiceDeps {
-  prisma: PrismaClient;
+  flows: FlowQueries;
+  runs: RunQueries;
   registry: HandlerRegistry;
   results: ResultStore;
   limits: Pick<InputLimits, "maxNameLength" | "maxTasksPerFlow">;
 }
 
-function handlerColumns(spec: HandlerSpec | undefined) {
-  return spec
-    ? { handlerType: spec.type, handlerConfig: handlerConfigOf(spec) as Prisma.InputJsonObject }
-    : { handlerType: null, handlerConfig: undefined };
+function handlerColumns(spec: HandlerSpec | undefined): HandlerColumns {
+  return spec ? { handlerType: spec.type, handlerConfig: handlerConfigOf(spec) } : { handlerType: null, handlerConfig: null };
 }
 
 function checkName(name: string, what: string, maxLength: number): string {
@@ -50,11 +51,16 @@ function checkName(name: string, what: string, maxLength: number): string {
 export class FlowService {
   constructor(private readonly deps: FlowServiceDeps) {}
 
+  /** Up to `limit` flows, newest first, after `after` when given. */
+  listFlows(limit: number, after: FlowCursor | null): Promise<FlowRow[]> {
+    return this.deps.flows.page(limit, after);
+  }
+
   /**
    * Creates a flow with its tasks. Throws BAD_USER_INPUT for empty or duplicate names and
    * invalid handlers, HANDLE_OUT_OF_BOUNDS for a handler outside the server's reach.
    */
-  async createFlow(input: NewFlow): Promise<Flow> {
+  async createFlow(input: NewFlow): Promise<FlowRow> {
     const { maxNameLength, maxTasksPerFlow } = this.deps.limits;
     const name = checkName(input.name, "A flow", maxNameLength);
     if (input.tasks.length > maxTasksPerFlow) {
@@ -65,19 +71,17 @@ export class FlowService {
     }
     const flowSpec = await this.checkHandler(input.handler);
     const seen = new Set<string>();
-    const tasks: Prisma.TaskCreateWithoutFlowInput[] = [];
-    for (const [position, task] of input.tasks.entries()) {
+    const tasks: NewFlowRow["tasks"] = [];
+    for (const task of input.tasks) {
       const taskName = checkName(task.name, "A task", maxNameLength);
       if (seen.has(taskName)) {
         throw new HandledError(ErrorCode.BAD_USER_INPUT, `The task name "${taskName}" is used twice in this flow.`);
       }
       seen.add(taskName);
       const spec = await this.checkHandler(task.handler);
-      tasks.push({ name: taskName, isParameter: task.isParameter ?? false, position, ...handlerColumns(spec) });
+      tasks.push({ name: taskName, isParameter: task.isParameter ?? false, ...handlerColumns(spec) });
     }
-    return this.deps.prisma.flow.create({
-      data: { name, ...handlerColumns(flowSpec), tasks: { create: tasks } },
-    });
+    return this.deps.flows.create({ name, ...handlerColumns(flowSpec), tasks });
   }
 
   /**
@@ -86,11 +90,10 @@ export class FlowService {
    * run starts PENDING with no result. Throws NOT_FOUND for an unknown flow, BAD_USER_INPUT
    * for a value of something that is not one of its parameters, VALUE_TOO_LARGE.
    */
-  async createFlowRun(flowId: string, parameters: readonly ParameterValue[]): Promise<FlowRun> {
-    const flow = isUuid(flowId)
-      ? await this.deps.prisma.flow.findUnique({ where: { id: flowId }, include: { tasks: true } })
-      : null;
+  async createFlowRun(flowId: string, parameters: readonly ParameterValue[]): Promise<FlowRunRow> {
+    const flow = isUuid(flowId) ? await this.deps.flows.withTasks(flowId) : null;
     if (!flow) throw new HandledError(ErrorCode.NOT_FOUND, `No flow has the id "${flowId}".`);
+    const taskIds = new Map(flow.tasks.map((task) => [task.name, task.id]));
     const values = new Map<string, unknown>();
     for (const parameter of parameters) {
       checkText(parameter.name, "A parameter name", this.deps.limits.maxNameLength);
@@ -105,42 +108,13 @@ export class FlowService {
     }
     // Parameters always go through the JSON handler: their handle is their JSON text, so
     // writing them touches no storage and there is nothing to undo if the insert fails.
-    const handles = new Map<string, StoredHandle>();
+    const results = new Map<string, NewParameterResult>();
     for (const [name, value] of values) {
-      handles.set(name, await this.deps.results.write({ type: "JSON" }, this.deps.results.encode(value)));
+      const stored = await this.deps.results.write({ type: "JSON" }, this.deps.results.encode(value));
+      const { handle, sizeBytes } = stored;
+      results.set(taskIds.get(name)!, { handlerType: stored.spec.type, handlerConfig: handlerConfigOf(stored.spec), handle, sizeBytes });
     }
-    return this.deps.prisma.flowRun.create({
-      data: {
-        flowId: flow.id,
-        taskRuns: {
-          create: flow.tasks.map((task) => {
-            const stored = handles.get(task.name);
-            return {
-              taskId: task.id,
-              version: 1,
-              states: {
-                create: {
-                  version: 1,
-                  type: stored ? "SUCCESS" : "PENDING",
-                  message: stored ? "Parameter value given when the run was created." : null,
-                  result: stored
-                    ? {
-                        create: {
-                          handlerType: stored.spec.type,
-                          handlerConfig: handlerConfigOf(stored.spec),
-                          handle: stored.handle,
-                          sizeBytes: stored.sizeBytes,
-                          handled: true,
-                        },
-                      }
-                    : undefined,
-                },
-              },
-            };
-          }),
-        },
-      },
-    });
+    return this.deps.runs.create(flow.id, [...taskIds.values()], results);
   }
 
   private async checkHandler(input: unknown): Promise<HandlerSpec | undefined> {

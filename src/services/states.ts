@@ -2,19 +2,9 @@ import { randomUUID } from "node:crypto";
 import type { Logger } from "../logger.js";
 import { setTimeout as sleep } from "node:timers/promises";
 import { ErrorCode, HandledError } from "../errors.js";
-import type pg from "pg";
-import type { StateType, TaskRun } from "../generated/prisma/client.js";
 import { describeDatabaseError, isDatabaseUnavailable } from "../db/errors.js";
-import {
-  loadTaskRunsForChange,
-  recordStateBatch,
-  resolveBatchCommit,
-  type BatchCommitOutcome,
-  type KeyedChange,
-  type RecordOutcome,
-  type StateBatch,
-  type TaskRunForChange,
-} from "../db/state-queries.js";
+import type { StateType, TaskRunRow } from "../db/rows.js";
+import type { BatchCommitOutcome, KeyedChange, RecordOutcome, StateBatch, StateQueries, TaskRunForChange } from "../db/states.js";
 import { handlerConfigOf, type HandlerSpec } from "../results/handler-spec.js";
 import { resolveResultHandler } from "../results/resolve-handler.js";
 import type { EncodedValue, ResultStore, StoredHandle } from "../results/result-store.js";
@@ -50,8 +40,8 @@ export interface StateChange {
 }
 
 export interface StateServiceDeps {
-  /** The pool under Prisma's adapter: a batch is two plain SQL statements (db/state-queries). */
-  pool: pg.Pool;
+  /** A batch is two statements: one loads its task runs, one records it (db/states). */
+  queries: Pick<StateQueries, "loadTaskRunsForChange" | "recordStateBatch" | "resolveBatchCommit">;
   results: ResultStore;
   defaultHandler: HandlerSpec;
   limits: Pick<InputLimits, "maxBatchSize" | "maxNameLength" | "maxMessageLength">;
@@ -101,7 +91,7 @@ export class StateService {
    * commits, its outcome is learnt before anything is removed (see recordOrResolve). Returns
    * the task runs in the order given.
    */
-  async setTaskRunStates(changes: readonly StateChange[]): Promise<TaskRun[]> {
+  async setTaskRunStates(changes: readonly StateChange[]): Promise<TaskRunRow[]> {
     this.checkBatch(changes);
     const ids = changes.map((c) => c.taskRunId);
     const keyed = keyedChanges(changes);
@@ -169,7 +159,7 @@ export class StateService {
    */
   private async recordOrResolve(batch: StateBatch, written: readonly StoredHandle[]): Promise<RecordOutcome> {
     try {
-      return await recordStateBatch(this.deps.pool, batch);
+      return await this.deps.queries.recordStateBatch(batch);
     } catch (error) {
       const outcome = await this.resolveCommit(batch.id);
       if (outcome === "recorded") {
@@ -199,7 +189,7 @@ export class StateService {
     for (const pause of [0, ...RESOLVE_PAUSES_MS]) {
       await sleep(pause);
       try {
-        return await resolveBatchCommit(this.deps.pool, batchId);
+        return await this.deps.queries.resolveBatchCommit(batchId);
       } catch (error) {
         if (!isDatabaseUnavailable(error)) throw error;
       }
@@ -319,7 +309,7 @@ export class StateService {
     const unique = [...new Set(ids)];
     const bad = unique.find((id) => !isUuid(id));
     if (bad) throw new HandledError(ErrorCode.NOT_FOUND, `No task run has the id "${bad}".`);
-    const byId = await loadTaskRunsForChange(this.deps.pool, unique, [...new Set(withLatestResult)], keyed);
+    const byId = await this.deps.queries.loadTaskRunsForChange(unique, [...new Set(withLatestResult)], keyed);
     const missing = unique.find((id) => !byId.has(id));
     if (missing) throw new HandledError(ErrorCode.NOT_FOUND, `No task run has the id "${missing}".`);
     return byId;
@@ -340,7 +330,7 @@ function keyedChanges(changes: readonly StateChange[]): KeyedChange[] {
  * used by only some entries, or for another version or state type, is a different batch
  * reusing keys: BAD_USER_INPUT.
  */
-function replayOf(changes: readonly StateChange[], loaded: Map<string, TaskRunForChange>): TaskRun[] | undefined {
+function replayOf(changes: readonly StateChange[], loaded: Map<string, TaskRunForChange>): TaskRunRow[] | undefined {
   const recorded = changes.map((change) => loaded.get(change.taskRunId)?.keyedState ?? null);
   if (recorded.every((state) => state === null)) return undefined;
   changes.forEach((change, i) => {
@@ -356,7 +346,7 @@ function replayOf(changes: readonly StateChange[], loaded: Map<string, TaskRunFo
 }
 
 /** The task runs of a batch at the versions it moved them to. */
-function advanced(changes: readonly StateChange[], loaded: Map<string, TaskRunForChange>): TaskRun[] {
+function advanced(changes: readonly StateChange[], loaded: Map<string, TaskRunForChange>): TaskRunRow[] {
   return changes.map((change) => {
     const { id, flowRunId, taskId } = loaded.get(change.taskRunId)!;
     return { id, flowRunId, taskId, version: change.version + 1 };

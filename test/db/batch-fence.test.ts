@@ -1,7 +1,7 @@
 import { randomUUID } from "node:crypto";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { recordStateBatch, resolveBatchCommit, type StateBatch } from "../../src/db/state-queries.js";
+import { recordStateBatch, resolveBatchCommit, type StateBatch } from "../../src/db/states.js";
 import { startTestApp, type TestApp } from "../support/app.js";
 import { startRun } from "../support/flows.js";
 

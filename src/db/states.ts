@@ -1,8 +1,70 @@
-// The SQL of the write path. A batch of state changes costs two statements whatever its size:
-// one to load the task runs it names, one to record it. Prisma has no single statement for
-// either, so both are plain SQL, sent on the pool under Prisma's adapter (see Database.pool).
+// States: reading a task run's history, and recording state changes. A batch of state changes
+// costs two statements whatever its size: one to load the task runs it names, one to record it.
+// Prisma has no single statement for either, so both are plain SQL, sent on the pool under
+// Prisma's adapter (see Database.pool).
 import type pg from "pg";
-import type { HandlerType, StateType } from "../generated/prisma/client.js";
+import type { HandlerType, StateRow, StateType, Tagged } from "./rows.js";
+import { RESULT_COLUMNS, resultFromColumns, type ResultColumns } from "./sql.js";
+
+/** A task run's state at one version. */
+export interface StateKey {
+  taskRunId: string;
+  version: number;
+}
+
+/** Reads of task runs' states, each with its result. */
+export function stateQueries(pool: pg.Pool) {
+  const select = `s.id::text, s.task_run_id::text AS "taskRunId", s.version, s.type::text AS type, s.message,
+                  s.created_at AS "createdAt", ${RESULT_COLUMNS}`;
+  type Row = ResultColumns & { id: string; taskRunId: string; version: number; type: StateType; message: string | null; createdAt: Date };
+  const toState = (row: Row): StateRow => ({
+    id: row.id,
+    taskRunId: row.taskRunId,
+    version: row.version,
+    type: row.type,
+    message: row.message,
+    resultId: row.resultId,
+    createdAt: row.createdAt,
+    loadedResult: resultFromColumns(row),
+  });
+  return {
+    /** Up to `limit` states of each task run in `taskRunIds`, oldest first after version `after`, tagged with their task run. */
+    async ofTaskRuns(taskRunIds: readonly string[], limit: number, after: number | null): Promise<Tagged<StateRow>[]> {
+      const { rows } = await pool.query<Row & { parent: string }>(
+        `SELECT p.parent::text AS parent, x.* FROM unnest($1::uuid[]) AS p(parent)
+         CROSS JOIN LATERAL (
+           SELECT ${select}
+           FROM state s LEFT JOIN result r ON r.id = s.result_id
+           WHERE s.task_run_id = p.parent AND s.version > $2
+           ORDER BY s.version
+           LIMIT $3
+         ) x`,
+        [taskRunIds, after ?? 0, limit],
+      );
+      return rows.map((row) => ({ ...toState(row), parent: row.parent }));
+    },
+
+    /** The states at the given versions of the given task runs (those that exist). */
+    async atVersions(keys: readonly StateKey[]): Promise<StateRow[]> {
+      const { rows } = await pool.query<Row>(
+        `SELECT ${select}
+         FROM unnest($1::uuid[], $2::int[]) AS k(task_run_id, version)
+         JOIN state s ON s.task_run_id = k.task_run_id AND s.version = k.version
+         LEFT JOIN result r ON r.id = s.result_id`,
+        [keys.map((key) => key.taskRunId), keys.map((key) => key.version)],
+      );
+      return rows.map(toState);
+    },
+
+    loadTaskRunsForChange: (ids: readonly string[], withLatestResult: readonly string[], keyed: readonly KeyedChange[] = []) =>
+      loadTaskRunsForChange(pool, ids, withLatestResult, keyed),
+    recordStateBatch: (batch: StateBatch) => recordStateBatch(pool, batch),
+    resolveBatchCommit: (batchId: string) => resolveBatchCommit(pool, batchId),
+    pruneBatchCommits: (olderThanSeconds: number) => pruneBatchCommits(pool, olderThanSeconds),
+  };
+}
+
+export type StateQueries = ReturnType<typeof stateQueries>;
 
 /** A task run as a state change needs it: its version, and the handlers its results use. */
 export interface TaskRunForChange {

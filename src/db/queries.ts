@@ -1,0 +1,31 @@
+import type pg from "pg";
+import type { PrismaClient } from "../generated/prisma/client.js";
+import { flowQueries } from "./flows.js";
+import { resultQueries } from "./results.js";
+import { runQueries } from "./runs.js";
+import { stateQueries } from "./states.js";
+import { taskRunQueries } from "./task-runs.js";
+
+/**
+ * Every statement the service sends, grouped by concern: the one data-access layer. Services
+ * and the API's loaders go through it and never see Prisma or the pool; a query that lists or
+ * fetches by id is written once, here, so a scope added later (a project) is added once per query.
+ */
+export interface Queries {
+  flows: ReturnType<typeof flowQueries>;
+  runs: ReturnType<typeof runQueries>;
+  taskRuns: ReturnType<typeof taskRunQueries>;
+  states: ReturnType<typeof stateQueries>;
+  results: ReturnType<typeof resultQueries>;
+}
+
+/** The queries over a database: Prisma for the plain ones, the pool under it for plain SQL. */
+export function createQueries(prisma: PrismaClient, pool: pg.Pool): Queries {
+  return {
+    flows: flowQueries(prisma),
+    runs: runQueries(prisma, pool),
+    taskRuns: taskRunQueries(pool),
+    states: stateQueries(pool),
+    results: resultQueries(prisma),
+  };
+}

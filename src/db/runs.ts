@@ -1,0 +1,95 @@
+import type pg from "pg";
+import type { PrismaClient } from "../generated/prisma/client.js";
+import type { FlowRunRow, FlowRunState, HandlerType, Tagged } from "./rows.js";
+import { FLOW_RUN_STATE } from "./sql.js";
+
+/** A result a new flow run starts with: a parameter's value, already handled. */
+export interface NewParameterResult {
+  handlerType: HandlerType;
+  handlerConfig: Record<string, string>;
+  handle: string;
+  sizeBytes: number;
+}
+
+/** Where a page of a flow's runs starts: after this run, newest first. */
+export interface RunCursor {
+  createdAt: string;
+  id: string;
+}
+
+/** Flow runs: creating them, finding them, and their states. */
+export function runQueries(prisma: PrismaClient, pool: pg.Pool) {
+  return {
+    byIds(ids: readonly string[]): Promise<FlowRunRow[]> {
+      return prisma.flowRun.findMany({ where: { id: { in: [...ids] } } });
+    },
+
+    /** The state of each flow run given that has task runs (a run without any is done: SUCCESS). */
+    async states(ids: readonly string[]): Promise<{ id: string; state: FlowRunState }[]> {
+      const { rows } = await pool.query<{ id: string; state: FlowRunState }>(
+        `SELECT t.flow_run_id::text AS id, ${FLOW_RUN_STATE} AS state
+         FROM task_run t JOIN state s ON s.task_run_id = t.id AND s.version = t.version
+         WHERE t.flow_run_id = ANY($1::uuid[]) GROUP BY t.flow_run_id`,
+        [ids],
+      );
+      return rows;
+    },
+
+    /**
+     * Up to `limit` runs of each flow in `flowIds`, newest first, after `after`, only those in
+     * `state` when given; each with its state, and tagged with its flow.
+     */
+    async ofFlows(flowIds: readonly string[], limit: number, after: RunCursor | null, state: FlowRunState | null): Promise<Tagged<FlowRunRow>[]> {
+      const { rows } = await pool.query<{ parent: string; id: string; flowId: string; createdAt: Date; state: FlowRunState }>(
+        `SELECT p.parent::text AS parent, x.* FROM unnest($1::uuid[]) AS p(parent)
+         CROSS JOIN LATERAL (
+           SELECT fr.id::text, fr.flow_id::text AS "flowId", fr.created_at AS "createdAt", st.state
+           FROM flow_run fr
+           CROSS JOIN LATERAL (
+             SELECT ${FLOW_RUN_STATE} AS state
+             FROM task_run t JOIN state s ON s.task_run_id = t.id AND s.version = t.version
+             WHERE t.flow_run_id = fr.id
+           ) st
+           WHERE fr.flow_id = p.parent
+             AND ($2::timestamptz IS NULL OR (fr.created_at, fr.id) < ($2::timestamptz, $3::uuid))
+             AND ($4::text IS NULL OR st.state = $4::text)
+           ORDER BY fr.created_at DESC, fr.id DESC
+           LIMIT $5
+         ) x`,
+        [flowIds, after?.createdAt ?? null, after?.id ?? null, state, limit],
+      );
+      return rows.map((row) => ({ parent: row.parent, id: row.id, flowId: row.flowId, createdAt: row.createdAt, loadedState: row.state }));
+    },
+
+    /**
+     * Creates a run of a flow: one task run per task, each at version 1. Tasks given a result in
+     * `parameters` (by task id) start in SUCCESS with it; every other starts PENDING with none.
+     */
+    create(flowId: string, taskIds: readonly string[], parameters: ReadonlyMap<string, NewParameterResult>): Promise<FlowRunRow> {
+      return prisma.flowRun.create({
+        data: {
+          flowId,
+          taskRuns: {
+            create: taskIds.map((taskId) => {
+              const result = parameters.get(taskId);
+              return {
+                taskId,
+                version: 1,
+                states: {
+                  create: {
+                    version: 1,
+                    type: result ? "SUCCESS" : "PENDING",
+                    message: result ? "Parameter value given when the run was created." : null,
+                    result: result ? { create: { ...result, handled: true } } : undefined,
+                  },
+                },
+              };
+            }),
+          },
+        },
+      });
+    },
+  };
+}
+
+export type RunQueries = ReturnType<typeof runQueries>;
