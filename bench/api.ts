@@ -21,7 +21,8 @@ export class ApiClient {
   async post<T>(body: string): Promise<T> {
     const response = await fetch(this.url, { method: "POST", headers: { "content-type": "application/json" }, body });
     const parsed = (await response.json()) as { data?: T; errors?: unknown };
-    if (parsed.errors || !parsed.data) throw new Error(`the API answered ${response.status}: ${JSON.stringify(parsed.errors)}`);
+    if (parsed.errors || !parsed.data)
+      throw new Error(`the API answered ${response.status}: ${JSON.stringify(parsed.errors)}`);
     return parsed.data;
   }
 
@@ -53,11 +54,15 @@ export class ApiClient {
   async createFlowRuns(flowId: string, count: number): Promise<{ id: string; slot: TaskRunSlot }[]> {
     const runs = [];
     for (let i = 0; i < count; i++) {
-      const { createFlowRun } = await this.request<{ createFlowRun: { id: string; taskRuns: { nodes: { id: string }[] } } }>(
-        `mutation($id: ID!) { createFlowRun(input: { flowId: $id }) { id taskRuns(first: 500) { nodes { id } } } }`,
-        { id: flowId },
-      );
-      runs.push({ id: createFlowRun.id, slot: { taskRunIds: createFlowRun.taskRuns.nodes.map((t) => t.id), version: 1 } });
+      const { createFlowRun } = await this.request<{
+        createFlowRun: { id: string; taskRuns: { nodes: { id: string }[] } };
+      }>(`mutation($id: ID!) { createFlowRun(input: { flowId: $id }) { id taskRuns(first: 500) { nodes { id } } } }`, {
+        id: flowId,
+      });
+      runs.push({
+        id: createFlowRun.id,
+        slot: { taskRunIds: createFlowRun.taskRuns.nodes.map((t) => t.id), version: 1 },
+      });
     }
     return runs;
   }
@@ -71,10 +76,13 @@ export const SET_STATES = `mutation($input: [SetTaskRunStateInput!]!) { setTaskR
  * CPU on sending, not on JSON.
  */
 export function setStatesBody(slot: TaskRunSlot, value: (i: number) => unknown): string {
-  const cache = encoded.get(slot) ?? slot.taskRunIds.map((taskRunId, i) => [JSON.stringify(taskRunId), JSON.stringify(value(i))] as const);
+  const cache =
+    encoded.get(slot) ??
+    slot.taskRunIds.map((taskRunId, i) => [JSON.stringify(taskRunId), JSON.stringify(value(i))] as const);
   encoded.set(slot, cache);
   const input = cache.map(
-    ([taskRunId, json]) => `{"taskRunId":${taskRunId},"version":${slot.version},"state":{"type":"SUCCESS","result":{"value":${json}}}}`,
+    ([taskRunId, json]) =>
+      `{"taskRunId":${taskRunId},"version":${slot.version},"state":{"type":"SUCCESS","result":{"value":${json}}}}`,
   );
   return `{"query":${JSON.stringify(SET_STATES)},"variables":{"input":[${input.join(",")}]}}`;
 }

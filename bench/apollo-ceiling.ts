@@ -6,5 +6,8 @@ import { startStandaloneServer } from "@apollo/server/standalone";
 const server = new ApolloServer({ typeDefs: "type Query { ok: Boolean! }", resolvers: { Query: { ok: () => true } } });
 await startStandaloneServer(server, { listen: { host: "127.0.0.1", port: Number(process.env.PORT) } });
 process.on("SIGTERM", () => {
-  server.stop().then(() => process.exit(0), () => process.exit(1));
+  server.stop().then(
+    () => process.exit(0),
+    () => process.exit(1),
+  );
 });

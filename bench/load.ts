@@ -26,7 +26,12 @@ export interface NextRequest {
  * POSTs `next()` bodies to `url` over `connections` keep-alive connections for `seconds`.
  * Each connection waits for an answer before it sends again.
  */
-export async function httpLoad(url: string, connections: number, seconds: number, next: () => NextRequest): Promise<LoadResult> {
+export async function httpLoad(
+  url: string,
+  connections: number,
+  seconds: number,
+  next: () => NextRequest,
+): Promise<LoadResult> {
   let failed = 0;
   type Context = { done?: (ok: boolean) => void };
   const result = await autocannon({
@@ -98,7 +103,13 @@ export async function pgLoad(
   );
   const elapsed = (performance.now() - start) / 1000;
   latencies.sort((a, b) => a - b);
-  return { operations: latencies.length, perSecond: latencies.length / elapsed, p50: percentile(latencies, 50), p99: percentile(latencies, 99), errors };
+  return {
+    operations: latencies.length,
+    perSecond: latencies.length / elapsed,
+    p50: percentile(latencies, 50),
+    p99: percentile(latencies, 99),
+    errors,
+  };
 }
 
 /** Times `work` `times` times in a row; returns the median, in milliseconds. */

@@ -1,7 +1,7 @@
 // The processes a benchmark run measures or talks to: the API server, the trivial Apollo
 // server that is its framework ceiling, and the S3 emulator. Each runs apart from the load
 // generator, so neither's CPU or memory counts in the other's figures.
-import { spawn, type ChildProcess } from "node:child_process";
+import { type ChildProcess, spawn } from "node:child_process";
 import { readFile, writeFile } from "node:fs/promises";
 import { fileURLToPath } from "node:url";
 import { freePort } from "../src/free-port.js";
@@ -18,13 +18,25 @@ async function waitFor(url: string, child: ChildProcess, what: string): Promise<
   for (let i = 0; i < 600; i++) {
     if (child.exitCode !== null) throw new Error(`${what} exited with code ${child.exitCode}`);
     // Any answer below 500 means it serves (the Apollo server refuses a bare GET with 400).
-    if (await fetch(url).then((r) => r.status < 500, () => false)) return;
+    if (
+      await fetch(url).then(
+        (r) => r.status < 500,
+        () => false,
+      )
+    )
+      return;
     await new Promise((r) => setTimeout(r, 50));
   }
   throw new Error(`${what} did not answer ${url} within 30 s`);
 }
 
-async function serve(what: string, script: string, env: Record<string, string>, readyPath: string, nodeArgs: string[] = []): Promise<Served> {
+async function serve(
+  what: string,
+  script: string,
+  env: Record<string, string>,
+  readyPath: string,
+  nodeArgs: string[] = [],
+): Promise<Served> {
   const port = await freePort();
   const child = spawn(process.execPath, [...nodeArgs, script], {
     env: { ...process.env, ...env, PORT: String(port), HOST: "127.0.0.1", NODE_ENV: "production" },
@@ -70,7 +82,15 @@ export async function startS3Emulator(): Promise<Served> {
     stdio: "ignore",
   });
   const origin = `http://127.0.0.1:${port}`;
-  for (let i = 0; i < 600 && !(await fetch(origin).then(() => true, () => false)); i++) {
+  for (
+    let i = 0;
+    i < 600 &&
+    !(await fetch(origin).then(
+      () => true,
+      () => false,
+    ));
+    i++
+  ) {
     await new Promise((r) => setTimeout(r, 50));
   }
   return {
@@ -92,7 +112,8 @@ export interface Rss {
 
 export async function readRss(pid: number): Promise<Rss> {
   const status = await readFile(`/proc/${pid}/status`, "utf8");
-  const kib = (field: string) => Number(new RegExp(`^${field}:\\s+(\\d+) kB`, "m").exec(status)?.[1] ?? Number.NaN) * 1024;
+  const kib = (field: string) =>
+    Number(new RegExp(`^${field}:\\s+(\\d+) kB`, "m").exec(status)?.[1] ?? Number.NaN) * 1024;
   return { current: kib("VmRSS"), peak: kib("VmHWM") };
 }
 

@@ -59,7 +59,19 @@ function figure(n: number): string {
 
 /** The rows as one Markdown table (it reads as plain text too). */
 export function markdownTable(rows: readonly Row[]): string {
-  const header = ["Measure", "Handler", "Batch", "Conc.", "Figure", "p50 ms", "p99 ms", "SQL/req", "Ceiling", "Ratio", "Target"];
+  const header = [
+    "Measure",
+    "Handler",
+    "Batch",
+    "Conc.",
+    "Figure",
+    "p50 ms",
+    "p99 ms",
+    "SQL/req",
+    "Ceiling",
+    "Ratio",
+    "Target",
+  ];
   const lines = rows.map((r) => [
     r.what,
     r.handler ?? "",
@@ -74,7 +86,9 @@ export function markdownTable(rows: readonly Row[]): string {
     r.target ? `${r.target} ${r.met ? "✓" : "✗"}` : "",
   ]);
   const table = [header, header.map(() => "---"), ...lines].map((cells) => `| ${cells.join(" | ")} |`);
-  const notes = [...new Set(rows.filter((r) => r.note).map((r) => `- ${r.what}${r.handler ? ` (${r.handler})` : ""}: ${r.note}`))];
+  const notes = [
+    ...new Set(rows.filter((r) => r.note).map((r) => `- ${r.what}${r.handler ? ` (${r.handler})` : ""}: ${r.note}`)),
+  ];
   return [...table, ...(notes.length ? ["", ...notes] : [])].join("\n");
 }
 

@@ -10,22 +10,30 @@
 import { chmod, mkdir, mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { PutObjectCommand, S3Client, CreateBucketCommand } from "@aws-sdk/client-s3";
+import { CreateBucketCommand, PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
 import pg from "pg";
 import { loadEmbeddedPostgres } from "../src/db/database.js";
 import { ApiClient } from "./api.js";
-import { describeMachine, markdownTable, writeJson, type Row } from "./report.js";
 import { startApi, startApolloCeiling, startS3Emulator } from "./processes.js";
-import { largeValueRows, readRows, writeRows, type Bench } from "./scenarios.js";
+import { describeMachine, markdownTable, type Row, writeJson } from "./report.js";
+import { type Bench, largeValueRows, readRows, writeRows } from "./scenarios.js";
 
 const quick = process.argv.includes("--quick");
 const update = process.argv.includes("--update");
 if (update && quick) throw new Error("--update records a full run; it does not go with --quick");
 const only = process.argv.find((arg) => arg.startsWith("--only="))?.slice("--only=".length);
-if (only && !["write", "read", "large"].includes(only)) throw new Error(`--only takes write, read or large, not "${only}"`);
+if (only && !["write", "read", "large"].includes(only))
+  throw new Error(`--only takes write, read or large, not "${only}"`);
 const settings: Bench["settings"] = quick
   ? { seconds: 0.5, warmupSeconds: 0.2, concurrencies: [4], sequential: 3, largeBytes: 1_000_000, largeRepeats: 1 }
-  : { seconds: 3, warmupSeconds: 1, concurrencies: [1, 4, 16], sequential: 20, largeBytes: 10_000_000, largeRepeats: 5 };
+  : {
+      seconds: 3,
+      warmupSeconds: 1,
+      concurrencies: [1, 4, 16],
+      sequential: 20,
+      largeBytes: 10_000_000,
+      largeRepeats: 5,
+    };
 
 const seconds = process.argv.find((arg) => arg.startsWith("--seconds="));
 if (seconds) settings.seconds = Number(seconds.slice("--seconds=".length));
@@ -91,7 +99,11 @@ try {
     pool,
     resultsDir,
     rawDir: join(dir, "raw"),
-    s3: { client: s3Client, bucket: "bench", put: (Key, Body) => s3Client.send(new PutObjectCommand({ Bucket: "bench", Key, Body })) },
+    s3: {
+      client: s3Client,
+      bucket: "bench",
+      put: (Key, Body) => s3Client.send(new PutObjectCommand({ Bucket: "bench", Key, Body })),
+    },
     progress: (what) => process.stderr.write(`  ${what}\n`),
   };
   console.error(`Benchmark (${quick ? "quick" : "full"}): API ${api.origin}, PostgreSQL ${postgres}`);
@@ -101,9 +113,14 @@ try {
   if (!only || only === "large") rows.push(...(await largeValueRows(bench)));
 
   const machine = describeMachine(postgres, quick ? "quick" : "full");
-  console.log(`\n${machine.cpus}, ${machine.memoryGiB} GiB, Node ${machine.node}, PostgreSQL ${postgres}, ${machine.mode} run\n`);
+  console.log(
+    `\n${machine.cpus}, ${machine.memoryGiB} GiB, Node ${machine.node}, PostgreSQL ${postgres}, ${machine.mode} run\n`,
+  );
   console.log(markdownTable(rows));
-  const out = update && !only ? join("bench", "latest.json") : join("dist-bench", `${quick ? "quick" : only ? "partial" : "full"}.json`);
+  const out =
+    update && !only
+      ? join("bench", "latest.json")
+      : join("dist-bench", `${quick ? "quick" : only ? "partial" : "full"}.json`);
   await writeJson(out, machine, rows);
   console.log(`\nWritten to ${out}.`);
 } finally {

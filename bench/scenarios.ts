@@ -2,12 +2,12 @@
 // ceiling it is held against.
 import { randomUUID } from "node:crypto";
 import { mkdir, writeFile } from "node:fs/promises";
-import { performance } from "node:perf_hooks";
 import { join } from "node:path";
+import { performance } from "node:perf_hooks";
 import type { S3Client } from "@aws-sdk/client-s3";
 import type pg from "pg";
-import { SET_STATES, setStatesBody, valueOfSize, type ApiClient, type TaskRunSlot } from "./api.js";
-import { httpLoad, medianTime, pgLoad, type LoadResult, type NextRequest } from "./load.js";
+import { type ApiClient, SET_STATES, setStatesBody, type TaskRunSlot, valueOfSize } from "./api.js";
+import { httpLoad, type LoadResult, medianTime, type NextRequest, pgLoad } from "./load.js";
 import { readRss, resetPeakRss } from "./processes.js";
 import type { Row } from "./report.js";
 
@@ -63,7 +63,12 @@ function roundRobin(bodies: string[]): () => NextRequest {
   return () => ({ body: bodies[i++ % bodies.length]! });
 }
 
-async function warmAndMeasure(b: Bench, url: string, concurrency: number, next: () => () => NextRequest): Promise<LoadResult> {
+async function warmAndMeasure(
+  b: Bench,
+  url: string,
+  concurrency: number,
+  next: () => () => NextRequest,
+): Promise<LoadResult> {
   await httpLoad(url, concurrency, b.settings.warmupSeconds, next());
   return httpLoad(url, concurrency, b.settings.seconds, next());
 }
@@ -107,16 +112,37 @@ export async function writeRows(b: Bench): Promise<Row[]> {
       const load = await pgLoad(b.pool, concurrency, settings.seconds, async (client, worker) => {
         const slot = slots[worker]!;
         if (batch === 1) {
-          await client.query(SINGLE_ROW_SQL, [slot.taskRunIds[0], slot.version, randomUUID(), randomUUID(), handles[0]]);
+          await client.query(SINGLE_ROW_SQL, [
+            slot.taskRunIds[0],
+            slot.version,
+            randomUUID(),
+            randomUUID(),
+            handles[0],
+          ]);
         } else {
           const ids = () => slot.taskRunIds.map(() => randomUUID());
-          await client.query(MULTI_ROW_SQL, [slot.taskRunIds, slot.taskRunIds.map(() => slot.version), ids(), ids(), handles]);
+          await client.query(MULTI_ROW_SQL, [
+            slot.taskRunIds,
+            slot.taskRunIds.map(() => slot.version),
+            ids(),
+            ids(),
+            handles,
+          ]);
         }
         slot.version++;
       });
       const value = load.perSecond * batch;
       ceilings.set(`${batch}:${concurrency}`, { what, value });
-      rows.push({ section: "write", what: `${what} (ceiling)`, batch, concurrency, value, unit: "states/s", sqlPerRequest: 1, ...loadFigures(load) });
+      rows.push({
+        section: "write",
+        what: `${what} (ceiling)`,
+        batch,
+        concurrency,
+        value,
+        unit: "states/s",
+        sqlPerRequest: 1,
+        ...loadFigures(load),
+      });
     }
   }
 
@@ -182,7 +208,10 @@ export async function readRows(b: Bench): Promise<Row[]> {
   const rows: Row[] = [];
   const sample = new Map<string, { flowRunId: string; small: string; taskRunIds: string[] }>();
   for (const handler of HANDLERS(b)) {
-    const [run] = await api.createFlowRuns(await api.createFlow(`read-${handler.name}`, handler.spec, FLOW_RUN_TASKS), 1);
+    const [run] = await api.createFlowRuns(
+      await api.createFlow(`read-${handler.name}`, handler.spec, FLOW_RUN_TASKS),
+      1,
+    );
     await api.post(setStatesBody(run!.slot, (i) => valueOfSize(SMALL_BYTES, i)));
     const [small] = await api.createFlowRuns(await api.createFlow(`read-small-${handler.name}`, handler.spec, 10), 1);
     await api.post(setStatesBody(small!.slot, (i) => valueOfSize(SMALL_BYTES, i)));
@@ -194,10 +223,21 @@ export async function readRows(b: Bench): Promise<Row[]> {
   const pgFlowRun = new Map<number, number>();
   for (const concurrency of settings.concurrencies) {
     b.progress(`ceilings for reads, ${concurrency} at once`);
-    const trivial = await warmAndMeasure(b, b.apolloUrl, concurrency, () => roundRobin([JSON.stringify({ query: "{ ok }" })]));
+    const trivial = await warmAndMeasure(b, b.apolloUrl, concurrency, () =>
+      roundRobin([JSON.stringify({ query: "{ ok }" })]),
+    );
     apollo.set(concurrency, trivial.perSecond);
-    rows.push({ section: "read", what: "Apollo Server, one trivial field (ceiling)", concurrency, value: trivial.perSecond, unit: "req/s", ...loadFigures(trivial) });
-    const typename = await warmAndMeasure(b, api.url, concurrency, () => roundRobin([JSON.stringify({ query: "{ __typename }" })]));
+    rows.push({
+      section: "read",
+      what: "Apollo Server, one trivial field (ceiling)",
+      concurrency,
+      value: trivial.perSecond,
+      unit: "req/s",
+      ...loadFigures(trivial),
+    });
+    const typename = await warmAndMeasure(b, api.url, concurrency, () =>
+      roundRobin([JSON.stringify({ query: "{ __typename }" })]),
+    );
     rows.push({
       section: "read",
       what: "API, { __typename }",
@@ -208,10 +248,22 @@ export async function readRows(b: Bench): Promise<Row[]> {
       ...against(typename.perSecond, { what: "Apollo", value: trivial.perSecond }),
     });
     let n = 0;
-    const single = await pgLoad(b.pool, concurrency, settings.seconds, (client) => client.query(TASK_RUN_RESULT_SQL, [ids[n++ % ids.length]]));
-    rows.push({ section: "read", what: "pg SELECT of one result (ceiling)", concurrency, value: single.perSecond, unit: "req/s", sqlPerRequest: 1, ...loadFigures(single) });
+    const single = await pgLoad(b.pool, concurrency, settings.seconds, (client) =>
+      client.query(TASK_RUN_RESULT_SQL, [ids[n++ % ids.length]]),
+    );
+    rows.push({
+      section: "read",
+      what: "pg SELECT of one result (ceiling)",
+      concurrency,
+      value: single.perSecond,
+      unit: "req/s",
+      sqlPerRequest: 1,
+      ...loadFigures(single),
+    });
     const flowRunId = sample.get("JSON")!.flowRunId;
-    const whole = await pgLoad(b.pool, concurrency, settings.seconds, (client) => client.query(FLOW_RUN_RESULTS_SQL, [flowRunId]));
+    const whole = await pgLoad(b.pool, concurrency, settings.seconds, (client) =>
+      client.query(FLOW_RUN_RESULTS_SQL, [flowRunId]),
+    );
     pgFlowRun.set(concurrency, whole.perSecond);
     rows.push({
       section: "read",
@@ -276,7 +328,10 @@ export async function largeValueRows(b: Bench): Promise<Row[]> {
   const label = `${mb.toFixed(0)} MB value`;
   await mkdir(b.rawDir, { recursive: true });
   const raw = {
-    LOCAL: { what: "fs.writeFile", ms: await medianTime(settings.largeRepeats, (i) => writeFile(join(b.rawDir, `raw-${i}.json`), bytes)) },
+    LOCAL: {
+      what: "fs.writeFile",
+      ms: await medianTime(settings.largeRepeats, (i) => writeFile(join(b.rawDir, `raw-${i}.json`), bytes)),
+    },
     S3: { what: "raw PutObject", ms: await medianTime(settings.largeRepeats, (i) => b.s3.put(`raw/${i}.json`, bytes)) },
   };
   for (const handler of [
@@ -330,7 +385,10 @@ export async function largeValueRows(b: Bench): Promise<Row[]> {
   // The path for large data: the client writes it to the store itself and the API records only
   // the handle (a pre-handled result), so the value never crosses GraphQL as JSON.
   b.progress(`${label} written by the client to S3, handle recorded by the API`);
-  const [run] = await api.createFlowRuns(await api.createFlow("large-pre-handled", { type: "S3", bucket: b.s3.bucket }, 1), 1);
+  const [run] = await api.createFlowRuns(
+    await api.createFlow("large-pre-handled", { type: "S3", bucket: b.s3.bucket }, 1),
+    1,
+  );
   const slot = run!.slot;
   const ms = await medianTime(settings.largeRepeats, async (i) => {
     const key = `pre-handled/${i}.json`;
@@ -339,7 +397,10 @@ export async function largeValueRows(b: Bench): Promise<Row[]> {
       {
         taskRunId: slot.taskRunIds[0],
         version: slot.version,
-        state: { type: "SUCCESS", result: { handled: { handler: { type: "S3", bucket: b.s3.bucket }, handle: `s3://${b.s3.bucket}/${key}` } } },
+        state: {
+          type: "SUCCESS",
+          result: { handled: { handler: { type: "S3", bucket: b.s3.bucket }, handle: `s3://${b.s3.bucket}/${key}` } },
+        },
       },
     ];
     await api.request(SET_STATES, { input });

@@ -1,8 +1,9 @@
 // After a developer's `npm ci`: installs the migration tool and writes the generated code. A
 // production or consumer install (`npm ci --omit=dev`) has neither Prisma's CLI nor codegen and
 // needs neither: it skips both, silently.
-import { existsSync } from "node:fs";
+
 import { spawnSync } from "node:child_process";
+import { existsSync } from "node:fs";
 
 if (!existsSync("node_modules/.bin/graphql-codegen") || !existsSync("node_modules/.bin/prisma")) process.exit(0);
 

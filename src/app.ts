@@ -3,13 +3,13 @@ import type { AddressInfo } from "node:net";
 import { setTimeout as sleep } from "node:timers/promises";
 import type { FastifyInstance } from "fastify";
 import type { Config } from "./config/config.js";
-import { openDatabase, type Database } from "./db/database.js";
+import { type Database, openDatabase } from "./db/database.js";
 import { describeDatabaseError } from "./db/errors.js";
 import { StartupError } from "./errors.js";
 import { createApolloServer } from "./graphql/apollo.js";
 import type { Services } from "./graphql/context.js";
 import { createHttpServer, createMetricsServer } from "./http/server.js";
-import { silentLogger, type Logger } from "./logger.js";
+import { type Logger, silentLogger } from "./logger.js";
 import { createMetrics, type Metrics } from "./metrics.js";
 import { createHandlerRegistry } from "./results/handler-registry.js";
 import { ResultStore } from "./results/result-store.js";
@@ -55,7 +55,13 @@ export function createServices(config: Config, database: Database, observability
     queries,
     results,
     flows: new FlowService({ flows: queries.flows, runs: queries.runs, registry, results, limits }),
-    states: new StateService({ queries: queries.states, results, defaultHandler: config.defaultHandler, limits, logger: observability?.logger ?? silentLogger }),
+    states: new StateService({
+      queries: queries.states,
+      results,
+      defaultHandler: config.defaultHandler,
+      limits,
+      logger: observability?.logger ?? silentLogger,
+    }),
     defaultHandler: config.defaultHandler,
     responseLimits: { maxBytes: config.responses.maxBytes, maxValues: config.responses.maxValues },
   };
@@ -73,7 +79,10 @@ function pruneBatchCommitsEvery(database: Database, config: Config, logger: Logg
   const keepSeconds = Math.max(3600, Math.ceil((2 * config.timeouts.dbStatement) / 1000));
   const timer = setInterval(() => {
     database.queries.states.pruneBatchCommits(keepSeconds).catch((error: unknown) => {
-      logger.error({ cause: describeDatabaseError(error), retryInMinutes: PRUNE_INTERVAL_MS / 60_000 }, "pruning batch_commit failed");
+      logger.error(
+        { cause: describeDatabaseError(error), retryInMinutes: PRUNE_INTERVAL_MS / 60_000 },
+        "pruning batch_commit failed",
+      );
     });
   }, PRUNE_INTERVAL_MS);
   timer.unref();
@@ -86,9 +95,21 @@ async function listen(server: FastifyInstance, host: string, port: number, varia
     await server.listen({ host, port, listenTextResolver: (address) => `listening on ${address}` });
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
-    if (code === "EADDRINUSE") throw new StartupError(`Port ${port} on ${host} is already in use: stop what holds it, or set ${variable} to a free port.`, { cause: error });
-    if (code === "EACCES") throw new StartupError(`Port ${port} on ${host} may not be used by this user: set ${variable} to a port above 1023.`, { cause: error });
-    if (code === "EADDRNOTAVAIL") throw new StartupError(`${host} is not an address of this machine: set HOST to one of its addresses (or 0.0.0.0).`, { cause: error });
+    if (code === "EADDRINUSE")
+      throw new StartupError(
+        `Port ${port} on ${host} is already in use: stop what holds it, or set ${variable} to a free port.`,
+        { cause: error },
+      );
+    if (code === "EACCES")
+      throw new StartupError(
+        `Port ${port} on ${host} may not be used by this user: set ${variable} to a port above 1023.`,
+        { cause: error },
+      );
+    if (code === "EADDRNOTAVAIL")
+      throw new StartupError(
+        `${host} is not an address of this machine: set HOST to one of its addresses (or 0.0.0.0).`,
+        { cause: error },
+      );
     throw error;
   }
   return server.server.address() as AddressInfo;
@@ -131,7 +152,11 @@ export async function startApp(config: Config, logger: Logger = silentLogger): P
     if (operations.metricsPort !== undefined) {
       const metricsServer = createMetricsServer(logger, metrics);
       servers.push(metricsServer);
-      metricsUrl = urlOf(config.host, await listen(metricsServer, config.host, operations.metricsPort, "HANDLED_METRICS_PORT"), "/metrics");
+      metricsUrl = urlOf(
+        config.host,
+        await listen(metricsServer, config.host, operations.metricsPort, "HANDLED_METRICS_PORT"),
+        "/metrics",
+      );
     }
     const pruning = pruneBatchCommitsEvery(database, config, logger);
     return {
@@ -143,13 +168,19 @@ export async function startApp(config: Config, logger: Logger = silentLogger): P
         clearInterval(pruning);
         if (operations.shutdownDelayMs > 0) {
           // Still serving, /readyz at 503: load balancers take the replica out before its port closes.
-          logger.info({ shutdownDelayMs: operations.shutdownDelayMs }, "not ready; serving until the shutdown delay has passed");
+          logger.info(
+            { shutdownDelayMs: operations.shutdownDelayMs },
+            "not ready; serving until the shutdown delay has passed",
+          );
           await sleep(operations.shutdownDelayMs);
         }
         let drained = true;
         const deadline = setTimeout(() => {
           drained = false;
-          logger.warn({ shutdownTimeoutMs: operations.shutdownTimeoutMs }, "requests still running at the shutdown deadline; closing their connections");
+          logger.warn(
+            { shutdownTimeoutMs: operations.shutdownTimeoutMs },
+            "requests still running at the shutdown deadline; closing their connections",
+          );
           for (const server of servers) server.server.closeAllConnections();
         }, operations.shutdownTimeoutMs);
         try {

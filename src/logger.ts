@@ -1,4 +1,4 @@
-import { pino, type Logger } from "pino";
+import { type Logger, pino } from "pino";
 import pretty from "pino-pretty";
 
 export type { Logger };
@@ -57,4 +57,3 @@ export function flushLogs(): void {
 
 /** A logger that writes nothing, for code run outside the service (tests of parts, tools). */
 export const silentLogger: Logger = pino({ level: "silent" });
-

@@ -1,6 +1,6 @@
 import "./threadpool.js";
-import { ConfigError, loadConfig } from "./config/config.js";
 import { startApp } from "./app.js";
+import { ConfigError, loadConfig } from "./config/config.js";
 import { StartupError } from "./errors.js";
 import { createLogger, flushLogs } from "./logger.js";
 
@@ -16,13 +16,19 @@ try {
   logger.level = config.operations.logLevel;
   const app = await startApp(config, logger);
   const where = app.database.embedded ? `embedded PostgreSQL in ${config.dataDir}` : "DATABASE_URL";
-  logger.info({ url: app.url, metrics: app.metricsUrl, database: where, defaultHandler: config.defaultHandler.type }, `Handled is serving ${app.url}`);
+  logger.info(
+    { url: app.url, metrics: app.metricsUrl, database: where, defaultHandler: config.defaultHandler.type },
+    `Handled is serving ${app.url}`,
+  );
 
   let stopping = false;
   const shutdown = (signal: NodeJS.Signals) => {
     if (stopping) return;
     stopping = true;
-    logger.info({ signal, shutdownTimeoutMs: config.operations.shutdownTimeoutMs }, "stopping: finishing running requests");
+    logger.info(
+      { signal, shutdownTimeoutMs: config.operations.shutdownTimeoutMs },
+      "stopping: finishing running requests",
+    );
     app.stop().then(
       ({ drained }) => {
         logger.info({ drained }, drained ? "stopped" : "stopped with requests cut off at the deadline");
@@ -41,7 +47,10 @@ try {
 } catch (error) {
   // One line that says what to fix; the stack only for what nobody foresaw.
   const known = error instanceof ConfigError || error instanceof StartupError;
-  logger.fatal(known ? {} : { err: error }, known ? (error as Error).message : `Handled could not start: ${(error as Error).message}`);
+  logger.fatal(
+    known ? {} : { err: error },
+    known ? (error as Error).message : `Handled could not start: ${(error as Error).message}`,
+  );
   flushLogs();
   process.exit(1);
 }

@@ -11,9 +11,13 @@ const LONE_SURROGATE = /\p{Cs}/u;
  */
 export function checkText(text: string, what: string, maxLength: number): string {
   if (text.length > maxLength) {
-    throw new HandledError(ErrorCode.BAD_USER_INPUT, `${what} may be at most ${maxLength} characters; this one has ${text.length}.`);
+    throw new HandledError(
+      ErrorCode.BAD_USER_INPUT,
+      `${what} may be at most ${maxLength} characters; this one has ${text.length}.`,
+    );
   }
-  if (text.includes("\u0000")) throw new HandledError(ErrorCode.BAD_USER_INPUT, `${what} may not contain the NUL character.`);
+  if (text.includes("\u0000"))
+    throw new HandledError(ErrorCode.BAD_USER_INPUT, `${what} may not contain the NUL character.`);
   if (LONE_SURROGATE.test(text)) {
     throw new HandledError(ErrorCode.BAD_USER_INPUT, `${what} is not valid Unicode (it holds a lone surrogate).`);
   }
@@ -31,7 +35,10 @@ export function checkJsonDepth(value: unknown, maxDepth: number): void {
   while (pending.length > 0) {
     const [node, depth] = pending.pop()!;
     if (depth > maxDepth) {
-      throw new HandledError(ErrorCode.BAD_USER_INPUT, `The value nests objects and arrays deeper than ${maxDepth} levels.`);
+      throw new HandledError(
+        ErrorCode.BAD_USER_INPUT,
+        `The value nests objects and arrays deeper than ${maxDepth} levels.`,
+      );
     }
     const children = Array.isArray(node) ? node : Object.values(node);
     for (const child of children) {

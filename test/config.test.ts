@@ -22,7 +22,9 @@ describe("configuration", () => {
     expect(() => loadConfig({ PORT: "http", DATABASE_URL: "not a url", HANDLED_MAX_VALUE_BYTES: "-1" })).toThrow(
       /PORT[\s\S]*DATABASE_URL|DATABASE_URL[\s\S]*PORT/,
     );
-    expect(() => loadConfig({ PORT: "http", DATABASE_URL: "not a url", HANDLED_MAX_VALUE_BYTES: "-1" })).toThrow(/HANDLED_MAX_VALUE_BYTES/);
+    expect(() => loadConfig({ PORT: "http", DATABASE_URL: "not a url", HANDLED_MAX_VALUE_BYTES: "-1" })).toThrow(
+      /HANDLED_MAX_VALUE_BYTES/,
+    );
   });
 
   it("lists the default handler's and the secret's problems with the others", () => {
@@ -36,7 +38,9 @@ describe("configuration", () => {
   });
 
   it("reads S3 credentials from the AWS_CREDENTIALS secret and never echoes it", () => {
-    const config = loadConfig({ AWS_CREDENTIALS: JSON.stringify({ ACCESS_KEY: "AKIDEXAMPLE", SECRET_ACCESS_KEY: "s3cr3t-value" }) });
+    const config = loadConfig({
+      AWS_CREDENTIALS: JSON.stringify({ ACCESS_KEY: "AKIDEXAMPLE", SECRET_ACCESS_KEY: "s3cr3t-value" }),
+    });
     expect(config.handlers.S3.credentials).toEqual({ accessKeyId: "AKIDEXAMPLE", secretAccessKey: "s3cr3t-value" });
 
     for (const secret of ['{"ACCESS_KEY": "AKIDEXAMPLE", "SECRET": "s3cr3t-value"}', "s3cr3t-value not json"]) {
@@ -52,7 +56,12 @@ describe("configuration", () => {
   });
 
   it("allows the default handler's bucket and the listed ones", () => {
-    const config = loadConfig({ HANDLED_DEFAULT_HANDLER: "GCS", HANDLED_DEFAULT_HANDLER_BUCKET: "results", HANDLED_GCS_BUCKETS: "extra", HANDLED_S3_BUCKETS: "a,b" });
+    const config = loadConfig({
+      HANDLED_DEFAULT_HANDLER: "GCS",
+      HANDLED_DEFAULT_HANDLER_BUCKET: "results",
+      HANDLED_GCS_BUCKETS: "extra",
+      HANDLED_S3_BUCKETS: "a,b",
+    });
     expect(config.defaultHandler).toEqual({ type: "GCS", bucket: "results" });
     expect(config.handlers.GCS.buckets).toEqual(["extra", "results"]);
     expect(config.handlers.S3.buckets).toEqual(["a", "b"]);

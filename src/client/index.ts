@@ -72,9 +72,16 @@ export interface HandledClient {
 export function createClient(options: ClientOptions): HandledClient {
   const send = options.fetch ?? fetch;
 
-  async function call<R, V>(operation: Operation<R, V>, variables?: V): Promise<{ result: ExecutionResult<R>; status: number }> {
+  async function call<R, V>(
+    operation: Operation<R, V>,
+    variables?: V,
+  ): Promise<{ result: ExecutionResult<R>; status: number }> {
     const extra = typeof options.headers === "function" ? await options.headers() : options.headers;
-    const headers: Record<string, string> = { "content-type": "application/json", accept: "application/json", ...extra };
+    const headers: Record<string, string> = {
+      "content-type": "application/json",
+      accept: "application/json",
+      ...extra,
+    };
     if (options.token) headers.authorization = `Bearer ${options.token}`;
     let response: Response;
     try {
@@ -94,7 +101,9 @@ export function createClient(options: ClientOptions): HandledClient {
       body = JSON.parse(text) as ExecutionResult<R>;
     } catch (cause) {
       const message = `The answer (HTTP ${response.status}) is not JSON: ${text.slice(0, 200)}`;
-      throw new HandledApiError([{ message, extensions: { code: "BAD_RESPONSE" } }], response.status, undefined, { cause });
+      throw new HandledApiError([{ message, extensions: { code: "BAD_RESPONSE" } }], response.status, undefined, {
+        cause,
+      });
     }
     if (typeof body !== "object" || body === null || (!("data" in body) && !("errors" in body))) {
       const message = `The answer (HTTP ${response.status}) is not a GraphQL result.`;

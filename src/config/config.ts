@@ -9,7 +9,7 @@ import type { Env } from "./env.js";
 import { readGcs } from "./gcs.js";
 import { readLocal } from "./local.js";
 import { readS3 } from "./s3.js";
-import { readServer, type InputLimits, type Operations, type ResponseLimits, type Timeouts } from "./server.js";
+import { type InputLimits, type Operations, type ResponseLimits, readServer, type Timeouts } from "./server.js";
 
 export type { InputLimits, Operations, ResponseLimits, Timeouts };
 
@@ -64,7 +64,10 @@ export function loadConfig(env: Env = process.env): Config {
   const defaultHandler = readDefaultHandler(env, dataDir, handlerProblems);
   const defaultOf = <T extends HandlerSpec["type"]>(type: T) =>
     defaultHandler?.type === type ? (defaultHandler as Extract<HandlerSpec, { type: T }>) : undefined;
-  const storeTimeouts = server && { connectTimeoutMs: server.timeouts.storeConnect, requestTimeoutMs: server.timeouts.storeRequest };
+  const storeTimeouts = server && {
+    connectTimeoutMs: server.timeouts.storeConnect,
+    requestTimeoutMs: server.timeouts.storeRequest,
+  };
   const local = readLocal(env, defaultOf("LOCAL")?.dir, problems);
   const s3 = readS3(env, defaultOf("S3")?.bucket, storeTimeouts, problems);
   const gcs = readGcs(env, defaultOf("GCS")?.bucket, server?.timeouts.storeRequest, problems);
@@ -74,5 +77,10 @@ export function loadConfig(env: Env = process.env): Config {
     throw new ConfigError(`Invalid configuration, fix and restart: ${problems.join("; ")}`);
   }
   const { jsonMaxBytes, ...rest } = server;
-  return { ...rest, dataDir, defaultHandler, handlers: { JSON: { maxBytes: jsonMaxBytes }, LOCAL: local, S3: s3, GCS: gcs } };
+  return {
+    ...rest,
+    dataDir,
+    defaultHandler,
+    handlers: { JSON: { maxBytes: jsonMaxBytes }, LOCAL: local, S3: s3, GCS: gcs },
+  };
 }

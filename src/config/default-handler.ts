@@ -1,5 +1,11 @@
 import { resolve } from "node:path";
-import { definitionOf, HANDLER_TYPES, handlerSpecSchema, type HandlerSpec, type HandlerType } from "../results/handler-spec.js";
+import {
+  definitionOf,
+  HANDLER_TYPES,
+  type HandlerSpec,
+  type HandlerType,
+  handlerSpecSchema,
+} from "../results/handler-spec.js";
 import type { Env } from "./env.js";
 
 const isHandlerType = (type: string): type is HandlerType => (HANDLER_TYPES as readonly string[]).includes(type);
@@ -24,6 +30,10 @@ export function readDefaultHandler(env: Env, dataDir: string, problems: string[]
   }
   const spec = handlerSpecSchema.safeParse(input);
   if (spec.success) return spec.data;
-  problems.push(...spec.error.issues.map((i) => `HANDLED_DEFAULT_HANDLER_${i.path.join(".").toUpperCase()}: ${i.message} (for ${type})`));
+  problems.push(
+    ...spec.error.issues.map(
+      (i) => `HANDLED_DEFAULT_HANDLER_${i.path.join(".").toUpperCase()}: ${i.message} (for ${type})`,
+    ),
+  );
   return undefined;
 }

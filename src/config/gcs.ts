@@ -12,7 +12,12 @@ const gcsEnv = z.object({
  * What GCS handlers are configured with (credentials come from Google's usual places); the
  * default handler's bucket, if it is GCS, is always allowed.
  */
-export function readGcs(env: Env, defaultBucket: string | undefined, requestTimeoutMs: number | undefined, problems: string[]): GcsSettings | undefined {
+export function readGcs(
+  env: Env,
+  defaultBucket: string | undefined,
+  requestTimeoutMs: number | undefined,
+  problems: string[],
+): GcsSettings | undefined {
   const e = parseEnv(gcsEnv, env, problems);
   if (!e || requestTimeoutMs === undefined) return undefined;
   return {

@@ -12,5 +12,9 @@ const localEnv = z.object({ HANDLED_LOCAL_DIRS: list });
 export function readLocal(env: Env, defaultDir: string | undefined, problems: string[]): LocalSettings | undefined {
   const e = parseEnv(localEnv, env, problems);
   if (!e) return undefined;
-  return { allowedDirs: [...new Set([...e.HANDLED_LOCAL_DIRS.map((dir) => resolve(dir)), ...(defaultDir ? [defaultDir] : [])])] };
+  return {
+    allowedDirs: [
+      ...new Set([...e.HANDLED_LOCAL_DIRS.map((dir) => resolve(dir)), ...(defaultDir ? [defaultDir] : [])]),
+    ],
+  };
 }

@@ -42,7 +42,11 @@ function parseAwsCredentials(secret: string | undefined, problems: string[]): S3
     return undefined;
   }
   const { ACCESS_KEY, SECRET_ACCESS_KEY, SESSION_TOKEN } = parsed.data;
-  return { accessKeyId: ACCESS_KEY, secretAccessKey: SECRET_ACCESS_KEY, ...(SESSION_TOKEN ? { sessionToken: SESSION_TOKEN } : {}) };
+  return {
+    accessKeyId: ACCESS_KEY,
+    secretAccessKey: SECRET_ACCESS_KEY,
+    ...(SESSION_TOKEN ? { sessionToken: SESSION_TOKEN } : {}),
+  };
 }
 
 /** What S3 handlers are configured with; the default handler's bucket, if it is S3, is always allowed. */

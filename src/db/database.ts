@@ -1,14 +1,14 @@
-import { PrismaPg } from "@prisma/adapter-pg";
 import { setTimeout as sleep } from "node:timers/promises";
+import { PrismaPg } from "@prisma/adapter-pg";
 import pg from "pg";
-import { PrismaClient } from "../generated/prisma/client.js";
 import { withDeadline } from "../deadline.js";
 import { StartupError } from "../errors.js";
-import { describeDatabaseError, isDatabaseUnavailable } from "./errors.js";
+import { PrismaClient } from "../generated/prisma/client.js";
+import { type Logger, silentLogger } from "../logger.js";
 import type { EmbeddedDatabase } from "./embedded-postgres.js";
+import { describeDatabaseError, isDatabaseUnavailable } from "./errors.js";
 import { applyMigrations, latestMigration } from "./migrate.js";
 import { createQueries, type Queries } from "./queries.js";
-import { silentLogger, type Logger } from "../logger.js";
 
 /** A migrated database and the Prisma client over it. */
 export interface Database {
@@ -70,8 +70,10 @@ function countingClient(onStatement: () => void): typeof pg.Client {
   return class CountingClient extends pg.Client {
     // pg's query() has many overloads; this forwards every one of them unchanged, which no
     // single typed signature can state, hence `any`.
+    // biome-ignore lint/suspicious/noExplicitAny: forwards every overload of pg's query() unchanged.
     override query(...args: any[]): any {
       onStatement();
+      // biome-ignore lint/suspicious/noExplicitAny: as above.
       return (super.query as (...a: any[]) => any)(...args);
     }
   };
@@ -101,7 +103,10 @@ export function createPrismaClient(url: string, options: PoolOptions = {}): { pr
   // dropped it and opens a new one when needed.
   const logger = options.logger ?? silentLogger;
   pool.on("error", (error) => {
-    logger.warn({ cause: describeDatabaseError(error) }, "PostgreSQL closed an idle connection; the pool will open a new one");
+    logger.warn(
+      { cause: describeDatabaseError(error) },
+      "PostgreSQL closed an idle connection; the pool will open a new one",
+    );
   });
   return { prisma: new PrismaClient({ adapter: new PrismaPg(pool, { disposeExternalPool: true }) }), pool };
 }
@@ -146,7 +151,9 @@ async function startEmbedded(dataDir: string): Promise<EmbeddedDatabase> {
     return await embeddedModule.startEmbeddedPostgres(dataDir);
   } catch (error) {
     if (error instanceof StartupError) throw error;
-    throw new StartupError(`${(error as Error).message.split("\n")[0]} Set DATABASE_URL to use another PostgreSQL.`, { cause: error });
+    throw new StartupError(`${(error as Error).message.split("\n")[0]} Set DATABASE_URL to use another PostgreSQL.`, {
+      cause: error,
+    });
   }
 }
 
@@ -155,18 +162,29 @@ async function startEmbedded(dataDir: string): Promise<EmbeddedDatabase> {
  * HANDLED_DB_CONNECT_TIMEOUT_MS has passed since the first try (a database starting next to the
  * service gets that long). Each failed try is logged; the last one fails start-up.
  */
-async function migrateWhenReachable(url: string, config: DatabaseOptions, logger: Logger, where: string): Promise<void> {
+async function migrateWhenReachable(
+  url: string,
+  config: DatabaseOptions,
+  logger: Logger,
+  where: string,
+): Promise<void> {
   const { dbConnect, dbStartup } = config.timeouts;
   const giveUpAt = Date.now() + dbConnect;
   for (let attempt = 1; ; attempt++) {
     try {
-      await applyMigrations(url, { connectTimeoutMs: Math.max(500, giveUpAt - Date.now()), statementTimeoutMs: dbStartup });
+      await applyMigrations(url, {
+        connectTimeoutMs: Math.max(500, giveUpAt - Date.now()),
+        statementTimeoutMs: dbStartup,
+      });
       return;
     } catch (error) {
       if (!isDatabaseUnavailable(error)) {
-        throw new StartupError(`Migrating the database failed: ${(error as Error).message.split("\n")[0]} Fix the database (or the migration), then start again.`, {
-          cause: error,
-        });
+        throw new StartupError(
+          `Migrating the database failed: ${(error as Error).message.split("\n")[0]} Fix the database (or the migration), then start again.`,
+          {
+            cause: error,
+          },
+        );
       }
       const waitMs = Math.min(250 * 2 ** (attempt - 1), 2000, giveUpAt - Date.now());
       if (waitMs <= 0) {
@@ -176,7 +194,10 @@ async function migrateWhenReachable(url: string, config: DatabaseOptions, logger
           { cause: error },
         );
       }
-      logger.warn({ attempt, cause: describeDatabaseError(error), retryInMs: waitMs }, `PostgreSQL did not answer; trying again`);
+      logger.warn(
+        { attempt, cause: describeDatabaseError(error), retryInMs: waitMs },
+        `PostgreSQL did not answer; trying again`,
+      );
       await sleep(waitMs);
     }
   }
@@ -186,7 +207,11 @@ async function migrateWhenReachable(url: string, config: DatabaseOptions, logger
  * Connects to `DATABASE_URL`, or starts the embedded PostgreSQL under the data folder when
  * none is given, and applies pending migrations before anything else uses it.
  */
-export async function openDatabase(config: DatabaseOptions, logger: Logger = silentLogger, pool: Omit<PoolOptions, "timeouts" | "logger"> = {}): Promise<Database> {
+export async function openDatabase(
+  config: DatabaseOptions,
+  logger: Logger = silentLogger,
+  pool: Omit<PoolOptions, "timeouts" | "logger"> = {},
+): Promise<Database> {
   let url = config.databaseUrl;
   let embedded: EmbeddedDatabase | undefined;
   if (!url) {
@@ -195,7 +220,12 @@ export async function openDatabase(config: DatabaseOptions, logger: Logger = sil
     url = embedded.url;
   }
   try {
-    await migrateWhenReachable(url, config, logger, config.databaseUrl ? "the server in DATABASE_URL" : "the embedded PostgreSQL");
+    await migrateWhenReachable(
+      url,
+      config,
+      logger,
+      config.databaseUrl ? "the server in DATABASE_URL" : "the embedded PostgreSQL",
+    );
   } catch (error) {
     await embedded?.stop();
     throw error;

@@ -5,13 +5,23 @@
 /** SQLSTATEs of lost connections (08), exhausted resources (53), shutdowns (57P) and timeouts. */
 const UNAVAILABLE_SQLSTATE = /^(08|53|57P)|^57014$|^25P03$/;
 /** Node's errors for a peer that is gone or does not answer. */
-const NETWORK_CODES = new Set(["ECONNREFUSED", "ECONNRESET", "ETIMEDOUT", "EPIPE", "EHOSTUNREACH", "ENETUNREACH", "ENOTFOUND", "EAI_AGAIN"]);
+const NETWORK_CODES = new Set([
+  "ECONNREFUSED",
+  "ECONNRESET",
+  "ETIMEDOUT",
+  "EPIPE",
+  "EHOSTUNREACH",
+  "ENETUNREACH",
+  "ENOTFOUND",
+  "EAI_AGAIN",
+]);
 /** Prisma's: cannot reach, timed out, connection closed, pool timed out. */
 const PRISMA_CODES = new Set(["P1001", "P1002", "P1008", "P1017", "P2024"]);
 /** Kinds of Prisma driver-adapter errors that say the same. */
 const ADAPTER_KINDS = new Set(["DatabaseNotReachable", "ConnectionClosed", "SocketTimeout", "TooManyConnections"]);
 /** node-postgres' own messages when a connection ends or times out on its side. */
-const CLIENT_MESSAGES = /Connection terminated|timeout exceeded when trying to connect|^timeout expired$|Query read timeout|not queryable|Connection ended/;
+const CLIENT_MESSAGES =
+  /Connection terminated|timeout exceeded when trying to connect|^timeout expired$|Query read timeout|not queryable|Connection ended/;
 
 interface ErrorLike {
   code?: unknown;

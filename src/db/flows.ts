@@ -29,7 +29,9 @@ export function flowQueries(prisma: PrismaClient) {
     /** Up to `limit` flows, newest first, after `after` when given. */
     page(limit: number, after: FlowCursor | null): Promise<FlowRow[]> {
       return prisma.flow.findMany({
-        where: after ? { OR: [{ createdAt: { lt: after.createdAt } }, { createdAt: after.createdAt, id: { lt: after.id } }] } : {},
+        where: after
+          ? { OR: [{ createdAt: { lt: after.createdAt } }, { createdAt: after.createdAt, id: { lt: after.id } }] }
+          : {},
         orderBy: [{ createdAt: "desc" }, { id: "desc" }],
         take: limit,
       });
@@ -46,7 +48,10 @@ export function flowQueries(prisma: PrismaClient) {
 
     /** The tasks of the given flows, each flow's in order. */
     tasksOfFlows(flowIds: readonly string[]): Promise<TaskRow[]> {
-      return prisma.task.findMany({ where: { flowId: { in: [...flowIds] } }, orderBy: [{ flowId: "asc" }, { position: "asc" }] });
+      return prisma.task.findMany({
+        where: { flowId: { in: [...flowIds] } },
+        orderBy: [{ flowId: "asc" }, { position: "asc" }],
+      });
     },
 
     tasksByIds(ids: readonly string[]): Promise<TaskRow[]> {
@@ -60,7 +65,12 @@ export function flowQueries(prisma: PrismaClient) {
           name: flow.name,
           ...handlerData(flow),
           tasks: {
-            create: flow.tasks.map((task, position) => ({ name: task.name, isParameter: task.isParameter, position, ...handlerData(task) })),
+            create: flow.tasks.map((task, position) => ({
+              name: task.name,
+              isParameter: task.isParameter,
+              position,
+              ...handlerData(task),
+            })),
           },
         },
       });

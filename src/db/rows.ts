@@ -1,7 +1,17 @@
 // The rows the data-access layer returns: what the services and the API work with. Tables map to
 // Prisma's models; rows read with what belongs to them (a task run with its current state and
 // that state's result) carry it, so a reader needs no second statement.
-import type { CachedInput, Flow, FlowRun, HandlerType, Result, State, StateType, Task, TaskRun } from "../generated/prisma/client.js";
+import type {
+  CachedInput,
+  Flow,
+  FlowRun,
+  HandlerType,
+  Result,
+  State,
+  StateType,
+  Task,
+  TaskRun,
+} from "../generated/prisma/client.js";
 
 export type { HandlerType, StateType };
 

@@ -39,8 +39,19 @@ export function runQueries(prisma: PrismaClient, pool: pg.Pool) {
      * Up to `limit` runs of each flow in `flowIds`, newest first, after `after`, only those in
      * `state` when given; each with its state, and tagged with its flow.
      */
-    async ofFlows(flowIds: readonly string[], limit: number, after: RunCursor | null, state: FlowRunState | null): Promise<Tagged<FlowRunRow>[]> {
-      const { rows } = await pool.query<{ parent: string; id: string; flowId: string; createdAt: Date; state: FlowRunState }>(
+    async ofFlows(
+      flowIds: readonly string[],
+      limit: number,
+      after: RunCursor | null,
+      state: FlowRunState | null,
+    ): Promise<Tagged<FlowRunRow>[]> {
+      const { rows } = await pool.query<{
+        parent: string;
+        id: string;
+        flowId: string;
+        createdAt: Date;
+        state: FlowRunState;
+      }>(
         `SELECT p.parent::text AS parent, x.* FROM unnest($1::uuid[]) AS p(parent)
          CROSS JOIN LATERAL (
            SELECT fr.id::text, fr.flow_id::text AS "flowId", fr.created_at AS "createdAt", st.state
@@ -58,14 +69,24 @@ export function runQueries(prisma: PrismaClient, pool: pg.Pool) {
          ) x`,
         [flowIds, after?.createdAt ?? null, after?.id ?? null, state, limit],
       );
-      return rows.map((row) => ({ parent: row.parent, id: row.id, flowId: row.flowId, createdAt: row.createdAt, loadedState: row.state }));
+      return rows.map((row) => ({
+        parent: row.parent,
+        id: row.id,
+        flowId: row.flowId,
+        createdAt: row.createdAt,
+        loadedState: row.state,
+      }));
     },
 
     /**
      * Creates a run of a flow: one task run per task, each at version 1. Tasks given a result in
      * `parameters` (by task id) start in SUCCESS with it; every other starts PENDING with none.
      */
-    create(flowId: string, taskIds: readonly string[], parameters: ReadonlyMap<string, NewParameterResult>): Promise<FlowRunRow> {
+    create(
+      flowId: string,
+      taskIds: readonly string[],
+      parameters: ReadonlyMap<string, NewParameterResult>,
+    ): Promise<FlowRunRow> {
       return prisma.flowRun.create({
         data: {
           flowId,

@@ -76,5 +76,12 @@ export function taskRunFromColumns(row: TaskRunColumns): TaskRunRow {
     createdAt: row.stateCreatedAt,
     loadedResult: resultFromColumns(row),
   };
-  return { id: row.id, flowRunId: row.flowRunId, taskId: row.taskId, version: row.version, position: row.position, loadedState };
+  return {
+    id: row.id,
+    flowRunId: row.flowRunId,
+    taskId: row.taskId,
+    version: row.version,
+    position: row.position,
+    loadedState,
+  };
 }

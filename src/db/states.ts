@@ -4,7 +4,7 @@
 // Prisma's adapter (see Database.pool).
 import type pg from "pg";
 import type { HandlerType, StateRow, StateType, Tagged } from "./rows.js";
-import { RESULT_COLUMNS, resultFromColumns, type ResultColumns } from "./sql.js";
+import { RESULT_COLUMNS, type ResultColumns, resultFromColumns } from "./sql.js";
 
 /** A task run's state at one version. */
 export interface StateKey {
@@ -16,7 +16,14 @@ export interface StateKey {
 export function stateQueries(pool: pg.Pool) {
   const select = `s.id::text, s.task_run_id::text AS "taskRunId", s.version, s.type::text AS type, s.message,
                   s.created_at AS "createdAt", ${RESULT_COLUMNS}`;
-  type Row = ResultColumns & { id: string; taskRunId: string; version: number; type: StateType; message: string | null; createdAt: Date };
+  type Row = ResultColumns & {
+    id: string;
+    taskRunId: string;
+    version: number;
+    type: StateType;
+    message: string | null;
+    createdAt: Date;
+  };
   const toState = (row: Row): StateRow => ({
     id: row.id,
     taskRunId: row.taskRunId,
@@ -56,8 +63,11 @@ export function stateQueries(pool: pg.Pool) {
       return rows.map(toState);
     },
 
-    loadTaskRunsForChange: (ids: readonly string[], withLatestResult: readonly string[], keyed: readonly KeyedChange[] = []) =>
-      loadTaskRunsForChange(pool, ids, withLatestResult, keyed),
+    loadTaskRunsForChange: (
+      ids: readonly string[],
+      withLatestResult: readonly string[],
+      keyed: readonly KeyedChange[] = [],
+    ) => loadTaskRunsForChange(pool, ids, withLatestResult, keyed),
     recordStateBatch: (batch: StateBatch) => recordStateBatch(pool, batch),
     resolveBatchCommit: (batchId: string) => resolveBatchCommit(pool, batchId),
     pruneBatchCommits: (olderThanSeconds: number) => pruneBatchCommits(pool, olderThanSeconds),
@@ -138,7 +148,9 @@ export async function loadTaskRunsForChange(
      FROM task_run t JOIN task k ON k.id = t.task_id JOIN flow f ON f.id = k.flow_id
      ${keyed.length > 0 ? KEYED_STATE_JOIN : ""}
      WHERE t.id = ANY($1::uuid[])`,
-    keyed.length > 0 ? [ids, withLatestResult, keyed.map((k) => k.taskRunId), keyed.map((k) => k.idempotencyKey)] : [ids, withLatestResult],
+    keyed.length > 0
+      ? [ids, withLatestResult, keyed.map((k) => k.taskRunId), keyed.map((k) => k.idempotencyKey)]
+      : [ids, withLatestResult],
   );
   return new Map(
     rows.map((row) => [
@@ -148,7 +160,11 @@ export async function loadTaskRunsForChange(
         flowRunId: row.flow_run_id,
         taskId: row.task_id,
         version: row.version,
-        task: { isParameter: row.is_parameter, handlerType: row.task_handler_type, handlerConfig: row.task_handler_config },
+        task: {
+          isParameter: row.is_parameter,
+          handlerType: row.task_handler_type,
+          handlerConfig: row.task_handler_config,
+        },
         flow: { handlerType: row.flow_handler_type, handlerConfig: row.flow_handler_config },
         latestResultId: row.latest_result_id,
         keyedState: row.keyed_version === null ? null : { version: row.keyed_version, type: row.keyed_type! },
@@ -171,12 +187,20 @@ export interface StateBatch {
     resultId: string | null;
     idempotencyKey: string | null;
   }[];
-  results: { id: string; handlerType: HandlerType; handlerConfig: Record<string, string>; handle: string; sizeBytes: number }[];
+  results: {
+    id: string;
+    handlerType: HandlerType;
+    handlerConfig: Record<string, string>;
+    handle: string;
+    sizeBytes: number;
+  }[];
   cachedInputs: { stateId: string; name: string; upstreamTaskRunId: string; resultId: string }[];
 }
 
 /** How a batch was recorded: all of it, or (some version being stale) none of it. */
-export type RecordOutcome = { recorded: true } | { recorded: false; stale: { taskRunId: string; current: number | null } };
+export type RecordOutcome =
+  | { recorded: true }
+  | { recorded: false; stale: { taskRunId: string; current: number | null } };
 
 /**
  * Records a batch in one statement, all or nothing: it locks the task runs, and only if every
@@ -260,9 +284,14 @@ export type BatchCommitOutcome = "recorded" | "not-recorded";
  * reached (the outcome stays unknown).
  */
 export async function resolveBatchCommit(pool: pg.Pool, batchId: string): Promise<BatchCommitOutcome> {
-  const fenced = await pool.query(`INSERT INTO batch_commit (id, recorded) VALUES ($1, false) ON CONFLICT (id) DO NOTHING RETURNING id`, [batchId]);
+  const fenced = await pool.query(
+    `INSERT INTO batch_commit (id, recorded) VALUES ($1, false) ON CONFLICT (id) DO NOTHING RETURNING id`,
+    [batchId],
+  );
   if (fenced.rowCount === 1) return "not-recorded";
-  const { rows } = await pool.query<{ recorded: boolean }>(`SELECT recorded FROM batch_commit WHERE id = $1`, [batchId]);
+  const { rows } = await pool.query<{ recorded: boolean }>(`SELECT recorded FROM batch_commit WHERE id = $1`, [
+    batchId,
+  ]);
   return rows[0]?.recorded ? "recorded" : "not-recorded";
 }
 
@@ -271,6 +300,9 @@ export async function resolveBatchCommit(pool: pg.Pool, batchId: string): Promis
  * still be running, so no longer needed to fence one. Returns how many went.
  */
 export async function pruneBatchCommits(pool: pg.Pool, olderThanSeconds: number): Promise<number> {
-  const { rowCount } = await pool.query(`DELETE FROM batch_commit WHERE created_at < now() - make_interval(secs => $1)`, [olderThanSeconds]);
+  const { rowCount } = await pool.query(
+    `DELETE FROM batch_commit WHERE created_at < now() - make_interval(secs => $1)`,
+    [olderThanSeconds],
+  );
   return rowCount ?? 0;
 }

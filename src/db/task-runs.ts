@@ -1,17 +1,32 @@
 import type pg from "pg";
 import type { ParameterRow, Tagged, TaskRunRow } from "./rows.js";
-import { RESULT_COLUMNS, resultFromColumns, TASK_RUN_COLUMNS, TASK_RUN_JOINS, taskRunFromColumns, type ResultColumns, type TaskRunColumns } from "./sql.js";
+import {
+  RESULT_COLUMNS,
+  type ResultColumns,
+  resultFromColumns,
+  TASK_RUN_COLUMNS,
+  TASK_RUN_JOINS,
+  type TaskRunColumns,
+  taskRunFromColumns,
+} from "./sql.js";
 
 /** Task runs, each read with its current state and that state's result. */
 export function taskRunQueries(pool: pg.Pool) {
   return {
     async byIds(ids: readonly string[]): Promise<TaskRunRow[]> {
-      const { rows } = await pool.query<TaskRunColumns>(`SELECT ${TASK_RUN_COLUMNS} ${TASK_RUN_JOINS} WHERE t.id = ANY($1::uuid[])`, [ids]);
+      const { rows } = await pool.query<TaskRunColumns>(
+        `SELECT ${TASK_RUN_COLUMNS} ${TASK_RUN_JOINS} WHERE t.id = ANY($1::uuid[])`,
+        [ids],
+      );
       return rows.map(taskRunFromColumns);
     },
 
     /** Up to `limit` task runs of each flow run in `flowRunIds`, in task order after position `after`, tagged with their flow run. */
-    async ofFlowRuns(flowRunIds: readonly string[], limit: number, after: number | null): Promise<Tagged<TaskRunRow>[]> {
+    async ofFlowRuns(
+      flowRunIds: readonly string[],
+      limit: number,
+      after: number | null,
+    ): Promise<Tagged<TaskRunRow>[]> {
       const { rows } = await pool.query<TaskRunColumns & { parent: string }>(
         `SELECT p.parent::text AS parent, x.* FROM unnest($1::uuid[]) AS p(parent)
          CROSS JOIN LATERAL (
@@ -28,7 +43,9 @@ export function taskRunQueries(pool: pg.Pool) {
     /** The parameters of the given flow runs, in task order, each with the result its run was created with. */
     async parametersOf(flowRunIds: readonly string[]): Promise<ParameterRow[]> {
       // A parameter's value is the result of its first state, given when the run was created.
-      const { rows } = await pool.query<ResultColumns & { id: string; flowRunId: string; taskId: string; version: number; name: string }>(
+      const { rows } = await pool.query<
+        ResultColumns & { id: string; flowRunId: string; taskId: string; version: number; name: string }
+      >(
         `SELECT t.id::text, t.flow_run_id::text AS "flowRunId", t.task_id::text AS "taskId", t.version, k.name, ${RESULT_COLUMNS}
          FROM task_run t
          JOIN task k ON k.id = t.task_id AND k.is_parameter

@@ -1,15 +1,19 @@
 import { readFileSync } from "node:fs";
+import type { ApolloServerPlugin } from "@apollo/server";
 import { ApolloServer } from "@apollo/server";
 import { unwrapResolverError } from "@apollo/server/errors";
-import { ApolloServerPluginCacheControlDisabled, ApolloServerPluginLandingPageDisabled } from "@apollo/server/plugin/disabled";
-import type { ApolloServerPlugin } from "@apollo/server";
+import {
+  ApolloServerPluginCacheControlDisabled,
+  ApolloServerPluginLandingPageDisabled,
+} from "@apollo/server/plugin/disabled";
 import { GraphQLError, type GraphQLFormattedError } from "graphql";
-import type { Logger } from "../logger.js";
 import { describeDatabaseError, isDatabaseUnavailable } from "../db/errors.js";
 import { ErrorCode, HandledError } from "../errors.js";
+import type { Logger } from "../logger.js";
 import { projectFile } from "../project-files.js";
-import type { GraphQLContext } from "./context.js";
 import { storageFailureOf } from "../results/observed-handler.js";
+import type { GraphQLContext } from "./context.js";
+
 import { graphiqlLandingPage } from "./graphiql.js";
 import { resolvers } from "./resolvers.js";
 
@@ -25,7 +29,12 @@ export const typeDefs = readFileSync(projectFile("schema.graphql"), "utf8");
 export function formatError(formatted: GraphQLFormattedError, error: unknown): GraphQLFormattedError {
   const original = unwrapResolverError(error);
   if (original instanceof HandledError) {
-    return { message: original.message, locations: formatted.locations, path: formatted.path, extensions: { code: original.code } };
+    return {
+      message: original.message,
+      locations: formatted.locations,
+      path: formatted.path,
+      extensions: { code: original.code },
+    };
   }
   const code = formatted.extensions?.code;
   if ((code === "INTERNAL_SERVER_ERROR" || code === undefined) && isDatabaseUnavailable(original)) {
@@ -48,15 +57,6 @@ export function formatError(formatted: GraphQLFormattedError, error: unknown): G
 }
 
 /**
- * What the request log line and metrics say of a GraphQL request: its operation and the codes
- * of the errors it answered with. Filled in by Apollo, read when the response has been sent.
- */
-export interface RequestTrace {
-  operationName?: string;
-  errorCodes: string[];
-}
-
-/**
  * Fills each request's RequestTrace, and logs, once and with the request's id, the failures an
  * operator must see: storage failures with the handler and the place, database failures, and
  * internal errors (where they were thrown, not their message: a message can quote data).
@@ -75,14 +75,24 @@ function logging(logger: Logger): ApolloServerPlugin<GraphQLContext> {
             const at = error.path?.join(".");
             const failure = storageFailureOf(original);
             const requestId = contextValue.requestId;
+            // A client's mistake, or a coded failure of the data: counted in the request's line only.
+            const coded =
+              original instanceof HandledError ||
+              (error.extensions?.code !== undefined && error.extensions.code !== "INTERNAL_SERVER_ERROR");
             if (failure) {
-              logger.error({ requestId, ...failure, at }, `result ${failure.call} failed: ${original instanceof HandledError ? original.message : "unexpected error"}`);
-            } else if (original instanceof HandledError || (error.extensions?.code !== undefined && error.extensions.code !== "INTERNAL_SERVER_ERROR")) {
-              continue;
+              logger.error(
+                { requestId, ...failure, at },
+                `result ${failure.call} failed: ${original instanceof HandledError ? original.message : "unexpected error"}`,
+              );
+            } else if (coded) {
+              // Nothing for an operator to do.
             } else if (isDatabaseUnavailable(original)) {
               logger.error({ requestId, at, cause: describeDatabaseError(original) }, "database unavailable");
             } else {
-              const where = original instanceof Error ? { name: original.name, stack: original.stack?.split("\n").slice(1).join("\n") } : { type: typeof original };
+              const where =
+                original instanceof Error
+                  ? { name: original.name, stack: original.stack?.split("\n").slice(1).join("\n") }
+                  : { type: typeof original };
               logger.error({ requestId, at, err: where }, "internal error");
             }
           }
@@ -127,7 +137,8 @@ export interface ApolloOptions {
 
 /** The API's Apollo Server; the HTTP front (src/http/server.ts) drains connections itself. */
 export function createApolloServer(options: ApolloOptions): ApolloServer<GraphQLContext> {
-  const landingPage = (options.graphiql && graphiqlLandingPage(options.logger)) || ApolloServerPluginLandingPageDisabled();
+  const landingPage =
+    (options.graphiql && graphiqlLandingPage(options.logger)) || ApolloServerPluginLandingPageDisabled();
   return new ApolloServer<GraphQLContext>({
     typeDefs,
     resolvers,

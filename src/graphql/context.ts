@@ -4,8 +4,16 @@ import { ResponseBudget, type ResponseBudgetLimits } from "../results/response-b
 import type { ResultStore } from "../results/result-store.js";
 import type { FlowService } from "../services/flows.js";
 import type { StateService } from "../services/states.js";
-import type { RequestTrace } from "./apollo.js";
 import { createLoaders, type Loaders } from "./loaders.js";
+
+/**
+ * What the request log line and metrics say of a GraphQL request: its operation and the codes
+ * of the errors it answered with. Filled in by Apollo, read when the response has been sent.
+ */
+export interface RequestTrace {
+  operationName?: string;
+  errorCodes: string[];
+}
 
 /** The services, built once per server. */
 export interface Services {
@@ -32,5 +40,11 @@ export interface GraphQLContext extends Omit<Services, "queries"> {
 /** The context of one request: its own loaders (nothing is cached across requests) and read budget. */
 export function createContext(services: Services, requestId: string, trace: RequestTrace): GraphQLContext {
   const { queries, ...shared } = services;
-  return { ...shared, loaders: createLoaders(queries), budget: new ResponseBudget(services.responseLimits), trace, requestId };
+  return {
+    ...shared,
+    loaders: createLoaders(queries),
+    budget: new ResponseBudget(services.responseLimits),
+    trace,
+    requestId,
+  };
 }

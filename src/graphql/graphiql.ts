@@ -30,7 +30,9 @@ export function graphiqlLandingPage(logger: Logger): ApolloServerPlugin | undefi
   try {
     import.meta.resolve("@graphql-yoga/render-graphiql");
   } catch {
-    logger.warn("GraphiQL is on but @graphql-yoga/render-graphiql is not installed (npm ci installs it); serving no IDE.");
+    logger.warn(
+      "GraphiQL is on but @graphql-yoga/render-graphiql is not installed (npm ci installs it); serving no IDE.",
+    );
     return undefined;
   }
   let page: Promise<string> | undefined;

@@ -1,9 +1,19 @@
 import DataLoader from "dataloader";
 import type { Queries } from "../db/queries.js";
+import type {
+  CachedInputRow,
+  FlowRow,
+  FlowRunRow,
+  FlowRunState,
+  ParameterRow,
+  ResultRow,
+  StateRow,
+  TaskRow,
+  TaskRunRow,
+} from "../db/rows.js";
 import type { RunCursor } from "../db/runs.js";
 import type { StateKey } from "../db/states.js";
-import type { CachedInputRow, FlowRow, FlowRunRow, FlowRunState, ParameterRow, ResultRow, StateRow, TaskRow, TaskRunRow } from "../db/rows.js";
-import { toPage, type Page } from "./pagination.js";
+import { type Page, toPage } from "./pagination.js";
 
 /** Which page of a parent's list: its size, and the sort key of the item it starts after. */
 export interface PageKey<A> {
@@ -45,7 +55,12 @@ export interface Loaders {
 }
 
 /** Orders `rows` like `keys`, one entry per key (null where none matched). */
-function byKey<K, T>(keys: readonly K[], rows: readonly T[], keyOfRow: (row: T) => string, keyOf: (key: K) => string = String): (T | null)[] {
+function byKey<K, T>(
+  keys: readonly K[],
+  rows: readonly T[],
+  keyOfRow: (row: T) => string,
+  keyOf: (key: K) => string = String,
+): (T | null)[] {
   const found = new Map(rows.map((row) => [keyOfRow(row), row]));
   return keys.map((k) => found.get(keyOf(k)) ?? null);
 }
@@ -58,7 +73,9 @@ function groupBy<T>(keys: readonly string[], rows: readonly T[], key: (row: T) =
 }
 
 /** A loader by id: one statement for every id asked for at one level. */
-function byIdLoader<T extends { id: string }>(fetch: (ids: readonly string[]) => Promise<T[]>): DataLoader<string, T | null> {
+function byIdLoader<T extends { id: string }>(
+  fetch: (ids: readonly string[]) => Promise<T[]>,
+): DataLoader<string, T | null> {
   return new DataLoader(async (ids) => byKey(ids, await fetch(ids), (row) => row.id));
 }
 
@@ -67,7 +84,12 @@ function byIdLoader<T extends { id: string }>(fetch: (ids: readonly string[]) =>
  * different parents are fetched together, `size + 1` rows per parent, in one statement.
  */
 function pagedLoader<A, T>(
-  fetch: (parents: string[], limit: number, after: A | null, state: FlowRunState | null) => Promise<(T & { parent: string })[]>,
+  fetch: (
+    parents: string[],
+    limit: number,
+    after: A | null,
+    state: FlowRunState | null,
+  ) => Promise<(T & { parent: string })[]>,
   cursorOf: (node: T) => readonly (string | number)[],
 ): DataLoader<PageKey<A>, Page<T>, string> {
   return new DataLoader(
@@ -85,7 +107,7 @@ function pagedLoader<A, T>(
         const { size, after, state } = group[0]!;
         const parents = group.map((key) => key.parent);
         const rows = groupBy(parents, await fetch(parents, size + 1, after, state ?? null), (row) => row.parent);
-        group.forEach((key, i) => pages.set(key, toPage<T>(rows[i]!, size, cursorOf)));
+        for (const [i, key] of group.entries()) pages.set(key, toPage<T>(rows[i]!, size, cursorOf));
       }
       return keys.map((key) => pages.get(key)!);
     },
@@ -96,7 +118,8 @@ function pagedLoader<A, T>(
 export function createLoaders(queries: Queries): Loaders {
   const { flows, runs, taskRuns, states, results } = queries;
   const stateKey = (key: StateKey) => `${key.taskRunId}:${key.version}`;
-  const runCursor = (after: [string, string] | null): RunCursor | null => (after ? { createdAt: after[0], id: after[1] } : null);
+  const runCursor = (after: [string, string] | null): RunCursor | null =>
+    after ? { createdAt: after[0], id: after[1] } : null;
 
   return {
     flow: byIdLoader(flows.byIds),
@@ -104,17 +127,32 @@ export function createLoaders(queries: Queries): Loaders {
     task: byIdLoader(flows.tasksByIds),
     flowRun: byIdLoader(runs.byIds),
     // A run with no task runs has no rows: nothing to do is done.
-    flowRunState: new DataLoader(async (ids) => byKey(ids, await runs.states(ids), (row) => row.id).map((row) => row?.state ?? "SUCCESS")),
+    flowRunState: new DataLoader(async (ids) =>
+      byKey(ids, await runs.states(ids), (row) => row.id).map((row) => row?.state ?? "SUCCESS"),
+    ),
     runsOfFlow: pagedLoader(
       (parents, limit, after: [string, string] | null, state) => runs.ofFlows(parents, limit, runCursor(after), state),
       (run) => [run.createdAt.toISOString(), run.id],
     ),
     taskRun: byIdLoader(taskRuns.byIds),
-    taskRunsOfFlowRun: pagedLoader((parents, limit, after: number | null) => taskRuns.ofFlowRuns(parents, limit, after), (run) => [run.position!]),
-    statesOfTaskRun: pagedLoader((parents, limit, after: number | null) => states.ofTaskRuns(parents, limit, after), (state) => [state.version]),
-    stateAt: new DataLoader(async (keys) => byKey(keys, await states.atVersions(keys), (row) => stateKey(row), stateKey), { cacheKeyFn: stateKey }),
-    parametersOfFlowRun: new DataLoader(async (ids) => groupBy(ids, await taskRuns.parametersOf(ids), (parameter) => parameter.taskRun.flowRunId)),
-    cachedInputsOfState: new DataLoader(async (ids) => groupBy(ids, await results.cachedInputsOfStates(ids), (input) => input.stateId)),
+    taskRunsOfFlowRun: pagedLoader(
+      (parents, limit, after: number | null) => taskRuns.ofFlowRuns(parents, limit, after),
+      (run) => [run.position!],
+    ),
+    statesOfTaskRun: pagedLoader(
+      (parents, limit, after: number | null) => states.ofTaskRuns(parents, limit, after),
+      (state) => [state.version],
+    ),
+    stateAt: new DataLoader(
+      async (keys) => byKey(keys, await states.atVersions(keys), (row) => stateKey(row), stateKey),
+      { cacheKeyFn: stateKey },
+    ),
+    parametersOfFlowRun: new DataLoader(async (ids) =>
+      groupBy(ids, await taskRuns.parametersOf(ids), (parameter) => parameter.taskRun.flowRunId),
+    ),
+    cachedInputsOfState: new DataLoader(async (ids) =>
+      groupBy(ids, await results.cachedInputsOfStates(ids), (input) => input.stateId),
+    ),
     result: byIdLoader(results.byIds),
   };
 }

@@ -47,8 +47,15 @@ export function pageSize(first: number | null | undefined, fallback: number): nu
  * A page from up to `size + 1` rows in list order: the extra row, if there, only says that
  * more follow.
  */
-export function toPage<T>(rows: readonly T[], size: number, cursorOf: (node: T) => readonly (string | number)[]): Page<T> {
+export function toPage<T>(
+  rows: readonly T[],
+  size: number,
+  cursorOf: (node: T) => readonly (string | number)[],
+): Page<T> {
   const nodes = rows.slice(0, size);
   const last = nodes.at(-1);
-  return { nodes, pageInfo: { endCursor: last ? encodeCursor(cursorOf(last)) : null, hasNextPage: rows.length > size } };
+  return {
+    nodes,
+    pageInfo: { endCursor: last ? encodeCursor(cursorOf(last)) : null, hasNextPage: rows.length > size },
+  };
 }

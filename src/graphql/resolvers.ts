@@ -2,8 +2,8 @@ import { GraphQLScalarType, Kind } from "graphql";
 import { JSONResolver, SafeIntResolver } from "graphql-scalars";
 import { ErrorCode, HandledError } from "../errors.js";
 import type { Resolvers } from "../generated/graphql.js";
-import { storedSpec, resolveResultHandler } from "../results/resolve-handler.js";
 import { specFromRow } from "../results/handler-spec.js";
+import { resolveResultHandler, storedSpec } from "../results/resolve-handler.js";
 import { isUuid } from "../services/ids.js";
 import { NO_RESULT } from "./mappers.js";
 import { decodeCursor, pageSize, toPage } from "./pagination.js";
@@ -67,7 +67,12 @@ export const resolvers: Resolvers = {
     handler: (flow) => storedSpec(flow) ?? null,
     tasks: (flow, _args, { loaders }) => loaders.tasksOfFlow.load(flow.id),
     runs: (flow, { first, after, state }, { loaders }) =>
-      loaders.runsOfFlow.load({ parent: flow.id, size: pageSize(first, 20), after: after ? decodeCursor(after, isTimeAndId) : null, state }),
+      loaders.runsOfFlow.load({
+        parent: flow.id,
+        size: pageSize(first, 20),
+        after: after ? decodeCursor(after, isTimeAndId) : null,
+        state,
+      }),
   },
 
   Task: {
@@ -80,7 +85,11 @@ export const resolvers: Resolvers = {
     flow: async (run, _args, { loaders }) => (await loaders.flow.load(run.flowId))!,
     state: (run, _args, { loaders }) => run.loadedState ?? loaders.flowRunState.load(run.id),
     taskRuns: (run, { first, after }, { loaders }) =>
-      loaders.taskRunsOfFlowRun.load({ parent: run.id, size: pageSize(first, 100), after: after ? decodeCursor(after, isNumber)[0] : null }),
+      loaders.taskRunsOfFlowRun.load({
+        parent: run.id,
+        size: pageSize(first, 100),
+        after: after ? decodeCursor(after, isNumber)[0] : null,
+      }),
     parameters: (run, _args, { loaders }) => loaders.parametersOfFlowRun.load(run.id),
   },
 
@@ -99,7 +108,11 @@ export const resolvers: Resolvers = {
       return (await loaders.stateAt.load({ taskRunId: run.id, version: run.version }))!;
     },
     states: (run, { first, after }, { loaders }) =>
-      loaders.statesOfTaskRun.load({ parent: run.id, size: pageSize(first, 50), after: after ? decodeCursor(after, isNumber)[0] : null }),
+      loaders.statesOfTaskRun.load({
+        parent: run.id,
+        size: pageSize(first, 50),
+        after: after ? decodeCursor(after, isNumber)[0] : null,
+      }),
   },
 
   State: {
@@ -124,7 +137,9 @@ export const resolvers: Resolvers = {
       try {
         return specFromRow(result.handlerType, result.handlerConfig);
       } catch (cause) {
-        throw new HandledError(ErrorCode.RESULT_READ_FAILED, "The stored handler of this result is invalid.", { cause });
+        throw new HandledError(ErrorCode.RESULT_READ_FAILED, "The stored handler of this result is invalid.", {
+          cause,
+        });
       }
     },
     sizeBytes: (result) => (result.sizeBytes === null ? null : Number(result.sizeBytes)),
@@ -132,7 +147,10 @@ export const resolvers: Resolvers = {
     value: (result, _args, { results, budget }) => results.read(result, budget),
     preview: (result, { maxBytes }, { results, budget }) => {
       if (!Number.isInteger(maxBytes) || maxBytes < 1 || maxBytes > MAX_PREVIEW_BYTES) {
-        throw new HandledError(ErrorCode.BAD_USER_INPUT, `"maxBytes" must be 1 to ${MAX_PREVIEW_BYTES}, not ${maxBytes}.`);
+        throw new HandledError(
+          ErrorCode.BAD_USER_INPUT,
+          `"maxBytes" must be 1 to ${MAX_PREVIEW_BYTES}, not ${maxBytes}.`,
+        );
       }
       return results.preview(result, maxBytes, budget);
     },

@@ -3,9 +3,16 @@ import { randomUUID } from "node:crypto";
 import type { ApolloServer } from "@apollo/server";
 import { fastifyApolloHandler } from "@as-integrations/fastify";
 import fastifyCors from "@fastify/cors";
-import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from "fastify";
+import Fastify, {
+  type FastifyBaseLogger,
+  type FastifyError,
+  type FastifyInstance,
+  type FastifyReply,
+  type FastifyRequest,
+  LogController,
+} from "fastify";
 import { withDeadline } from "../deadline.js";
-import type { RequestTrace } from "../graphql/apollo.js";
+import type { RequestTrace } from "../graphql/context.js";
 import { createContext, type GraphQLContext, type Services } from "../graphql/context.js";
 import type { Logger } from "../logger.js";
 import type { Metrics } from "../metrics.js";
@@ -31,7 +38,13 @@ export interface HttpServerOptions {
 }
 
 /** Headers browser clients send with a GraphQL request, answered in CORS preflights. */
-const CORS_HEADERS = ["content-type", "authorization", "apollo-require-preflight", "x-apollo-operation-name", "x-request-id"];
+const CORS_HEADERS = [
+  "content-type",
+  "authorization",
+  "apollo-require-preflight",
+  "x-apollo-operation-name",
+  "x-request-id",
+];
 
 /** A request id a client may choose: short, and nothing that could break a log line. */
 const CLIENT_REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
@@ -45,7 +58,10 @@ declare module "fastify" {
 
 /** A GraphQL-shaped error answer, as clients of the endpoint parse them. */
 function sendError(reply: FastifyReply, status: number, code: string, message: string): FastifyReply {
-  return reply.code(status).type("application/json; charset=utf-8").send({ errors: [{ message, extensions: { code } }] });
+  return reply
+    .code(status)
+    .type("application/json; charset=utf-8")
+    .send({ errors: [{ message, extensions: { code } }] });
 }
 
 class BodyError extends Error {
@@ -119,7 +135,13 @@ export async function createHttpServer(options: HttpServerOptions): Promise<Fast
     }
     const status = "statusCode" in error && typeof error.statusCode === "number" ? error.statusCode : 500;
     if (status < 500) return sendError(reply, status, "BAD_REQUEST", error.message);
-    logger.error({ requestId: request.id, err: { name: error.name, code: error.code, stack: error.stack?.split("\n").slice(1).join("\n") } }, "request failed");
+    logger.error(
+      {
+        requestId: request.id,
+        err: { name: error.name, code: error.code, stack: error.stack?.split("\n").slice(1).join("\n") },
+      },
+      "request failed",
+    );
     return sendError(reply, 500, "INTERNAL_SERVER_ERROR", "The request failed.");
   });
   app.setNotFoundHandler((_request, reply) => sendError(reply, 404, "NOT_FOUND", "The API is served at /graphql."));
@@ -137,7 +159,10 @@ export async function createHttpServer(options: HttpServerOptions): Promise<Fast
     const durationMs = reply.elapsedTime;
     if (trace) {
       const outcome = trace.errorCodes[0] ?? (reply.statusCode < 400 ? "ok" : `HTTP_${reply.statusCode}`);
-      metrics.requestDuration.observe({ operation: metrics.operationLabel(trace.operationName), outcome }, durationMs / 1000);
+      metrics.requestDuration.observe(
+        { operation: metrics.operationLabel(trace.operationName), outcome },
+        durationMs / 1000,
+      );
     }
     const line = {
       requestId: request.id,
@@ -178,7 +203,12 @@ export async function createHttpServer(options: HttpServerOptions): Promise<Fast
       await withDeadline(options.checkReady(), options.readyTimeoutMs, "the database did not answer");
       return { status: "ok" };
     } catch {
-      return sendError(reply, 503, "DATABASE_UNAVAILABLE", `The database did not answer, or is not migrated, within ${options.readyTimeoutMs} ms.`);
+      return sendError(
+        reply,
+        503,
+        "DATABASE_UNAVAILABLE",
+        `The database did not answer, or is not migrated, within ${options.readyTimeoutMs} ms.`,
+      );
     }
   };
   app.get("/readyz", ready);
@@ -189,7 +219,9 @@ export async function createHttpServer(options: HttpServerOptions): Promise<Fast
 
 /** GET /metrics, in Prometheus' text format. */
 export function registerMetricsRoute(app: FastifyInstance, metrics: Metrics): void {
-  app.get("/metrics", async (_request, reply) => reply.type(metrics.registry.contentType).send(await metrics.registry.metrics()));
+  app.get("/metrics", async (_request, reply) =>
+    reply.type(metrics.registry.contentType).send(await metrics.registry.metrics()),
+  );
 }
 
 /** A server of its own for GET /metrics, on a port operators keep off the public network. */

@@ -2,7 +2,9 @@ import { z } from "zod";
 import type { ResultHandler } from "./result-handler.js";
 
 /** The spec of a handler type: its name as `type`, and the config fields of its schema. */
-export type SpecOf<T extends string, Shape extends z.ZodRawShape> = z.output<z.ZodObject<{ type: z.ZodLiteral<T> } & Shape>>;
+export type SpecOf<T extends string, Shape extends z.ZodRawShape> = z.output<
+  z.ZodObject<{ type: z.ZodLiteral<T> } & Shape>
+>;
 
 /**
  * Everything the server knows of one handler type, in the module of that type. The list of
@@ -12,7 +14,12 @@ export type SpecOf<T extends string, Shape extends z.ZodRawShape> = z.output<z.Z
  *   reach, endpoints, credentials), as plain data.
  * - `Options`: what its handlers are built with: the settings, connected (a ready SDK client).
  */
-export interface HandlerDefinition<T extends string = string, Shape extends z.ZodRawShape = z.ZodRawShape, Settings = unknown, Options = unknown> {
+export interface HandlerDefinition<
+  T extends string = string,
+  Shape extends z.ZodRawShape = z.ZodRawShape,
+  Settings = unknown,
+  Options = unknown,
+> {
   /** The type's name, as in the database's and the GraphQL schema's HandlerType enums. */
   readonly type: T;
   /**

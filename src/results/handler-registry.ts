@@ -1,9 +1,9 @@
-import { ErrorCode, HandledError } from "../errors.js";
 import type { z } from "zod";
+import { ErrorCode, HandledError } from "../errors.js";
 import type { HandlerDefinition, SpecOf } from "./handler-definition.js";
 import { definitionOf, type HandlerSettings, type HandlerSpec, type HandlerType } from "./handler-spec.js";
 import { HANDLER_DEFINITIONS } from "./handlers/index.js";
-import { observeHandler, type HandlerMetrics } from "./observed-handler.js";
+import { type HandlerMetrics, observeHandler } from "./observed-handler.js";
 import type { ResultHandler } from "./result-handler.js";
 import { codeFailures } from "./storage-failures.js";
 
@@ -53,7 +53,8 @@ export function createHandler<T extends string, Shape extends z.ZodRawShape, Opt
 
 // The definitions are used through the spec's own type, which TypeScript cannot follow through a
 // union: each is seen as the general definition once, here.
-const general = (type: HandlerType) => definitionOf(type) as unknown as HandlerDefinition<string, never, unknown, unknown>;
+const general = (type: HandlerType) =>
+  definitionOf(type) as unknown as HandlerDefinition<string, never, unknown, unknown>;
 
 export function createHandlerRegistry(options: HandlerRegistryOptions): HandlerRegistry {
   const connected = new Map<HandlerType, unknown>();
@@ -76,7 +77,9 @@ export function createHandlerRegistry(options: HandlerRegistryOptions): HandlerR
     async handlerFor(spec) {
       const definition = general(spec.type);
       const handler = createHandler(definition, spec as never, optionsOf(spec));
-      return options.metrics ? observeHandler(handler, options.metrics, definition.place(spec as never)) : handler;
+      return options.metrics
+        ? observeHandler(handler, options.metrics, spec.type, definition.place(spec as never))
+        : handler;
     },
     async checkReach(spec) {
       await general(spec.type).checkReach(spec as never, optionsOf(spec));

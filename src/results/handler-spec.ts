@@ -14,7 +14,8 @@ export const HANDLER_TYPES: readonly HandlerType[] = HANDLER_DEFINITIONS.map((de
 export type DefinitionOf<T extends HandlerType> = Extract<AnyDefinition, { type: T }>;
 
 type SettingsOfDefinition<D> = D extends HandlerDefinition<string, z.ZodRawShape, infer S, infer _O> ? S : never;
-type SpecOfDefinition<D> = D extends HandlerDefinition<infer T, infer Shape, infer _S, infer _O> ? SpecOf<T, Shape> : never;
+type SpecOfDefinition<D> =
+  D extends HandlerDefinition<infer T, infer Shape, infer _S, infer _O> ? SpecOf<T, Shape> : never;
 
 /** What the configuration gives each handler type; a type given nothing cannot be used. */
 export type HandlerSettings = { [T in HandlerType]?: SettingsOfDefinition<DefinitionOf<T>> };
@@ -34,7 +35,10 @@ export function definitionOf<T extends HandlerType>(type: T): DefinitionOf<T> {
 }
 
 // What discriminatedUnion wants: at least one object schema with a literal `type`.
-type Schemas = [z.ZodObject<{ type: z.ZodLiteral<HandlerType> }>, ...z.ZodObject<{ type: z.ZodLiteral<HandlerType> }>[]];
+type Schemas = [
+  z.ZodObject<{ type: z.ZodLiteral<HandlerType> }>,
+  ...z.ZodObject<{ type: z.ZodLiteral<HandlerType> }>[],
+];
 
 /** Parses a spec from untrusted input (the API, the environment or a database row). */
 export const handlerSpecSchema: z.ZodType<HandlerSpec, unknown> = z.discriminatedUnion(

@@ -18,7 +18,11 @@ export interface StorageFailure {
 }
 
 /** Failures of the storage itself: an operator has something to fix. Others are clients' or data's. */
-const STORAGE_FAILURES = new Set<string>([ErrorCode.RESULT_WRITE_FAILED, ErrorCode.RESULT_READ_FAILED, ErrorCode.STORE_TIMEOUT]);
+const STORAGE_FAILURES = new Set<string>([
+  ErrorCode.RESULT_WRITE_FAILED,
+  ErrorCode.RESULT_READ_FAILED,
+  ErrorCode.STORE_TIMEOUT,
+]);
 
 const failures = new WeakMap<object, StorageFailure>();
 
@@ -31,15 +35,23 @@ export function storageFailureOf(error: unknown): StorageFailure | undefined {
 }
 
 /**
- * Wraps a handler so that each call is timed and counted by handler type, and each storage
+ * Wraps a handler of type `type` so that each call is timed and counted by handler type, and each storage
  * failure keeps where it happened (storageFailureOf) for the log line of the request it failed.
  * `place` is where the handler writes (a directory, a bucket URI): none when its handles are
  * values (JSON), which are then never kept either; other handles are paths and URIs.
  */
-export function observeHandler(handler: ResultHandler, metrics: HandlerMetrics, place: string | undefined): ResultHandler {
-  const type = handler.spec.type;
-
-  async function observe<T>(call: string, handle: Handle | undefined, run: () => Promise<T>, bytesOf?: (result: T) => number): Promise<T> {
+export function observeHandler(
+  handler: ResultHandler,
+  metrics: HandlerMetrics,
+  type: HandlerType,
+  place: string | undefined,
+): ResultHandler {
+  async function observe<T>(
+    call: string,
+    handle: Handle | undefined,
+    run: () => Promise<T>,
+    bytesOf?: (result: T) => number,
+  ): Promise<T> {
     const end = metrics.handlerDuration.startTimer({ handler: type, call });
     try {
       const result = await run();
@@ -50,9 +62,17 @@ export function observeHandler(handler: ResultHandler, metrics: HandlerMetrics, 
       const code = error instanceof HandledError ? error.code : "INTERNAL_SERVER_ERROR";
       end({ outcome: code });
       metrics.handlerErrors.inc({ handler: type, call, code });
-      if (typeof error === "object" && error !== null && (STORAGE_FAILURES.has(code) || !(error instanceof HandledError))) {
-        const cause = (error instanceof HandledError ? error.cause : error) as { name?: unknown; code?: unknown } | undefined;
-        const detail = [cause?.name, cause?.code].filter((part) => typeof part === "string" || typeof part === "number").join(" ");
+      if (
+        typeof error === "object" &&
+        error !== null &&
+        (STORAGE_FAILURES.has(code) || !(error instanceof HandledError))
+      ) {
+        const cause = (error instanceof HandledError ? error.cause : error) as
+          | { name?: unknown; code?: unknown }
+          | undefined;
+        const detail = [cause?.name, cause?.code]
+          .filter((part) => typeof part === "string" || typeof part === "number")
+          .join(" ");
         failures.set(error, {
           handler: type,
           call,
@@ -66,10 +86,27 @@ export function observeHandler(handler: ResultHandler, metrics: HandlerMetrics, 
   }
 
   return {
-    spec: handler.spec,
-    write: (json) => observe("write", undefined, () => handler.write(json), () => json.length),
-    read: (handle, maxBytes) => observe("read", handle, () => handler.read(handle, maxBytes), (text) => Buffer.byteLength(text)),
-    readStart: (handle, maxBytes) => observe("readStart", handle, () => handler.readStart(handle, maxBytes), (bytes) => bytes.length),
+    write: (json) =>
+      observe(
+        "write",
+        undefined,
+        () => handler.write(json),
+        () => json.length,
+      ),
+    read: (handle, maxBytes) =>
+      observe(
+        "read",
+        handle,
+        () => handler.read(handle, maxBytes),
+        (text) => Buffer.byteLength(text),
+      ),
+    readStart: (handle, maxBytes) =>
+      observe(
+        "readStart",
+        handle,
+        () => handler.readStart(handle, maxBytes),
+        (bytes) => bytes.length,
+      ),
     verifyHandle: (handle) => observe("verifyHandle", handle, () => handler.verifyHandle(handle)),
     ...(handler.delete ? { delete: (handle: Handle) => observe("delete", handle, () => handler.delete!(handle)) } : {}),
   };

@@ -1,5 +1,4 @@
 import { ErrorCode, HandledError } from "../errors.js";
-import type { HandlerSpec } from "./handler-spec.js";
 
 /**
  * A handle: the small string a handler's `write` returns and its `read` takes back (JSON
@@ -20,9 +19,6 @@ export type Handle = string;
  * - `BAD_USER_INPUT` when a handle is not of this handler's form.
  */
 export interface ResultHandler {
-  /** The spec that rebuilds this handler; stored with each handle it writes. */
-  readonly spec: HandlerSpec;
-
   /** Writes a value's JSON text (UTF-8 bytes) and returns the handle to read it back with. */
   write(json: Buffer): Promise<Handle>;
 
@@ -57,5 +53,8 @@ export interface ResultHandler {
  * names the data for people (a quoted path or URI; never a JSON handle, which is the value).
  */
 export function largerThanRecorded(where: string, maxBytes: number): HandledError {
-  return new HandledError(ErrorCode.RESULT_CORRUPT, `The data behind ${where} is larger than the ${maxBytes} bytes recorded for it.`);
+  return new HandledError(
+    ErrorCode.RESULT_CORRUPT,
+    `The data behind ${where} is larger than the ${maxBytes} bytes recorded for it.`,
+  );
 }

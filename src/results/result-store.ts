@@ -1,11 +1,11 @@
 import { StringDecoder } from "node:string_decoder";
-import { ErrorCode, HandledError } from "../errors.js";
-import { parseHandlerSpec, specFromRow, type HandlerSpec, type HandlerType } from "./handler-spec.js";
-import type { HandlerRegistry } from "./handler-registry.js";
-import type { Handle, ResultHandler } from "./result-handler.js";
-import { checkJsonDepth, checkText } from "../validation.js";
-import type { ResponseBudget } from "./response-budget.js";
 import pLimit, { type LimitFunction } from "p-limit";
+import { ErrorCode, HandledError } from "../errors.js";
+import { checkJsonDepth, checkText } from "../validation.js";
+import type { HandlerRegistry } from "./handler-registry.js";
+import { type HandlerSpec, type HandlerType, parseHandlerSpec, specFromRow } from "./handler-spec.js";
+import type { ResponseBudget } from "./response-budget.js";
+import type { Handle, ResultHandler } from "./result-handler.js";
 
 /** A handle and the spec of the handler that reads it: what a result row holds. */
 export interface StoredHandle {
@@ -87,7 +87,7 @@ export class ResultStore {
   /** Writes an encoded value through the handler of `spec`; returns what to store. */
   async write(spec: HandlerSpec, value: EncodedValue): Promise<StoredHandle> {
     const handler = await this.options.registry.handlerFor(spec);
-    return { spec: handler.spec, handle: await handler.write(value.json), sizeBytes: value.json.length };
+    return { spec, handle: await handler.write(value.json), sizeBytes: value.json.length };
   }
 
   /**
@@ -100,7 +100,7 @@ export class ResultStore {
     checkText(handle, "A handle", spec.type === "JSON" ? Number.POSITIVE_INFINITY : this.options.maxHandleLength);
     const handler = await this.options.registry.handlerFor(spec);
     const { sizeBytes } = await handler.verifyHandle(handle);
-    return { spec: handler.spec, handle, sizeBytes };
+    return { spec, handle, sizeBytes };
   }
 
   /** Best-effort removal of what `write` wrote, for a request that records nothing. */
@@ -127,14 +127,20 @@ export class ResultStore {
       try {
         value = JSON.parse(json) as unknown;
       } catch (cause) {
-        throw new HandledError(ErrorCode.RESULT_CORRUPT, "The stored data of this result is not valid JSON.", { cause });
+        throw new HandledError(ErrorCode.RESULT_CORRUPT, "The stored data of this result is not valid JSON.", {
+          cause,
+        });
       }
       // Data a client wrote itself can nest deeper than any value the server writes; serialising
       // it into the response would overflow the stack and fail the whole response.
       try {
         checkJsonDepth(value, this.options.maxJsonDepth);
       } catch (cause) {
-        throw new HandledError(ErrorCode.RESULT_CORRUPT, `The stored value nests deeper than ${this.options.maxJsonDepth} levels, so it is not served.`, { cause });
+        throw new HandledError(
+          ErrorCode.RESULT_CORRUPT,
+          `The stored value nests deeper than ${this.options.maxJsonDepth} levels, so it is not served.`,
+          { cause },
+        );
       }
       return value;
     };
@@ -158,7 +164,10 @@ export class ResultStore {
 
   private async handlerOf(row: ResultRow): Promise<ResultHandler> {
     if (!row.handled) {
-      throw new HandledError(ErrorCode.RESULT_NOT_HANDLED, "This result was never handled, so it has no value to serve.");
+      throw new HandledError(
+        ErrorCode.RESULT_NOT_HANDLED,
+        "This result was never handled, so it has no value to serve.",
+      );
     }
     let spec: HandlerSpec;
     try {

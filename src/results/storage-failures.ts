@@ -44,9 +44,12 @@ export function codeFailures(handler: ResultHandler, wording: FailureWording): R
 
   function readFailure(handle: Handle, cause: unknown): HandledError {
     if (cause instanceof HandledError) return cause;
-    if (isMissing(cause)) return new HandledError(ErrorCode.RESULT_NOT_FOUND, `No ${noun} exists at "${handle}".`, { cause });
+    if (isMissing(cause))
+      return new HandledError(ErrorCode.RESULT_NOT_FOUND, `No ${noun} exists at "${handle}".`, { cause });
     if (isStoreTimeout(cause)) {
-      return new HandledError(ErrorCode.STORE_TIMEOUT, `The store did not answer in time reading "${handle}".`, { cause });
+      return new HandledError(ErrorCode.STORE_TIMEOUT, `The store did not answer in time reading "${handle}".`, {
+        cause,
+      });
     }
     return new HandledError(ErrorCode.RESULT_READ_FAILED, `Cannot read "${handle}".`, { cause });
   }
@@ -60,14 +63,17 @@ export function codeFailures(handler: ResultHandler, wording: FailureWording): R
   }
 
   const coded: ResultHandler = {
-    spec: handler.spec,
     async write(json) {
       try {
         return await handler.write(json);
       } catch (cause) {
         if (cause instanceof HandledError) throw cause;
         if (isStoreTimeout(cause)) {
-          throw new HandledError(ErrorCode.STORE_TIMEOUT, `${capitalised(where)} did not answer in time; nothing was recorded.`, { cause });
+          throw new HandledError(
+            ErrorCode.STORE_TIMEOUT,
+            `${capitalised(where)} did not answer in time; nothing was recorded.`,
+            { cause },
+          );
         }
         throw new HandledError(ErrorCode.RESULT_WRITE_FAILED, `Cannot write a result to ${where}.`, { cause });
       }

@@ -1,11 +1,11 @@
-import { ErrorCode, HandledError } from "../errors.js";
+import type { InputLimits } from "../config/config.js";
 import type { FlowCursor, FlowQueries, HandlerColumns, NewFlowRow } from "../db/flows.js";
 import type { FlowRow, FlowRunRow } from "../db/rows.js";
 import type { NewParameterResult, RunQueries } from "../db/runs.js";
-import { handlerConfigOf, parseHandlerSpec, type HandlerSpec } from "../results/handler-spec.js";
+import { ErrorCode, HandledError } from "../errors.js";
 import type { HandlerRegistry } from "../results/handler-registry.js";
+import { type HandlerSpec, handlerConfigOf, parseHandlerSpec } from "../results/handler-spec.js";
 import type { ResultStore } from "../results/result-store.js";
-import type { InputLimits } from "../config/config.js";
 import { checkText } from "../validation.js";
 import { isUuid } from "./ids.js";
 
@@ -38,7 +38,9 @@ export interface FlowServiceDeps {
 }
 
 function handlerColumns(spec: HandlerSpec | undefined): HandlerColumns {
-  return spec ? { handlerType: spec.type, handlerConfig: handlerConfigOf(spec) } : { handlerType: null, handlerConfig: null };
+  return spec
+    ? { handlerType: spec.type, handlerConfig: handlerConfigOf(spec) }
+    : { handlerType: null, handlerConfig: null };
 }
 
 function checkName(name: string, what: string, maxLength: number): string {
@@ -99,7 +101,10 @@ export class FlowService {
       checkText(parameter.name, "A parameter name", this.deps.limits.maxNameLength);
       const task = flow.tasks.find((t) => t.name === parameter.name);
       if (!task?.isParameter) {
-        throw new HandledError(ErrorCode.BAD_USER_INPUT, `The flow "${flow.name}" has no parameter "${parameter.name}".`);
+        throw new HandledError(
+          ErrorCode.BAD_USER_INPUT,
+          `The flow "${flow.name}" has no parameter "${parameter.name}".`,
+        );
       }
       if (values.has(parameter.name)) {
         throw new HandledError(ErrorCode.BAD_USER_INPUT, `The parameter "${parameter.name}" is given twice.`);
@@ -112,7 +117,12 @@ export class FlowService {
     for (const [name, value] of values) {
       const stored = await this.deps.results.write({ type: "JSON" }, this.deps.results.encode(value));
       const { handle, sizeBytes } = stored;
-      results.set(taskIds.get(name)!, { handlerType: stored.spec.type, handlerConfig: handlerConfigOf(stored.spec), handle, sizeBytes });
+      results.set(taskIds.get(name)!, {
+        handlerType: stored.spec.type,
+        handlerConfig: handlerConfigOf(stored.spec),
+        handle,
+        sizeBytes,
+      });
     }
     return this.deps.runs.create(flow.id, [...taskIds.values()], results);
   }

@@ -1,14 +1,21 @@
 import { randomUUID } from "node:crypto";
-import type { Logger } from "../logger.js";
 import { setTimeout as sleep } from "node:timers/promises";
-import { ErrorCode, HandledError } from "../errors.js";
+import type { InputLimits } from "../config/config.js";
 import { describeDatabaseError, isDatabaseUnavailable } from "../db/errors.js";
 import type { StateType, TaskRunRow } from "../db/rows.js";
-import type { BatchCommitOutcome, KeyedChange, RecordOutcome, StateBatch, StateQueries, TaskRunForChange } from "../db/states.js";
-import { handlerConfigOf, type HandlerSpec } from "../results/handler-spec.js";
+import type {
+  BatchCommitOutcome,
+  KeyedChange,
+  RecordOutcome,
+  StateBatch,
+  StateQueries,
+  TaskRunForChange,
+} from "../db/states.js";
+import { ErrorCode, HandledError } from "../errors.js";
+import type { Logger } from "../logger.js";
+import { type HandlerSpec, handlerConfigOf } from "../results/handler-spec.js";
 import { resolveResultHandler } from "../results/resolve-handler.js";
 import type { EncodedValue, ResultStore, StoredHandle } from "../results/result-store.js";
-import type { InputLimits } from "../config/config.js";
 import { checkText } from "../validation.js";
 import { isUuid } from "./ids.js";
 
@@ -67,7 +74,7 @@ interface Plan {
 }
 
 function has(object: object, key: string): boolean {
-  return Object.prototype.hasOwnProperty.call(object, key);
+  return Object.hasOwn(object, key);
 }
 
 function badInput(message: string): HandledError {
@@ -107,7 +114,9 @@ export class StateService {
       if (run.version !== change.version) throw versionMismatch(change.taskRunId, change.version, run.version);
     }
     const plans = await Promise.all(changes.map((change) => this.planResult(change, loaded.get(change.taskRunId)!)));
-    const batchResults = new Map(plans.flatMap((plan) => (plan.result ? [[plan.change.taskRunId, plan.result.id] as const] : [])));
+    const batchResults = new Map(
+      plans.flatMap((plan) => (plan.result ? [[plan.change.taskRunId, plan.result.id] as const] : [])),
+    );
     const newResults = plans.flatMap((plan) => (plan.result ? [plan.result] : []));
     for (const plan of plans) {
       newResults.push(...this.planCachedInputs(plan, loaded.get(plan.change.taskRunId)!, loaded, batchResults));
@@ -163,7 +172,10 @@ export class StateService {
     } catch (error) {
       const outcome = await this.resolveCommit(batch.id);
       if (outcome === "recorded") {
-        this.deps.logger.warn({ batch: batch.id, cause: describeDatabaseError(error) }, "the connection failed after the batch committed; it was recorded");
+        this.deps.logger.warn(
+          { batch: batch.id, cause: describeDatabaseError(error) },
+          "the connection failed after the batch committed; it was recorded",
+        );
         return { recorded: true };
       }
       if (outcome === "not-recorded") {
@@ -202,12 +214,15 @@ export class StateService {
     if (changes.length === 0) throw badInput("Give at least one state change.");
     const { maxBatchSize, maxMessageLength, maxNameLength } = this.deps.limits;
     if (changes.length > maxBatchSize) {
-      throw badInput(`One call may set at most ${maxBatchSize} states (HANDLED_MAX_BATCH_SIZE); this one has ${changes.length}.`);
+      throw badInput(
+        `One call may set at most ${maxBatchSize} states (HANDLED_MAX_BATCH_SIZE); this one has ${changes.length}.`,
+      );
     }
     for (const { state, idempotencyKey } of changes) {
       if (state.message) checkText(state.message, "A state message", maxMessageLength);
       if (idempotencyKey !== undefined && idempotencyKey !== null) {
-        if (!checkText(idempotencyKey, "An idempotency key", maxNameLength)) throw badInput("An idempotency key may not be empty.");
+        if (!checkText(idempotencyKey, "An idempotency key", maxNameLength))
+          throw badInput("An idempotency key may not be empty.");
       }
     }
     const ids = changes.map((c) => c.taskRunId);
@@ -219,7 +234,10 @@ export class StateService {
    * rows to record. Every write has settled before it returns or throws, and each one that
    * succeeded is in `written`, so a failure leaves nothing unaccounted for to remove.
    */
-  private async writeResults(newResults: readonly NewResult[], written: StoredHandle[]): Promise<StateBatch["results"]> {
+  private async writeResults(
+    newResults: readonly NewResult[],
+    written: StoredHandle[],
+  ): Promise<StateBatch["results"]> {
     const settled = await Promise.allSettled(
       newResults.map(async ({ source }) => {
         if ("stored" in source) return source.stored;
@@ -305,7 +323,11 @@ export class StateService {
   }
 
   /** Loads task runs by id; throws NOT_FOUND naming the first that does not exist. */
-  private async loadTaskRuns(ids: readonly string[], withLatestResult: readonly string[], keyed: readonly KeyedChange[]) {
+  private async loadTaskRuns(
+    ids: readonly string[],
+    withLatestResult: readonly string[],
+    keyed: readonly KeyedChange[],
+  ) {
     const unique = [...new Set(ids)];
     const bad = unique.find((id) => !isUuid(id));
     if (bad) throw new HandledError(ErrorCode.NOT_FOUND, `No task run has the id "${bad}".`);

@@ -1,6 +1,6 @@
 import { access } from "node:fs/promises";
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import type { SetTaskRunStateInput } from "handled/client";
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { startTestApp, type TestApp } from "../support/app.js";
 import { GetTaskRun, SetTaskRunStates } from "../support/documents.js";
 import { filesUnder } from "../support/files.js";
@@ -43,8 +43,18 @@ describe("a commit whose answer is lost", () => {
 
   /** Every result row's LOCAL handle, and whether a file is behind it. */
   async function handlesOnDisk() {
-    const rows = await t.sql<{ handle: string }>(`SELECT handle FROM result WHERE handler_type = 'LOCAL' ORDER BY handle`);
-    return Promise.all(rows.map(async ({ handle }) => ({ handle, exists: await access(handle).then(() => true, () => false) })));
+    const rows = await t.sql<{ handle: string }>(
+      `SELECT handle FROM result WHERE handler_type = 'LOCAL' ORDER BY handle`,
+    );
+    return Promise.all(
+      rows.map(async ({ handle }) => ({
+        handle,
+        exists: await access(handle).then(
+          () => true,
+          () => false,
+        ),
+      })),
+    );
   }
 
   it("keeps what it wrote when it cannot learn the outcome, and a retry with the same keys answers with what was recorded", async () => {
@@ -74,7 +84,11 @@ describe("a commit whose answer is lost", () => {
       [2, "SUCCESS"],
       [2, "SUCCESS"],
     ]);
-    expect(retry.setTaskRunStates.map((taskRun) => taskRun.state.result.__typename === "Result" && taskRun.state.result.value)).toEqual([
+    expect(
+      retry.setTaskRunStates.map(
+        (taskRun) => taskRun.state.result.__typename === "Result" && taskRun.state.result.value,
+      ),
+    ).toEqual([
       { task: "a", rows: [1, 2, 3] },
       { task: "b", rows: [1, 2, 3] },
       { task: "c", rows: [1, 2, 3] },
@@ -93,7 +107,9 @@ describe("a commit whose answer is lost", () => {
     await cut;
 
     expect(answer.setTaskRunStates.map((taskRun) => taskRun.version)).toEqual([2, 2, 2]);
-    expect(await t.sql(`SELECT count(*)::int AS n FROM state WHERE idempotency_key LIKE 'learnt-%'`)).toEqual([{ n: 3 }]);
+    expect(await t.sql(`SELECT count(*)::int AS n FROM state WHERE idempotency_key LIKE 'learnt-%'`)).toEqual([
+      { n: 3 },
+    ]);
     expect((await handlesOnDisk()).filter((file) => !file.exists)).toEqual([]);
     const read = await t.ok(GetTaskRun, { id: run.taskRuns.c!.id });
     expect(read.taskRun?.state.result).toMatchObject({ value: { task: "c", rows: [1, 2, 3] } });
@@ -108,7 +124,9 @@ describe("a commit whose answer is lost", () => {
     await cut;
 
     expect(first.errors?.map((e) => e.extensions?.code)).toEqual(["DATABASE_UNAVAILABLE"]);
-    expect(await t.sql(`SELECT count(*)::int AS n FROM state WHERE idempotency_key LIKE 'never-sent-%'`)).toEqual([{ n: 0 }]);
+    expect(await t.sql(`SELECT count(*)::int AS n FROM state WHERE idempotency_key LIKE 'never-sent-%'`)).toEqual([
+      { n: 0 },
+    ]);
     expect(await filesUnder(t.resultsDir)).toEqual(files);
 
     const retry = await t.ok(SetTaskRunStates, { input });
@@ -127,7 +145,12 @@ describe("idempotency keys", () => {
   it("make a retry of a recorded batch answer with it, writing nothing", async () => {
     const run = await startRun(t, { name: "retried", tasks: [{ name: "a" }] });
     const input: SetTaskRunStateInput[] = [
-      { taskRunId: run.taskRuns.a!.id, version: 1, idempotencyKey: "k-1", state: { type: "SUCCESS", result: { value: 42 } } },
+      {
+        taskRunId: run.taskRuns.a!.id,
+        version: 1,
+        idempotencyKey: "k-1",
+        state: { type: "SUCCESS", result: { value: 42 } },
+      },
     ];
     const first = await t.ok(SetTaskRunStates, { input });
     const files = await filesUnder(t.resultsDir);
@@ -136,10 +159,9 @@ describe("idempotency keys", () => {
 
     expect(again).toEqual(first);
     expect(await filesUnder(t.resultsDir)).toEqual(files);
-    expect(await t.sql(`SELECT version FROM state WHERE task_run_id = $1 ORDER BY version`, [run.taskRuns.a!.id])).toEqual([
-      { version: 1 },
-      { version: 2 },
-    ]);
+    expect(
+      await t.sql(`SELECT version FROM state WHERE task_run_id = $1 ORDER BY version`, [run.taskRuns.a!.id]),
+    ).toEqual([{ version: 1 }, { version: 2 }]);
   });
 
   it("record a batch once when the same call is sent twice at once", async () => {
@@ -159,7 +181,9 @@ describe("idempotency keys", () => {
     const handles = await t.sql<{ handle: string }>(
       `SELECT r.handle FROM state s JOIN result r ON r.id = s.result_id WHERE s.idempotency_key = 'same-call'`,
     );
-    expect((await filesUnder(t.resultsDir)).filter((file) => handles.some((row) => row.handle.endsWith(file)))).toHaveLength(2);
+    expect(
+      (await filesUnder(t.resultsDir)).filter((file) => handles.some((row) => row.handle.endsWith(file))),
+    ).toHaveLength(2);
   });
 
   it("refuse a key reused for a different change", async () => {

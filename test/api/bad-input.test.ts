@@ -1,11 +1,11 @@
 import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { CreateFlowInput, SetTaskRunStateInput } from "handled/client";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startTestApp, type TestApp } from "../support/app.js";
 import { CreateFlow, CreateFlowRun, ListFlows, ListTaskRuns, SetTaskRunStates } from "../support/documents.js";
 import { filesUnder } from "../support/files.js";
-import { startRun, type StartedRun } from "../support/flows.js";
+import { type StartedRun, startRun } from "../support/flows.js";
 
 /** An array nested `depth` deep: [[[…]]]. */
 function nested(depth: number): unknown {
@@ -22,7 +22,10 @@ describe("bad input gets a clear, coded error and changes nothing", () => {
     t = await startTestApp({ HANDLED_MAX_VALUE_BYTES: "2000", HANDLED_JSON_MAX_BYTES: "100" });
     run = await startRun(
       t,
-      { name: "target", tasks: [{ name: "p", isParameter: true }, { name: "work" }, { name: "inline", handler: { type: "JSON" } }] },
+      {
+        name: "target",
+        tasks: [{ name: "p", isParameter: true }, { name: "work" }, { name: "inline", handler: { type: "JSON" } }],
+      },
       [{ name: "p", value: 1 }],
     );
   });
@@ -35,7 +38,11 @@ describe("bad input gets a clear, coded error and changes nothing", () => {
     return { rows, files: await filesUnder(t.config.dataDir) };
   }
 
-  async function expectRefused(run: () => Promise<readonly { message: string; extensions?: Record<string, unknown> }[]>, code: string, message?: RegExp) {
+  async function expectRefused(
+    run: () => Promise<readonly { message: string; extensions?: Record<string, unknown> }[]>,
+    code: string,
+    message?: RegExp,
+  ) {
     const before = await everything();
     const errors = await run();
     expect(errors[0]?.extensions?.code).toBe(code);
@@ -44,15 +51,50 @@ describe("bad input gets a clear, coded error and changes nothing", () => {
   }
 
   const flowCases: [string, CreateFlowInput, string, RegExp][] = [
-    ["LOCAL without dir", { name: "f", handler: { type: "LOCAL" }, tasks: [] }, "BAD_USER_INPUT", /dir is required for LOCAL/],
-    ["a relative dir", { name: "f", tasks: [{ name: "a", handler: { type: "LOCAL", dir: "results" } }] }, "BAD_USER_INPUT", /dir must be an absolute path/],
-    ["S3 without bucket", { name: "f", tasks: [{ name: "a", handler: { type: "S3" } }] }, "BAD_USER_INPUT", /bucket is required/],
-    ["GCS with an invalid bucket", { name: "f", tasks: [{ name: "a", handler: { type: "GCS", bucket: "Not A Bucket!" } }] }, "BAD_USER_INPUT", /bucket must be a valid bucket name/],
-    ["JSON with a dir", { name: "f", tasks: [{ name: "a", handler: { type: "JSON", dir: "/tmp" } }] }, "BAD_USER_INPUT", /dir does not apply to JSON/],
-    ["a prefix with ..", { name: "f", tasks: [{ name: "a", handler: { type: "S3", bucket: "b-1", prefix: "a/../b" } }] }, "BAD_USER_INPUT", /prefix/],
+    [
+      "LOCAL without dir",
+      { name: "f", handler: { type: "LOCAL" }, tasks: [] },
+      "BAD_USER_INPUT",
+      /dir is required for LOCAL/,
+    ],
+    [
+      "a relative dir",
+      { name: "f", tasks: [{ name: "a", handler: { type: "LOCAL", dir: "results" } }] },
+      "BAD_USER_INPUT",
+      /dir must be an absolute path/,
+    ],
+    [
+      "S3 without bucket",
+      { name: "f", tasks: [{ name: "a", handler: { type: "S3" } }] },
+      "BAD_USER_INPUT",
+      /bucket is required/,
+    ],
+    [
+      "GCS with an invalid bucket",
+      { name: "f", tasks: [{ name: "a", handler: { type: "GCS", bucket: "Not A Bucket!" } }] },
+      "BAD_USER_INPUT",
+      /bucket must be a valid bucket name/,
+    ],
+    [
+      "JSON with a dir",
+      { name: "f", tasks: [{ name: "a", handler: { type: "JSON", dir: "/tmp" } }] },
+      "BAD_USER_INPUT",
+      /dir does not apply to JSON/,
+    ],
+    [
+      "a prefix with ..",
+      { name: "f", tasks: [{ name: "a", handler: { type: "S3", bucket: "b-1", prefix: "a/../b" } }] },
+      "BAD_USER_INPUT",
+      /prefix/,
+    ],
     ["duplicate task names", { name: "f", tasks: [{ name: "a" }, { name: "a" }] }, "BAD_USER_INPUT", /used twice/],
     ["an empty flow name", { name: "  ", tasks: [] }, "BAD_USER_INPUT", /name must be/],
-    ["an S3 bucket the server may not use", { name: "f", tasks: [{ name: "a", handler: { type: "S3", bucket: "not-allowed" } }] }, "HANDLE_OUT_OF_BOUNDS", /not-allowed/],
+    [
+      "an S3 bucket the server may not use",
+      { name: "f", tasks: [{ name: "a", handler: { type: "S3", bucket: "not-allowed" } }] },
+      "HANDLE_OUT_OF_BOUNDS",
+      /not-allowed/,
+    ],
   ];
   for (const [what, input, code, message] of flowCases) {
     it(`refuses a flow with ${what}`, async () => {
@@ -66,11 +108,27 @@ describe("bad input gets a clear, coded error and changes nothing", () => {
   });
 
   it("refuses a run of an unknown flow, or with an unknown or repeated parameter", async () => {
-    await expectRefused(() => t.fail(CreateFlowRun, { input: { flowId: "00000000-0000-4000-8000-000000000000" } }), "NOT_FOUND");
-    await expectRefused(() => t.fail(CreateFlowRun, { input: { flowId: "not-a-uuid" } }), "NOT_FOUND");
-    await expectRefused(() => t.fail(CreateFlowRun, { input: { flowId: run.flowId, parameters: [{ name: "work", value: 1 }] } }), "BAD_USER_INPUT", /no parameter "work"/);
     await expectRefused(
-      () => t.fail(CreateFlowRun, { input: { flowId: run.flowId, parameters: [{ name: "p", value: 1 }, { name: "p", value: 2 }] } }),
+      () => t.fail(CreateFlowRun, { input: { flowId: "00000000-0000-4000-8000-000000000000" } }),
+      "NOT_FOUND",
+    );
+    await expectRefused(() => t.fail(CreateFlowRun, { input: { flowId: "not-a-uuid" } }), "NOT_FOUND");
+    await expectRefused(
+      () => t.fail(CreateFlowRun, { input: { flowId: run.flowId, parameters: [{ name: "work", value: 1 }] } }),
+      "BAD_USER_INPUT",
+      /no parameter "work"/,
+    );
+    await expectRefused(
+      () =>
+        t.fail(CreateFlowRun, {
+          input: {
+            flowId: run.flowId,
+            parameters: [
+              { name: "p", value: 1 },
+              { name: "p", value: 2 },
+            ],
+          },
+        }),
       "BAD_USER_INPUT",
       /given twice/,
     );
@@ -78,30 +136,122 @@ describe("bad input gets a clear, coded error and changes nothing", () => {
 
   it("refuses a parameter too large for the JSON handler", async () => {
     await expectRefused(
-      () => t.fail(CreateFlowRun, { input: { flowId: run.flowId, parameters: [{ name: "p", value: "x".repeat(200) }] } }),
+      () =>
+        t.fail(CreateFlowRun, { input: { flowId: run.flowId, parameters: [{ name: "p", value: "x".repeat(200) }] } }),
       "VALUE_TOO_LARGE",
       /JSON handler stores at most 100/,
     );
   });
 
-  const state = (overrides: Partial<SetTaskRunStateInput> & { state?: SetTaskRunStateInput["state"] }): SetTaskRunStateInput[] => [
+  const state = (
+    overrides: Partial<SetTaskRunStateInput> & { state?: SetTaskRunStateInput["state"] },
+  ): SetTaskRunStateInput[] => [
     { taskRunId: run.taskRuns.work!.id, version: 1, state: { type: "SUCCESS" }, ...overrides },
   ];
   const stateCases: [string, () => SetTaskRunStateInput[], string, RegExp][] = [
     ["an empty batch", () => [], "BAD_USER_INPUT", /at least one/],
     ["the same task run twice", () => [...state({}), ...state({})], "BAD_USER_INPUT", /only once/],
-    ["an unknown task run", () => state({ taskRunId: "00000000-0000-4000-8000-000000000000" }), "NOT_FOUND", /No task run/],
+    [
+      "an unknown task run",
+      () => state({ taskRunId: "00000000-0000-4000-8000-000000000000" }),
+      "NOT_FOUND",
+      /No task run/,
+    ],
     ["a task run id that is no id", () => state({ taskRunId: "../../etc" }), "NOT_FOUND", /No task run/],
-    ["both a value and a handled result", () => state({ state: { type: "SUCCESS", result: { value: 1, handled: { handler: { type: "JSON" }, handle: "1" } } } }), "BAD_USER_INPUT", /exactly one/],
+    [
+      "both a value and a handled result",
+      () =>
+        state({
+          state: { type: "SUCCESS", result: { value: 1, handled: { handler: { type: "JSON" }, handle: "1" } } },
+        }),
+      "BAD_USER_INPUT",
+      /exactly one/,
+    ],
     ["a result with neither", () => state({ state: { type: "SUCCESS", result: {} } }), "BAD_USER_INPUT", /exactly one/],
-    ["a JSON handle that is not JSON", () => state({ state: { type: "SUCCESS", result: { handled: { handler: { type: "JSON" }, handle: "{not json" } } } }), "BAD_USER_INPUT", /valid JSON/],
-    ["a handled result with an invalid handler", () => state({ state: { type: "SUCCESS", result: { handled: { handler: { type: "LOCAL" }, handle: "/x" } } } }), "BAD_USER_INPUT", /dir is required/],
-    ["a handled LOCAL result whose file does not exist", () => state({ state: { type: "SUCCESS", result: { handled: { handler: { type: "LOCAL", dir: t.resultsDir }, handle: `${t.resultsDir}/missing.json` } } } }), "RESULT_NOT_FOUND", /No file exists/],
-    ["a value over the server's limit", () => state({ state: { type: "SUCCESS", result: { value: "x".repeat(3000) } } }), "VALUE_TOO_LARGE", /at most 2000/],
-    ["a value over the JSON handler's limit", () => [{ taskRunId: run.taskRuns.inline!.id, version: 1, state: { type: "SUCCESS", result: { value: "x".repeat(500) } } }], "VALUE_TOO_LARGE", /at most 100/],
-    ["a cached input value over the limit", () => state({ state: { type: "RETRYING", cachedInputs: [{ name: "x", upstreamTaskRunId: run.taskRuns.p!.id, value: "x".repeat(500) }] } }), "VALUE_TOO_LARGE", /at most 100/],
-    ["a cached input named twice", () => state({ state: { type: "RETRYING", cachedInputs: [{ name: "x", upstreamTaskRunId: run.taskRuns.p!.id }, { name: "x", upstreamTaskRunId: run.taskRuns.p!.id }] } }), "BAD_USER_INPUT", /given twice/],
-    ["a cached input from an unknown task run", () => state({ state: { type: "RETRYING", cachedInputs: [{ name: "x", upstreamTaskRunId: "00000000-0000-4000-8000-000000000000" }] } }), "NOT_FOUND", /No task run/],
+    [
+      "a JSON handle that is not JSON",
+      () =>
+        state({ state: { type: "SUCCESS", result: { handled: { handler: { type: "JSON" }, handle: "{not json" } } } }),
+      "BAD_USER_INPUT",
+      /valid JSON/,
+    ],
+    [
+      "a handled result with an invalid handler",
+      () => state({ state: { type: "SUCCESS", result: { handled: { handler: { type: "LOCAL" }, handle: "/x" } } } }),
+      "BAD_USER_INPUT",
+      /dir is required/,
+    ],
+    [
+      "a handled LOCAL result whose file does not exist",
+      () =>
+        state({
+          state: {
+            type: "SUCCESS",
+            result: {
+              handled: { handler: { type: "LOCAL", dir: t.resultsDir }, handle: `${t.resultsDir}/missing.json` },
+            },
+          },
+        }),
+      "RESULT_NOT_FOUND",
+      /No file exists/,
+    ],
+    [
+      "a value over the server's limit",
+      () => state({ state: { type: "SUCCESS", result: { value: "x".repeat(3000) } } }),
+      "VALUE_TOO_LARGE",
+      /at most 2000/,
+    ],
+    [
+      "a value over the JSON handler's limit",
+      () => [
+        {
+          taskRunId: run.taskRuns.inline!.id,
+          version: 1,
+          state: { type: "SUCCESS", result: { value: "x".repeat(500) } },
+        },
+      ],
+      "VALUE_TOO_LARGE",
+      /at most 100/,
+    ],
+    [
+      "a cached input value over the limit",
+      () =>
+        state({
+          state: {
+            type: "RETRYING",
+            cachedInputs: [{ name: "x", upstreamTaskRunId: run.taskRuns.p!.id, value: "x".repeat(500) }],
+          },
+        }),
+      "VALUE_TOO_LARGE",
+      /at most 100/,
+    ],
+    [
+      "a cached input named twice",
+      () =>
+        state({
+          state: {
+            type: "RETRYING",
+            cachedInputs: [
+              { name: "x", upstreamTaskRunId: run.taskRuns.p!.id },
+              { name: "x", upstreamTaskRunId: run.taskRuns.p!.id },
+            ],
+          },
+        }),
+      "BAD_USER_INPUT",
+      /given twice/,
+    ],
+    [
+      "a cached input from an unknown task run",
+      () =>
+        state({
+          state: {
+            type: "RETRYING",
+            cachedInputs: [{ name: "x", upstreamTaskRunId: "00000000-0000-4000-8000-000000000000" }],
+          },
+        }),
+      "NOT_FOUND",
+      /No task run/,
+    ],
   ];
   for (const [what, input, code, message] of stateCases) {
     it(`refuses a state change with ${what}`, async () => {
@@ -118,9 +268,21 @@ describe("bad input gets a clear, coded error and changes nothing", () => {
     ["a NUL in a task name", () => ({ name: "f", tasks: [{ name: nul }] }), /NUL/],
     ["a lone surrogate in its name", () => ({ name: loneSurrogate, tasks: [] }), /not valid Unicode/],
     ["a name of 1 MB", () => ({ name: "x".repeat(1_000_000), tasks: [] }), /at most 200 characters/],
-    ["a LOCAL dir of 1 MB", () => ({ name: "f", handler: { type: "LOCAL", dir: `${t.resultsDir}/${"d".repeat(1_000_000)}` }, tasks: [] }), /at most 4000/],
-    ["a LOCAL dir holding a NUL", () => ({ name: "f", handler: { type: "LOCAL", dir: `${t.resultsDir}/${nul}` }, tasks: [] }), /NUL/],
-    ["1,001 tasks", () => ({ name: "f", tasks: Array.from({ length: 1001 }, (_, i) => ({ name: `t${i}` })) }), /at most 1000 tasks/],
+    [
+      "a LOCAL dir of 1 MB",
+      () => ({ name: "f", handler: { type: "LOCAL", dir: `${t.resultsDir}/${"d".repeat(1_000_000)}` }, tasks: [] }),
+      /at most 4000/,
+    ],
+    [
+      "a LOCAL dir holding a NUL",
+      () => ({ name: "f", handler: { type: "LOCAL", dir: `${t.resultsDir}/${nul}` }, tasks: [] }),
+      /NUL/,
+    ],
+    [
+      "1,001 tasks",
+      () => ({ name: "f", tasks: Array.from({ length: 1001 }, (_, i) => ({ name: `t${i}` })) }),
+      /at most 1000 tasks/,
+    ],
   ];
   for (const [what, input, message] of hostileFlows) {
     it(`refuses a flow with ${what}`, async () => {
@@ -139,19 +301,58 @@ describe("bad input gets a clear, coded error and changes nothing", () => {
   });
 
   it("refuses a parameter name holding a NUL", async () => {
-    await expectRefused(() => t.fail(CreateFlowRun, { input: { flowId: run.flowId, parameters: [{ name: nul, value: 1 }] } }), "BAD_USER_INPUT", /NUL/);
+    await expectRefused(
+      () => t.fail(CreateFlowRun, { input: { flowId: run.flowId, parameters: [{ name: nul, value: 1 }] } }),
+      "BAD_USER_INPUT",
+      /NUL/,
+    );
   });
 
   const handled = (handle: string) => ({ handled: { handler: { type: "LOCAL" as const, dir: t.resultsDir }, handle } });
   const hostileStates: [string, () => SetTaskRunStateInput[], RegExp][] = [
     ["a NUL in its message", () => state({ state: { type: "FAILED", message: nul } }), /NUL/],
-    ["a message of 5,000 characters", () => state({ state: { type: "FAILED", message: "m".repeat(5000) } }), /at most 4096 characters/],
-    ["a NUL in a cached input's name", () => state({ state: { type: "RETRYING", cachedInputs: [{ name: nul, upstreamTaskRunId: run.taskRuns.p!.id }] } }), /NUL/],
-    ["a cached input name of 1 MB", () => state({ state: { type: "RETRYING", cachedInputs: [{ name: "n".repeat(1_000_000), upstreamTaskRunId: run.taskRuns.p!.id }] } }), /at most 200/],
-    ["a handle holding a NUL", () => state({ state: { type: "SUCCESS", result: handled(`${t.resultsDir}/${nul}.json`) } }), /NUL/],
-    ["a handle of 8,000 characters", () => state({ state: { type: "SUCCESS", result: handled(`${t.resultsDir}/${"h".repeat(8000)}`) } }), /at most 4096/],
-    ["a handle of 1 MB", () => state({ state: { type: "SUCCESS", result: handled(`${t.resultsDir}/${"h".repeat(1_000_000)}`) } }), /at most 4096/],
-    ["a value nested 101 deep", () => state({ state: { type: "SUCCESS", result: { value: nested(101) } } }), /deeper than 100/],
+    [
+      "a message of 5,000 characters",
+      () => state({ state: { type: "FAILED", message: "m".repeat(5000) } }),
+      /at most 4096 characters/,
+    ],
+    [
+      "a NUL in a cached input's name",
+      () =>
+        state({ state: { type: "RETRYING", cachedInputs: [{ name: nul, upstreamTaskRunId: run.taskRuns.p!.id }] } }),
+      /NUL/,
+    ],
+    [
+      "a cached input name of 1 MB",
+      () =>
+        state({
+          state: {
+            type: "RETRYING",
+            cachedInputs: [{ name: "n".repeat(1_000_000), upstreamTaskRunId: run.taskRuns.p!.id }],
+          },
+        }),
+      /at most 200/,
+    ],
+    [
+      "a handle holding a NUL",
+      () => state({ state: { type: "SUCCESS", result: handled(`${t.resultsDir}/${nul}.json`) } }),
+      /NUL/,
+    ],
+    [
+      "a handle of 8,000 characters",
+      () => state({ state: { type: "SUCCESS", result: handled(`${t.resultsDir}/${"h".repeat(8000)}`) } }),
+      /at most 4096/,
+    ],
+    [
+      "a handle of 1 MB",
+      () => state({ state: { type: "SUCCESS", result: handled(`${t.resultsDir}/${"h".repeat(1_000_000)}`) } }),
+      /at most 4096/,
+    ],
+    [
+      "a value nested 101 deep",
+      () => state({ state: { type: "SUCCESS", result: { value: nested(101) } } }),
+      /deeper than 100/,
+    ],
   ];
   for (const [what, input, message] of hostileStates) {
     it(`refuses a state change with ${what}`, async () => {
@@ -162,7 +363,9 @@ describe("bad input gets a clear, coded error and changes nothing", () => {
   it("accepts a value nested exactly as deep as the limit", async () => {
     const deep = await startRun(t, { name: "deep", tasks: [{ name: "work" }] });
     const { setTaskRunStates } = await t.ok(SetTaskRunStates, {
-      input: [{ taskRunId: deep.taskRuns.work!.id, version: 1, state: { type: "SUCCESS", result: { value: nested(100) } } }],
+      input: [
+        { taskRunId: deep.taskRuns.work!.id, version: 1, state: { type: "SUCCESS", result: { value: nested(100) } } },
+      ],
     });
     expect(setTaskRunStates[0]!.state.result).toMatchObject({ value: nested(100) });
   });
@@ -170,7 +373,10 @@ describe("bad input gets a clear, coded error and changes nothing", () => {
   /** Sends a body as it is, bytes and all. */
   async function postRaw(body: string | Uint8Array<ArrayBuffer>) {
     const response = await fetch(t.app.url, { method: "POST", headers: { "content-type": "application/json" }, body });
-    return { status: response.status, body: (await response.json()) as { errors?: { message: string; extensions?: { code?: string } }[] } };
+    return {
+      status: response.status,
+      body: (await response.json()) as { errors?: { message: string; extensions?: { code?: string } }[] },
+    };
   }
 
   it("refuses a value nested 20,000 deep, which would overflow the stack", async () => {
@@ -199,14 +405,21 @@ describe("bad input gets a clear, coded error and changes nothing", () => {
 
     const answer = await postRaw(body);
 
-    expect(answer).toEqual({ status: 400, body: { errors: [{ message: "The request body is not valid UTF-8.", extensions: { code: "BAD_USER_INPUT" } }] } });
+    expect(answer).toEqual({
+      status: 400,
+      body: { errors: [{ message: "The request body is not valid UTF-8.", extensions: { code: "BAD_USER_INPUT" } }] },
+    });
     expect(await everything()).toEqual(before);
   });
 
   it("refuses forged cursors with BAD_USER_INPUT", async () => {
     const cursor = (key: unknown[]) => Buffer.from(JSON.stringify(key)).toString("base64url");
     const uuid = "00000000-0000-4000-8000-000000000000";
-    for (const after of [cursor(["+200000-01-01T00:00:00.000Z", uuid]), cursor(["-250000-01-01T00:00:00.000Z", uuid]), cursor(["2026-13-45T00:00:00.000Z", uuid])]) {
+    for (const after of [
+      cursor(["+200000-01-01T00:00:00.000Z", uuid]),
+      cursor(["-250000-01-01T00:00:00.000Z", uuid]),
+      cursor(["2026-13-45T00:00:00.000Z", uuid]),
+    ]) {
       const errors = await t.fail(ListFlows, { after });
       expect({ after, code: errors[0]?.extensions?.code }).toEqual({ after, code: "BAD_USER_INPUT" });
     }
@@ -228,15 +441,26 @@ describe("bad input gets a clear, coded error and changes nothing", () => {
   });
 
   it("answers a request body that is not JSON with 400 and a coded error", async () => {
-    const response = await fetch(t.app.url, { method: "POST", headers: { "content-type": "application/json" }, body: '{"query": ' });
+    const response = await fetch(t.app.url, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: '{"query": ',
+    });
     expect(response.status).toBe(400);
-    expect(await response.json()).toEqual({ errors: [{ message: "The request body is not valid JSON.", extensions: { code: "BAD_REQUEST" } }] });
+    expect(await response.json()).toEqual({
+      errors: [{ message: "The request body is not valid JSON.", extensions: { code: "BAD_REQUEST" } }],
+    });
   });
 
   it("answers a request body over the limit with 413", async () => {
-    const body = JSON.stringify({ query: "{ flows { id } }", variables: { pad: "x".repeat(t.config.maxRequestBytes) } });
+    const body = JSON.stringify({
+      query: "{ flows { id } }",
+      variables: { pad: "x".repeat(t.config.maxRequestBytes) },
+    });
     const response = await fetch(t.app.url, { method: "POST", headers: { "content-type": "application/json" }, body });
     expect(response.status).toBe(413);
-    expect(((await response.json()) as { errors: { extensions: { code: string } }[] }).errors[0]?.extensions.code).toBe("PAYLOAD_TOO_LARGE");
+    expect(((await response.json()) as { errors: { extensions: { code: string } }[] }).errors[0]?.extensions.code).toBe(
+      "PAYLOAD_TOO_LARGE",
+    );
   });
 });

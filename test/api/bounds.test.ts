@@ -2,8 +2,8 @@ import { execFileSync } from "node:child_process";
 import { mkdir, mkdtemp, rm, symlink, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { HandledResultInput } from "handled/client";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startTestApp, type TestApp } from "../support/app.js";
 import { CreateFlow, GetTaskRun, SetTaskRunStates, SetTaskRunStatesLean } from "../support/documents.js";
 import { filesUnder } from "../support/files.js";
@@ -59,7 +59,10 @@ describe("handles never reach outside the allowed directories", () => {
         {
           taskRunId: run.taskRuns.work!.id,
           version: 1,
-          state: { type: "SUCCESS", result: { handled: { handler: { type: "LOCAL", dir: outside }, handle: outsideFile } } },
+          state: {
+            type: "SUCCESS",
+            result: { handled: { handler: { type: "LOCAL", dir: outside }, handle: outsideFile } },
+          },
         },
       ],
     });
@@ -77,7 +80,10 @@ describe("handles never reach outside the allowed directories", () => {
         {
           taskRunId: run.taskRuns.work!.id,
           version: 1,
-          state: { type: "SUCCESS", result: { handled: { handler: { type: "LOCAL", dir: t.resultsDir }, handle: file } } },
+          state: {
+            type: "SUCCESS",
+            result: { handled: { handler: { type: "LOCAL", dir: t.resultsDir }, handle: file } },
+          },
         },
       ],
     });
@@ -87,10 +93,14 @@ describe("handles never reach outside the allowed directories", () => {
 
   it("refuses handlers whose directory is outside, at flow creation", async () => {
     for (const dir of [outside, `${t.resultsDir}/../..`, join(t.resultsDir, "link-to-outside-dir"), "/etc"]) {
-      const errors = await t.fail(CreateFlow, { input: { name: "outside", tasks: [{ name: "x", handler: { type: "LOCAL", dir } }] } });
+      const errors = await t.fail(CreateFlow, {
+        input: { name: "outside", tasks: [{ name: "x", handler: { type: "LOCAL", dir } }] },
+      });
       expect({ dir, code: errors[0]?.extensions?.code }).toEqual({ dir, code: "HANDLE_OUT_OF_BOUNDS" });
     }
-    const flowErrors = await t.fail(CreateFlow, { input: { name: "outside", handler: { type: "LOCAL", dir: outside }, tasks: [] } });
+    const flowErrors = await t.fail(CreateFlow, {
+      input: { name: "outside", handler: { type: "LOCAL", dir: outside }, tasks: [] },
+    });
     expect(flowErrors[0]?.extensions?.code).toBe("HANDLE_OUT_OF_BOUNDS");
     expect(await t.sql(`SELECT count(*)::int AS n FROM flow WHERE name = 'outside'`)).toEqual([{ n: 0 }]);
   });
@@ -149,7 +159,13 @@ describe("handles never reach outside the allowed directories", () => {
 
     for (const handle of [fifo, directory]) {
       const errors = await t.fail(SetTaskRunStates, {
-        input: [{ taskRunId: run.taskRuns.work!.id, version: 1, state: { type: "SUCCESS", result: { handled: { handler: { type: "LOCAL", dir: t.resultsDir }, handle } } } }],
+        input: [
+          {
+            taskRunId: run.taskRuns.work!.id,
+            version: 1,
+            state: { type: "SUCCESS", result: { handled: { handler: { type: "LOCAL", dir: t.resultsDir }, handle } } },
+          },
+        ],
       });
       expect({ handle, code: errors[0]?.extensions?.code, message: errors[0]?.message }).toEqual({
         handle,
@@ -167,10 +183,13 @@ describe("handles never reach outside the allowed directories", () => {
     execFileSync("mkfifo", [swapped.handle]);
 
     // More readers than libuv has threads: a blocking open of the FIFO would stall them all.
-    const reads = await Promise.all(Array.from({ length: 20 }, () => t.run(GetTaskRun, { id: run.taskRuns.swapped!.id })));
+    const reads = await Promise.all(
+      Array.from({ length: 20 }, () => t.run(GetTaskRun, { id: run.taskRuns.swapped!.id })),
+    );
     const plain = await t.ok(GetTaskRun, { id: run.taskRuns.plain!.id });
 
-    for (const read of reads) expect(read.errors?.map((e) => e.extensions?.code)).toEqual(["HANDLE_OUT_OF_BOUNDS", "HANDLE_OUT_OF_BOUNDS"]);
+    for (const read of reads)
+      expect(read.errors?.map((e) => e.extensions?.code)).toEqual(["HANDLE_OUT_OF_BOUNDS", "HANDLE_OUT_OF_BOUNDS"]);
     expect(plain.taskRun?.state.result).toMatchObject({ value: "still readable" });
   });
 
@@ -179,7 +198,16 @@ describe("handles never reach outside the allowed directories", () => {
     const file = join(t.resultsDir, "deep.json");
     await writeFile(file, `${"[".repeat(20_000)}${"]".repeat(20_000)}`);
     await t.ok(SetTaskRunStatesLean, {
-      input: [{ taskRunId: run.taskRuns.deep!.id, version: 1, state: { type: "SUCCESS", result: { handled: { handler: { type: "LOCAL", dir: t.resultsDir }, handle: file } } } }],
+      input: [
+        {
+          taskRunId: run.taskRuns.deep!.id,
+          version: 1,
+          state: {
+            type: "SUCCESS",
+            result: { handled: { handler: { type: "LOCAL", dir: t.resultsDir }, handle: file } },
+          },
+        },
+      ],
     });
 
     const read = await t.run(GetTaskRun, { id: run.taskRuns.deep!.id });
@@ -194,7 +222,11 @@ describe("handles never reach outside the allowed directories", () => {
   it("refuses to read a stored result whose handler directory was changed to one outside", async () => {
     const run = await startRun(t, { name: "tampered-dir", tasks: [{ name: "work" }] });
     const result = await succeed(t, run.taskRuns.work!, "mine");
-    await t.sql(`UPDATE result SET handler_config = $1, handle = $2 WHERE id = $3`, [{ dir: outside }, outsideFile, result.id]);
+    await t.sql(`UPDATE result SET handler_config = $1, handle = $2 WHERE id = $3`, [
+      { dir: outside },
+      outsideFile,
+      result.id,
+    ]);
 
     const read = await t.run(GetTaskRun, { id: run.taskRuns.work!.id });
 

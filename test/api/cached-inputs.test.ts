@@ -3,7 +3,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startTestApp, type TestApp } from "../support/app.js";
 import { GetTaskRun, SetTaskRunStates } from "../support/documents.js";
-import { startRun, succeed, type StartedRun } from "../support/flows.js";
+import { type StartedRun, startRun, succeed } from "../support/flows.js";
 
 describe("cached inputs", () => {
   let t: TestApp;
@@ -86,11 +86,18 @@ describe("cached inputs", () => {
     });
 
     const cached = setTaskRunStates[0]!.state.cachedInputs[0]!.result;
-    expect(cached).toMatchObject({ id: upstream.id, handle: upstream.handle, handler: { dir: upstreamDir }, value: { big: "table" } });
+    expect(cached).toMatchObject({
+      id: upstream.id,
+      handle: upstream.handle,
+      handler: { dir: upstreamDir },
+      value: { big: "table" },
+    });
     const count = await t.sql(`SELECT count(*)::int AS n FROM result WHERE handle = $1`, [upstream.handle]);
     expect(count).toEqual([{ n: 1 }]);
     const { taskRun } = await t.ok(GetTaskRun, { id: taskRuns.b!.id });
-    expect(taskRun?.state.cachedInputs).toEqual([{ name: "table", result: expect.objectContaining({ value: { big: "table" } }) }]);
+    expect(taskRun?.state.cachedInputs).toEqual([
+      { name: "table", result: expect.objectContaining({ value: { big: "table" } }) },
+    ]);
   });
 
   it("refers to the result an upstream task run gets in the same batch", async () => {
@@ -99,7 +106,11 @@ describe("cached inputs", () => {
 
     const { setTaskRunStates } = await t.ok(SetTaskRunStates, {
       input: [
-        { taskRunId: taskRuns.b!.id, version: 1, state: { type: "RETRYING", cachedInputs: [{ name: "fresh", upstreamTaskRunId: taskRuns.a!.id }] } },
+        {
+          taskRunId: taskRuns.b!.id,
+          version: 1,
+          state: { type: "RETRYING", cachedInputs: [{ name: "fresh", upstreamTaskRunId: taskRuns.a!.id }] },
+        },
         { taskRunId: taskRuns.a!.id, version: 2, state: { type: "SUCCESS", result: { value: "second attempt" } } },
       ],
     });
@@ -115,7 +126,13 @@ describe("cached inputs", () => {
     const { taskRuns } = await pipeline();
 
     const errors = await t.fail(SetTaskRunStates, {
-      input: [{ taskRunId: taskRuns.b!.id, version: 1, state: { type: "RETRYING", cachedInputs: [{ name: "x", upstreamTaskRunId: taskRuns.a!.id }] } }],
+      input: [
+        {
+          taskRunId: taskRuns.b!.id,
+          version: 1,
+          state: { type: "RETRYING", cachedInputs: [{ name: "x", upstreamTaskRunId: taskRuns.a!.id }] },
+        },
+      ],
     });
 
     expect(errors[0]?.extensions?.code).toBe("BAD_USER_INPUT");
@@ -137,9 +154,13 @@ describe("cached inputs", () => {
     });
 
     expect(errors[0]?.extensions?.code).toBe("BAD_USER_INPUT");
-    expect(await t.sql(`SELECT count(*)::int AS n FROM cached_input WHERE upstream_task_run_id = $1`, [first.taskRuns.a!.id])).toEqual([
-      { n: 0 },
+    expect(
+      await t.sql(`SELECT count(*)::int AS n FROM cached_input WHERE upstream_task_run_id = $1`, [
+        first.taskRuns.a!.id,
+      ]),
+    ).toEqual([{ n: 0 }]);
+    expect(await t.sql(`SELECT version FROM task_run WHERE id = $1`, [second.taskRuns.b!.id])).toEqual([
+      { version: 1 },
     ]);
-    expect(await t.sql(`SELECT version FROM task_run WHERE id = $1`, [second.taskRuns.b!.id])).toEqual([{ version: 1 }]);
   });
 });

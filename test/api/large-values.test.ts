@@ -2,7 +2,7 @@ import { HeadObjectCommand } from "@aws-sdk/client-s3";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startTestApp, type TestApp } from "../support/app.js";
 import { GetTaskRun } from "../support/documents.js";
-import { startS3Emulator, type S3Emulator } from "../support/emulators.js";
+import { type S3Emulator, startS3Emulator } from "../support/emulators.js";
 import { startRun, succeed } from "../support/flows.js";
 
 describe("large values", () => {
@@ -20,13 +20,18 @@ describe("large values", () => {
   });
 
   it("round-trips a 50 MB value through the S3 handler via the API", async () => {
-    const run = await startRun(t, { name: "big", tasks: [{ name: "dump", handler: { type: "S3", bucket: "big", prefix: "dumps" } }] });
+    const run = await startRun(t, {
+      name: "big",
+      tasks: [{ name: "dump", handler: { type: "S3", bucket: "big", prefix: "dumps" } }],
+    });
     const blob = "0123456789abcdef".repeat((50 * 1000 * 1000) / 16);
     const value = { name: "dump", blob };
 
     const result = await succeed(t, run.taskRuns.dump!, value);
 
-    const head = await s3.client.send(new HeadObjectCommand({ Bucket: "big", Key: result.handle.replace("s3://big/", "") }));
+    const head = await s3.client.send(
+      new HeadObjectCommand({ Bucket: "big", Key: result.handle.replace("s3://big/", "") }),
+    );
     expect(head.ContentLength).toBe(JSON.stringify(value).length);
     expect(head.ContentLength).toBeGreaterThan(50_000_000);
     const read = await t.ok(GetTaskRun, { id: run.taskRuns.dump!.id });

@@ -29,16 +29,19 @@ describe("NoResult is not a null result", () => {
       const nil = await t.ok(GetTaskRun, { id: run.taskRuns.null!.id });
       expect(none.taskRun?.state.result.__typename).toBe("NoResult");
       expect(nil.taskRun?.state.result).toMatchObject({ __typename: "Result", value: null });
-      expect(await t.sql(`SELECT result_id FROM state WHERE task_run_id = $1 AND version = 2`, [run.taskRuns.none!.id])).toEqual([
-        { result_id: null },
-      ]);
+      expect(
+        await t.sql(`SELECT result_id FROM state WHERE task_run_id = $1 AND version = 2`, [run.taskRuns.none!.id]),
+      ).toEqual([{ result_id: null }]);
     });
   }
 
   it("gives a task run that has not run NoResult, and a parameter given null a null result", async () => {
     const run = await startRun(
       t,
-      { name: "params", tasks: [{ name: "given", isParameter: true }, { name: "omitted", isParameter: true }, { name: "work" }] },
+      {
+        name: "params",
+        tasks: [{ name: "given", isParameter: true }, { name: "omitted", isParameter: true }, { name: "work" }],
+      },
       [{ name: "given", value: null }],
     );
 
@@ -56,9 +59,15 @@ describe("NoResult is not a null result", () => {
     const run = await startRun(t, { name: "explicit", tasks: [{ name: "work" }] });
 
     const { setTaskRunStates } = await t.ok(SetTaskRunStates, {
-      input: [{ taskRunId: run.taskRuns.work!.id, version: 1, state: { type: "FAILED", message: "boom", result: null } }],
+      input: [
+        { taskRunId: run.taskRuns.work!.id, version: 1, state: { type: "FAILED", message: "boom", result: null } },
+      ],
     });
 
-    expect(setTaskRunStates[0]!.state).toMatchObject({ type: "FAILED", message: "boom", result: { __typename: "NoResult" } });
+    expect(setTaskRunStates[0]!.state).toMatchObject({
+      type: "FAILED",
+      message: "boom",
+      result: { __typename: "NoResult" },
+    });
   });
 });

@@ -2,7 +2,7 @@ import { GetObjectCommand, PutObjectCommand } from "@aws-sdk/client-s3";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startTestApp, type TestApp } from "../support/app.js";
 import { CreateFlow, GetFlowRun, GetTaskRun, SetTaskRunStates } from "../support/documents.js";
-import { startGcsEmulator, startS3Emulator, type GcsEmulator, type S3Emulator } from "../support/emulators.js";
+import { type GcsEmulator, type S3Emulator, startGcsEmulator, startS3Emulator } from "../support/emulators.js";
 import { startRun, succeed } from "../support/flows.js";
 import { everyStoredText } from "../support/inspect.js";
 
@@ -15,7 +15,11 @@ describe("a flow whose tasks write to S3, GCS and disk", () => {
     await s3.createBucket("handled-results");
     await s3.createBucket("not-ours");
     gcs = await startGcsEmulator();
-    t = await startTestApp({ ...s3.env(["handled-results"]), HANDLED_GCS_BUCKETS: "handled-gcs", HANDLED_GCS_PROJECT_ID: "handled-test" });
+    t = await startTestApp({
+      ...s3.env(["handled-results"]),
+      HANDLED_GCS_BUCKETS: "handled-gcs",
+      HANDLED_GCS_PROJECT_ID: "handled-test",
+    });
   });
   afterAll(async () => {
     await t.stop();
@@ -53,7 +57,11 @@ describe("a flow whose tasks write to S3, GCS and disk", () => {
             cachedInputs: [
               { name: "day", upstreamTaskRunId: run.taskRuns.day!.id },
               { name: "rows", upstreamTaskRunId: run.taskRuns.extract!.id },
-              { name: "summary", upstreamTaskRunId: run.taskRuns.transform!.id, value: { total: 2, note: "GCS-SECRET-CACHED" } },
+              {
+                name: "summary",
+                upstreamTaskRunId: run.taskRuns.transform!.id,
+                value: { total: 2, note: "GCS-SECRET-CACHED" },
+              },
             ],
           },
         },
@@ -63,10 +71,15 @@ describe("a flow whose tasks write to S3, GCS and disk", () => {
     expect(extract.handle).toMatch(/^s3:\/\/handled-results\/raw\/[0-9a-f-]{36}\.json$/);
     expect(extract.handler).toEqual({ type: "S3", bucket: "handled-results", prefix: "raw", dir: null });
     expect(transform.handle).toMatch(/^gs:\/\/handled-gcs\/clean\/[0-9a-f-]{36}\.json$/);
-    const cached = Object.fromEntries(setTaskRunStates[0]!.state.cachedInputs.map((input) => [input.name, input.result]));
+    const cached = Object.fromEntries(
+      setTaskRunStates[0]!.state.cachedInputs.map((input) => [input.name, input.result]),
+    );
     expect(cached.day).toMatchObject({ handler: { type: "JSON" }, value: "2026-11-22" });
     expect(cached.rows).toMatchObject({ handle: extract.handle, value: extracted });
-    expect(cached.summary).toMatchObject({ handler: { type: "GCS", bucket: "handled-gcs", prefix: "clean" }, value: { total: 2, note: "GCS-SECRET-CACHED" } });
+    expect(cached.summary).toMatchObject({
+      handler: { type: "GCS", bucket: "handled-gcs", prefix: "clean" },
+      value: { total: 2, note: "GCS-SECRET-CACHED" },
+    });
 
     // Read back through the API, in a fresh query.
     const readExtract = await t.ok(GetTaskRun, { id: run.taskRuns.extract!.id });
@@ -75,29 +88,43 @@ describe("a flow whose tasks write to S3, GCS and disk", () => {
     const { flowRun } = await t.ok(GetFlowRun, { id: run.flowRunId });
     expect(readExtract.taskRun?.state.result).toMatchObject({ value: extracted });
     expect(readTransform.taskRun?.state.result).toMatchObject({ value: transformed });
-    expect(readLoad.taskRun?.state.cachedInputs.map((input) => input.result.__typename === "Result" && input.result.value)).toEqual([
-      "2026-11-22",
-      extracted,
-      { total: 2, note: "GCS-SECRET-CACHED" },
-    ]);
+    expect(
+      readLoad.taskRun?.state.cachedInputs.map((input) => input.result.__typename === "Result" && input.result.value),
+    ).toEqual(["2026-11-22", extracted, { total: 2, note: "GCS-SECRET-CACHED" }]);
     expect(flowRun?.parameters[0]?.result).toMatchObject({ value: "2026-11-22" });
 
     // The objects are really in the stores, as JSON.
-    const object = await s3.client.send(new GetObjectCommand({ Bucket: "handled-results", Key: extract.handle.replace("s3://handled-results/", "") }));
+    const object = await s3.client.send(
+      new GetObjectCommand({ Bucket: "handled-results", Key: extract.handle.replace("s3://handled-results/", "") }),
+    );
     expect(JSON.parse(await object.Body!.transformToString())).toEqual(extracted);
-    const [contents] = await gcs.storage.bucket("handled-gcs").file(transform.handle.replace("gs://handled-gcs/", "")).download();
+    const [contents] = await gcs.storage
+      .bucket("handled-gcs")
+      .file(transform.handle.replace("gs://handled-gcs/", ""))
+      .download();
     expect(JSON.parse(contents.toString())).toEqual(transformed);
 
     const stored = await everyStoredText(t);
-    for (const secret of ["S3-SECRET-ROW", "GCS-SECRET-NOTE", "GCS-SECRET-CACHED"]) expect(stored).not.toContain(secret);
+    for (const secret of ["S3-SECRET-ROW", "GCS-SECRET-NOTE", "GCS-SECRET-CACHED"])
+      expect(stored).not.toContain(secret);
     expect(stored).toContain(extract.handle);
   });
 
   it("uses an object store as the server default", async () => {
-    const other = await startTestApp({ ...s3.env([]), HANDLED_DEFAULT_HANDLER: "S3", HANDLED_DEFAULT_HANDLER_BUCKET: "handled-results", HANDLED_DEFAULT_HANDLER_PREFIX: "default" });
+    const other = await startTestApp({
+      ...s3.env([]),
+      HANDLED_DEFAULT_HANDLER: "S3",
+      HANDLED_DEFAULT_HANDLER_BUCKET: "handled-results",
+      HANDLED_DEFAULT_HANDLER_PREFIX: "default",
+    });
     try {
       const { createFlow } = await other.ok(CreateFlow, { input: { name: "defaults", tasks: [{ name: "work" }] } });
-      expect(createFlow.tasks[0]!.resolvedHandler).toEqual({ type: "S3", bucket: "handled-results", prefix: "default", dir: null });
+      expect(createFlow.tasks[0]!.resolvedHandler).toEqual({
+        type: "S3",
+        bucket: "handled-results",
+        prefix: "default",
+        dir: null,
+      });
       const run = await startRun(other, { name: "defaults", tasks: [{ name: "work" }] });
 
       const result = await succeed(other, run.taskRuns.work!, [1, 2, 3]);
@@ -110,22 +137,39 @@ describe("a flow whose tasks write to S3, GCS and disk", () => {
   });
 
   it("accepts a result a client wrote to an allowed bucket itself, and refuses other buckets", async () => {
-    await s3.client.send(new PutObjectCommand({ Bucket: "handled-results", Key: "client/own.json", Body: '{"by":"client"}' }));
-    await s3.client.send(new PutObjectCommand({ Bucket: "not-ours", Key: "client/own.json", Body: '{"password":"hunter2"}' }));
+    await s3.client.send(
+      new PutObjectCommand({ Bucket: "handled-results", Key: "client/own.json", Body: '{"by":"client"}' }),
+    );
+    await s3.client.send(
+      new PutObjectCommand({ Bucket: "not-ours", Key: "client/own.json", Body: '{"password":"hunter2"}' }),
+    );
     const run = await startRun(t, { name: "client-side", tasks: [{ name: "a" }, { name: "b" }, { name: "c" }] });
-    const handled = (bucket: string, handle: string) => ({ handled: { handler: { type: "S3" as const, bucket }, handle } });
+    const handled = (bucket: string, handle: string) => ({
+      handled: { handler: { type: "S3" as const, bucket }, handle },
+    });
 
     const { setTaskRunStates } = await t.ok(SetTaskRunStates, {
-      input: [{ taskRunId: run.taskRuns.a!.id, version: 1, state: { type: "SUCCESS", result: handled("handled-results", "s3://handled-results/client/own.json") } }],
+      input: [
+        {
+          taskRunId: run.taskRuns.a!.id,
+          version: 1,
+          state: { type: "SUCCESS", result: handled("handled-results", "s3://handled-results/client/own.json") },
+        },
+      ],
     });
-    expect(setTaskRunStates[0]!.state.result).toMatchObject({ handle: "s3://handled-results/client/own.json", value: { by: "client" } });
+    expect(setTaskRunStates[0]!.state.result).toMatchObject({
+      handle: "s3://handled-results/client/own.json",
+      value: { by: "client" },
+    });
 
     for (const [bucket, handle] of [
       ["not-ours", "s3://not-ours/client/own.json"],
       ["handled-results", "s3://not-ours/client/own.json"],
     ] as const) {
       const errors = await t.fail(SetTaskRunStates, {
-        input: [{ taskRunId: run.taskRuns.b!.id, version: 1, state: { type: "SUCCESS", result: handled(bucket, handle) } }],
+        input: [
+          { taskRunId: run.taskRuns.b!.id, version: 1, state: { type: "SUCCESS", result: handled(bucket, handle) } },
+        ],
       });
       expect(errors[0]?.extensions?.code).toBe("HANDLE_OUT_OF_BOUNDS");
       expect(JSON.stringify(errors)).not.toContain("hunter2");
@@ -135,19 +179,28 @@ describe("a flow whose tasks write to S3, GCS and disk", () => {
         {
           taskRunId: run.taskRuns.c!.id,
           version: 1,
-          state: { type: "SUCCESS", result: { handled: { handler: { type: "GCS", bucket: "someone-elses" }, handle: "gs://someone-elses/x.json" } } },
+          state: {
+            type: "SUCCESS",
+            result: {
+              handled: { handler: { type: "GCS", bucket: "someone-elses" }, handle: "gs://someone-elses/x.json" },
+            },
+          },
         },
       ],
     });
     expect(gcsErrors[0]?.extensions?.code).toBe("HANDLE_OUT_OF_BOUNDS");
-    expect(await t.sql(`SELECT version FROM task_run WHERE id = ANY($1::uuid[]) ORDER BY version`, [[run.taskRuns.b!.id, run.taskRuns.c!.id]])).toEqual([
-      { version: 1 },
-      { version: 1 },
-    ]);
+    expect(
+      await t.sql(`SELECT version FROM task_run WHERE id = ANY($1::uuid[]) ORDER BY version`, [
+        [run.taskRuns.b!.id, run.taskRuns.c!.id],
+      ]),
+    ).toEqual([{ version: 1 }, { version: 1 }]);
   });
 
   it("refuses to read a stored handle that was changed to name another bucket", async () => {
-    const run = await startRun(t, { name: "tampered", tasks: [{ name: "work", handler: { type: "S3", bucket: "handled-results" } }] });
+    const run = await startRun(t, {
+      name: "tampered",
+      tasks: [{ name: "work", handler: { type: "S3", bucket: "handled-results" } }],
+    });
     const result = await succeed(t, run.taskRuns.work!, "ours");
     await t.sql(`UPDATE result SET handle = 's3://not-ours/client/own.json' WHERE id = $1`, [result.id]);
     const read1 = await t.run(GetTaskRun, { id: run.taskRuns.work!.id });

@@ -3,7 +3,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startTestApp, type TestApp } from "../support/app.js";
 import { ListTaskRuns, SetTaskRunStates, TaskRunHistory } from "../support/documents.js";
-import { startGcsEmulator, startS3Emulator, type GcsEmulator, type S3Emulator } from "../support/emulators.js";
+import { type GcsEmulator, type S3Emulator, startGcsEmulator, startS3Emulator } from "../support/emulators.js";
 import { startRun, succeed } from "../support/flows.js";
 
 // A UI shows results without pulling whole values: every result has its size, and a preview of
@@ -16,7 +16,11 @@ beforeAll(async () => {
   s3 = await startS3Emulator();
   await s3.createBucket("previews");
   gcs = await startGcsEmulator();
-  t = await startTestApp({ ...s3.env(["previews"]), HANDLED_GCS_BUCKETS: "previews-gcs", HANDLED_GCS_PROJECT_ID: "handled-test" });
+  t = await startTestApp({
+    ...s3.env(["previews"]),
+    HANDLED_GCS_BUCKETS: "previews-gcs",
+    HANDLED_GCS_PROJECT_ID: "handled-test",
+  });
 });
 afterAll(async () => {
   await t.stop();
@@ -75,12 +79,19 @@ it("asks storage for the size of a result the client wrote itself", async () => 
       {
         taskRunId: run.taskRuns.out!.id,
         version: 1,
-        state: { type: "SUCCESS", result: { handled: { handler: { type: "LOCAL", dir: t.resultsDir }, handle: file } } },
+        state: {
+          type: "SUCCESS",
+          result: { handled: { handler: { type: "LOCAL", dir: t.resultsDir }, handle: file } },
+        },
       },
     ],
   });
   const result = setTaskRunStates[0]!.state.result;
-  expect(result).toMatchObject({ __typename: "Result", handle: file, sizeBytes: JSON.stringify({ rows: Array.from({ length: 100 }, (_, i) => i) }).length });
+  expect(result).toMatchObject({
+    __typename: "Result",
+    handle: file,
+    sizeBytes: JSON.stringify({ rows: Array.from({ length: 100 }, (_, i) => i) }).length,
+  });
 });
 
 it("refuses previews of fewer than 1 or more than 65536 bytes", async () => {
@@ -88,7 +99,10 @@ it("refuses previews of fewer than 1 or more than 65536 bytes", async () => {
   await succeed(t, run.taskRuns.out!, 1);
   for (const previewBytes of [0, 65537]) {
     const { errors } = await t.run(TaskRunHistory, { id: run.taskRuns.out!.id, previewBytes });
-    expect({ previewBytes, codes: errors?.map((e) => e.extensions?.code) }).toEqual({ previewBytes, codes: ["BAD_USER_INPUT"] });
+    expect({ previewBytes, codes: errors?.map((e) => e.extensions?.code) }).toEqual({
+      previewBytes,
+      codes: ["BAD_USER_INPUT"],
+    });
   }
 });
 
@@ -100,8 +114,15 @@ it("keeps a list whole when one result's data is gone: the error stays on that p
 
   const { data, errors } = await t.run(ListTaskRuns, { flowRunId: run.flowRunId, previewBytes: 100 });
 
-  expect(errors?.map((e) => [e.extensions?.code, e.path?.join(".")])).toEqual([["RESULT_NOT_FOUND", "flowRun.taskRuns.nodes.1.state.result.preview"]]);
-  expect(data?.flowRun?.taskRuns.nodes.map(({ task, state }) => [task.name, state.result.__typename === "Result" ? state.result.preview : null])).toEqual([
+  expect(errors?.map((e) => [e.extensions?.code, e.path?.join(".")])).toEqual([
+    ["RESULT_NOT_FOUND", "flowRun.taskRuns.nodes.1.state.result.preview"],
+  ]);
+  expect(
+    data?.flowRun?.taskRuns.nodes.map(({ task, state }) => [
+      task.name,
+      state.result.__typename === "Result" ? state.result.preview : null,
+    ]),
+  ).toEqual([
     ["kept", { text: '"still here"', truncated: false }],
     ["lost", null],
   ]);

@@ -1,7 +1,7 @@
 import { mkdir } from "node:fs/promises";
 import { join } from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { ResultHandlerInput } from "handled/client";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startApp } from "../../src/app.js";
 import { loadConfig } from "../../src/config/config.js";
 import { post, startTestApp, type TestApp } from "../support/app.js";
@@ -28,13 +28,48 @@ describe("which handler writes a task's result", () => {
     task: () => ResultHandlerInput | undefined;
     expected: () => { type: string; dir: string | null };
   }[] = [
-    { name: "task and flow set: the task's", flow: () => local(flowDir), task: () => local(taskDir), expected: () => ({ type: "LOCAL", dir: taskDir }) },
-    { name: "task JSON, flow LOCAL: the task's", flow: () => local(flowDir), task: () => ({ type: "JSON" }), expected: () => ({ type: "JSON", dir: null }) },
-    { name: "task LOCAL, flow JSON: the task's", flow: () => ({ type: "JSON" }), task: () => local(taskDir), expected: () => ({ type: "LOCAL", dir: taskDir }) },
-    { name: "only the flow set: the flow's", flow: () => local(flowDir), task: () => undefined, expected: () => ({ type: "LOCAL", dir: flowDir }) },
-    { name: "only the flow set (JSON): the flow's", flow: () => ({ type: "JSON" }), task: () => undefined, expected: () => ({ type: "JSON", dir: null }) },
-    { name: "only the task set: the task's", flow: () => undefined, task: () => local(taskDir), expected: () => ({ type: "LOCAL", dir: taskDir }) },
-    { name: "neither set: the server default", flow: () => undefined, task: () => undefined, expected: () => ({ type: "LOCAL", dir: t.resultsDir }) },
+    {
+      name: "task and flow set: the task's",
+      flow: () => local(flowDir),
+      task: () => local(taskDir),
+      expected: () => ({ type: "LOCAL", dir: taskDir }),
+    },
+    {
+      name: "task JSON, flow LOCAL: the task's",
+      flow: () => local(flowDir),
+      task: () => ({ type: "JSON" }),
+      expected: () => ({ type: "JSON", dir: null }),
+    },
+    {
+      name: "task LOCAL, flow JSON: the task's",
+      flow: () => ({ type: "JSON" }),
+      task: () => local(taskDir),
+      expected: () => ({ type: "LOCAL", dir: taskDir }),
+    },
+    {
+      name: "only the flow set: the flow's",
+      flow: () => local(flowDir),
+      task: () => undefined,
+      expected: () => ({ type: "LOCAL", dir: flowDir }),
+    },
+    {
+      name: "only the flow set (JSON): the flow's",
+      flow: () => ({ type: "JSON" }),
+      task: () => undefined,
+      expected: () => ({ type: "JSON", dir: null }),
+    },
+    {
+      name: "only the task set: the task's",
+      flow: () => undefined,
+      task: () => local(taskDir),
+      expected: () => ({ type: "LOCAL", dir: taskDir }),
+    },
+    {
+      name: "neither set: the server default",
+      flow: () => undefined,
+      task: () => undefined,
+      expected: () => ({ type: "LOCAL", dir: t.resultsDir }),
+    },
   ];
 
   for (const c of cases) {
@@ -54,7 +89,11 @@ describe("which handler writes a task's result", () => {
       input: {
         name: "reported",
         handler: local(flowDir),
-        tasks: [{ name: "own", handler: local(taskDir) }, { name: "inherits" }, { name: "p", isParameter: true, handler: local(taskDir) }],
+        tasks: [
+          { name: "own", handler: local(taskDir) },
+          { name: "inherits" },
+          { name: "p", isParameter: true, handler: local(taskDir) },
+        ],
       },
     });
     expect(createFlow.tasks.map((task) => [task.name, task.resolvedHandler.type, task.resolvedHandler.dir])).toEqual([
@@ -94,7 +133,11 @@ describe("which handler writes a task's result", () => {
   }
 
   it("writes a parameter task's later results with the JSON handler too", async () => {
-    const run = await startRun(t, { name: "parameter-state", handler: local(flowDir), tasks: [{ name: "p", isParameter: true }] });
+    const run = await startRun(t, {
+      name: "parameter-state",
+      handler: local(flowDir),
+      tasks: [{ name: "p", isParameter: true }],
+    });
 
     const result = await succeed(t, run.taskRuns.p!, [1, 2]);
 
@@ -124,9 +167,14 @@ describe("which handler writes a task's result", () => {
       });
 
       const next = await post(replica.url, SetTaskRunStates, {
-        input: [{ taskRunId: run.taskRuns.work!.id, version: 2, state: { type: "SUCCESS", result: { value: "now JSON" } } }],
+        input: [
+          { taskRunId: run.taskRuns.work!.id, version: 2, state: { type: "SUCCESS", result: { value: "now JSON" } } },
+        ],
       });
-      expect(next.data?.setTaskRunStates[0]?.state.result).toMatchObject({ handler: { type: "JSON" }, handle: '"now JSON"' });
+      expect(next.data?.setTaskRunStates[0]?.state.result).toMatchObject({
+        handler: { type: "JSON" },
+        handle: '"now JSON"',
+      });
     } finally {
       await replica.stop();
     }

@@ -11,7 +11,8 @@ import { startRun, succeed } from "../support/flows.js";
 
 /** A query reading `aliases` times the value of every task run of a flow run. */
 function aliasedValues(aliases: number): string {
-  const one = (i: number) => `a${i}: flowRun(id: $id) { taskRuns { nodes { state { result { ... on Result { value } } } } } }`;
+  const one = (i: number) =>
+    `a${i}: flowRun(id: $id) { taskRuns { nodes { state { result { ... on Result { value } } } } } }`;
   return `query ($id: ID!) { ${Array.from({ length: aliases }, (_, i) => one(i)).join(" ")} }`;
 }
 
@@ -21,7 +22,11 @@ interface RawAnswer {
 }
 
 async function post(t: TestApp, query: string, variables: Record<string, unknown>): Promise<RawAnswer> {
-  const response = await fetch(t.app.url, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ query, variables }) });
+  const response = await fetch(t.app.url, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ query, variables }),
+  });
   return (await response.json()) as RawAnswer;
 }
 
@@ -79,7 +84,16 @@ describe("a document aliasing a 64 MiB value 64 times", () => {
     const file = join(t.resultsDir, "huge.json");
     await writeFile(file, JSON.stringify("z".repeat(valueBytes - 2)));
     await t.ok(SetTaskRunStates, {
-      input: [{ taskRunId: run.taskRuns.out!.id, version: 1, state: { type: "SUCCESS", result: { handled: { handler: { type: "LOCAL", dir: t.resultsDir }, handle: file } } } }],
+      input: [
+        {
+          taskRunId: run.taskRuns.out!.id,
+          version: 1,
+          state: {
+            type: "SUCCESS",
+            result: { handled: { handler: { type: "LOCAL", dir: t.resultsDir }, handle: file } },
+          },
+        },
+      ],
     });
   });
   afterAll(() => t.stop());
@@ -127,7 +141,9 @@ describe("a document aliasing a 64 MiB value 64 times", () => {
     // The documented bound, 5 × HANDLED_MAX_RESPONSE_BYTES: the values as read and as parsed,
     // the serialised response and its bytes, and room for the collector's timing.
     expect(peak - baseline).toBeLessThan(5 * 128 * 1024 * 1024);
-    console.log(`RSS growth ${Math.round((peak - baseline) / 1024 / 1024)} MiB; other client answered in ${Math.round(otherMs)} ms`);
+    console.log(
+      `RSS growth ${Math.round((peak - baseline) / 1024 / 1024)} MiB; other client answered in ${Math.round(otherMs)} ms`,
+    );
     expect((await fetch(new URL("/healthz", t.app.url))).status).toBe(200);
   });
 });

@@ -2,12 +2,12 @@ import { spawn } from "node:child_process";
 import { mkdtemp, rm, stat } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterAll, describe, expect, it } from "vitest";
 import pg from "pg";
+import { afterAll, describe, expect, it } from "vitest";
 import { startApp } from "../../src/app.js";
+import { loadConfig } from "../../src/config/config.js";
 import { loadEmbeddedPostgres } from "../../src/db/database.js";
 import { applyMigrations } from "../../src/db/migrate.js";
-import { loadConfig } from "../../src/config/config.js";
 import { post } from "../support/app.js";
 import { CreateFlow, CreateFlowRun, GetFlowRun, GetTaskRun, SetTaskRunStates } from "../support/documents.js";
 
@@ -46,7 +46,11 @@ describe("the embedded database", () => {
       const params = await post(second.url, GetFlowRun, { id: run.data!.createFlowRun.id });
 
       expect(read.errors).toBeUndefined();
-      expect(read.data?.taskRun?.state).toMatchObject({ version: 2, type: "SUCCESS", result: { handler: { type: "LOCAL", dir: join(dataDir, "results") }, value: { total: 42 } } });
+      expect(read.data?.taskRun?.state).toMatchObject({
+        version: 2,
+        type: "SUCCESS",
+        result: { handler: { type: "LOCAL", dir: join(dataDir, "results") }, value: { total: 42 } },
+      });
       expect(params.data?.flowRun?.parameters[0]?.result).toMatchObject({ handle: "3", value: 3 });
     } finally {
       await second.stop();
@@ -86,33 +90,36 @@ describe("the embedded database", () => {
   });
 
   // PostgreSQL refuses to run as root; as root, the service runs it as the `postgres` user.
-  it.runIf(process.getuid?.() === 0)("starts as root under a folder other users cannot pass through (mode 0700), and again after", async () => {
-    const closed = await mkdtemp(join(tmpdir(), "handled-closed-"));
-    dirs.push(closed);
-    expect((await stat(closed)).mode & 0o777).toBe(0o700);
-    const dataDir = join(closed, "data");
-    const first = await startEmbeddedPostgres(dataDir);
-    try {
-      // Its cluster is where the postgres user can reach it; the closed folder stays closed.
-      expect(first.databaseDir).toMatch(/^\/var\/lib\/handled-postgres\/[0-9a-f]{16}$/);
+  it.runIf(process.getuid?.() === 0)(
+    "starts as root under a folder other users cannot pass through (mode 0700), and again after",
+    async () => {
+      const closed = await mkdtemp(join(tmpdir(), "handled-closed-"));
+      dirs.push(closed);
       expect((await stat(closed)).mode & 0o777).toBe(0o700);
-      await applyMigrations(first.url);
-    } finally {
-      await first.stop();
-    }
-    const second = await startEmbeddedPostgres(dataDir);
-    try {
-      expect(second.databaseDir).toBe(first.databaseDir);
-      const client = new pg.Client({ connectionString: second.url });
-      await client.connect();
-      const { rows } = await client.query(`SELECT count(*)::int AS n FROM "_prisma_migrations"`);
-      await client.end();
-      expect(rows[0].n).toBeGreaterThan(0);
-    } finally {
-      await second.stop();
-      await rm(second.databaseDir, { recursive: true, force: true });
-    }
-  });
+      const dataDir = join(closed, "data");
+      const first = await startEmbeddedPostgres(dataDir);
+      try {
+        // Its cluster is where the postgres user can reach it; the closed folder stays closed.
+        expect(first.databaseDir).toMatch(/^\/var\/lib\/handled-postgres\/[0-9a-f]{16}$/);
+        expect((await stat(closed)).mode & 0o777).toBe(0o700);
+        await applyMigrations(first.url);
+      } finally {
+        await first.stop();
+      }
+      const second = await startEmbeddedPostgres(dataDir);
+      try {
+        expect(second.databaseDir).toBe(first.databaseDir);
+        const client = new pg.Client({ connectionString: second.url });
+        await client.connect();
+        const { rows } = await client.query(`SELECT count(*)::int AS n FROM "_prisma_migrations"`);
+        await client.end();
+        expect(rows[0].n).toBeGreaterThan(0);
+      } finally {
+        await second.stop();
+        await rm(second.databaseDir, { recursive: true, force: true });
+      }
+    },
+  );
 });
 
 /** Whether a database URL still accepts connections. */

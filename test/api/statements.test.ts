@@ -1,8 +1,14 @@
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { startTestApp, type TestApp } from "../support/app.js";
-import { statementsOf, statementsSent } from "../support/metrics.js";
-import { GetTaskRun, GetTaskRunHandles, ListTaskRuns, SetTaskRunStates, SetTaskRunStatesLean } from "../support/documents.js";
+import {
+  GetTaskRun,
+  GetTaskRunHandles,
+  ListTaskRuns,
+  SetTaskRunStates,
+  SetTaskRunStatesLean,
+} from "../support/documents.js";
 import { startRun } from "../support/flows.js";
+import { statementsOf, statementsSent } from "../support/metrics.js";
 
 // The API's cost in SQL statements must not grow with the number of items a request touches.
 // The service counts every statement it sends (transaction control included) and serves the
@@ -51,8 +57,15 @@ it("records a batch of state changes in two statements, whether it has 1 entry o
 
 it("answers a batch with the new states and results in a constant number of statements more", async () => {
   const answer = async (tasks: number) => {
-    const { taskRuns } = await startRun(t, { name: `answered ${tasks}`, tasks: Array.from({ length: tasks }, (_, i) => ({ name: `t${i}` })) });
-    const input = Object.values(taskRuns).map(({ id, version }) => ({ taskRunId: id, version, state: { type: "SUCCESS" as const, result: { value: 1 } } }));
+    const { taskRuns } = await startRun(t, {
+      name: `answered ${tasks}`,
+      tasks: Array.from({ length: tasks }, (_, i) => ({ name: `t${i}` })),
+    });
+    const input = Object.values(taskRuns).map(({ id, version }) => ({
+      taskRunId: id,
+      version,
+      state: { type: "SUCCESS" as const, result: { value: 1 } },
+    }));
     return statementsOf(t, () => t.ok(SetTaskRunStates, { input }));
   };
   expect(await answer(50)).toBe(await answer(2));
@@ -78,7 +91,9 @@ it("reads a flow run's task runs, states and results in as many statements for 1
   const nodes = flowRun!.taskRuns.nodes;
   expect(nodes.map((r) => r.task.name)).toEqual(Array.from({ length: 100 }, (_, i) => `t${i}`));
   expect(nodes.map((r) => r.state.result)).toEqual(
-    Array.from({ length: 100 }, (_, i) => expect.objectContaining({ __typename: "Result", preview: { text: `{"i":${i}}`, truncated: false } })),
+    Array.from({ length: 100 }, (_, i) =>
+      expect.objectContaining({ __typename: "Result", preview: { text: `{"i":${i}}`, truncated: false } }),
+    ),
   );
 });
 

@@ -1,14 +1,14 @@
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import type { ResultHandlerInput } from "handled/client";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { startApp } from "../../src/app.js";
 import { loadConfig } from "../../src/config/config.js";
 import { StartupError } from "../../src/errors.js";
-import type { ResultHandlerInput } from "handled/client";
 import { startTestApp, type TestApp } from "../support/app.js";
 import { GetTaskRun, ListFlows, SetTaskRunStates } from "../support/documents.js";
-import { startGcsEmulator, startS3Emulator, type GcsEmulator, type S3Emulator } from "../support/emulators.js";
+import { type GcsEmulator, type S3Emulator, startGcsEmulator, startS3Emulator } from "../support/emulators.js";
 import { startRun, succeed } from "../support/flows.js";
 import { recorded } from "../support/inspect.js";
 import { startDatabaseProxy, startTcpProxy, type TcpProxy } from "../support/tcp-proxy.js";
@@ -32,14 +32,22 @@ const SHORT_STORE_TIMEOUTS = { HANDLED_STORE_CONNECT_TIMEOUT_MS: "300", HANDLED_
  * STORE_TIMEOUT in bounded time and record nothing; thawed, the store serves again.
  */
 async function expectTimeoutsAndRecovery(t: TestApp, proxy: TcpProxy, handler: ResultHandlerInput): Promise<void> {
-  const run = await startRun(t, { name: `frozen-${handler.type}`, tasks: [{ name: "a", handler }, { name: "b", handler }] });
+  const run = await startRun(t, {
+    name: `frozen-${handler.type}`,
+    tasks: [
+      { name: "a", handler },
+      { name: "b", handler },
+    ],
+  });
   const stored = await succeed(t, run.taskRuns.a!, { kept: true });
   proxy.freeze();
   const before = await recorded(t);
 
   const read = await timed(() => t.run(GetTaskRun, { id: run.taskRuns.a!.id }));
   const write = await timed(() =>
-    t.run(SetTaskRunStates, { input: [{ taskRunId: run.taskRuns.b!.id, version: 1, state: { type: "SUCCESS", result: { value: "never" } } }] }),
+    t.run(SetTaskRunStates, {
+      input: [{ taskRunId: run.taskRuns.b!.id, version: 1, state: { type: "SUCCESS", result: { value: "never" } } }],
+    }),
   );
 
   // At most three attempts of 300 ms each, with the SDK's back-off between them.
@@ -63,7 +71,11 @@ describe("an S3 store that stops answering", () => {
     s3 = await startS3Emulator();
     await s3.createBucket("frozen");
     proxy = await startTcpProxy({ host: "127.0.0.1", port: Number(new URL(s3.endpoint).port) });
-    t = await startTestApp({ ...s3.env(["frozen"]), HANDLED_S3_ENDPOINT: `http://127.0.0.1:${proxy.port}`, ...SHORT_STORE_TIMEOUTS });
+    t = await startTestApp({
+      ...s3.env(["frozen"]),
+      HANDLED_S3_ENDPOINT: `http://127.0.0.1:${proxy.port}`,
+      ...SHORT_STORE_TIMEOUTS,
+    });
   });
   afterAll(async () => {
     proxy.thaw();
@@ -86,7 +98,11 @@ describe("a GCS store that stops answering", () => {
     proxy = await startTcpProxy({ host: "127.0.0.1", port: Number(new URL(gcs.host).port) });
     // The GCS SDK finds the store through this variable (set by the emulator for this file).
     process.env.STORAGE_EMULATOR_HOST = `http://127.0.0.1:${proxy.port}`;
-    t = await startTestApp({ HANDLED_GCS_BUCKETS: "frozen-gcs", HANDLED_GCS_PROJECT_ID: "handled-test", ...SHORT_STORE_TIMEOUTS });
+    t = await startTestApp({
+      HANDLED_GCS_BUCKETS: "frozen-gcs",
+      HANDLED_GCS_PROJECT_ID: "handled-test",
+      ...SHORT_STORE_TIMEOUTS,
+    });
   });
   afterAll(async () => {
     proxy.thaw();
@@ -145,13 +161,25 @@ describe("starting against a PostgreSQL that does not answer", () => {
     const dir = await mkdtemp(join(tmpdir(), "handled-blackhole-"));
     proxy.freeze();
     try {
-      const config = loadConfig({ DATABASE_URL: proxy.through(server.toString()), HANDLED_DATA_DIR: dir, PORT: "0", HANDLED_DB_CONNECT_TIMEOUT_MS: "500" });
+      const config = loadConfig({
+        DATABASE_URL: proxy.through(server.toString()),
+        HANDLED_DATA_DIR: dir,
+        PORT: "0",
+        HANDLED_DB_CONNECT_TIMEOUT_MS: "500",
+      });
 
-      const started = await timed(() => startApp(config).then(() => "started", (error: unknown) => error));
+      const started = await timed(() =>
+        startApp(config).then(
+          () => "started",
+          (error: unknown) => error,
+        ),
+      );
 
       expect(started.ms).toBeLessThan(5_000);
       expect(started.value).toBeInstanceOf(StartupError);
-      expect((started.value as Error).message).toMatch(/PostgreSQL did not answer .*DATABASE_URL.*HANDLED_DB_CONNECT_TIMEOUT_MS=500/);
+      expect((started.value as Error).message).toMatch(
+        /PostgreSQL did not answer .*DATABASE_URL.*HANDLED_DB_CONNECT_TIMEOUT_MS=500/,
+      );
     } finally {
       proxy.thaw();
       await proxy.close();

@@ -1,8 +1,16 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startTestApp, type TestApp } from "../support/app.js";
-import { statementsOf } from "../support/metrics.js";
-import { CreateFlow, CreateFlowRun, ListFlowRuns, ListFlows, ListTaskRuns, SetTaskRunStatesLean, TaskRunHistory } from "../support/documents.js";
+import {
+  CreateFlow,
+  CreateFlowRun,
+  ListFlowRuns,
+  ListFlows,
+  ListTaskRuns,
+  SetTaskRunStatesLean,
+  TaskRunHistory,
+} from "../support/documents.js";
 import { startRun } from "../support/flows.js";
+import { statementsOf } from "../support/metrics.js";
 
 // The reads a UI makes: lists paged with cursors, and statements per request that do not grow
 // with the number of items listed.
@@ -21,7 +29,7 @@ async function setStates(taskRuns: { id: string; version: number }[], type: "RUN
     state: { type, result: type === "RUNNING" ? undefined : { value: { i, type } } },
   }));
   const { setTaskRunStates } = await t.ok(SetTaskRunStatesLean, { input });
-  setTaskRunStates.forEach((run, i) => (taskRuns[i]!.version = run.version));
+  for (const [i, run] of setTaskRunStates.entries()) taskRuns[i]!.version = run.version;
 }
 
 /** A flow of `tasks` tasks, with `runs` runs; with `parameter`, a parameter too, given each run's number. */
@@ -30,14 +38,20 @@ async function flowWithRuns(name: string, tasks: number, runs: number, parameter
     input: {
       name,
       handler: { type: "JSON" },
-      tasks: [...(parameter ? [{ name: "run", isParameter: true }] : []), ...Array.from({ length: tasks }, (_, i) => ({ name: `t${i}` }))],
+      tasks: [
+        ...(parameter ? [{ name: "run", isParameter: true }] : []),
+        ...Array.from({ length: tasks }, (_, i) => ({ name: `t${i}` })),
+      ],
     },
   });
   const created = [];
   for (let i = 0; i < runs; i++) {
     const parameters = parameter ? [{ name: "run", value: i }] : [];
     const { createFlowRun } = await t.ok(CreateFlowRun, { input: { flowId: createFlow.id, parameters } });
-    created.push({ id: createFlowRun.id, taskRuns: createFlowRun.taskRuns.nodes.map(({ id, version }) => ({ id, version })) });
+    created.push({
+      id: createFlowRun.id,
+      taskRuns: createFlowRun.taskRuns.nodes.map(({ id, version }) => ({ id, version })),
+    });
   }
   return { flowId: createFlow.id, runs: created };
 }
@@ -85,9 +99,16 @@ describe("flow runs of a flow", () => {
     for (const run of done) await setStates(run.taskRuns, "SUCCESS");
 
     const first = await t.ok(ListFlowRuns, { flowId, first: 2, state: "SUCCESS" });
-    const second = await t.ok(ListFlowRuns, { flowId, first: 2, state: "SUCCESS", after: first.flow!.runs.pageInfo.endCursor });
+    const second = await t.ok(ListFlowRuns, {
+      flowId,
+      first: 2,
+      state: "SUCCESS",
+      after: first.flow!.runs.pageInfo.endCursor,
+    });
 
-    expect([...first.flow!.runs.nodes, ...second.flow!.runs.nodes].map((run) => run.id)).toEqual(done.map((run) => run.id).reverse());
+    expect([...first.flow!.runs.nodes, ...second.flow!.runs.nodes].map((run) => run.id)).toEqual(
+      done.map((run) => run.id).reverse(),
+    );
     expect(first.flow!.runs.pageInfo.hasNextPage).toBe(true);
     expect(second.flow!.runs.pageInfo.hasNextPage).toBe(false);
   });
@@ -100,7 +121,11 @@ describe("task runs of a flow run", () => {
     await setStates(run!.taskRuns.slice(0, 3), "SUCCESS");
 
     const page1 = await t.ok(ListTaskRuns, { flowRunId: run!.id, first: 3 });
-    const page2 = await t.ok(ListTaskRuns, { flowRunId: run!.id, first: 3, after: page1.flowRun!.taskRuns.pageInfo.endCursor });
+    const page2 = await t.ok(ListTaskRuns, {
+      flowRunId: run!.id,
+      first: 3,
+      after: page1.flowRun!.taskRuns.pageInfo.endCursor,
+    });
 
     const rows = [...page1.flowRun!.taskRuns.nodes, ...page2.flowRun!.taskRuns.nodes].map((taskRun) => [
       taskRun.task.name,
@@ -126,7 +151,11 @@ describe("a task run's state history", () => {
     for (const type of ["RUNNING", "FAILED", "RUNNING", "SUCCESS"] as const) await setStates([work], type);
 
     const first = await t.ok(TaskRunHistory, { id: work.id, first: 2 });
-    const rest = await t.ok(TaskRunHistory, { id: work.id, first: 10, after: first.taskRun!.states.pageInfo.endCursor });
+    const rest = await t.ok(TaskRunHistory, {
+      id: work.id,
+      first: 10,
+      after: first.taskRun!.states.pageInfo.endCursor,
+    });
 
     expect([...first.taskRun!.states.nodes, ...rest.taskRun!.states.nodes].map((s) => [s.version, s.type])).toEqual([
       [1, "PENDING"],
@@ -151,7 +180,8 @@ describe("paging", () => {
 
   it("refuses page sizes outside 1 to 500 and cursors it did not make", async () => {
     const { flowId, runs } = await flowWithRuns("bad pages", 1, 1);
-    const taskRunCursor = (await t.ok(ListTaskRuns, { flowRunId: runs[0]!.id, first: 1 })).flowRun!.taskRuns.pageInfo.endCursor;
+    const taskRunCursor = (await t.ok(ListTaskRuns, { flowRunId: runs[0]!.id, first: 1 })).flowRun!.taskRuns.pageInfo
+      .endCursor;
 
     for (const variables of [
       { flowId, first: 0 },
@@ -160,7 +190,10 @@ describe("paging", () => {
       { flowId, after: taskRunCursor }, // a cursor of another list
     ]) {
       const errors = await t.fail(ListFlowRuns, variables);
-      expect({ variables, codes: errors.map((e) => e.extensions?.code) }).toEqual({ variables, codes: ["BAD_USER_INPUT"] });
+      expect({ variables, codes: errors.map((e) => e.extensions?.code) }).toEqual({
+        variables,
+        codes: ["BAD_USER_INPUT"],
+      });
     }
   });
 });

@@ -4,8 +4,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startTestApp, type TestApp } from "../support/app.js";
 import { GetTaskRun, SetTaskRunStates } from "../support/documents.js";
 import { filesUnder } from "../support/files.js";
-import { recorded } from "../support/inspect.js";
 import { startRun, succeed } from "../support/flows.js";
+import { recorded } from "../support/inspect.js";
 
 describe("versions and all-or-nothing batches", () => {
   let t: TestApp;
@@ -19,7 +19,9 @@ describe("versions and all-or-nothing batches", () => {
     const work = run.taskRuns.work!;
 
     await t.ok(SetTaskRunStates, { input: [{ taskRunId: work.id, version: 1, state: { type: "RUNNING" } }] });
-    await t.ok(SetTaskRunStates, { input: [{ taskRunId: work.id, version: 2, state: { type: "FAILED", message: "flaky" } }] });
+    await t.ok(SetTaskRunStates, {
+      input: [{ taskRunId: work.id, version: 2, state: { type: "FAILED", message: "flaky" } }],
+    });
     await succeed(t, { id: work.id, version: 3 }, "third time lucky");
 
     const { taskRun } = await t.ok(GetTaskRun, { id: work.id });
@@ -39,7 +41,9 @@ describe("versions and all-or-nothing batches", () => {
     const before = await recorded(t);
 
     const errors = await t.fail(SetTaskRunStates, {
-      input: [{ taskRunId: run.taskRuns.work!.id, version: 1, state: { type: "SUCCESS", result: { value: "stale write" } } }],
+      input: [
+        { taskRunId: run.taskRuns.work!.id, version: 1, state: { type: "SUCCESS", result: { value: "stale write" } } },
+      ],
     });
 
     expect(errors).toHaveLength(1);
@@ -88,10 +92,21 @@ describe("versions and all-or-nothing batches", () => {
 
   it("lets one of two batches naming the same task runs in opposite orders win, without a deadlock", async () => {
     for (let round = 0; round < 10; round++) {
-      const run = await startRun(t, { name: `opposite orders ${round}`, handler: { type: "JSON" }, tasks: [{ name: "a" }, { name: "b" }] });
-      const entry = (name: "a" | "b") => ({ taskRunId: run.taskRuns[name]!.id, version: 1, state: { type: "RUNNING" as const } });
+      const run = await startRun(t, {
+        name: `opposite orders ${round}`,
+        handler: { type: "JSON" },
+        tasks: [{ name: "a" }, { name: "b" }],
+      });
+      const entry = (name: "a" | "b") => ({
+        taskRunId: run.taskRuns[name]!.id,
+        version: 1,
+        state: { type: "RUNNING" as const },
+      });
 
-      const outcomes = await Promise.all([t.run(SetTaskRunStates, { input: [entry("a"), entry("b")] }), t.run(SetTaskRunStates, { input: [entry("b"), entry("a")] })]);
+      const outcomes = await Promise.all([
+        t.run(SetTaskRunStates, { input: [entry("a"), entry("b")] }),
+        t.run(SetTaskRunStates, { input: [entry("b"), entry("a")] }),
+      ]);
 
       const codes = outcomes.map((o) => o.errors?.[0]?.extensions?.code ?? "OK").sort();
       expect({ round, codes }).toEqual({ round, codes: ["OK", "VERSION_MISMATCH"] });
@@ -109,8 +124,16 @@ describe("versions and all-or-nothing batches", () => {
 
     const errors = await t.fail(SetTaskRunStates, {
       input: [
-        { taskRunId: run.taskRuns.fine!.id, version: 1, state: { type: "SUCCESS", result: { value: "written first" } } },
-        { taskRunId: run.taskRuns.broken!.id, version: 1, state: { type: "SUCCESS", result: { value: "cannot be written" } } },
+        {
+          taskRunId: run.taskRuns.fine!.id,
+          version: 1,
+          state: { type: "SUCCESS", result: { value: "written first" } },
+        },
+        {
+          taskRunId: run.taskRuns.broken!.id,
+          version: 1,
+          state: { type: "SUCCESS", result: { value: "cannot be written" } },
+        },
       ],
     });
 

@@ -1,7 +1,13 @@
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
+import {
+  createClient,
+  GetTaskRunHandlesDocument,
+  HandledApiError,
+  ListFlowsDocument,
+  SetTaskRunStatesLeanDocument,
+} from "handled/client";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createClient, GetTaskRunHandlesDocument, HandledApiError, ListFlowsDocument, SetTaskRunStatesLeanDocument } from "handled/client";
 import { startTestApp, type TestApp } from "../support/app.js";
 
 // The SDK's own behaviour: what it sends, and how every kind of failure reaches the caller.
@@ -31,7 +37,9 @@ describe("createClient", () => {
   it("throws the API's errors with their stable code, status and partial data", async () => {
     const client = createClient({ url: t.app.url });
     const error = await thrown(
-      client.request(SetTaskRunStatesLeanDocument, { input: [{ taskRunId: "00000000-0000-0000-0000-000000000000", version: 1, state: { type: "RUNNING" } }] }),
+      client.request(SetTaskRunStatesLeanDocument, {
+        input: [{ taskRunId: "00000000-0000-0000-0000-000000000000", version: 1, state: { type: "RUNNING" } }],
+      }),
     );
     expect(error.code).toBe("NOT_FOUND");
     expect(error.status).toBe(200);
@@ -76,7 +84,9 @@ describe("createClient", () => {
     await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
     try {
       const { port } = server.address() as AddressInfo;
-      const error = await thrown(createClient({ url: `http://127.0.0.1:${port}/`, timeoutMs: 200 }).request(ListFlowsDocument, {}));
+      const error = await thrown(
+        createClient({ url: `http://127.0.0.1:${port}/`, timeoutMs: 200 }).request(ListFlowsDocument, {}),
+      );
       expect(error.code).toBe("NETWORK_ERROR");
     } finally {
       server.closeAllConnections();
@@ -85,17 +95,29 @@ describe("createClient", () => {
   });
 
   it("reports an answer that is not the API's as BAD_RESPONSE", async () => {
-    const notJson = await thrown(createClient({ url: t.app.url.replace("/graphql", "/nowhere-html"), fetch: async () => new Response("<html>502</html>", { status: 502 }) }).request(ListFlowsDocument, {}));
+    const notJson = await thrown(
+      createClient({
+        url: t.app.url.replace("/graphql", "/nowhere-html"),
+        fetch: async () => new Response("<html>502</html>", { status: 502 }),
+      }).request(ListFlowsDocument, {}),
+    );
     expect([notJson.code, notJson.status]).toEqual(["BAD_RESPONSE", 502]);
     // JSON, but not a GraphQL answer (a probe's, say).
-    const notGraphql = await thrown(createClient({ url: t.app.url, fetch: async () => Response.json({ status: "ok" }) }).request(ListFlowsDocument, {}));
+    const notGraphql = await thrown(
+      createClient({ url: t.app.url, fetch: async () => Response.json({ status: "ok" }) }).request(
+        ListFlowsDocument,
+        {},
+      ),
+    );
     expect(notGraphql.code).toBe("BAD_RESPONSE");
   });
 
   it("passes on the server's own refusals, such as a body over the size limit", async () => {
     const error = await thrown(
       createClient({ url: t.app.url }).request(SetTaskRunStatesLeanDocument, {
-        input: [{ taskRunId: "x", version: 1, state: { type: "SUCCESS", message: "x".repeat(t.config.maxRequestBytes) } }],
+        input: [
+          { taskRunId: "x", version: 1, state: { type: "SUCCESS", message: "x".repeat(t.config.maxRequestBytes) } },
+        ],
       }),
     );
     expect([error.code, error.status]).toEqual(["PAYLOAD_TOO_LARGE", 413]);

@@ -10,12 +10,14 @@ beforeAll(async () => {
 afterAll(() => t.stop());
 
 it("runs the README's SDK example against the real service", async () => {
-  expect(await example(t.app.url)).toBe(["extract SUCCESS (13 bytes: {\"rows\":1200})", "summarise PENDING (no result)"].join("\n"));
+  expect(await example(t.app.url)).toBe(
+    ['extract SUCCESS (13 bytes: {"rows":1200})', "summarise PENDING (no result)"].join("\n"),
+  );
 });
 
 it("shows the example in the README exactly as it is type-checked and run", async () => {
   const readme = await readFile(new URL("../../README.md", import.meta.url), "utf8");
   const source = await readFile(new URL("../../examples/sdk.ts", import.meta.url), "utf8");
   const body = source.slice(source.indexOf("import {"));
-  expect(readme).toContain("```ts\n" + body + "```");
+  expect(readme).toContain(`\`\`\`ts\n${body}\`\`\``);
 });

@@ -23,14 +23,26 @@ describe("a batch's commit fence", () => {
     const run = await startRun(t, { name, tasks: [{ name: "a" }] });
     return {
       id: randomUUID(),
-      changes: [{ taskRunId: run.taskRuns.a!.id, version: 1, stateId: randomUUID(), type: "RUNNING", message: null, resultId: null, idempotencyKey: null }],
+      changes: [
+        {
+          taskRunId: run.taskRuns.a!.id,
+          version: 1,
+          stateId: randomUUID(),
+          type: "RUNNING",
+          message: null,
+          resultId: null,
+          idempotencyKey: null,
+        },
+      ],
       results: [],
       cachedInputs: [],
     };
   }
 
   const states = (batch: StateBatch) =>
-    t.sql(`SELECT count(*)::int AS n FROM state WHERE task_run_id = $1`, [batch.changes[0]!.taskRunId]).then((rows) => rows[0]!.n as number);
+    t
+      .sql(`SELECT count(*)::int AS n FROM state WHERE task_run_id = $1`, [batch.changes[0]!.taskRunId])
+      .then((rows) => rows[0]!.n as number);
 
   it("knows a recorded batch as recorded", async () => {
     const batch = await batchFor("recorded");
@@ -44,12 +56,18 @@ describe("a batch's commit fence", () => {
     const batch = await batchFor("late");
     expect(await resolveBatchCommit(pool, batch.id)).toBe("not-recorded");
 
-    await expect(recordStateBatch(pool, batch)).rejects.toMatchObject({ code: "23505", constraint: "batch_commit_pkey" });
+    await expect(recordStateBatch(pool, batch)).rejects.toMatchObject({
+      code: "23505",
+      constraint: "batch_commit_pkey",
+    });
     expect(await states(batch)).toBe(1);
     expect(await resolveBatchCommit(pool, batch.id)).toBe("not-recorded");
   });
 
-  for (const [ending, outcome] of [["COMMIT", "recorded"], ["ROLLBACK", "not-recorded"]] as const) {
+  for (const [ending, outcome] of [
+    ["COMMIT", "recorded"],
+    ["ROLLBACK", "not-recorded"],
+  ] as const) {
     it(`waits for a recording statement still running, and learns it was ${outcome} when it ends with ${ending}`, async () => {
       const batch = await batchFor(`running-${ending}`);
       const orphan = await pool.connect();

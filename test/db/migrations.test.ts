@@ -19,16 +19,23 @@ describe("migrations", () => {
   });
 
   it("applies every committed migration once and records it as Prisma Migrate does", async () => {
-    const names = (await readdir(MIGRATIONS_DIR, { withFileTypes: true })).filter((e) => e.isDirectory()).map((e) => e.name).sort();
+    const names = (await readdir(MIGRATIONS_DIR, { withFileTypes: true }))
+      .filter((e) => e.isDirectory())
+      .map((e) => e.name)
+      .sort();
 
     expect(await applyMigrations(db.url)).toEqual(names);
     expect(await applyMigrations(db.url)).toEqual([]);
 
-    const { rows } = await client.query(`SELECT migration_name, checksum, finished_at IS NOT NULL AS done, applied_steps_count FROM "_prisma_migrations" ORDER BY migration_name`);
+    const { rows } = await client.query(
+      `SELECT migration_name, checksum, finished_at IS NOT NULL AS done, applied_steps_count FROM "_prisma_migrations" ORDER BY migration_name`,
+    );
     const expected = await Promise.all(
       names.map(async (name) => ({
         migration_name: name,
-        checksum: createHash("sha256").update(await readFile(new URL(`${name}/migration.sql`, MIGRATIONS_DIR), "utf8")).digest("hex"),
+        checksum: createHash("sha256")
+          .update(await readFile(new URL(`${name}/migration.sql`, MIGRATIONS_DIR), "utf8"))
+          .digest("hex"),
         done: true,
         applied_steps_count: 1,
       })),
@@ -44,7 +51,11 @@ describe("migrations", () => {
   it("lets concurrent replicas migrate one database safely", async () => {
     const fresh = await createTestDatabase();
     try {
-      const applied = await Promise.all([applyMigrations(fresh.url), applyMigrations(fresh.url), applyMigrations(fresh.url)]);
+      const applied = await Promise.all([
+        applyMigrations(fresh.url),
+        applyMigrations(fresh.url),
+        applyMigrations(fresh.url),
+      ]);
       expect(applied.map((names) => names.length).sort()).toEqual([0, 0, applied.flat().length]);
     } finally {
       await fresh.drop();

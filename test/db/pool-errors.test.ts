@@ -74,10 +74,17 @@ describe("a PostgreSQL server that restarts", () => {
     // at the same address, as behind a DNS name or a load balancer.
     const proxy = await startTcpProxy({ host: "127.0.0.1", port: Number(new URL(postgres.url).port) });
     const app = await startApp(
-      loadConfig({ DATABASE_URL: proxy.through(postgres.url), HANDLED_DATA_DIR: join(dir, "data"), PORT: "0", HANDLED_DB_CONNECT_TIMEOUT_MS: "1000" }),
+      loadConfig({
+        DATABASE_URL: proxy.through(postgres.url),
+        HANDLED_DATA_DIR: join(dir, "data"),
+        PORT: "0",
+        HANDLED_DB_CONNECT_TIMEOUT_MS: "1000",
+      }),
     );
     try {
-      const created = await post(app.url, CreateFlow, { input: { name: "before-the-restart", tasks: [{ name: "a" }] } });
+      const created = await post(app.url, CreateFlow, {
+        input: { name: "before-the-restart", tasks: [{ name: "a" }] },
+      });
       expect(created.errors).toBeUndefined();
 
       await postgres.stop();

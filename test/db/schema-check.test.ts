@@ -22,7 +22,10 @@ describe("schema.prisma and prisma/migrations", () => {
   it("are caught disagreeing when the schema changes without a migration", async () => {
     const dir = await mkdtemp(join(tmpdir(), "handled-schema-"));
     try {
-      const schema = (await readFile("prisma/schema.prisma", "utf8")).replace(/^(\s*)message(\s+)String\?.*$/m, "$&\n$1extra$2Int?");
+      const schema = (await readFile("prisma/schema.prisma", "utf8")).replace(
+        /^(\s*)message(\s+)String\?.*$/m,
+        "$&\n$1extra$2Int?",
+      );
       await writeFile(join(dir, "schema.prisma"), schema);
 
       const result = check({ SCHEMA_FILE: join(dir, "schema.prisma") });

@@ -41,7 +41,11 @@ export interface HandlerAbilities {
 }
 
 /** The behaviour every result handler shares, run against a real backend. */
-export function testResultHandler(name: string, abilities: HandlerAbilities, setup: () => Promise<HandlerUnderTest>): void {
+export function testResultHandler(
+  name: string,
+  abilities: HandlerAbilities,
+  setup: () => Promise<HandlerUnderTest>,
+): void {
   describe(`${name} result handler (contract)`, () => {
     let h: HandlerUnderTest;
     beforeAll(async () => {
@@ -105,8 +109,14 @@ export function testResultHandler(name: string, abilities: HandlerAbilities, set
       expect(h.outOfBounds.length).toBeGreaterThan(2);
 
       for (const foreign of h.outOfBounds) {
-        expect({ foreign, code: await codeOf(h.handler.verifyHandle(foreign)) }).toEqual({ foreign, code: "HANDLE_OUT_OF_BOUNDS" });
-        expect({ foreign, code: await codeOf(h.handler.read(foreign)) }).toEqual({ foreign, code: "HANDLE_OUT_OF_BOUNDS" });
+        expect({ foreign, code: await codeOf(h.handler.verifyHandle(foreign)) }).toEqual({
+          foreign,
+          code: "HANDLE_OUT_OF_BOUNDS",
+        });
+        expect({ foreign, code: await codeOf(h.handler.read(foreign)) }).toEqual({
+          foreign,
+          code: "HANDLE_OUT_OF_BOUNDS",
+        });
       }
     });
 
@@ -119,7 +129,10 @@ export function testResultHandler(name: string, abilities: HandlerAbilities, set
 
     it.runIf(abilities.storesData)("refuses to read the start of a handle outside its reach", async () => {
       for (const foreign of h.outOfBounds) {
-        expect({ foreign, code: await codeOf(h.handler.readStart(foreign, 10)) }).toEqual({ foreign, code: "HANDLE_OUT_OF_BOUNDS" });
+        expect({ foreign, code: await codeOf(h.handler.readStart(foreign, 10)) }).toEqual({
+          foreign,
+          code: "HANDLE_OUT_OF_BOUNDS",
+        });
       }
     });
 

@@ -8,7 +8,8 @@ import { HANDLER_DEFINITIONS } from "../../src/results/handlers/index.js";
 // A handler type is defined once, in src/results/handlers; the two enums that name the types in
 // other languages must follow that list, so a type added to one place only fails here.
 describe("the handler definitions", () => {
-  const graphqlSchema = async () => buildSchema(await readFile(new URL("../../schema.graphql", import.meta.url), "utf8"));
+  const graphqlSchema = async () =>
+    buildSchema(await readFile(new URL("../../schema.graphql", import.meta.url), "utf8"));
 
   it("name each type once", () => {
     expect(new Set(HANDLER_TYPES).size).toBe(HANDLER_DEFINITIONS.length);
@@ -17,7 +18,12 @@ describe("the handler definitions", () => {
   it("name the same types as the GraphQL enum", async () => {
     const type = (await graphqlSchema()).getType("ResultHandlerType");
     if (!isEnumType(type)) throw new Error("schema.graphql has no enum ResultHandlerType");
-    expect(type.getValues().map((value) => value.name).sort()).toEqual([...HANDLER_TYPES].sort());
+    expect(
+      type
+        .getValues()
+        .map((value) => value.name)
+        .sort(),
+    ).toEqual([...HANDLER_TYPES].sort());
   });
 
   it("name the same types as the Prisma enum (and so the database's)", () => {
@@ -30,7 +36,10 @@ describe("the handler definitions", () => {
     for (const name of ["ResultHandler", "ResultHandlerInput"]) {
       const type = schema.getType(name);
       if (!isObjectType(type) && !isInputObjectType(type)) throw new Error(`schema.graphql has no ${name}`);
-      expect({ name, fields: Object.keys(type.getFields()).sort() }).toEqual({ name, fields: [...configFields].sort() });
+      expect({ name, fields: Object.keys(type.getFields()).sort() }).toEqual({
+        name,
+        fields: [...configFields].sort(),
+      });
     }
   });
 });

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { createHandler } from "../../src/results/handler-registry.js";
 import { gcsHandler } from "../../src/results/handlers/gcs.js";
-import { startGcsEmulator, type GcsEmulator } from "../support/emulators.js";
+import { type GcsEmulator, startGcsEmulator } from "../support/emulators.js";
 import { testResultHandler } from "./contract.js";
 
 let gcs: GcsEmulator;
@@ -12,7 +12,11 @@ beforeAll(async () => {
 afterAll(() => gcs.stop());
 
 testResultHandler("GCS", { storesData: true }, async () => ({
-  handler: createHandler(gcsHandler, { type: "GCS", bucket: "results", prefix: "team" }, { buckets: ["results"], storage: gcs.storage }),
+  handler: createHandler(
+    gcsHandler,
+    { type: "GCS", bucket: "results", prefix: "team" },
+    { buckets: ["results"], storage: gcs.storage },
+  ),
   readRaw: async (handle) => {
     const [contents] = await gcs.storage.bucket("results").file(handle.replace("gs://results/", "")).download();
     return contents.toString("utf8");
@@ -22,7 +26,11 @@ testResultHandler("GCS", { storesData: true }, async () => ({
 }));
 
 it("stores values as JSON objects under the prefix", async () => {
-  const handler = createHandler(gcsHandler, { type: "GCS", bucket: "results", prefix: "a/b" }, { buckets: ["results"], storage: gcs.storage });
+  const handler = createHandler(
+    gcsHandler,
+    { type: "GCS", bucket: "results", prefix: "a/b" },
+    { buckets: ["results"], storage: gcs.storage },
+  );
 
   const handle = await handler.write(Buffer.from('{"ok":true}'));
 

@@ -51,7 +51,11 @@ it("creates its directory on first write and leaves no partial files", async () 
 it("refuses to write when its directory is outside the allowed ones", async () => {
   const root = await mkdtemp(join(tmpdir(), "handled-local-"));
   try {
-    const handler = createHandler(localHandler, { type: "LOCAL", dir: join(root, "elsewhere") }, { allowedDirs: [join(root, "allowed")] });
+    const handler = createHandler(
+      localHandler,
+      { type: "LOCAL", dir: join(root, "elsewhere") },
+      { allowedDirs: [join(root, "allowed")] },
+    );
     await expect(handler.write(Buffer.from('"x"'))).rejects.toMatchObject({ code: "HANDLE_OUT_OF_BOUNDS" });
   } finally {
     await rm(root, { recursive: true, force: true });

@@ -29,7 +29,9 @@ describe("in development", () => {
     const html = await response.text();
     expect(html).toContain("<title>Handled GraphiQL</title>");
     // Any <script src>, <link href> or CSS url() must be inline (data:, blob:) or relative.
-    const external = [...html.matchAll(/(?:src|href)\s*=\s*["'](https?:)?\/\/[^"']+["']|url\(\s*["']?https?:\/\/[^)]+\)/g)].map((m) => m[0]);
+    const external = [
+      ...html.matchAll(/(?:src|href)\s*=\s*["'](https?:)?\/\/[^"']+["']|url\(\s*["']?https?:\/\/[^)]+\)/g),
+    ].map((m) => m[0]);
     expect(external).toEqual([]);
   });
 
@@ -38,7 +40,15 @@ describe("in development", () => {
     const { chromium: browserType } = await import("playwright-core");
     const browser = await browserType.launch({
       executablePath: chromium,
-      args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+      args: [
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+      ],
     });
     try {
       const page = await browser.newPage({ viewport: { width: 1400, height: 900 } });

@@ -28,7 +28,9 @@ function pageFor(apiUrl: string): string {
 
 /** A static server for the page, on a loopback port of its own: an origin of its own. */
 async function servePage(html: () => string): Promise<{ origin: string; server: Server }> {
-  const server = createServer((_request, response) => response.writeHead(200, { "content-type": "text/html" }).end(html()));
+  const server = createServer((_request, response) =>
+    response.writeHead(200, { "content-type": "text/html" }).end(html()),
+  );
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
   return { origin: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, server };
 }
@@ -54,7 +56,11 @@ describe("CORS", () => {
   const preflight = (origin: string) =>
     fetch(t.app.url, {
       method: "OPTIONS",
-      headers: { origin, "access-control-request-method": "POST", "access-control-request-headers": "content-type,authorization,apollo-require-preflight,x-request-id" },
+      headers: {
+        origin,
+        "access-control-request-method": "POST",
+        "access-control-request-headers": "content-type,authorization,apollo-require-preflight,x-request-id",
+      },
     });
 
   it("answers a preflight from an allowed origin with the methods and headers clients send", async () => {
@@ -81,28 +87,43 @@ describe("CORS", () => {
   it("keeps CSRF prevention: a simple GET query without a preflight header is refused", async () => {
     const response = await fetch(`${t.app.url}?query=${encodeURIComponent("{ __typename }")}`);
     expect(response.status).toBe(400);
-    const withHeader = await fetch(`${t.app.url}?query=${encodeURIComponent("{ __typename }")}`, { headers: { "apollo-require-preflight": "true" } });
+    const withHeader = await fetch(`${t.app.url}?query=${encodeURIComponent("{ __typename }")}`, {
+      headers: { "apollo-require-preflight": "true" },
+    });
     expect(await withHeader.json()).toEqual({ data: { __typename: "Query" } });
   });
 
-  it.runIf(haveChromium)("lets a page from an allowed origin query the API in Chromium, and blocks a page from another", async () => {
-    const { chromium: browserType } = await import("playwright-core");
-    const browser = await browserType.launch({
-      executablePath: chromium,
-      args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
-    });
-    try {
-      const shown = async (origin: string) => {
-        const page = await browser.newPage();
-        await page.goto(origin, { waitUntil: "load" });
-        // A string, run in the page: the test's own types have no DOM.
-        await page.waitForFunction('document.getElementById("out").textContent !== "waiting"', undefined, { timeout: 15_000 });
-        return page.locator("#out").textContent();
-      };
-      expect(await shown(allowed.origin)).toBe('data:{"flows":{"nodes":[{"name":"seen-from-the-ui"}]}}');
-      expect(await shown(other.origin)).toBe("blocked:TypeError");
-    } finally {
-      await browser.close();
-    }
-  });
+  it.runIf(haveChromium)(
+    "lets a page from an allowed origin query the API in Chromium, and blocks a page from another",
+    async () => {
+      const { chromium: browserType } = await import("playwright-core");
+      const browser = await browserType.launch({
+        executablePath: chromium,
+        args: [
+          "--no-sandbox",
+          "--disable-gpu",
+          "--disable-quic",
+          "--no-first-run",
+          "--disable-background-networking",
+          "--disable-component-update",
+          "--disable-sync",
+        ],
+      });
+      try {
+        const shown = async (origin: string) => {
+          const page = await browser.newPage();
+          await page.goto(origin, { waitUntil: "load" });
+          // A string, run in the page: the test's own types have no DOM.
+          await page.waitForFunction('document.getElementById("out").textContent !== "waiting"', undefined, {
+            timeout: 15_000,
+          });
+          return page.locator("#out").textContent();
+        };
+        expect(await shown(allowed.origin)).toBe('data:{"flows":{"nodes":[{"name":"seen-from-the-ui"}]}}');
+        expect(await shown(other.origin)).toBe("blocked:TypeError");
+      } finally {
+        await browser.close();
+      }
+    },
+  );
 });

@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { MIGRATIONS_DIR } from "../../src/db/migrate.js";
 import { createTestDatabase, type TestDatabase } from "../support/database.js";
 import { CreateFlow } from "../support/documents.js";
-import { runServiceToExit, startServiceProcess, type ServiceProcess } from "../support/process.js";
+import { runServiceToExit, type ServiceProcess, startServiceProcess } from "../support/process.js";
 import { startDatabaseProxy, type TcpProxy } from "../support/tcp-proxy.js";
 
 // The service as operators run it: `node dist/main.js`, stopped with signals, its exit code read
@@ -14,10 +14,12 @@ import { startDatabaseProxy, type TcpProxy } from "../support/tcp-proxy.js";
 const LIST_FLOWS = JSON.stringify({ query: "query ListFlowNames { flows(first: 5) { nodes { name } } }" });
 
 function listFlows(url: string): Promise<{ status: number; body: unknown }> {
-  return fetch(url, { method: "POST", headers: { "content-type": "application/json" }, body: LIST_FLOWS }).then(async (response) => ({
-    status: response.status,
-    body: await response.json(),
-  }));
+  return fetch(url, { method: "POST", headers: { "content-type": "application/json" }, body: LIST_FLOWS }).then(
+    async (response) => ({
+      status: response.status,
+      body: await response.json(),
+    }),
+  );
 }
 
 describe("stopping", () => {
@@ -48,7 +50,9 @@ describe("stopping", () => {
       proxy.thaw();
       const answers = await Promise.all(inFlight);
       expect(answers.map((answer) => answer.status)).toEqual(Array(20).fill(200));
-      expect(answers.every((answer) => JSON.stringify(answer.body) === '{"data":{"flows":{"nodes":[{"name":"drained"}]}}}')).toBe(true);
+      expect(
+        answers.every((answer) => JSON.stringify(answer.body) === '{"data":{"flows":{"nodes":[{"name":"drained"}]}}}'),
+      ).toBe(true);
       expect(await service.exited).toEqual({ code: 0, signal: null });
       expect(service.logs().find((line) => line.msg === "stopped")).toMatchObject({ drained: true });
     } finally {
@@ -85,7 +89,10 @@ describe("stopping", () => {
   });
 
   it("cuts requests still running at HANDLED_SHUTDOWN_TIMEOUT_MS, and exits non-zero", async () => {
-    const service: ServiceProcess = await startServiceProcess({ DATABASE_URL: proxy.through(database.url), HANDLED_SHUTDOWN_TIMEOUT_MS: "1000" });
+    const service: ServiceProcess = await startServiceProcess({
+      DATABASE_URL: proxy.through(database.url),
+      HANDLED_SHUTDOWN_TIMEOUT_MS: "1000",
+    });
     try {
       await listFlows(service.url);
       proxy.freeze();
@@ -99,7 +106,9 @@ describe("stopping", () => {
       expect(await stuck).toBe("cut");
       expect(await service.exited).toEqual({ code: 2, signal: null });
       expect(Date.now() - signalled).toBeGreaterThanOrEqual(900);
-      expect(service.logs().map((line) => line.msg)).toContain("requests still running at the shutdown deadline; closing their connections");
+      expect(service.logs().map((line) => line.msg)).toContain(
+        "requests still running at the shutdown deadline; closing their connections",
+      );
     } finally {
       proxy.thaw();
       await service.kill();
@@ -116,7 +125,10 @@ describe("a start that fails exits 1 with one line saying what to fix", () => {
       .map((line) => (JSON.parse(line) as { msg: string }).msg);
 
   it("for invalid configuration", async () => {
-    const { code, output } = await runServiceToExit({ PORT: "http", HANDLED_CORS_ORIGINS: "https://ui.example.com/app" });
+    const { code, output } = await runServiceToExit({
+      PORT: "http",
+      HANDLED_CORS_ORIGINS: "https://ui.example.com/app",
+    });
     expect(code).toBe(1);
     const [line] = fatal(output);
     expect(line).toMatch(/^Invalid configuration, fix and restart: /);
@@ -126,9 +138,16 @@ describe("a start that fails exits 1 with one line saying what to fix", () => {
 
   it("for a database that does not answer, after retrying for HANDLED_DB_CONNECT_TIMEOUT_MS", async () => {
     const closed = await unusedPort();
-    const { code, output } = await runServiceToExit({ DATABASE_URL: `postgresql://postgres@127.0.0.1:${closed}/handled`, HANDLED_DB_CONNECT_TIMEOUT_MS: "1500" });
+    const { code, output } = await runServiceToExit({
+      DATABASE_URL: `postgresql://postgres@127.0.0.1:${closed}/handled`,
+      HANDLED_DB_CONNECT_TIMEOUT_MS: "1500",
+    });
     expect(code).toBe(1);
-    expect(fatal(output)).toEqual([expect.stringMatching(/^PostgreSQL did not answer \(.*ECONNREFUSED.*\) after \d+ tries: check that the server in DATABASE_URL is running/)]);
+    expect(fatal(output)).toEqual([
+      expect.stringMatching(
+        /^PostgreSQL did not answer \(.*ECONNREFUSED.*\) after \d+ tries: check that the server in DATABASE_URL is running/,
+      ),
+    ]);
     // Each failed try is logged as it happens.
     expect(output.match(/PostgreSQL did not answer; trying again/g)?.length).toBeGreaterThanOrEqual(2);
   });
@@ -141,12 +160,18 @@ describe("a start that fails exits 1 with one line saying what to fix", () => {
       await client.connect();
       await client.query(`CREATE TABLE "_prisma_migrations" (id VARCHAR(36) PRIMARY KEY, checksum VARCHAR(64) NOT NULL, finished_at TIMESTAMPTZ,
         migration_name VARCHAR(255) NOT NULL, logs TEXT, rolled_back_at TIMESTAMPTZ, started_at TIMESTAMPTZ NOT NULL DEFAULT now(), applied_steps_count INTEGER NOT NULL DEFAULT 0)`);
-      const first = readdirSync(MIGRATIONS_DIR).filter((name) => /^\d/.test(name)).sort()[0]!;
-      await client.query(`INSERT INTO "_prisma_migrations" (id, checksum, migration_name) VALUES ('x', 'y', $1)`, [first]);
+      const first = readdirSync(MIGRATIONS_DIR)
+        .filter((name) => /^\d/.test(name))
+        .sort()[0]!;
+      await client.query(`INSERT INTO "_prisma_migrations" (id, checksum, migration_name) VALUES ('x', 'y', $1)`, [
+        first,
+      ]);
       await client.end();
       const { code, output } = await runServiceToExit({ DATABASE_URL: database.url });
       expect(code).toBe(1);
-      expect(fatal(output)).toEqual([`Migrating the database failed: Migration ${first} failed earlier and was not rolled back; resolve it before starting. Fix the database (or the migration), then start again.`]);
+      expect(fatal(output)).toEqual([
+        `Migrating the database failed: Migration ${first} failed earlier and was not rolled back; resolve it before starting. Fix the database (or the migration), then start again.`,
+      ]);
     } finally {
       await database.drop();
     }
@@ -160,7 +185,9 @@ describe("a start that fails exits 1 with one line saying what to fix", () => {
     try {
       const { code, output } = await runServiceToExit({ DATABASE_URL: database.url, PORT: String(port) });
       expect(code).toBe(1);
-      expect(fatal(output)).toEqual([`Port ${port} on 127.0.0.1 is already in use: stop what holds it, or set PORT to a free port.`]);
+      expect(fatal(output)).toEqual([
+        `Port ${port} on 127.0.0.1 is already in use: stop what holds it, or set PORT to a free port.`,
+      ]);
     } finally {
       holder.close();
       await database.drop();

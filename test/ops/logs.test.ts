@@ -2,9 +2,9 @@ import { createClient, HandledApiError } from "handled/client";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createTestDatabase, type TestDatabase } from "../support/database.js";
 import { GetTaskRun, SetTaskRunStates } from "../support/documents.js";
-import { startS3Emulator, type S3Emulator } from "../support/emulators.js";
+import { type S3Emulator, startS3Emulator } from "../support/emulators.js";
 import { startRun } from "../support/flows.js";
-import { startServiceProcess, type LogLine, type ServiceProcess } from "../support/process.js";
+import { type LogLine, type ServiceProcess, startServiceProcess } from "../support/process.js";
 
 // What the service logs, read from a real run as a log collector would: JSON lines, one per
 // request, storage failures with where they happened, and never a value or a credential.
@@ -36,12 +36,23 @@ describe("the service's logs", () => {
     const t = { ok: client.request.bind(client) };
     const run = await startRun(
       t,
-      { name: "logged", tasks: [{ name: "local" }, { name: "object", handler: { type: "S3", bucket: "logged", prefix: "runs" } }, { name: "p", isParameter: true }] },
+      {
+        name: "logged",
+        tasks: [
+          { name: "local" },
+          { name: "object", handler: { type: "S3", bucket: "logged", prefix: "runs" } },
+          { name: "p", isParameter: true },
+        ],
+      },
       [{ name: "p", value: PARAMETER }],
     );
     await t.ok(SetTaskRunStates, {
       input: [
-        { taskRunId: run.taskRuns.local!.id, version: 1, state: { type: "SUCCESS", result: { value: { secret: VALUE } } } },
+        {
+          taskRunId: run.taskRuns.local!.id,
+          version: 1,
+          state: { type: "SUCCESS", result: { value: { secret: VALUE } } },
+        },
         { taskRunId: run.taskRuns.object!.id, version: 1, state: { type: "SUCCESS", result: { value: VALUE } } },
       ],
     });
@@ -62,7 +73,8 @@ describe("the service's logs", () => {
 
   it("are JSON lines, with no value, parameter, credential or token in any of them", () => {
     expect(output.split("\n").filter((line) => line.startsWith("{")).length).toBeGreaterThan(5);
-    for (const secret of [VALUE, PARAMETER, AWS_SECRET, TOKEN, "logged-access-key"]) expect(output).not.toContain(secret);
+    for (const secret of [VALUE, PARAMETER, AWS_SECRET, TOKEN, "logged-access-key"])
+      expect(output).not.toContain(secret);
     expect(output.toLowerCase()).not.toContain("authorization");
   });
 
@@ -74,8 +86,20 @@ describe("the service's logs", () => {
       expect(line).toMatchObject({ requestId: "client-chosen-42", method: "POST", status: 200 });
       expect(typeof line.durationMs).toBe("number");
     }
-    expect(requests.map((line) => line.operation)).toEqual(["CreateFlow", "CreateFlowRun", "SetTaskRunStates", "GetTaskRun", "GetTaskRun"]);
-    expect(requests.map((line) => line.errors)).toEqual([undefined, undefined, undefined, undefined, ["RESULT_READ_FAILED"]]);
+    expect(requests.map((line) => line.operation)).toEqual([
+      "CreateFlow",
+      "CreateFlowRun",
+      "SetTaskRunStates",
+      "GetTaskRun",
+      "GetTaskRun",
+    ]);
+    expect(requests.map((line) => line.errors)).toEqual([
+      undefined,
+      undefined,
+      undefined,
+      undefined,
+      ["RESULT_READ_FAILED"],
+    ]);
   });
 
   it("say where a storage failure happened: the handler type and the object", () => {
@@ -84,7 +108,12 @@ describe("the service's logs", () => {
     expect(failures).toHaveLength(2);
     for (const failure of failures) {
       // With the request's id, to find it next to its request line.
-      expect(failure).toMatchObject({ handler: "S3", call: "read", code: "RESULT_READ_FAILED", requestId: "client-chosen-42" });
+      expect(failure).toMatchObject({
+        handler: "S3",
+        call: "read",
+        code: "RESULT_READ_FAILED",
+        requestId: "client-chosen-42",
+      });
       expect(failure.location).toMatch(/^s3:\/\/logged\/runs\/.+\.json$/);
     }
   });

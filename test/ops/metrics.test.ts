@@ -9,7 +9,9 @@ import { startRun } from "../support/flows.js";
 /** The value of one sample of a Prometheus text exposition, or undefined. */
 function sample(text: string, name: string, labels: Record<string, string>): number | undefined {
   const wanted = Object.entries(labels).map(([key, value]) => `${key}="${value}"`);
-  const line = text.split("\n").find((row) => row.startsWith(`${name}{`) && wanted.every((label) => row.includes(label)));
+  const line = text
+    .split("\n")
+    .find((row) => row.startsWith(`${name}{`) && wanted.every((label) => row.includes(label)));
   return line === undefined ? undefined : Number(line.slice(line.lastIndexOf(" ") + 1));
 }
 
@@ -30,19 +32,28 @@ describe("probes and metrics", () => {
   });
 
   it("say not ready when the newest migration is missing, while still alive", async () => {
-    const [newest] = await t.sql<{ migration_name: string }>(`SELECT migration_name FROM "_prisma_migrations" ORDER BY migration_name DESC LIMIT 1`);
-    await t.sql(`UPDATE "_prisma_migrations" SET rolled_back_at = now() WHERE migration_name = $1`, [newest!.migration_name]);
+    const [newest] = await t.sql<{ migration_name: string }>(
+      `SELECT migration_name FROM "_prisma_migrations" ORDER BY migration_name DESC LIMIT 1`,
+    );
+    await t.sql(`UPDATE "_prisma_migrations" SET rolled_back_at = now() WHERE migration_name = $1`, [
+      newest!.migration_name,
+    ]);
     try {
       expect((await fetch(new URL("/readyz", t.app.url))).status).toBe(503);
       expect((await fetch(new URL("/livez", t.app.url))).status).toBe(200);
     } finally {
-      await t.sql(`UPDATE "_prisma_migrations" SET rolled_back_at = NULL WHERE migration_name = $1`, [newest!.migration_name]);
+      await t.sql(`UPDATE "_prisma_migrations" SET rolled_back_at = NULL WHERE migration_name = $1`, [
+        newest!.migration_name,
+      ]);
     }
     expect((await fetch(new URL("/readyz", t.app.url))).status).toBe(200);
   });
 
   it("serve /metrics on HANDLED_METRICS_PORT only, with requests by operation and outcome and handler calls by type", async () => {
-    const run = await startRun(t, { name: "measured", tasks: [{ name: "a" }, { name: "b", handler: { type: "JSON" } }] });
+    const run = await startRun(t, {
+      name: "measured",
+      tasks: [{ name: "a" }, { name: "b", handler: { type: "JSON" } }],
+    });
     await t.ok(SetTaskRunStates, {
       input: [
         { taskRunId: run.taskRuns.a!.id, version: 1, state: { type: "SUCCESS", result: { value: "x".repeat(1000) } } },
@@ -50,7 +61,9 @@ describe("probes and metrics", () => {
       ],
     });
     await t.ok(GetTaskRun, { id: run.taskRuns.a!.id });
-    await t.fail(SetTaskRunStates, { input: [{ taskRunId: run.taskRuns.a!.id, version: 1, state: { type: "FAILED" } }] });
+    await t.fail(SetTaskRunStates, {
+      input: [{ taskRunId: run.taskRuns.a!.id, version: 1, state: { type: "FAILED" } }],
+    });
 
     expect((await fetch(new URL("/metrics", t.app.url))).status).toBe(404);
     const text = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
@@ -60,10 +73,14 @@ describe("probes and metrics", () => {
     expect(sample(text, requests, { operation: "GetTaskRun", outcome: "ok" })).toBe(1);
     // The LOCAL value written once, and read three times: in the mutation's answer, then as the
     // current state's and in the history.
-    expect(sample(text, "handled_handler_duration_seconds_count", { handler: "LOCAL", call: "write", outcome: "ok" })).toBe(1);
+    expect(
+      sample(text, "handled_handler_duration_seconds_count", { handler: "LOCAL", call: "write", outcome: "ok" }),
+    ).toBe(1);
     expect(sample(text, "handled_handler_bytes_total", { handler: "LOCAL", call: "write" })).toBe(1002);
     expect(sample(text, "handled_handler_bytes_total", { handler: "LOCAL", call: "read" })).toBe(3006);
-    expect(sample(text, "handled_handler_duration_seconds_count", { handler: "JSON", call: "write", outcome: "ok" })).toBe(1);
+    expect(
+      sample(text, "handled_handler_duration_seconds_count", { handler: "JSON", call: "write", outcome: "ok" }),
+    ).toBe(1);
     expect(text).toMatch(/^handled_db_pool_connections \d+$/m);
     expect(text).toMatch(/^handled_db_pool_waiting_requests 0$/m);
   });

@@ -1,18 +1,21 @@
-import { HandledApiError } from "handled/client";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { HandledApiError } from "handled/client";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createTestDatabase, type TestDatabase } from "../support/database.js";
 import { GetTaskRun, SetTaskRunStates } from "../support/documents.js";
 import { startRun } from "../support/flows.js";
-import { startServiceProcess, type ServiceProcess } from "../support/process.js";
+import { type ServiceProcess, startServiceProcess } from "../support/process.js";
 
 // The service keeps no state of its own: two processes on one database (and one results
 // folder, standing in for one bucket) serve the same runs, as replicas behind a load balancer.
 
 /** Each task run's version and value, read through one replica. */
-async function valuesThrough(replica: ServiceProcess, taskRunIds: string[]): Promise<{ version: number; value: unknown }[]> {
+async function valuesThrough(
+  replica: ServiceProcess,
+  taskRunIds: string[],
+): Promise<{ version: number; value: unknown }[]> {
   return Promise.all(
     taskRunIds.map(async (id) => {
       const { taskRun } = await replica.ok(GetTaskRun, { id });
@@ -44,7 +47,11 @@ describe("two replicas on one database", () => {
     const run = await startRun(a, { name: "replicated", tasks: [{ name: "x" }, { name: "y" }] });
     await a.ok(SetTaskRunStates, {
       input: [
-        { taskRunId: run.taskRuns.x!.id, version: 1, state: { type: "SUCCESS", result: { value: { from: "a", n: 1 } } } },
+        {
+          taskRunId: run.taskRuns.x!.id,
+          version: 1,
+          state: { type: "SUCCESS", result: { value: { from: "a", n: 1 } } },
+        },
         { taskRunId: run.taskRuns.y!.id, version: 1, state: { type: "SUCCESS", result: { value: [1, 2, 3] } } },
       ],
     });

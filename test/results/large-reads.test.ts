@@ -3,9 +3,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createHandlerRegistry, type HandlerRegistry } from "../../src/results/handler-registry.js";
-import type { ResultHandler } from "../../src/results/result-handler.js";
 import { ResponseBudget } from "../../src/results/response-budget.js";
-import { ResultStore, type ResultRow } from "../../src/results/result-store.js";
+import type { ResultHandler } from "../../src/results/result-handler.js";
+import { type ResultRow, ResultStore } from "../../src/results/result-store.js";
 
 // Large values are read (and parsed) a few at a time per process, whatever the number of
 // requests asking for them; small ones are not held back.
@@ -32,13 +32,26 @@ describe("reads of large values", () => {
       },
     });
     const registry: HandlerRegistry = { ...real, handlerFor: async (spec) => counted(await real.handlerFor(spec)) };
-    store = new ResultStore({ registry, maxValueBytes: 1 << 20, maxJsonDepth: 100, maxHandleLength: 4096, largeReadBytes: 1000, largeReadConcurrency: 2 });
+    store = new ResultStore({
+      registry,
+      maxValueBytes: 1 << 20,
+      maxJsonDepth: 100,
+      maxHandleLength: 4096,
+      largeReadBytes: 1000,
+      largeReadConcurrency: 2,
+    });
   });
   afterAll(() => rm(dir, { recursive: true, force: true }));
 
   async function stored(value: unknown): Promise<ResultRow> {
     const written = await store.write({ type: "LOCAL", dir }, store.encode(value));
-    return { handlerType: "LOCAL", handlerConfig: { dir }, handle: written.handle, handled: true, sizeBytes: BigInt(written.sizeBytes) };
+    return {
+      handlerType: "LOCAL",
+      handlerConfig: { dir },
+      handle: written.handle,
+      handled: true,
+      sizeBytes: BigInt(written.sizeBytes),
+    };
   }
 
   const budget = () => new ResponseBudget({ maxBytes: 1 << 30, maxValues: 1000 });

@@ -1,10 +1,17 @@
 import { mkdir, mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { createClient, HandledApiError, type ApiErrorEntry, type ExecutionResult, type HandledClient, type Operation } from "handled/client";
+import {
+  type ApiErrorEntry,
+  createClient,
+  type ExecutionResult,
+  HandledApiError,
+  type HandledClient,
+  type Operation,
+} from "handled/client";
 import pg from "pg";
-import { startApp, type App } from "../../src/app.js";
-import { loadConfig, type Config } from "../../src/config/config.js";
+import { type App, startApp } from "../../src/app.js";
+import { type Config, loadConfig } from "../../src/config/config.js";
 import { createTestDatabase, type TestDatabase } from "./database.js";
 
 /** A running service for a test file: its API, its database and its data folder. */

@@ -1,6 +1,6 @@
 import type { CreateFlowInput, ParameterValueInput, SetTaskRunStateInput } from "handled/client";
-import { CreateFlow, CreateFlowRun, SetTaskRunStates } from "./documents.js";
 import type { TestApp } from "./app.js";
+import { CreateFlow, CreateFlowRun, SetTaskRunStates } from "./documents.js";
 
 /** A flow run, with its task runs by task name. */
 export interface StartedRun {
@@ -20,7 +20,9 @@ export async function startRun(
   return {
     flowId: createFlow.id,
     flowRunId: createFlowRun.id,
-    taskRuns: Object.fromEntries(createFlowRun.taskRuns.nodes.map((run) => [run.task.name, { id: run.id, version: run.version }])),
+    taskRuns: Object.fromEntries(
+      createFlowRun.taskRuns.nodes.map((run) => [run.task.name, { id: run.id, version: run.version }]),
+    ),
   };
 }
 

@@ -1,5 +1,5 @@
-import { filesUnder } from "./files.js";
 import type { TestApp } from "./app.js";
+import { filesUnder } from "./files.js";
 
 /** Every value of every column of every table of the service's database, as one text. */
 export async function everyStoredText(t: TestApp): Promise<string> {
@@ -8,9 +8,14 @@ export async function everyStoredText(t: TestApp): Promise<string> {
   );
   if (columns.length < 20) throw new Error(`only ${columns.length} columns found: is the schema there?`);
   const parts = await Promise.all(
-    columns.map(({ table_name, column_name }) => t.sql<{ v: string | null }>(`SELECT "${column_name}"::text AS v FROM "${table_name}"`)),
+    columns.map(({ table_name, column_name }) =>
+      t.sql<{ v: string | null }>(`SELECT "${column_name}"::text AS v FROM "${table_name}"`),
+    ),
   );
-  return parts.flat().map((row) => row.v ?? "").join("\n");
+  return parts
+    .flat()
+    .map((row) => row.v ?? "")
+    .join("\n");
 }
 
 /**

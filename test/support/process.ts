@@ -1,4 +1,4 @@
-import { spawn, type ChildProcess } from "node:child_process";
+import { type ChildProcess, spawn } from "node:child_process";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -30,7 +30,10 @@ export interface ServiceProcess {
 }
 
 /** Runs the service until it exits (for starts that must fail); resolves with its code and output. */
-export async function runServiceToExit(env: Record<string, string>, timeoutMs = 30_000): Promise<{ code: number | null; output: string }> {
+export async function runServiceToExit(
+  env: Record<string, string>,
+  timeoutMs = 30_000,
+): Promise<{ code: number | null; output: string }> {
   const service = spawnService(env);
   const timer = setTimeout(() => service.child.kill("SIGKILL"), timeoutMs);
   const { code } = await service.exited;

@@ -18,10 +18,18 @@ export function newObjectKey(prefix: string | undefined): string {
  * Throws BAD_USER_INPUT when the handle is not a `<scheme>://bucket/key` URI, and
  * HANDLE_OUT_OF_BOUNDS when it names another bucket or a key outside the prefix.
  */
-export function locateObject(handle: string, scheme: "s3" | "gs", bucket: string, prefix: string | undefined): ObjectLocation {
+export function locateObject(
+  handle: string,
+  scheme: "s3" | "gs",
+  bucket: string,
+  prefix: string | undefined,
+): ObjectLocation {
   const match = new RegExp(`^${scheme}://([^/]+)/(.+)$`).exec(handle);
   if (!match) {
-    throw new HandledError(ErrorCode.BAD_USER_INPUT, `A ${scheme === "s3" ? "S3" : "GCS"} handle must look like ${scheme}://bucket/key.`);
+    throw new HandledError(
+      ErrorCode.BAD_USER_INPUT,
+      `A ${scheme === "s3" ? "S3" : "GCS"} handle must look like ${scheme}://bucket/key.`,
+    );
   }
   const [, handleBucket, key] = match as unknown as [string, string, string];
   if (handleBucket !== bucket) {
@@ -35,7 +43,10 @@ export function locateObject(handle: string, scheme: "s3" | "gs", bucket: string
   const segments = key.split("/");
   const underPrefix = !prefix || key.startsWith(`${prefix}/`);
   if (!underPrefix || segments.some((s) => s === ".." || s === "." || s === "")) {
-    throw new HandledError(ErrorCode.HANDLE_OUT_OF_BOUNDS, `The key "${key}" is outside this handler's prefix "${prefix ?? ""}".`);
+    throw new HandledError(
+      ErrorCode.HANDLE_OUT_OF_BOUNDS,
+      `The key "${key}" is outside this handler's prefix "${prefix ?? ""}".`,
+    );
   }
   return { bucket, key };
 }
@@ -60,7 +71,10 @@ export const bucketConfig = { bucket, prefix };
 /** Throws HANDLE_OUT_OF_BOUNDS unless `bucket` is one of the buckets the server may use. */
 export function checkBucket(store: string, bucket: string, buckets: readonly string[]): void {
   if (!buckets.includes(bucket)) {
-    throw new HandledError(ErrorCode.HANDLE_OUT_OF_BOUNDS, `The ${store} bucket "${bucket}" is not one this server may read and write.`);
+    throw new HandledError(
+      ErrorCode.HANDLE_OUT_OF_BOUNDS,
+      `The ${store} bucket "${bucket}" is not one this server may read and write.`,
+    );
   }
 }
 

@@ -1,7 +1,7 @@
-import { Storage, type File } from "@google-cloud/storage";
+import { type File, Storage } from "@google-cloud/storage";
 import { withDeadline } from "../../deadline.js";
 import { defineHandler } from "../handler-definition.js";
-import { largerThanRecorded, type Handle, type ResultHandler } from "../result-handler.js";
+import { type Handle, largerThanRecorded, type ResultHandler } from "../result-handler.js";
 import { bucketConfig, bucketPlace, checkBucket, locateObject, newObjectKey } from "./bucket-uri.js";
 
 /** How the server reaches Google Cloud Storage (credentials come from Google's usual places). */
@@ -122,8 +122,6 @@ function createGcsHandler(options: GcsHandlerOptions): ResultHandler {
   const file = (key: string) => storage.bucket(bucket).file(key);
 
   return {
-    spec: prefix ? { type: "GCS", bucket, prefix } : { type: "GCS", bucket },
-
     async write(json) {
       const key = newObjectKey(prefix);
       // One request: the value is already in memory, and a resumable session would cost

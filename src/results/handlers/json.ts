@@ -1,6 +1,6 @@
 import { ErrorCode, HandledError } from "../../errors.js";
 import { defineHandler } from "../handler-definition.js";
-import { largerThanRecorded, type Handle, type ResultHandler } from "../result-handler.js";
+import { type Handle, largerThanRecorded, type ResultHandler } from "../result-handler.js";
 
 /** Settings (and options) of the JSON handler. */
 export interface JsonSettings {
@@ -31,14 +31,14 @@ function createJsonHandler(options: JsonSettings): ResultHandler {
   }
 
   return {
-    spec: { type: "JSON" },
     async write(json) {
       checkSize(json.length);
       return json.toString("utf8");
     },
     async read(handle, maxBytes) {
       // The handle is the data; decoding it (and reporting it corrupt) is the caller's part.
-      if (maxBytes !== undefined && Buffer.byteLength(handle) > maxBytes) throw largerThanRecorded("this JSON handle", maxBytes);
+      if (maxBytes !== undefined && Buffer.byteLength(handle) > maxBytes)
+        throw largerThanRecorded("this JSON handle", maxBytes);
       return handle;
     },
     async readStart(handle, maxBytes) {

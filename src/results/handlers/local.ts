@@ -1,11 +1,11 @@
 import { randomUUID } from "node:crypto";
 import { constants, type Stats } from "node:fs";
-import { mkdir, open, realpath, rm, stat, unlink, writeFile, type FileHandle } from "node:fs/promises";
+import { type FileHandle, mkdir, open, realpath, rm, stat, unlink, writeFile } from "node:fs/promises";
 import { dirname, isAbsolute, join, relative, resolve, sep } from "node:path";
 import { z } from "zod";
 import { ErrorCode, HandledError } from "../../errors.js";
 import { defineHandler } from "../handler-definition.js";
-import { largerThanRecorded, type Handle, type ResultHandler } from "../result-handler.js";
+import { type Handle, largerThanRecorded, type ResultHandler } from "../result-handler.js";
 
 /** Settings (and options) of LOCAL handlers. */
 export interface LocalSettings {
@@ -101,7 +101,8 @@ function createLocalHandler(options: LocalHandlerOptions): ResultHandler {
       throw outOfBounds(`The handle "${handle}"`);
     }
     const real = await realpath(handle);
-    if (real === realDir || !isInside(real, realDir)) throw outOfBounds(`The handle "${handle}" (resolved to a path that)`);
+    if (real === realDir || !isInside(real, realDir))
+      throw outOfBounds(`The handle "${handle}" (resolved to a path that)`);
     return real;
   }
 
@@ -117,7 +118,10 @@ function createLocalHandler(options: LocalHandlerOptions): ResultHandler {
     try {
       const stats = await file.stat();
       if (!stats.isFile()) {
-        throw new HandledError(ErrorCode.HANDLE_OUT_OF_BOUNDS, `The handle "${handle}" names something other than a regular file.`);
+        throw new HandledError(
+          ErrorCode.HANDLE_OUT_OF_BOUNDS,
+          `The handle "${handle}" names something other than a regular file.`,
+        );
       }
       return await use(file, stats);
     } finally {
@@ -126,8 +130,6 @@ function createLocalHandler(options: LocalHandlerOptions): ResultHandler {
   }
 
   return {
-    spec: { type: "LOCAL", dir },
-
     async write(json) {
       const realDir = await resolveAllowedDir(dir, allowedDirs);
       const path = join(realDir, `${randomUUID()}.json`);

@@ -1,7 +1,13 @@
-import { DeleteObjectCommand, GetObjectCommand, HeadObjectCommand, PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
+import {
+  DeleteObjectCommand,
+  GetObjectCommand,
+  HeadObjectCommand,
+  PutObjectCommand,
+  S3Client,
+} from "@aws-sdk/client-s3";
 import { Upload } from "@aws-sdk/lib-storage";
 import { defineHandler } from "../handler-definition.js";
-import { largerThanRecorded, type Handle, type ResultHandler } from "../result-handler.js";
+import { type Handle, largerThanRecorded, type ResultHandler } from "../result-handler.js";
 import { bucketConfig, bucketPlace, checkBucket, locateObject, newObjectKey } from "./bucket-uri.js";
 
 /** How the server reaches S3 (or an S3-compatible store), and which buckets it may use. */
@@ -75,16 +81,14 @@ function createS3Handler(options: S3HandlerOptions): ResultHandler {
   const locate = (handle: Handle) => locateObject(handle, "s3", bucket, prefix);
 
   return {
-    spec: prefix ? { type: "S3", bucket, prefix } : { type: "S3", bucket },
-
     async write(json) {
       const key = newObjectKey(prefix);
       const params = { Bucket: bucket, Key: key, Body: json, ContentType: "application/json" };
       if (json.length <= multipartThreshold) {
-          await client.send(new PutObjectCommand(params));
-        } else {
-          // Each part is a view of the value's bytes (no copy), sent one at a time.
-          await new Upload({ client, params, partSize, queueSize: 1, leavePartsOnError: false }).done();
+        await client.send(new PutObjectCommand(params));
+      } else {
+        // Each part is a view of the value's bytes (no copy), sent one at a time.
+        await new Upload({ client, params, partSize, queueSize: 1, leavePartsOnError: false }).done();
       }
       return `s3://${bucket}/${key}`;
     },
@@ -104,7 +108,9 @@ function createS3Handler(options: S3HandlerOptions): ResultHandler {
     async readStart(handle, maxBytes) {
       const { key } = locate(handle);
       try {
-        const object = await client.send(new GetObjectCommand({ Bucket: bucket, Key: key, Range: `bytes=0-${maxBytes - 1}` }));
+        const object = await client.send(
+          new GetObjectCommand({ Bucket: bucket, Key: key, Range: `bytes=0-${maxBytes - 1}` }),
+        );
         if (!object.Body) throw new Error("the object has no body");
         // A store that ignores Range sends everything; keep only what was asked for.
         return Buffer.from(await object.Body.transformToByteArray()).subarray(0, maxBytes);
@@ -140,7 +146,12 @@ export const s3Handler = defineHandler({
   connect: (settings: S3Settings): S3Options | undefined =>
     settings.buckets.length === 0
       ? undefined
-      : { buckets: settings.buckets, client: createS3Client(settings), partSize: settings.partSize, multipartThreshold: settings.multipartThreshold },
+      : {
+          buckets: settings.buckets,
+          client: createS3Client(settings),
+          partSize: settings.partSize,
+          multipartThreshold: settings.multipartThreshold,
+        },
   checkReach: async ({ bucket }, { buckets }) => checkBucket("S3", bucket, buckets),
   create: ({ bucket, prefix }, { buckets, client, partSize, multipartThreshold }) => {
     checkBucket("S3", bucket, buckets);
