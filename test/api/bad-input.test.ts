@@ -1,10 +1,11 @@
 import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import type { CreateFlowInput, SetTaskRunStateInput } from "handled/client";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startTestApp, type TestApp } from "../support/app.js";
+import { describe, expect } from "vitest";
+import type { TestApp } from "../support/app.js";
 import { CreateFlow, CreateFlowRun, ListFlows, ListTaskRuns, SetTaskRunStates } from "../support/documents.js";
 import { filesUnder } from "../support/files.js";
+import { test as apiTest } from "../support/fixtures.js";
 import { type StartedRun, startRun } from "../support/flows.js";
 
 /** An array nested `depth` deep: [[[…]]]. */
@@ -14,40 +15,45 @@ function nested(depth: number): unknown {
   return value;
 }
 
-describe("bad input gets a clear, coded error and changes nothing", () => {
-  let t: TestApp;
-  let run: StartedRun;
-  beforeAll(async () => {
-    // Small limits, so oversized values are cheap to send.
-    t = await startTestApp({ HANDLED_MAX_VALUE_BYTES: "2000", HANDLED_JSON_MAX_BYTES: "100" });
-    run = await startRun(
+/** The service, with small limits so that oversized values are cheap to send, and a run to aim at. */
+const test = apiTest
+  .override("env", { scope: "file" }, async () => ({ HANDLED_MAX_VALUE_BYTES: "2000", HANDLED_JSON_MAX_BYTES: "100" }))
+  .extend("run", { scope: "file" }, ({ t }) =>
+    startRun(
       t,
       {
         name: "target",
         tasks: [{ name: "p", isParameter: true }, { name: "work" }, { name: "inline", handler: { type: "JSON" } }],
       },
       [{ name: "p", value: 1 }],
-    );
-  });
-  afterAll(() => t.stop());
+    ),
+  );
 
+/** What a case's input is made from: the service, and the run it aims at. */
+interface Target {
+  t: TestApp;
+  run: StartedRun;
+}
+
+describe("bad input gets a clear, coded error and changes nothing", () => {
   /** Everything the service stores: every row of every table, and every file it wrote. */
-  async function everything() {
+  async function everything(t: TestApp) {
     const tables = ["flow", "task", "flow_run", "task_run", "state", "result", "cached_input"];
     const rows = await Promise.all(tables.map((table) => t.sql(`SELECT * FROM "${table}" ORDER BY id`)));
     return { rows, files: await filesUnder(t.config.dataDir) };
   }
 
   async function expectRefused(
+    t: TestApp,
     run: () => Promise<readonly { message: string; extensions?: Record<string, unknown> }[]>,
     code: string,
     message?: RegExp,
   ) {
-    const before = await everything();
+    const before = await everything(t);
     const errors = await run();
     expect(errors[0]?.extensions?.code).toBe(code);
     if (message) expect(errors[0]?.message).toMatch(message);
-    expect(await everything()).toEqual(before);
+    expect(await everything(t)).toEqual(before);
   }
 
   const flowCases: [string, CreateFlowInput, string, RegExp][] = [
@@ -97,28 +103,31 @@ describe("bad input gets a clear, coded error and changes nothing", () => {
     ],
   ];
   for (const [what, input, code, message] of flowCases) {
-    it(`refuses a flow with ${what}`, async () => {
-      await expectRefused(() => t.fail(CreateFlow, { input }), code, message);
+    test(`refuses a flow with ${what}`, async ({ t }) => {
+      await expectRefused(t, () => t.fail(CreateFlow, { input }), code, message);
     });
   }
 
-  it("refuses an unknown handler type", async () => {
+  test("refuses an unknown handler type", async ({ t }) => {
     const input = { name: "f", tasks: [{ name: "a", handler: { type: "FTP" } }] } as unknown as CreateFlowInput;
-    await expectRefused(() => t.fail(CreateFlow, { input }), "BAD_USER_INPUT", /FTP/);
+    await expectRefused(t, () => t.fail(CreateFlow, { input }), "BAD_USER_INPUT", /FTP/);
   });
 
-  it("refuses a run of an unknown flow, or with an unknown or repeated parameter", async () => {
+  test("refuses a run of an unknown flow, or with an unknown or repeated parameter", async ({ t, run }) => {
     await expectRefused(
+      t,
       () => t.fail(CreateFlowRun, { input: { flowId: "00000000-0000-4000-8000-000000000000" } }),
       "NOT_FOUND",
     );
-    await expectRefused(() => t.fail(CreateFlowRun, { input: { flowId: "not-a-uuid" } }), "NOT_FOUND");
+    await expectRefused(t, () => t.fail(CreateFlowRun, { input: { flowId: "not-a-uuid" } }), "NOT_FOUND");
     await expectRefused(
+      t,
       () => t.fail(CreateFlowRun, { input: { flowId: run.flowId, parameters: [{ name: "work", value: 1 }] } }),
       "BAD_USER_INPUT",
       /no parameter "work"/,
     );
     await expectRefused(
+      t,
       () =>
         t.fail(CreateFlowRun, {
           input: {
@@ -134,8 +143,9 @@ describe("bad input gets a clear, coded error and changes nothing", () => {
     );
   });
 
-  it("refuses a parameter too large for the JSON handler", async () => {
+  test("refuses a parameter too large for the JSON handler", async ({ t, run }) => {
     await expectRefused(
+      t,
       () =>
         t.fail(CreateFlowRun, { input: { flowId: run.flowId, parameters: [{ name: "p", value: "x".repeat(200) }] } }),
       "VALUE_TOO_LARGE",
@@ -144,51 +154,60 @@ describe("bad input gets a clear, coded error and changes nothing", () => {
   });
 
   const state = (
+    { run }: Target,
     overrides: Partial<SetTaskRunStateInput> & { state?: SetTaskRunStateInput["state"] },
   ): SetTaskRunStateInput[] => [
     { taskRunId: run.taskRuns.work!.id, version: 1, state: { type: "SUCCESS" }, ...overrides },
   ];
-  const stateCases: [string, () => SetTaskRunStateInput[], string, RegExp][] = [
+  const stateCases: [string, (c: Target) => SetTaskRunStateInput[], string, RegExp][] = [
     ["an empty batch", () => [], "BAD_USER_INPUT", /at least one/],
-    ["the same task run twice", () => [...state({}), ...state({})], "BAD_USER_INPUT", /only once/],
+    ["the same task run twice", (c) => [...state(c, {}), ...state(c, {})], "BAD_USER_INPUT", /only once/],
     [
       "an unknown task run",
-      () => state({ taskRunId: "00000000-0000-4000-8000-000000000000" }),
+      (c) => state(c, { taskRunId: "00000000-0000-4000-8000-000000000000" }),
       "NOT_FOUND",
       /No task run/,
     ],
-    ["a task run id that is no id", () => state({ taskRunId: "../../etc" }), "NOT_FOUND", /No task run/],
+    ["a task run id that is no id", (c) => state(c, { taskRunId: "../../etc" }), "NOT_FOUND", /No task run/],
     [
       "both a value and a handled result",
-      () =>
-        state({
+      (c) =>
+        state(c, {
           state: { type: "SUCCESS", result: { value: 1, handled: { handler: { type: "JSON" }, handle: "1" } } },
         }),
       "BAD_USER_INPUT",
       /exactly one/,
     ],
-    ["a result with neither", () => state({ state: { type: "SUCCESS", result: {} } }), "BAD_USER_INPUT", /exactly one/],
+    [
+      "a result with neither",
+      (c) => state(c, { state: { type: "SUCCESS", result: {} } }),
+      "BAD_USER_INPUT",
+      /exactly one/,
+    ],
     [
       "a JSON handle that is not JSON",
-      () =>
-        state({ state: { type: "SUCCESS", result: { handled: { handler: { type: "JSON" }, handle: "{not json" } } } }),
+      (c) =>
+        state(c, {
+          state: { type: "SUCCESS", result: { handled: { handler: { type: "JSON" }, handle: "{not json" } } },
+        }),
       "BAD_USER_INPUT",
       /valid JSON/,
     ],
     [
       "a handled result with an invalid handler",
-      () => state({ state: { type: "SUCCESS", result: { handled: { handler: { type: "LOCAL" }, handle: "/x" } } } }),
+      (c) =>
+        state(c, { state: { type: "SUCCESS", result: { handled: { handler: { type: "LOCAL" }, handle: "/x" } } } }),
       "BAD_USER_INPUT",
       /dir is required/,
     ],
     [
       "a handled LOCAL result whose file does not exist",
-      () =>
-        state({
+      (c) =>
+        state(c, {
           state: {
             type: "SUCCESS",
             result: {
-              handled: { handler: { type: "LOCAL", dir: t.resultsDir }, handle: `${t.resultsDir}/missing.json` },
+              handled: { handler: { type: "LOCAL", dir: c.t.resultsDir }, handle: `${c.t.resultsDir}/missing.json` },
             },
           },
         }),
@@ -197,15 +216,15 @@ describe("bad input gets a clear, coded error and changes nothing", () => {
     ],
     [
       "a value over the server's limit",
-      () => state({ state: { type: "SUCCESS", result: { value: "x".repeat(3000) } } }),
+      (c) => state(c, { state: { type: "SUCCESS", result: { value: "x".repeat(3000) } } }),
       "VALUE_TOO_LARGE",
       /at most 2000/,
     ],
     [
       "a value over the JSON handler's limit",
-      () => [
+      (c) => [
         {
-          taskRunId: run.taskRuns.inline!.id,
+          taskRunId: c.run.taskRuns.inline!.id,
           version: 1,
           state: { type: "SUCCESS", result: { value: "x".repeat(500) } },
         },
@@ -215,11 +234,11 @@ describe("bad input gets a clear, coded error and changes nothing", () => {
     ],
     [
       "a cached input value over the limit",
-      () =>
-        state({
+      (c) =>
+        state(c, {
           state: {
             type: "RETRYING",
-            cachedInputs: [{ name: "x", upstreamTaskRunId: run.taskRuns.p!.id, value: "x".repeat(500) }],
+            cachedInputs: [{ name: "x", upstreamTaskRunId: c.run.taskRuns.p!.id, value: "x".repeat(500) }],
           },
         }),
       "VALUE_TOO_LARGE",
@@ -227,13 +246,13 @@ describe("bad input gets a clear, coded error and changes nothing", () => {
     ],
     [
       "a cached input named twice",
-      () =>
-        state({
+      (c) =>
+        state(c, {
           state: {
             type: "RETRYING",
             cachedInputs: [
-              { name: "x", upstreamTaskRunId: run.taskRuns.p!.id },
-              { name: "x", upstreamTaskRunId: run.taskRuns.p!.id },
+              { name: "x", upstreamTaskRunId: c.run.taskRuns.p!.id },
+              { name: "x", upstreamTaskRunId: c.run.taskRuns.p!.id },
             ],
           },
         }),
@@ -242,8 +261,8 @@ describe("bad input gets a clear, coded error and changes nothing", () => {
     ],
     [
       "a cached input from an unknown task run",
-      () =>
-        state({
+      (c) =>
+        state(c, {
           state: {
             type: "RETRYING",
             cachedInputs: [{ name: "x", upstreamTaskRunId: "00000000-0000-4000-8000-000000000000" }],
@@ -254,8 +273,8 @@ describe("bad input gets a clear, coded error and changes nothing", () => {
     ],
   ];
   for (const [what, input, code, message] of stateCases) {
-    it(`refuses a state change with ${what}`, async () => {
-      await expectRefused(() => t.fail(SetTaskRunStates, { input: input() }), code, message);
+    test(`refuses a state change with ${what}`, async ({ t, run }) => {
+      await expectRefused(t, () => t.fail(SetTaskRunStates, { input: input({ t, run }) }), code, message);
     });
   }
 
@@ -263,19 +282,19 @@ describe("bad input gets a clear, coded error and changes nothing", () => {
   // internal error (or was stored, or silently changed).
   const nul = "a\u0000b";
   const loneSurrogate = "a\ud800b";
-  const hostileFlows: [string, () => CreateFlowInput, RegExp][] = [
+  const hostileFlows: [string, (c: Target) => CreateFlowInput, RegExp][] = [
     ["a NUL in its name", () => ({ name: nul, tasks: [] }), /NUL/],
     ["a NUL in a task name", () => ({ name: "f", tasks: [{ name: nul }] }), /NUL/],
     ["a lone surrogate in its name", () => ({ name: loneSurrogate, tasks: [] }), /not valid Unicode/],
     ["a name of 1 MB", () => ({ name: "x".repeat(1_000_000), tasks: [] }), /at most 200 characters/],
     [
       "a LOCAL dir of 1 MB",
-      () => ({ name: "f", handler: { type: "LOCAL", dir: `${t.resultsDir}/${"d".repeat(1_000_000)}` }, tasks: [] }),
+      (c) => ({ name: "f", handler: { type: "LOCAL", dir: `${c.t.resultsDir}/${"d".repeat(1_000_000)}` }, tasks: [] }),
       /at most 4000/,
     ],
     [
       "a LOCAL dir holding a NUL",
-      () => ({ name: "f", handler: { type: "LOCAL", dir: `${t.resultsDir}/${nul}` }, tasks: [] }),
+      (c) => ({ name: "f", handler: { type: "LOCAL", dir: `${c.t.resultsDir}/${nul}` }, tasks: [] }),
       /NUL/,
     ],
     [
@@ -285,82 +304,89 @@ describe("bad input gets a clear, coded error and changes nothing", () => {
     ],
   ];
   for (const [what, input, message] of hostileFlows) {
-    it(`refuses a flow with ${what}`, async () => {
-      await expectRefused(() => t.fail(CreateFlow, { input: input() }), "BAD_USER_INPUT", message);
+    test(`refuses a flow with ${what}`, async ({ t, run }) => {
+      await expectRefused(t, () => t.fail(CreateFlow, { input: input({ t, run }) }), "BAD_USER_INPUT", message);
     });
   }
 
-  it("refuses a LOCAL handler whose dir is a regular file", async () => {
+  test("refuses a LOCAL handler whose dir is a regular file", async ({ t }) => {
     const file = join(t.resultsDir, "a-file.json");
     await writeFile(file, "{}");
     await expectRefused(
+      t,
       () => t.fail(CreateFlow, { input: { name: "f", tasks: [{ name: "a", handler: { type: "LOCAL", dir: file } }] } }),
       "BAD_USER_INPUT",
       /is not a directory/,
     );
   });
 
-  it("refuses a parameter name holding a NUL", async () => {
+  test("refuses a parameter name holding a NUL", async ({ t, run }) => {
     await expectRefused(
+      t,
       () => t.fail(CreateFlowRun, { input: { flowId: run.flowId, parameters: [{ name: nul, value: 1 }] } }),
       "BAD_USER_INPUT",
       /NUL/,
     );
   });
 
-  const handled = (handle: string) => ({ handled: { handler: { type: "LOCAL" as const, dir: t.resultsDir }, handle } });
-  const hostileStates: [string, () => SetTaskRunStateInput[], RegExp][] = [
-    ["a NUL in its message", () => state({ state: { type: "FAILED", message: nul } }), /NUL/],
+  const handled = (t: TestApp, handle: string) => ({
+    handled: { handler: { type: "LOCAL" as const, dir: t.resultsDir }, handle },
+  });
+  const hostileStates: [string, (c: Target) => SetTaskRunStateInput[], RegExp][] = [
+    ["a NUL in its message", (c) => state(c, { state: { type: "FAILED", message: nul } }), /NUL/],
     [
       "a message of 5,000 characters",
-      () => state({ state: { type: "FAILED", message: "m".repeat(5000) } }),
+      (c) => state(c, { state: { type: "FAILED", message: "m".repeat(5000) } }),
       /at most 4096 characters/,
     ],
     [
       "a NUL in a cached input's name",
-      () =>
-        state({ state: { type: "RETRYING", cachedInputs: [{ name: nul, upstreamTaskRunId: run.taskRuns.p!.id }] } }),
+      (c) =>
+        state(c, {
+          state: { type: "RETRYING", cachedInputs: [{ name: nul, upstreamTaskRunId: c.run.taskRuns.p!.id }] },
+        }),
       /NUL/,
     ],
     [
       "a cached input name of 1 MB",
-      () =>
-        state({
+      (c) =>
+        state(c, {
           state: {
             type: "RETRYING",
-            cachedInputs: [{ name: "n".repeat(1_000_000), upstreamTaskRunId: run.taskRuns.p!.id }],
+            cachedInputs: [{ name: "n".repeat(1_000_000), upstreamTaskRunId: c.run.taskRuns.p!.id }],
           },
         }),
       /at most 200/,
     ],
     [
       "a handle holding a NUL",
-      () => state({ state: { type: "SUCCESS", result: handled(`${t.resultsDir}/${nul}.json`) } }),
+      (c) => state(c, { state: { type: "SUCCESS", result: handled(c.t, `${c.t.resultsDir}/${nul}.json`) } }),
       /NUL/,
     ],
     [
       "a handle of 8,000 characters",
-      () => state({ state: { type: "SUCCESS", result: handled(`${t.resultsDir}/${"h".repeat(8000)}`) } }),
+      (c) => state(c, { state: { type: "SUCCESS", result: handled(c.t, `${c.t.resultsDir}/${"h".repeat(8000)}`) } }),
       /at most 4096/,
     ],
     [
       "a handle of 1 MB",
-      () => state({ state: { type: "SUCCESS", result: handled(`${t.resultsDir}/${"h".repeat(1_000_000)}`) } }),
+      (c) =>
+        state(c, { state: { type: "SUCCESS", result: handled(c.t, `${c.t.resultsDir}/${"h".repeat(1_000_000)}`) } }),
       /at most 4096/,
     ],
     [
       "a value nested 101 deep",
-      () => state({ state: { type: "SUCCESS", result: { value: nested(101) } } }),
+      (c) => state(c, { state: { type: "SUCCESS", result: { value: nested(101) } } }),
       /deeper than 100/,
     ],
   ];
   for (const [what, input, message] of hostileStates) {
-    it(`refuses a state change with ${what}`, async () => {
-      await expectRefused(() => t.fail(SetTaskRunStates, { input: input() }), "BAD_USER_INPUT", message);
+    test(`refuses a state change with ${what}`, async ({ t, run }) => {
+      await expectRefused(t, () => t.fail(SetTaskRunStates, { input: input({ t, run }) }), "BAD_USER_INPUT", message);
     });
   }
 
-  it("accepts a value nested exactly as deep as the limit", async () => {
+  test("accepts a value nested exactly as deep as the limit", async ({ t }) => {
     const deep = await startRun(t, { name: "deep", tasks: [{ name: "work" }] });
     const { setTaskRunStates } = await t.ok(SetTaskRunStates, {
       input: [
@@ -371,7 +397,7 @@ describe("bad input gets a clear, coded error and changes nothing", () => {
   });
 
   /** Sends a body as it is, bytes and all. */
-  async function postRaw(body: string | Uint8Array<ArrayBuffer>) {
+  async function postRaw(t: TestApp, body: string | Uint8Array<ArrayBuffer>) {
     const response = await fetch(t.app.url, { method: "POST", headers: { "content-type": "application/json" }, body });
     return {
       status: response.status,
@@ -379,21 +405,21 @@ describe("bad input gets a clear, coded error and changes nothing", () => {
     };
   }
 
-  it("refuses a value nested 20,000 deep, which would overflow the stack", async () => {
-    const before = await everything();
+  test("refuses a value nested 20,000 deep, which would overflow the stack", async ({ t, run }) => {
+    const before = await everything(t);
     const query = "mutation($i: [SetTaskRunStateInput!]!) { setTaskRunStates(input: $i) { id } }";
     const value = `${"[".repeat(20_000)}${"]".repeat(20_000)}`;
     const body = `{"query": ${JSON.stringify(query)}, "variables": {"i": [{"taskRunId": "${run.taskRuns.work!.id}", "version": 1, "state": {"type": "SUCCESS", "result": {"value": ${value}}}}]}}`;
 
-    const { body: answer } = await postRaw(body);
+    const { body: answer } = await postRaw(t, body);
 
     expect(answer.errors?.[0]?.extensions?.code).toBe("BAD_USER_INPUT");
     expect(answer.errors?.[0]?.message).toMatch(/deeper than 100/);
-    expect(await everything()).toEqual(before);
+    expect(await everything(t)).toEqual(before);
   });
 
-  it("refuses a body that is not valid UTF-8 instead of storing U+FFFD", async () => {
-    const before = await everything();
+  test("refuses a body that is not valid UTF-8 instead of storing U+FFFD", async ({ t }) => {
+    const before = await everything(t);
     // "café" in Latin-1: the é is the byte 0xE9, which on its own is no UTF-8.
     const body = new Uint8Array(
       Buffer.concat([
@@ -403,16 +429,16 @@ describe("bad input gets a clear, coded error and changes nothing", () => {
       ]),
     );
 
-    const answer = await postRaw(body);
+    const answer = await postRaw(t, body);
 
     expect(answer).toEqual({
       status: 400,
       body: { errors: [{ message: "The request body is not valid UTF-8.", extensions: { code: "BAD_USER_INPUT" } }] },
     });
-    expect(await everything()).toEqual(before);
+    expect(await everything(t)).toEqual(before);
   });
 
-  it("refuses forged cursors with BAD_USER_INPUT", async () => {
+  test("refuses forged cursors with BAD_USER_INPUT", async ({ t, run }) => {
     const cursor = (key: unknown[]) => Buffer.from(JSON.stringify(key)).toString("base64url");
     const uuid = "00000000-0000-4000-8000-000000000000";
     for (const after of [
@@ -429,18 +455,18 @@ describe("bad input gets a clear, coded error and changes nothing", () => {
     }
   });
 
-  it("answers a subscription with 400 and a code, not an internal error", async () => {
-    const answer = await postRaw(JSON.stringify({ query: "subscription { flows { id } }" }));
+  test("answers a subscription with 400 and a code, not an internal error", async ({ t }) => {
+    const answer = await postRaw(t, JSON.stringify({ query: "subscription { flows { id } }" }));
     expect(answer.status).toBe(400);
     expect(answer.body.errors?.[0]?.extensions?.code).toBe("OPERATION_NOT_SUPPORTED");
   });
 
-  it("refuses a state type that does not exist", async () => {
-    const input = state({ state: { type: "EXPLODED" as "FAILED" } });
-    await expectRefused(() => t.fail(SetTaskRunStates, { input }), "BAD_USER_INPUT", /EXPLODED/);
+  test("refuses a state type that does not exist", async ({ t, run }) => {
+    const input = state({ t, run }, { state: { type: "EXPLODED" as "FAILED" } });
+    await expectRefused(t, () => t.fail(SetTaskRunStates, { input }), "BAD_USER_INPUT", /EXPLODED/);
   });
 
-  it("answers a request body that is not JSON with 400 and a coded error", async () => {
+  test("answers a request body that is not JSON with 400 and a coded error", async ({ t }) => {
     const response = await fetch(t.app.url, {
       method: "POST",
       headers: { "content-type": "application/json" },
@@ -452,7 +478,7 @@ describe("bad input gets a clear, coded error and changes nothing", () => {
     });
   });
 
-  it("answers a request body over the limit with 413", async () => {
+  test("answers a request body over the limit with 413", async ({ t }) => {
     const body = JSON.stringify({
       query: "{ flows { id } }",
       variables: { pad: "x".repeat(t.config.maxRequestBytes) },

@@ -3,29 +3,33 @@ import { mkdir, mkdtemp, rm, symlink, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { HandledResultInput } from "handled/client";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startTestApp, type TestApp } from "../support/app.js";
+import { describe, expect } from "vitest";
+import type { TestApp } from "../support/app.js";
 import { CreateFlow, GetTaskRun, SetTaskRunStates, SetTaskRunStatesLean } from "../support/documents.js";
 import { filesUnder } from "../support/files.js";
+import { test as apiTest } from "../support/fixtures.js";
 import { startRun, succeed } from "../support/flows.js";
 
-describe("handles never reach outside the allowed directories", () => {
-  let t: TestApp;
-  let outside: string;
-  let outsideFile: string;
-  beforeAll(async () => {
-    t = await startTestApp();
-    outside = await mkdtemp(join(tmpdir(), "handled-outside-"));
-    outsideFile = join(outside, "secret.json");
+/**
+ * `outside`: a directory outside the service's reach, holding `outsideFile`, a secret; inside the
+ * results directory, symlinks to both, and a sibling directory with a secret of its own.
+ */
+const test = apiTest
+  .extend("outside", { scope: "file" }, async ({ t }, { onCleanup }) => {
+    const outside = await mkdtemp(join(tmpdir(), "handled-outside-"));
+    onCleanup(() => rm(outside, { recursive: true, force: true }));
+    const outsideFile = join(outside, "secret.json");
     await writeFile(outsideFile, JSON.stringify({ password: "hunter2" }));
     await symlink(outsideFile, join(t.resultsDir, "link-to-secret.json"));
     await symlink(outside, join(t.resultsDir, "link-to-outside-dir"));
     await mkdir(join(t.resultsDir, "..", "sibling"));
     await writeFile(join(t.resultsDir, "..", "sibling", "data.json"), JSON.stringify({ password: "hunter2" }));
-  });
-  afterAll(() => t.stop());
+    return outside;
+  })
+  .extend("outsideFile", { scope: "file" }, async ({ outside }) => join(outside, "secret.json"));
 
-  const escapes = () => ({
+describe("handles never reach outside the allowed directories", () => {
+  const escapes = (t: TestApp, outsideFile: string) => ({
     "a ../ path up to the root": `${t.resultsDir}/../../../../../../..${outsideFile}`,
     "a ../ path into a sibling directory": `${t.resultsDir}/../sibling/data.json`,
     "an absolute path elsewhere": outsideFile,
@@ -36,9 +40,9 @@ describe("handles never reach outside the allowed directories", () => {
     "the directory itself": t.resultsDir,
   });
 
-  it("refuses pre-handled results whose handle escapes, and stores nothing", async () => {
+  test("refuses pre-handled results whose handle escapes, and stores nothing", async ({ t, outsideFile }) => {
     const run = await startRun(t, { name: "client-handled", tasks: [{ name: "work" }] });
-    for (const [what, handle] of Object.entries(escapes())) {
+    for (const [what, handle] of Object.entries(escapes(t, outsideFile))) {
       const handled: HandledResultInput = { handler: { type: "LOCAL", dir: t.resultsDir }, handle };
 
       const errors = await t.fail(SetTaskRunStates, {
@@ -51,7 +55,7 @@ describe("handles never reach outside the allowed directories", () => {
     expect(await t.sql(`SELECT count(*)::int AS n FROM result`)).toEqual([{ n: 0 }]);
   });
 
-  it("refuses a pre-handled result whose handler directory is outside", async () => {
+  test("refuses a pre-handled result whose handler directory is outside", async ({ t, outside, outsideFile }) => {
     const run = await startRun(t, { name: "client-handled-dir", tasks: [{ name: "work" }] });
 
     const errors = await t.fail(SetTaskRunStates, {
@@ -70,7 +74,7 @@ describe("handles never reach outside the allowed directories", () => {
     expect(errors[0]?.extensions?.code).toBe("HANDLE_OUT_OF_BOUNDS");
   });
 
-  it("accepts a pre-handled result inside the allowed directory and reads it back", async () => {
+  test("accepts a pre-handled result inside the allowed directory and reads it back", async ({ t }) => {
     const run = await startRun(t, { name: "client-wrote", tasks: [{ name: "work" }] });
     const file = join(t.resultsDir, "written-by-client.json");
     await writeFile(file, JSON.stringify({ rows: 3 }));
@@ -91,7 +95,7 @@ describe("handles never reach outside the allowed directories", () => {
     expect(setTaskRunStates[0]!.state.result).toMatchObject({ handled: true, handle: file, value: { rows: 3 } });
   });
 
-  it("refuses handlers whose directory is outside, at flow creation", async () => {
+  test("refuses handlers whose directory is outside, at flow creation", async ({ t, outside }) => {
     for (const dir of [outside, `${t.resultsDir}/../..`, join(t.resultsDir, "link-to-outside-dir"), "/etc"]) {
       const errors = await t.fail(CreateFlow, {
         input: { name: "outside", tasks: [{ name: "x", handler: { type: "LOCAL", dir } }] },
@@ -105,7 +109,10 @@ describe("handles never reach outside the allowed directories", () => {
     expect(await t.sql(`SELECT count(*)::int AS n FROM flow WHERE name = 'outside'`)).toEqual([{ n: 0 }]);
   });
 
-  it("refuses to write when a handler's directory was turned into a symlink out after the flow was created", async () => {
+  test("refuses to write when a handler's directory was turned into a symlink out after the flow was created", async ({
+    t,
+    outside,
+  }) => {
     const dir = join(t.resultsDir, "later-swapped");
     await mkdir(dir);
     const run = await startRun(t, { name: "swapped", tasks: [{ name: "work", handler: { type: "LOCAL", dir } }] });
@@ -121,8 +128,8 @@ describe("handles never reach outside the allowed directories", () => {
     expect(await filesUnder(outside)).toEqual(outsideBefore);
   });
 
-  it("refuses to read a server-written handle that was changed to point outside", async () => {
-    for (const [what, handle] of Object.entries(escapes())) {
+  test("refuses to read a server-written handle that was changed to point outside", async ({ t, outsideFile }) => {
+    for (const [what, handle] of Object.entries(escapes(t, outsideFile))) {
       const run = await startRun(t, { name: `tampered ${what}`, tasks: [{ name: "work" }] });
       const result = await succeed(t, run.taskRuns.work!, "mine");
       await t.sql(`UPDATE result SET handle = $1 WHERE id = $2`, [handle, result.id]);
@@ -138,7 +145,7 @@ describe("handles never reach outside the allowed directories", () => {
     }
   });
 
-  it("refuses to read a stored handle whose file was replaced by a symlink out", async () => {
+  test("refuses to read a stored handle whose file was replaced by a symlink out", async ({ t, outsideFile }) => {
     const run = await startRun(t, { name: "replaced", tasks: [{ name: "work" }] });
     const result = await succeed(t, run.taskRuns.work!, "mine");
     await rm(result.handle);
@@ -150,7 +157,7 @@ describe("handles never reach outside the allowed directories", () => {
     expect(JSON.stringify(read)).not.toContain("hunter2");
   });
 
-  it("refuses pre-handled handles that name a FIFO or a directory, without waiting on the FIFO", async () => {
+  test("refuses pre-handled handles that name a FIFO or a directory, without waiting on the FIFO", async ({ t }) => {
     const fifo = join(t.resultsDir, "a-fifo.json");
     execFileSync("mkfifo", [fifo]);
     const directory = join(t.resultsDir, "a-directory.json");
@@ -175,7 +182,9 @@ describe("handles never reach outside the allowed directories", () => {
     }
   });
 
-  it("refuses to read a stored handle whose file was replaced by a FIFO, and keeps serving other reads", async () => {
+  test("refuses to read a stored handle whose file was replaced by a FIFO, and keeps serving other reads", async ({
+    t,
+  }) => {
     const run = await startRun(t, { name: "fifo-swap", tasks: [{ name: "swapped" }, { name: "plain" }] });
     const swapped = await succeed(t, run.taskRuns.swapped!, "mine");
     await succeed(t, run.taskRuns.plain!, "still readable");
@@ -193,7 +202,9 @@ describe("handles never reach outside the allowed directories", () => {
     expect(plain.taskRun?.state.result).toMatchObject({ value: "still readable" });
   });
 
-  it("does not serve a pre-handled value nested 20,000 deep, whose serialising would fail the whole response", async () => {
+  test("does not serve a pre-handled value nested 20,000 deep, whose serialising would fail the whole response", async ({
+    t,
+  }) => {
     const run = await startRun(t, { name: "deep-file", tasks: [{ name: "deep" }, { name: "plain" }] });
     const file = join(t.resultsDir, "deep.json");
     await writeFile(file, `${"[".repeat(20_000)}${"]".repeat(20_000)}`);
@@ -219,7 +230,11 @@ describe("handles never reach outside the allowed directories", () => {
     expect(read.data?.taskRun?.state.result).toMatchObject({ handle: file, value: null });
   });
 
-  it("refuses to read a stored result whose handler directory was changed to one outside", async () => {
+  test("refuses to read a stored result whose handler directory was changed to one outside", async ({
+    t,
+    outside,
+    outsideFile,
+  }) => {
     const run = await startRun(t, { name: "tampered-dir", tasks: [{ name: "work" }] });
     const result = await succeed(t, run.taskRuns.work!, "mine");
     await t.sql(`UPDATE result SET handler_config = $1, handle = $2 WHERE id = $3`, [

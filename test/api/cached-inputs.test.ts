@@ -1,27 +1,28 @@
 import { mkdir, readFile } from "node:fs/promises";
 import { join } from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startTestApp, type TestApp } from "../support/app.js";
+import { describe, expect } from "vitest";
+import type { TestApp } from "../support/app.js";
 import { GetTaskRun, SetTaskRunStates } from "../support/documents.js";
+import { test as apiTest } from "../support/fixtures.js";
 import { type StartedRun, startRun, succeed } from "../support/flows.js";
 
-describe("cached inputs", () => {
-  let t: TestApp;
-  let upstreamDir: string;
-  let downstreamDir: string;
-  let run: StartedRun;
-  beforeAll(async () => {
-    t = await startTestApp();
-    upstreamDir = join(t.resultsDir, "upstream");
-    downstreamDir = join(t.resultsDir, "downstream");
-    await mkdir(upstreamDir);
-    await mkdir(downstreamDir);
+/** The directories of the upstream task's handler and of the downstream one's. */
+const test = apiTest
+  .extend("upstreamDir", { scope: "file" }, async ({ t }) => {
+    const dir = join(t.resultsDir, "upstream");
+    await mkdir(dir);
+    return dir;
+  })
+  .extend("downstreamDir", { scope: "file" }, async ({ t }) => {
+    const dir = join(t.resultsDir, "downstream");
+    await mkdir(dir);
+    return dir;
   });
-  afterAll(() => t.stop());
 
+describe("cached inputs", () => {
   // Task A (handler A) feeds task B (handler B); B fails and caches its inputs before a retry.
-  async function pipeline() {
-    run = await startRun(
+  function pipeline(t: TestApp, upstreamDir: string, downstreamDir: string): Promise<StartedRun> {
+    return startRun(
       t,
       {
         name: "a-feeds-b",
@@ -34,11 +35,14 @@ describe("cached inputs", () => {
       },
       [{ name: "threshold", value: 0.5 }],
     );
-    return run;
   }
 
-  it("stores an input given as a value with the upstream task's handler, not the downstream one", async () => {
-    const { taskRuns } = await pipeline();
+  test("stores an input given as a value with the upstream task's handler, not the downstream one", async ({
+    t,
+    upstreamDir,
+    downstreamDir,
+  }) => {
+    const { taskRuns } = await pipeline(t, upstreamDir, downstreamDir);
 
     const { setTaskRunStates } = await t.ok(SetTaskRunStates, {
       input: [
@@ -71,8 +75,12 @@ describe("cached inputs", () => {
     expect(byName.rows!.upstreamTaskRun.id).toBe(taskRuns.a!.id);
   });
 
-  it("refers to the upstream task run's stored result without writing it again", async () => {
-    const { taskRuns } = await pipeline();
+  test("refers to the upstream task run's stored result without writing it again", async ({
+    t,
+    upstreamDir,
+    downstreamDir,
+  }) => {
+    const { taskRuns } = await pipeline(t, upstreamDir, downstreamDir);
     const upstream = await succeed(t, taskRuns.a!, { big: "table" });
 
     const { setTaskRunStates } = await t.ok(SetTaskRunStates, {
@@ -100,8 +108,12 @@ describe("cached inputs", () => {
     ]);
   });
 
-  it("refers to the result an upstream task run gets in the same batch", async () => {
-    const { taskRuns } = await pipeline();
+  test("refers to the result an upstream task run gets in the same batch", async ({
+    t,
+    upstreamDir,
+    downstreamDir,
+  }) => {
+    const { taskRuns } = await pipeline(t, upstreamDir, downstreamDir);
     const earlier = await succeed(t, taskRuns.a!, "first attempt");
 
     const { setTaskRunStates } = await t.ok(SetTaskRunStates, {
@@ -122,8 +134,8 @@ describe("cached inputs", () => {
     expect(cached).not.toMatchObject({ id: earlier.id });
   });
 
-  it("refuses a reference to an upstream task run that has no result", async () => {
-    const { taskRuns } = await pipeline();
+  test("refuses a reference to an upstream task run that has no result", async ({ t, upstreamDir, downstreamDir }) => {
+    const { taskRuns } = await pipeline(t, upstreamDir, downstreamDir);
 
     const errors = await t.fail(SetTaskRunStates, {
       input: [
@@ -139,9 +151,9 @@ describe("cached inputs", () => {
     expect(errors[0]?.message).toMatch(/has no result/);
   });
 
-  it("refuses an upstream task run of another flow run", async () => {
-    const first = await pipeline();
-    const second = await pipeline();
+  test("refuses an upstream task run of another flow run", async ({ t, upstreamDir, downstreamDir }) => {
+    const first = await pipeline(t, upstreamDir, downstreamDir);
+    const second = await pipeline(t, upstreamDir, downstreamDir);
 
     const errors = await t.fail(SetTaskRunStates, {
       input: [

@@ -1,25 +1,17 @@
 import { HeadObjectCommand } from "@aws-sdk/client-s3";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startTestApp, type TestApp } from "../support/app.js";
+import { describe, expect } from "vitest";
 import { GetTaskRun } from "../support/documents.js";
-import { type S3Emulator, startS3Emulator } from "../support/emulators.js";
+import { test as apiTest } from "../support/fixtures.js";
 import { startRun, succeed } from "../support/flows.js";
 
-describe("large values", () => {
-  let s3: S3Emulator;
-  let t: TestApp;
-  beforeAll(async () => {
-    s3 = await startS3Emulator();
-    await s3.createBucket("big");
-    // The default limits: a 50 MB value fits under the 64 MiB default.
-    t = await startTestApp(s3.env(["big"]));
-  });
-  afterAll(async () => {
-    await t.stop();
-    await s3.stop();
-  });
+// The default limits: a 50 MB value fits under the 64 MiB default.
+const test = apiTest.override("env", { scope: "file" }, async ({ s3 }) => {
+  await s3.createBucket("big");
+  return s3.env(["big"]);
+});
 
-  it("round-trips a 50 MB value through the S3 handler via the API", async () => {
+describe("large values", () => {
+  test("round-trips a 50 MB value through the S3 handler via the API", async ({ t, s3 }) => {
     const run = await startRun(t, {
       name: "big",
       tasks: [{ name: "dump", handler: { type: "S3", bucket: "big", prefix: "dumps" } }],

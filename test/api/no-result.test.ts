@@ -1,19 +1,13 @@
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startTestApp, type TestApp } from "../support/app.js";
+import { describe, expect } from "vitest";
 import { GetFlowRun, GetTaskRun, SetTaskRunStates } from "../support/documents.js";
+import { test } from "../support/fixtures.js";
 import { startRun } from "../support/flows.js";
 
 describe("NoResult is not a null result", () => {
-  let t: TestApp;
-  beforeAll(async () => {
-    t = await startTestApp();
-  });
-  afterAll(() => t.stop());
-
   for (const handler of [{ type: "JSON" as const }, undefined]) {
     const name = handler ? "JSON" : "LOCAL (default)";
 
-    it(`keeps "no result" and "a null result" apart with the ${name} handler`, async () => {
+    test(`keeps "no result" and "a null result" apart with the ${name} handler`, async ({ t }) => {
       const run = await startRun(t, { name, handler, tasks: [{ name: "none" }, { name: "null" }] });
 
       const { setTaskRunStates } = await t.ok(SetTaskRunStates, {
@@ -35,7 +29,7 @@ describe("NoResult is not a null result", () => {
     });
   }
 
-  it("gives a task run that has not run NoResult, and a parameter given null a null result", async () => {
+  test("gives a task run that has not run NoResult, and a parameter given null a null result", async ({ t }) => {
     const run = await startRun(
       t,
       {
@@ -55,7 +49,7 @@ describe("NoResult is not a null result", () => {
     expect(work.taskRun?.state).toMatchObject({ type: "PENDING", version: 1, result: { __typename: "NoResult" } });
   });
 
-  it('treats an explicit "result: null" as no result', async () => {
+  test('treats an explicit "result: null" as no result', async ({ t }) => {
     const run = await startRun(t, { name: "explicit", tasks: [{ name: "work" }] });
 
     const { setTaskRunStates } = await t.ok(SetTaskRunStates, {

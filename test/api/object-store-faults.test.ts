@@ -1,37 +1,19 @@
 import { DeleteObjectCommand } from "@aws-sdk/client-s3";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startTestApp, type TestApp } from "../support/app.js";
+import { describe, expect } from "vitest";
+import { startTestApp } from "../support/app.js";
 import { GetTaskRun, SetTaskRunStates } from "../support/documents.js";
-import {
-  freePort,
-  type GcsEmulator,
-  type S3Emulator,
-  startGcsEmulator,
-  startS3Emulator,
-} from "../support/emulators.js";
+import { freePort } from "../support/emulators.js";
+import { test as apiTest } from "../support/fixtures.js";
 import { startRun, succeed } from "../support/flows.js";
 import { recorded } from "../support/inspect.js";
 
-describe("object-store faults", () => {
-  let s3: S3Emulator;
-  let gcs: GcsEmulator;
-  let t: TestApp;
-  beforeAll(async () => {
-    s3 = await startS3Emulator();
-    await s3.createBucket("results");
-    gcs = await startGcsEmulator();
-    t = await startTestApp({
-      ...s3.env(["results"]),
-      HANDLED_GCS_BUCKETS: "gcs-results",
-      HANDLED_GCS_PROJECT_ID: "handled-test",
-    });
-  });
-  afterAll(async () => {
-    await t.stop();
-    await s3.stop();
-  });
+const test = apiTest.override("env", { scope: "file" }, async ({ s3, gcs }) => {
+  await s3.createBucket("results");
+  return { ...s3.env(["results"]), ...gcs.env(["gcs-results"]) };
+});
 
-  it("reports an S3 object deleted behind the server's back as a field error on value alone", async () => {
+describe("object-store faults", () => {
+  test("reports an S3 object deleted behind the server's back as a field error on value alone", async ({ t, s3 }) => {
     const run = await startRun(t, {
       name: "s3-gone",
       tasks: [{ name: "work", handler: { type: "S3", bucket: "results" } }],
@@ -54,7 +36,7 @@ describe("object-store faults", () => {
     });
   });
 
-  it("reports a GCS object deleted behind the server's back as a field error on value alone", async () => {
+  test("reports a GCS object deleted behind the server's back as a field error on value alone", async ({ t, gcs }) => {
     const run = await startRun(t, {
       name: "gcs-gone",
       tasks: [{ name: "work", handler: { type: "GCS", bucket: "gcs-results" } }],
@@ -74,7 +56,7 @@ describe("object-store faults", () => {
     });
   });
 
-  it("fails a write to an unreachable S3 store with RESULT_WRITE_FAILED and records nothing", async () => {
+  test("fails a write to an unreachable S3 store with RESULT_WRITE_FAILED and records nothing", async ({ s3 }) => {
     const unreachable = await startTestApp({
       ...s3.env(["results"]),
       HANDLED_S3_ENDPOINT: `http://127.0.0.1:${await freePort()}`,
@@ -109,7 +91,10 @@ describe("object-store faults", () => {
     }
   });
 
-  it("fails a write to an unreachable GCS store with RESULT_WRITE_FAILED and records nothing, while stored values still answer", async () => {
+  test("fails a write to an unreachable GCS store with RESULT_WRITE_FAILED and records nothing, while stored values still answer", async ({
+    t,
+    gcs,
+  }) => {
     const run = await startRun(t, {
       name: "gcs-down",
       tasks: [

@@ -1,33 +1,23 @@
 import { GetObjectCommand, PutObjectCommand } from "@aws-sdk/client-s3";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startTestApp, type TestApp } from "../support/app.js";
+import { describe, expect } from "vitest";
+import { startTestApp } from "../support/app.js";
 import { CreateFlow, GetFlowRun, GetTaskRun, SetTaskRunStates } from "../support/documents.js";
-import { type GcsEmulator, type S3Emulator, startGcsEmulator, startS3Emulator } from "../support/emulators.js";
+import { test as apiTest } from "../support/fixtures.js";
 import { startRun, succeed } from "../support/flows.js";
 import { everyStoredText } from "../support/inspect.js";
 
-describe("a flow whose tasks write to S3, GCS and disk", () => {
-  let s3: S3Emulator;
-  let gcs: GcsEmulator;
-  let t: TestApp;
-  beforeAll(async () => {
-    s3 = await startS3Emulator();
-    await s3.createBucket("handled-results");
-    await s3.createBucket("not-ours");
-    gcs = await startGcsEmulator();
-    t = await startTestApp({
-      ...s3.env(["handled-results"]),
-      HANDLED_GCS_BUCKETS: "handled-gcs",
-      HANDLED_GCS_PROJECT_ID: "handled-test",
-    });
-  });
-  afterAll(async () => {
-    await t.stop();
-    await s3.stop();
-    await gcs.stop();
-  });
+const test = apiTest.override("env", { scope: "file" }, async ({ s3, gcs }) => {
+  await s3.createBucket("handled-results");
+  await s3.createBucket("not-ours");
+  return { ...s3.env(["handled-results"]), ...gcs.env(["handled-gcs"]) };
+});
 
-  it("writes each result with its handler, reads every value back, and keeps none in the database", async () => {
+describe("a flow whose tasks write to S3, GCS and disk", () => {
+  test("writes each result with its handler, reads every value back, and keeps none in the database", async ({
+    t,
+    s3,
+    gcs,
+  }) => {
     const run = await startRun(
       t,
       {
@@ -110,7 +100,7 @@ describe("a flow whose tasks write to S3, GCS and disk", () => {
     expect(stored).toContain(extract.handle);
   });
 
-  it("uses an object store as the server default", async () => {
+  test("uses an object store as the server default", async ({ s3 }) => {
     const other = await startTestApp({
       ...s3.env([]),
       HANDLED_DEFAULT_HANDLER: "S3",
@@ -136,7 +126,7 @@ describe("a flow whose tasks write to S3, GCS and disk", () => {
     }
   });
 
-  it("accepts a result a client wrote to an allowed bucket itself, and refuses other buckets", async () => {
+  test("accepts a result a client wrote to an allowed bucket itself, and refuses other buckets", async ({ t, s3 }) => {
     await s3.client.send(
       new PutObjectCommand({ Bucket: "handled-results", Key: "client/own.json", Body: '{"by":"client"}' }),
     );
@@ -196,7 +186,7 @@ describe("a flow whose tasks write to S3, GCS and disk", () => {
     ).toEqual([{ version: 1 }, { version: 1 }]);
   });
 
-  it("refuses to read a stored handle that was changed to name another bucket", async () => {
+  test("refuses to read a stored handle that was changed to name another bucket", async ({ t }) => {
     const run = await startRun(t, {
       name: "tampered",
       tasks: [{ name: "work", handler: { type: "S3", bucket: "handled-results" } }],

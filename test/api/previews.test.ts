@@ -1,35 +1,21 @@
 import { rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startTestApp, type TestApp } from "../support/app.js";
+import { describe, expect } from "vitest";
+import type { TestApp } from "../support/app.js";
 import { ListTaskRuns, SetTaskRunStates, TaskRunHistory } from "../support/documents.js";
-import { type GcsEmulator, type S3Emulator, startGcsEmulator, startS3Emulator } from "../support/emulators.js";
+import { test as apiTest } from "../support/fixtures.js";
 import { startRun, succeed } from "../support/flows.js";
 
 // A UI shows results without pulling whole values: every result has its size, and a preview of
 // its first bytes is read from storage without the rest.
 
-let t: TestApp;
-let s3: S3Emulator;
-let gcs: GcsEmulator;
-beforeAll(async () => {
-  s3 = await startS3Emulator();
+const test = apiTest.override("env", { scope: "file" }, async ({ s3, gcs }) => {
   await s3.createBucket("previews");
-  gcs = await startGcsEmulator();
-  t = await startTestApp({
-    ...s3.env(["previews"]),
-    HANDLED_GCS_BUCKETS: "previews-gcs",
-    HANDLED_GCS_PROJECT_ID: "handled-test",
-  });
-});
-afterAll(async () => {
-  await t.stop();
-  await s3.stop();
-  await gcs.stop();
+  return { ...s3.env(["previews"]), ...gcs.env(["previews-gcs"]) };
 });
 
 /** The current result of a task run with a preview of `previewBytes`. */
-async function latestResult(taskRunId: string, previewBytes: number) {
+async function latestResult(t: TestApp, taskRunId: string, previewBytes: number) {
   const { taskRun } = await t.ok(TaskRunHistory, { id: taskRunId, first: 500, previewBytes });
   const result = taskRun!.states.nodes.at(-1)!.result;
   if (result.__typename !== "Result") throw new Error("expected a result");
@@ -47,20 +33,20 @@ describe.each(handlers)("a result written with the %s handler", (_name, handler)
   const value = { city: "Zürich", note: "é".repeat(100) };
   const json = JSON.stringify(value);
 
-  it("has its size in bytes, and a preview cut to whole characters", async () => {
+  test("has its size in bytes, and a preview cut to whole characters", async ({ t }) => {
     const run = await startRun(t, { name: "previewed", handler, tasks: [{ name: "out" }] });
     await succeed(t, run.taskRuns.out!, value);
 
     // `{"city":"Z` is 10 bytes and the ü the next two: 11 bytes cut it in half, so it is left out.
-    const cut = await latestResult(run.taskRuns.out!.id, 11);
+    const cut = await latestResult(t, run.taskRuns.out!.id, 11);
     expect(cut.sizeBytes).toBe(Buffer.byteLength(json));
     expect(cut.preview).toEqual({ text: '{"city":"Z', truncated: true });
-    expect((await latestResult(run.taskRuns.out!.id, 12)).preview).toEqual({ text: '{"city":"Zü', truncated: true });
-    expect((await latestResult(run.taskRuns.out!.id, 4096)).preview).toEqual({ text: json, truncated: false });
+    expect((await latestResult(t, run.taskRuns.out!.id, 12)).preview).toEqual({ text: '{"city":"Zü', truncated: true });
+    expect((await latestResult(t, run.taskRuns.out!.id, 4096)).preview).toEqual({ text: json, truncated: false });
   });
 });
 
-it("previews a stored result whose data is no longer valid JSON, where its value fails", async () => {
+test("previews a stored result whose data is no longer valid JSON, where its value fails", async ({ t }) => {
   const run = await startRun(t, { name: "corrupt", tasks: [{ name: "out" }] });
   const result = await succeed(t, run.taskRuns.out!, "fine");
   await writeFile(result.handle, "not json {");
@@ -69,7 +55,7 @@ it("previews a stored result whose data is no longer valid JSON, where its value
   expect(taskRun!.states.nodes.at(-1)!.result).toMatchObject({ preview: { text: "not json {", truncated: false } });
 });
 
-it("asks storage for the size of a result the client wrote itself", async () => {
+test("asks storage for the size of a result the client wrote itself", async ({ t }) => {
   const run = await startRun(t, { name: "pre-handled", tasks: [{ name: "out" }] });
   const file = join(t.resultsDir, "written-by-client.json");
   await writeFile(file, JSON.stringify({ rows: Array.from({ length: 100 }, (_, i) => i) }));
@@ -94,7 +80,7 @@ it("asks storage for the size of a result the client wrote itself", async () => 
   });
 });
 
-it("refuses previews of fewer than 1 or more than 65536 bytes", async () => {
+test("refuses previews of fewer than 1 or more than 65536 bytes", async ({ t }) => {
   const run = await startRun(t, { name: "bounds", tasks: [{ name: "out" }] });
   await succeed(t, run.taskRuns.out!, 1);
   for (const previewBytes of [0, 65537]) {
@@ -106,7 +92,7 @@ it("refuses previews of fewer than 1 or more than 65536 bytes", async () => {
   }
 });
 
-it("keeps a list whole when one result's data is gone: the error stays on that preview", async () => {
+test("keeps a list whole when one result's data is gone: the error stays on that preview", async ({ t }) => {
   const run = await startRun(t, { name: "one-missing", tasks: [{ name: "kept" }, { name: "lost" }] });
   await succeed(t, run.taskRuns.kept!, "still here");
   const lost = await succeed(t, run.taskRuns.lost!, "about to vanish");

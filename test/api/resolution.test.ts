@@ -1,56 +1,65 @@
 import { mkdir } from "node:fs/promises";
 import { join } from "node:path";
 import type { ResultHandlerInput } from "handled/client";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect } from "vitest";
 import { startApp } from "../../src/app.js";
 import { loadConfig } from "../../src/config/config.js";
-import { post, startTestApp, type TestApp } from "../support/app.js";
+import { post } from "../support/app.js";
 import { CreateFlow, GetFlowRun, GetTaskRun, SetTaskRunStates } from "../support/documents.js";
+import { test as apiTest } from "../support/fixtures.js";
 import { startRun, succeed } from "../support/flows.js";
 
-describe("which handler writes a task's result", () => {
-  let t: TestApp;
-  let taskDir: string;
-  let flowDir: string;
-  beforeAll(async () => {
-    t = await startTestApp();
-    taskDir = join(t.resultsDir, "task-level");
-    flowDir = join(t.resultsDir, "flow-level");
-    await mkdir(taskDir);
-    await mkdir(flowDir);
+/** Directories under the results directory for task-level and flow-level handlers. */
+const test = apiTest
+  .extend("taskDir", { scope: "file" }, async ({ t }) => {
+    const dir = join(t.resultsDir, "task-level");
+    await mkdir(dir);
+    return dir;
+  })
+  .extend("flowDir", { scope: "file" }, async ({ t }) => {
+    const dir = join(t.resultsDir, "flow-level");
+    await mkdir(dir);
+    return dir;
   });
-  afterAll(() => t.stop());
 
+/** The directories a case names: its task's, its flow's, and the server default's. */
+interface Dirs {
+  taskDir: string;
+  flowDir: string;
+  resultsDir: string;
+}
+
+describe("which handler writes a task's result", () => {
   const local = (dir: string): ResultHandlerInput => ({ type: "LOCAL", dir });
   const cases: {
     name: string;
-    flow: () => ResultHandlerInput | undefined;
-    task: () => ResultHandlerInput | undefined;
-    expected: () => { type: string; dir: string | null };
+    flow: (d: Dirs) => ResultHandlerInput | undefined;
+    task: (d: Dirs) => ResultHandlerInput | undefined;
+    expected: (d: Dirs) => { type: string; dir: string | null };
   }[] = [
     {
       name: "task and flow set: the task's",
-      flow: () => local(flowDir),
-      task: () => local(taskDir),
-      expected: () => ({ type: "LOCAL", dir: taskDir }),
+      flow: (d) => local(d.flowDir),
+      task: (d) => local(d.taskDir),
+      expected: (d) => ({ type: "LOCAL", dir: d.taskDir }),
     },
     {
       name: "task JSON, flow LOCAL: the task's",
-      flow: () => local(flowDir),
+      flow: (d) => local(d.flowDir),
       task: () => ({ type: "JSON" }),
       expected: () => ({ type: "JSON", dir: null }),
     },
     {
       name: "task LOCAL, flow JSON: the task's",
       flow: () => ({ type: "JSON" }),
-      task: () => local(taskDir),
-      expected: () => ({ type: "LOCAL", dir: taskDir }),
+      task: (d) => local(d.taskDir),
+      expected: (d) => ({ type: "LOCAL", dir: d.taskDir }),
     },
     {
       name: "only the flow set: the flow's",
-      flow: () => local(flowDir),
+      flow: (d) => local(d.flowDir),
       task: () => undefined,
-      expected: () => ({ type: "LOCAL", dir: flowDir }),
+      expected: (d) => ({ type: "LOCAL", dir: d.flowDir }),
     },
     {
       name: "only the flow set (JSON): the flow's",
@@ -61,30 +70,35 @@ describe("which handler writes a task's result", () => {
     {
       name: "only the task set: the task's",
       flow: () => undefined,
-      task: () => local(taskDir),
-      expected: () => ({ type: "LOCAL", dir: taskDir }),
+      task: (d) => local(d.taskDir),
+      expected: (d) => ({ type: "LOCAL", dir: d.taskDir }),
     },
     {
       name: "neither set: the server default",
       flow: () => undefined,
       task: () => undefined,
-      expected: () => ({ type: "LOCAL", dir: t.resultsDir }),
+      expected: (d) => ({ type: "LOCAL", dir: d.resultsDir }),
     },
   ];
 
   for (const c of cases) {
-    it(`${c.name}`, async () => {
-      const run = await startRun(t, { name: c.name, handler: c.flow(), tasks: [{ name: "work", handler: c.task() }] });
+    test(`${c.name}`, async ({ t, taskDir, flowDir }) => {
+      const d = { taskDir, flowDir, resultsDir: t.resultsDir };
+      const run = await startRun(t, {
+        name: c.name,
+        handler: c.flow(d),
+        tasks: [{ name: "work", handler: c.task(d) }],
+      });
 
       const result = await succeed(t, run.taskRuns.work!, { from: c.name });
 
-      expect({ type: result.handler.type, dir: result.handler.dir }).toEqual(c.expected());
+      expect({ type: result.handler.type, dir: result.handler.dir }).toEqual(c.expected(d));
       expect(result.value).toEqual({ from: c.name });
-      if (c.expected().dir) expect(result.handle.startsWith(`${c.expected().dir}/`)).toBe(true);
+      if (c.expected(d).dir) expect(result.handle.startsWith(`${c.expected(d).dir}/`)).toBe(true);
     });
   }
 
-  it("reports each task's resolved handler", async () => {
+  test("reports each task's resolved handler", async ({ t, taskDir, flowDir }) => {
     const { createFlow } = await t.ok(CreateFlow, {
       input: {
         name: "reported",
@@ -104,7 +118,11 @@ describe("which handler writes a task's result", () => {
   });
 
   for (const where of ["task", "flow", "both"] as const) {
-    it(`writes parameters with the JSON handler even with a LOCAL handler on the ${where}`, async () => {
+    test(`writes parameters with the JSON handler even with a LOCAL handler on the ${where}`, async ({
+      t,
+      taskDir,
+      flowDir,
+    }) => {
       const run = await startRun(
         t,
         {
@@ -132,7 +150,7 @@ describe("which handler writes a task's result", () => {
     });
   }
 
-  it("writes a parameter task's later results with the JSON handler too", async () => {
+  test("writes a parameter task's later results with the JSON handler too", async ({ t, flowDir }) => {
     const run = await startRun(t, {
       name: "parameter-state",
       handler: local(flowDir),
@@ -145,7 +163,7 @@ describe("which handler writes a task's result", () => {
     expect(result.handle).toBe("[1,2]");
   });
 
-  it("reads a result with the handler that wrote it, whatever the default is later", async () => {
+  test("reads a result with the handler that wrote it, whatever the default is later", async ({ t }) => {
     const run = await startRun(t, { name: "default-moves", tasks: [{ name: "work" }] });
     const written = await succeed(t, run.taskRuns.work!, "written under the LOCAL default");
     // A second server on the same database whose default is now JSON.

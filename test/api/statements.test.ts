@@ -1,5 +1,5 @@
-import { afterAll, beforeAll, expect, it } from "vitest";
-import { startTestApp, type TestApp } from "../support/app.js";
+import { expect } from "vitest";
+import type { TestApp } from "../support/app.js";
 import {
   GetTaskRun,
   GetTaskRunHandles,
@@ -7,6 +7,7 @@ import {
   SetTaskRunStates,
   SetTaskRunStatesLean,
 } from "../support/documents.js";
+import { test } from "../support/fixtures.js";
 import { startRun } from "../support/flows.js";
 import { statementsOf, statementsSent } from "../support/metrics.js";
 
@@ -14,14 +15,8 @@ import { statementsOf, statementsSent } from "../support/metrics.js";
 // The service counts every statement it sends (transaction control included) and serves the
 // count at /metrics, which itself sends none.
 
-let t: TestApp;
-beforeAll(async () => {
-  t = await startTestApp();
-});
-afterAll(() => t.stop());
-
 /** A flow run of `tasks` task runs, each moved to SUCCESS with a JSON value. */
-async function finishedRun(tasks: number) {
+async function finishedRun(t: TestApp, tasks: number) {
   const run = await startRun(t, {
     name: `flow of ${tasks}`,
     handler: { type: "JSON" },
@@ -36,7 +31,7 @@ async function finishedRun(tasks: number) {
   return { run, statements };
 }
 
-it("serves Prometheus metrics, with the statements it sent and its memory", async () => {
+test("serves Prometheus metrics, with the statements it sent and its memory", async ({ t }) => {
   const response = await fetch(t.app.url.replace(/\/graphql$/, "/metrics"));
   expect(response.status).toBe(200);
   expect(response.headers.get("content-type")).toMatch(/^text\/plain/);
@@ -44,18 +39,18 @@ it("serves Prometheus metrics, with the statements it sent and its memory", asyn
   expect(text).toMatch(/^# TYPE handled_sql_statements_total counter$/m);
   expect(text).toMatch(/^process_resident_memory_bytes \d+/m);
   const before = await statementsSent(t);
-  await finishedRun(1);
+  await finishedRun(t, 1);
   expect(await statementsSent(t)).toBeGreaterThan(before);
 });
 
-it("records a batch of state changes in two statements, whether it has 1 entry or 50", async () => {
-  const one = await finishedRun(1);
-  const fifty = await finishedRun(50);
+test("records a batch of state changes in two statements, whether it has 1 entry or 50", async ({ t }) => {
+  const one = await finishedRun(t, 1);
+  const fifty = await finishedRun(t, 50);
   expect(one.statements).toBe(2);
   expect(fifty.statements).toBe(2);
 });
 
-it("answers a batch with the new states and results in a constant number of statements more", async () => {
+test("answers a batch with the new states and results in a constant number of statements more", async ({ t }) => {
   const answer = async (tasks: number) => {
     const { taskRuns } = await startRun(t, {
       name: `answered ${tasks}`,
@@ -71,15 +66,15 @@ it("answers a batch with the new states and results in a constant number of stat
   expect(await answer(50)).toBe(await answer(2));
 });
 
-it("reads a task run with its current state and result in one statement", async () => {
-  const { run } = await finishedRun(1);
+test("reads a task run with its current state and result in one statement", async ({ t }) => {
+  const { run } = await finishedRun(t, 1);
   const statements = await statementsOf(t, () => t.ok(GetTaskRunHandles, { id: run.taskRuns.t0!.id }));
   expect(statements).toBe(1);
 });
 
-it("reads a flow run's task runs, states and results in as many statements for 100 as for 10", async () => {
-  const small = await finishedRun(10);
-  const large = await finishedRun(100);
+test("reads a flow run's task runs, states and results in as many statements for 100 as for 10", async ({ t }) => {
+  const small = await finishedRun(t, 10);
+  const large = await finishedRun(t, 100);
   const read = (id: string) => statementsOf(t, () => t.ok(ListTaskRuns, { flowRunId: id, first: 100 }));
   const forSmall = await read(small.run.flowRunId);
   const forLarge = await read(large.run.flowRunId);
@@ -97,8 +92,10 @@ it("reads a flow run's task runs, states and results in as many statements for 1
   );
 });
 
-it("keeps a task run's full read, history and cached inputs included, independent of its history's length", async () => {
-  const { run } = await finishedRun(1);
+test("keeps a task run's full read, history and cached inputs included, independent of its history's length", async ({
+  t,
+}) => {
+  const { run } = await finishedRun(t, 1);
   const taskRun = run.taskRuns.t0!;
   const first = await statementsOf(t, () => t.ok(GetTaskRun, { id: taskRun.id }));
   for (let version = 2; version < 12; version++) {

@@ -1,18 +1,12 @@
 import { readFile, writeFile } from "node:fs/promises";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startTestApp, type TestApp } from "../support/app.js";
+import { describe, expect } from "vitest";
 import { GetTaskRun, GetTaskRunHandles } from "../support/documents.js";
+import { test } from "../support/fixtures.js";
 import { startRun, succeed } from "../support/flows.js";
 import { everyStoredText } from "../support/inspect.js";
 
 describe("what the database holds", () => {
-  let t: TestApp;
-  beforeAll(async () => {
-    t = await startTestApp();
-  });
-  afterAll(() => t.stop());
-
-  it("keeps only the path of a value written through the local handler, never the value", async () => {
+  test("keeps only the path of a value written through the local handler, never the value", async ({ t }) => {
     const run = await startRun(t, { name: "private", tasks: [{ name: "secret" }] });
     const secret = { ssn: "SECRET-4f1c9e-do-not-store", rows: [1, 2, 3] };
 
@@ -27,7 +21,7 @@ describe("what the database holds", () => {
     expect(stored).not.toContain("SECRET-4f1c9e");
   });
 
-  it("stores the JSON text itself as the handle of the JSON handler", async () => {
+  test("stores the JSON text itself as the handle of the JSON handler", async ({ t }) => {
     const run = await startRun(t, { name: "inline", handler: { type: "JSON" }, tasks: [{ name: "small" }] });
 
     const result = await succeed(t, run.taskRuns.small!, { answer: 42, tags: ["a"] });
@@ -38,7 +32,7 @@ describe("what the database holds", () => {
     expect(rows).toEqual([{ handle: '{"answer":42,"tags":["a"]}', handler_type: "JSON", handled: true }]);
   });
 
-  it("serves handle and handler without reading storage, and value only when selected", async () => {
+  test("serves handle and handler without reading storage, and value only when selected", async ({ t }) => {
     const run = await startRun(t, { name: "lazy", tasks: [{ name: "out" }] });
     const result = await succeed(t, run.taskRuns.out!, "hello");
     // Corrupt the stored data: only a query that selects `value` can notice.
@@ -61,7 +55,7 @@ describe("what the database holds", () => {
     expect(full.data?.taskRun?.state.result).toMatchObject({ handle: result.handle, value: null });
   });
 
-  it("never serves a value for a row that is not handled", async () => {
+  test("never serves a value for a row that is not handled", async ({ t }) => {
     const run = await startRun(t, { name: "unhandled", tasks: [{ name: "out" }] });
     const result = await succeed(t, run.taskRuns.out!, "fine");
     await t.sql(`UPDATE result SET handled = false WHERE id = $1`, [result.id]);

@@ -2,13 +2,13 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { ResultHandlerInput } from "handled/client";
-import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import { test as base, describe, expect, inject, it } from "vitest";
 import { startApp } from "../../src/app.js";
 import { loadConfig } from "../../src/config/config.js";
 import { StartupError } from "../../src/errors.js";
 import { startTestApp, type TestApp } from "../support/app.js";
 import { GetTaskRun, ListFlows, SetTaskRunStates } from "../support/documents.js";
-import { type GcsEmulator, type S3Emulator, startGcsEmulator, startS3Emulator } from "../support/emulators.js";
+import { startGcsEmulator, startS3Emulator } from "../support/emulators.js";
 import { startRun, succeed } from "../support/flows.js";
 import { recorded } from "../support/inspect.js";
 import { startDatabaseProxy, startTcpProxy, type TcpProxy } from "../support/tcp-proxy.js";
@@ -63,76 +63,78 @@ async function expectTimeoutsAndRecovery(t: TestApp, proxy: TcpProxy, handler: R
   expect(again.taskRun?.state.result).toMatchObject({ value: { kept: true } });
 }
 
-describe("an S3 store that stops answering", () => {
-  let s3: S3Emulator;
-  let proxy: TcpProxy;
-  let t: TestApp;
-  beforeAll(async () => {
-    s3 = await startS3Emulator();
+/** A service whose store or database is reached through `proxy`, which a test can freeze. */
+interface Behind {
+  t: TestApp;
+  proxy: TcpProxy;
+}
+
+/** Thaws and closes a proxy once the service behind it has stopped, then stops what it fronts. */
+function tearDown({ t, proxy }: Behind, after: () => Promise<void> = async () => undefined): () => Promise<void> {
+  return async () => {
+    proxy.thaw();
+    await t.stop();
+    await proxy.close();
+    await after();
+  };
+}
+
+// Each describe below has one test, and each of these fixtures is set up for that test alone.
+const test = base
+  // biome-ignore lint/correctness/noEmptyPattern: vitest reads a fixture's dependencies from this pattern.
+  .extend("behindS3", async ({}, { onCleanup }): Promise<Behind> => {
+    const s3 = await startS3Emulator();
     await s3.createBucket("frozen");
-    proxy = await startTcpProxy({ host: "127.0.0.1", port: Number(new URL(s3.endpoint).port) });
-    t = await startTestApp({
+    const proxy = await startTcpProxy({ host: "127.0.0.1", port: Number(new URL(s3.endpoint).port) });
+    const t = await startTestApp({
       ...s3.env(["frozen"]),
       HANDLED_S3_ENDPOINT: `http://127.0.0.1:${proxy.port}`,
       ...SHORT_STORE_TIMEOUTS,
     });
-  });
-  afterAll(async () => {
-    proxy.thaw();
-    await t.stop();
-    await proxy.close();
-    await s3.stop();
+    onCleanup(tearDown({ t, proxy }, () => s3.stop()));
+    return { t, proxy };
+  })
+  // biome-ignore lint/correctness/noEmptyPattern: as above.
+  .extend("behindGcs", async ({}, { onCleanup }): Promise<Behind> => {
+    const gcs = await startGcsEmulator();
+    const proxy = await startTcpProxy({ host: "127.0.0.1", port: Number(new URL(gcs.host).port) });
+    // The GCS SDK finds the store through this variable (set by the emulator for this file).
+    process.env.STORAGE_EMULATOR_HOST = `http://127.0.0.1:${proxy.port}`;
+    const t = await startTestApp({ ...gcs.env(["frozen-gcs"]), ...SHORT_STORE_TIMEOUTS });
+    onCleanup(tearDown({ t, proxy }, () => gcs.stop()));
+    return { t, proxy };
+  })
+  // biome-ignore lint/correctness/noEmptyPattern: as above.
+  .extend("behindDatabase", async ({}, { onCleanup }): Promise<Behind> => {
+    const proxy = await startDatabaseProxy();
+    const t = await startTestApp(
+      { HANDLED_DB_CONNECT_TIMEOUT_MS: "500", HANDLED_DB_STATEMENT_TIMEOUT_MS: "1000" },
+      { databaseUrl: (url) => proxy.through(url) },
+    );
+    onCleanup(tearDown({ t, proxy }));
+    return { t, proxy };
   });
 
-  it("fails reads and writes with STORE_TIMEOUT, records nothing, and recovers", async () => {
+describe("an S3 store that stops answering", () => {
+  test("fails reads and writes with STORE_TIMEOUT, records nothing, and recovers", async ({
+    behindS3: { t, proxy },
+  }) => {
     await expectTimeoutsAndRecovery(t, proxy, { type: "S3", bucket: "frozen" });
   });
 });
 
 describe("a GCS store that stops answering", () => {
-  let gcs: GcsEmulator;
-  let proxy: TcpProxy;
-  let t: TestApp;
-  beforeAll(async () => {
-    gcs = await startGcsEmulator();
-    proxy = await startTcpProxy({ host: "127.0.0.1", port: Number(new URL(gcs.host).port) });
-    // The GCS SDK finds the store through this variable (set by the emulator for this file).
-    process.env.STORAGE_EMULATOR_HOST = `http://127.0.0.1:${proxy.port}`;
-    t = await startTestApp({
-      HANDLED_GCS_BUCKETS: "frozen-gcs",
-      HANDLED_GCS_PROJECT_ID: "handled-test",
-      ...SHORT_STORE_TIMEOUTS,
-    });
-  });
-  afterAll(async () => {
-    proxy.thaw();
-    await t.stop();
-    await proxy.close();
-    await gcs.stop();
-  });
-
-  it("fails reads and writes with STORE_TIMEOUT, records nothing, and recovers", async () => {
+  test("fails reads and writes with STORE_TIMEOUT, records nothing, and recovers", async ({
+    behindGcs: { t, proxy },
+  }) => {
     await expectTimeoutsAndRecovery(t, proxy, { type: "GCS", bucket: "frozen-gcs" });
   });
 });
 
 describe("a PostgreSQL that stops answering", () => {
-  let proxy: TcpProxy;
-  let t: TestApp;
-  beforeAll(async () => {
-    proxy = await startDatabaseProxy();
-    t = await startTestApp(
-      { HANDLED_DB_CONNECT_TIMEOUT_MS: "500", HANDLED_DB_STATEMENT_TIMEOUT_MS: "1000" },
-      { databaseUrl: (url) => proxy.through(url) },
-    );
-  });
-  afterAll(async () => {
-    proxy.thaw();
-    await t.stop();
-    await proxy.close();
-  });
-
-  it("fails requests with DATABASE_UNAVAILABLE, answers /healthz 503 within 2 s, and recovers", async () => {
+  test("fails requests with DATABASE_UNAVAILABLE, answers /healthz 503 within 2 s, and recovers", async ({
+    behindDatabase: { t, proxy },
+  }) => {
     await startRun(t, { name: "before-the-outage", tasks: [{ name: "a" }] });
     proxy.freeze();
 

@@ -1,5 +1,5 @@
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startTestApp, type TestApp } from "../support/app.js";
+import { describe, expect } from "vitest";
+import type { TestApp } from "../support/app.js";
 import {
   CreateFlow,
   CreateFlowRun,
@@ -9,20 +9,19 @@ import {
   SetTaskRunStatesLean,
   TaskRunHistory,
 } from "../support/documents.js";
+import { test } from "../support/fixtures.js";
 import { startRun } from "../support/flows.js";
 import { statementsOf } from "../support/metrics.js";
 
 // The reads a UI makes: lists paged with cursors, and statements per request that do not grow
 // with the number of items listed.
 
-let t: TestApp;
-beforeAll(async () => {
-  t = await startTestApp();
-});
-afterAll(() => t.stop());
-
 /** Moves task runs to a state, each with a small JSON value; returns their new versions. */
-async function setStates(taskRuns: { id: string; version: number }[], type: "RUNNING" | "SUCCESS" | "FAILED") {
+async function setStates(
+  t: TestApp,
+  taskRuns: { id: string; version: number }[],
+  type: "RUNNING" | "SUCCESS" | "FAILED",
+) {
   const input = taskRuns.map(({ id, version }, i) => ({
     taskRunId: id,
     version,
@@ -33,7 +32,7 @@ async function setStates(taskRuns: { id: string; version: number }[], type: "RUN
 }
 
 /** A flow of `tasks` tasks, with `runs` runs; with `parameter`, a parameter too, given each run's number. */
-async function flowWithRuns(name: string, tasks: number, runs: number, parameter = false) {
+async function flowWithRuns(t: TestApp, name: string, tasks: number, runs: number, parameter = false) {
   const { createFlow } = await t.ok(CreateFlow, {
     input: {
       name,
@@ -57,8 +56,8 @@ async function flowWithRuns(name: string, tasks: number, runs: number, parameter
 }
 
 describe("flow runs of a flow", () => {
-  it("lists them newest first, page by page, and each page follows the last", async () => {
-    const { flowId, runs } = await flowWithRuns("paged runs", 1, 7);
+  test("lists them newest first, page by page, and each page follows the last", async ({ t }) => {
+    const { flowId, runs } = await flowWithRuns(t, "paged runs", 1, 7);
     const newestFirst = runs.map((run) => run.id).reverse();
 
     const seen: string[] = [];
@@ -75,13 +74,13 @@ describe("flow runs of a flow", () => {
     expect(pages).toBe(3);
   });
 
-  it("filters them by the state derived from their task runs", async () => {
-    const { flowId, runs } = await flowWithRuns("filtered runs", 2, 4);
+  test("filters them by the state derived from their task runs", async ({ t }) => {
+    const { flowId, runs } = await flowWithRuns(t, "filtered runs", 2, 4);
     const [pending, running, succeeded, failed] = runs;
-    await setStates([running!.taskRuns[0]!], "RUNNING");
-    await setStates(succeeded!.taskRuns, "SUCCESS");
-    await setStates([failed!.taskRuns[0]!], "SUCCESS");
-    await setStates([failed!.taskRuns[1]!], "FAILED");
+    await setStates(t, [running!.taskRuns[0]!], "RUNNING");
+    await setStates(t, succeeded!.taskRuns, "SUCCESS");
+    await setStates(t, [failed!.taskRuns[0]!], "SUCCESS");
+    await setStates(t, [failed!.taskRuns[1]!], "FAILED");
 
     const inState = async (state: "PENDING" | "RUNNING" | "SUCCESS" | "FAILED" | "CANCELLED") =>
       (await t.ok(ListFlowRuns, { flowId, state })).flow!.runs.nodes.map((run) => [run.id, run.state]);
@@ -93,10 +92,10 @@ describe("flow runs of a flow", () => {
     expect(await inState("CANCELLED")).toEqual([]);
   });
 
-  it("pages a filtered list with cursors too", async () => {
-    const { flowId, runs } = await flowWithRuns("filtered pages", 1, 6);
+  test("pages a filtered list with cursors too", async ({ t }) => {
+    const { flowId, runs } = await flowWithRuns(t, "filtered pages", 1, 6);
     const done = runs.filter((_, i) => i % 2 === 0);
-    for (const run of done) await setStates(run.taskRuns, "SUCCESS");
+    for (const run of done) await setStates(t, run.taskRuns, "SUCCESS");
 
     const first = await t.ok(ListFlowRuns, { flowId, first: 2, state: "SUCCESS" });
     const second = await t.ok(ListFlowRuns, {
@@ -115,10 +114,10 @@ describe("flow runs of a flow", () => {
 });
 
 describe("task runs of a flow run", () => {
-  it("lists them in task order with their current state and a preview of their result", async () => {
-    const { runs } = await flowWithRuns("listed task runs", 5, 1);
+  test("lists them in task order with their current state and a preview of their result", async ({ t }) => {
+    const { runs } = await flowWithRuns(t, "listed task runs", 5, 1);
     const [run] = runs;
-    await setStates(run!.taskRuns.slice(0, 3), "SUCCESS");
+    await setStates(t, run!.taskRuns.slice(0, 3), "SUCCESS");
 
     const page1 = await t.ok(ListTaskRuns, { flowRunId: run!.id, first: 3 });
     const page2 = await t.ok(ListTaskRuns, {
@@ -145,10 +144,10 @@ describe("task runs of a flow run", () => {
 });
 
 describe("a task run's state history", () => {
-  it("pages through it oldest first", async () => {
+  test("pages through it oldest first", async ({ t }) => {
     const run = await startRun(t, { name: "history", handler: { type: "JSON" }, tasks: [{ name: "work" }] });
     const work = run.taskRuns.work!;
-    for (const type of ["RUNNING", "FAILED", "RUNNING", "SUCCESS"] as const) await setStates([work], type);
+    for (const type of ["RUNNING", "FAILED", "RUNNING", "SUCCESS"] as const) await setStates(t, [work], type);
 
     const first = await t.ok(TaskRunHistory, { id: work.id, first: 2 });
     const rest = await t.ok(TaskRunHistory, {
@@ -170,16 +169,16 @@ describe("a task run's state history", () => {
 });
 
 describe("paging", () => {
-  it("lists flows newest first, page by page", async () => {
+  test("lists flows newest first, page by page", async ({ t }) => {
     const mine = [];
-    for (let i = 0; i < 3; i++) mine.push((await flowWithRuns(`listed flow ${i}`, 1, 0)).flowId);
+    for (let i = 0; i < 3; i++) mine.push((await flowWithRuns(t, `listed flow ${i}`, 1, 0)).flowId);
     const first = await t.ok(ListFlows, { first: 2 });
     const next = await t.ok(ListFlows, { first: 1, after: first.flows.pageInfo.endCursor });
     expect([...first.flows.nodes, ...next.flows.nodes].map((flow) => flow.id)).toEqual(mine.reverse());
   });
 
-  it("refuses page sizes outside 1 to 500 and cursors it did not make", async () => {
-    const { flowId, runs } = await flowWithRuns("bad pages", 1, 1);
+  test("refuses page sizes outside 1 to 500 and cursors it did not make", async ({ t }) => {
+    const { flowId, runs } = await flowWithRuns(t, "bad pages", 1, 1);
     const taskRunCursor = (await t.ok(ListTaskRuns, { flowRunId: runs[0]!.id, first: 1 })).flowRun!.taskRuns.pageInfo
       .endCursor;
 
@@ -202,10 +201,10 @@ describe("statements per request", () => {
   // The same query for 10 and for 200 items must cost the same number of SQL statements.
   const sizes = [10, 200] as const;
 
-  it("lists a flow's runs with their states and parameters at a constant cost", async () => {
+  test("lists a flow's runs with their states and parameters at a constant cost", async ({ t }) => {
     const counts = [];
     for (const size of sizes) {
-      const { flowId } = await flowWithRuns(`runs x${size}`, 2, size, true);
+      const { flowId } = await flowWithRuns(t, `runs x${size}`, 2, size, true);
       counts.push(await statementsOf(t, () => t.ok(ListFlowRuns, { flowId, first: size })));
       const { flow } = await t.ok(ListFlowRuns, { flowId, first: size });
       expect(flow!.runs.nodes).toHaveLength(size);
@@ -218,11 +217,11 @@ describe("statements per request", () => {
     expect(counts[0]).toBe(3);
   });
 
-  it("lists a flow run's task runs, with states and result previews, at a constant cost", async () => {
+  test("lists a flow run's task runs, with states and result previews, at a constant cost", async ({ t }) => {
     const counts = [];
     for (const size of sizes) {
-      const { runs } = await flowWithRuns(`task runs x${size}`, size, 1);
-      await setStates(runs[0]!.taskRuns, "SUCCESS");
+      const { runs } = await flowWithRuns(t, `task runs x${size}`, size, 1);
+      await setStates(t, runs[0]!.taskRuns, "SUCCESS");
       counts.push(await statementsOf(t, () => t.ok(ListTaskRuns, { flowRunId: runs[0]!.id, first: size })));
       const { flowRun } = await t.ok(ListTaskRuns, { flowRunId: runs[0]!.id, first: size });
       expect(flowRun!.taskRuns.nodes.filter((r) => r.state.result.__typename === "Result")).toHaveLength(size);
@@ -230,12 +229,12 @@ describe("statements per request", () => {
     expect(counts[1]).toBe(counts[0]);
   });
 
-  it("pages a task run's history at a constant cost", async () => {
+  test("pages a task run's history at a constant cost", async ({ t }) => {
     const counts = [];
     for (const size of sizes) {
       const run = await startRun(t, { name: `history x${size}`, handler: { type: "JSON" }, tasks: [{ name: "work" }] });
       const work = run.taskRuns.work!;
-      for (let i = 1; i < size; i++) await setStates([work], i % 2 ? "RUNNING" : "SUCCESS");
+      for (let i = 1; i < size; i++) await setStates(t, [work], i % 2 ? "RUNNING" : "SUCCESS");
       counts.push(await statementsOf(t, () => t.ok(TaskRunHistory, { id: work.id, first: size })));
       const { taskRun } = await t.ok(TaskRunHistory, { id: work.id, first: size });
       expect(taskRun!.states.nodes).toHaveLength(size);

@@ -1,20 +1,14 @@
 import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startTestApp, type TestApp } from "../support/app.js";
+import { describe, expect } from "vitest";
 import { GetTaskRun, SetTaskRunStates } from "../support/documents.js";
 import { filesUnder } from "../support/files.js";
+import { test } from "../support/fixtures.js";
 import { startRun, succeed } from "../support/flows.js";
 import { recorded } from "../support/inspect.js";
 
 describe("versions and all-or-nothing batches", () => {
-  let t: TestApp;
-  beforeAll(async () => {
-    t = await startTestApp();
-  });
-  afterAll(() => t.stop());
-
-  it("moves the version forward by one per state and keeps the history", async () => {
+  test("moves the version forward by one per state and keeps the history", async ({ t }) => {
     const run = await startRun(t, { name: "history", tasks: [{ name: "work" }] });
     const work = run.taskRuns.work!;
 
@@ -35,7 +29,7 @@ describe("versions and all-or-nothing batches", () => {
     expect(taskRun?.state.result).toMatchObject({ value: "third time lucky" });
   });
 
-  it("refuses a stale version with VERSION_MISMATCH and writes no file and no row", async () => {
+  test("refuses a stale version with VERSION_MISMATCH and writes no file and no row", async ({ t }) => {
     const run = await startRun(t, { name: "stale", tasks: [{ name: "work" }] });
     await succeed(t, run.taskRuns.work!, "first");
     const before = await recorded(t);
@@ -52,7 +46,7 @@ describe("versions and all-or-nothing batches", () => {
     expect(await recorded(t)).toEqual(before);
   });
 
-  it("refuses a whole batch when one entry is stale, leaving the others untouched", async () => {
+  test("refuses a whole batch when one entry is stale, leaving the others untouched", async ({ t }) => {
     const run = await startRun(t, { name: "batch", tasks: [{ name: "a" }, { name: "b" }] });
     const before = await recorded(t);
 
@@ -67,7 +61,7 @@ describe("versions and all-or-nothing batches", () => {
     expect(await recorded(t)).toEqual(before);
   });
 
-  it("lets exactly one of two concurrent writers at the same version win", async () => {
+  test("lets exactly one of two concurrent writers at the same version win", async ({ t }) => {
     const run = await startRun(t, { name: "race", tasks: [{ name: "work" }] });
     const filesBefore = await filesUnder(t.resultsDir);
     const attempt = (value: string) =>
@@ -90,7 +84,9 @@ describe("versions and all-or-nothing batches", () => {
     expect(added.map((f) => `${t.resultsDir}/${f}`)).toEqual([winner.handle]);
   });
 
-  it("lets one of two batches naming the same task runs in opposite orders win, without a deadlock", async () => {
+  test("lets one of two batches naming the same task runs in opposite orders win, without a deadlock", async ({
+    t,
+  }) => {
     for (let round = 0; round < 10; round++) {
       const run = await startRun(t, {
         name: `opposite orders ${round}`,
@@ -113,7 +109,7 @@ describe("versions and all-or-nothing batches", () => {
     }
   });
 
-  it("records nothing when a write fails, and removes what the batch already wrote", async () => {
+  test("records nothing when a write fails, and removes what the batch already wrote", async ({ t }) => {
     const blocked = join(t.resultsDir, "blocked");
     await writeFile(blocked, "a file where a directory should be");
     const run = await startRun(t, {

@@ -52,6 +52,8 @@ export async function startS3Emulator(): Promise<S3Emulator> {
 export interface GcsEmulator {
   host: string;
   storage: Storage;
+  /** The environment that lets the service use these buckets (it finds the emulator by STORAGE_EMULATOR_HOST). */
+  env(buckets: string[]): Record<string, string>;
   stop(): Promise<void>;
 }
 
@@ -81,6 +83,7 @@ export async function startGcsEmulator(projectId = "handled-test"): Promise<GcsE
   return {
     host,
     storage: new Storage({ projectId }),
+    env: (buckets) => ({ HANDLED_GCS_BUCKETS: buckets.join(","), HANDLED_GCS_PROJECT_ID: projectId }),
     async stop() {
       await EmulatorRegistry.stop("storage");
     },
