@@ -9,32 +9,28 @@ import type { Env } from "./env.js";
 import { readGcs } from "./gcs.js";
 import { readLocal } from "./local.js";
 import { readS3 } from "./s3.js";
-import { type InputLimits, type Operations, type ResponseLimits, readServer, type Timeouts } from "./server.js";
+import {
+  type InputLimits,
+  type Operations,
+  type ResponseLimits,
+  readServer,
+  type ServerConfig,
+  type Timeouts,
+} from "./server.js";
 
 export type { InputLimits, Operations, ResponseLimits, Timeouts };
 
 /** The server's configuration, parsed once from the environment. */
-export interface Config {
-  /** PostgreSQL to use; when absent, an embedded PostgreSQL runs under `dataDir`. */
-  databaseUrl: string | undefined;
+export interface Config extends Omit<ServerConfig, "jsonMaxBytes"> {
   /** Where the embedded PostgreSQL and the default LOCAL results live. */
   dataDir: string;
-  host: string;
-  port: number;
   /** The handler used when neither the task nor its flow names one. */
   defaultHandler: HandlerSpec;
-  /** What each handler type may reach, and how (the default handler's directory or bucket is always allowed). */
+  /**
+   * What each handler type may reach, and how (the default handler's directory or bucket is
+   * always allowed); the JSON handler's `maxBytes` is HANDLED_JSON_MAX_BYTES.
+   */
   handlers: Handlers;
-  /** Largest value, as JSON text in bytes, the server writes through any handler. */
-  maxValueBytes: number;
-  /** Largest GraphQL request body accepted, in bytes. */
-  maxRequestBytes: number;
-  /** Whether a browser opening the endpoint gets GraphiQL (development), or nothing. */
-  graphiql: boolean;
-  limits: InputLimits;
-  responses: ResponseLimits;
-  timeouts: Timeouts;
-  operations: Operations;
 }
 
 /** The settings of every handler type, one config model each (config/<type>.ts). */

@@ -69,13 +69,17 @@ export interface Timeouts {
 
 /** The server's own settings: everything but the handler types'. */
 export interface ServerConfig {
+  /** PostgreSQL to use; when absent, an embedded PostgreSQL runs under the data folder. */
   databaseUrl: string | undefined;
   host: string;
   port: number;
+  /** Largest value, as JSON text in bytes, the server writes through any handler. */
   maxValueBytes: number;
   /** Largest JSON text the JSON handler (and so every parameter) stores. */
   jsonMaxBytes: number;
+  /** Largest GraphQL request body accepted, in bytes. */
   maxRequestBytes: number;
+  /** Whether a browser opening the endpoint gets GraphiQL (development), or nothing. */
   graphiql: boolean;
   limits: InputLimits;
   responses: ResponseLimits;

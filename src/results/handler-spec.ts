@@ -26,12 +26,13 @@ export type HandlerSettings = { [T in HandlerType]?: SettingsOfDefinition<Defini
  */
 export type HandlerSpec = SpecOfDefinition<AnyDefinition>;
 
-/** The spec of one handler type. */
-export type SpecOfType<T extends HandlerType> = Extract<HandlerSpec, { type: T }>;
+const definitions = new Map<HandlerType, AnyDefinition>(
+  HANDLER_DEFINITIONS.map((definition) => [definition.type, definition]),
+);
 
 /** The definition of a spec's handler type. */
 export function definitionOf<T extends HandlerType>(type: T): DefinitionOf<T> {
-  return HANDLER_DEFINITIONS.find((definition) => definition.type === type) as DefinitionOf<T>;
+  return definitions.get(type) as DefinitionOf<T>;
 }
 
 // What discriminatedUnion wants: at least one object schema with a literal `type`.

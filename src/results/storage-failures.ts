@@ -15,7 +15,7 @@ export interface FailureWording {
  * Whether a store gave up waiting: the AWS SDK's TimeoutError (connection or silent socket), an
  * aborted request, a GCS request past its timeout, a file system that timed out.
  */
-export function isStoreTimeout(cause: unknown): boolean {
+function isStoreTimeout(cause: unknown): boolean {
   const e = cause as { name?: unknown; type?: unknown; code?: unknown; message?: unknown };
   return (
     e?.name === "TimeoutError" ||

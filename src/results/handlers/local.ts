@@ -23,7 +23,7 @@ interface LocalHandlerOptions extends LocalSettings {
 }
 
 /** Whether `child` is `parent` or inside it (both absolute, normalised). */
-export function isInside(child: string, parent: string): boolean {
+function isInside(child: string, parent: string): boolean {
   const rel = relative(parent, child);
   return rel === "" || (rel !== ".." && !rel.startsWith(`..${sep}`) && !isAbsolute(rel));
 }
