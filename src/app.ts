@@ -132,7 +132,13 @@ export async function startApp(config: Config, logger: Logger = silentLogger): P
   const servers: FastifyInstance[] = [];
   try {
     const services = createServices(config, database, { logger, metrics });
-    const apollo = createApolloServer({ graphiql: config.graphiql, logger });
+    const apollo = createApolloServer({
+      graphiql: config.graphiql,
+      introspection: config.introspection,
+      fieldSuggestions: config.fieldSuggestions,
+      limits: config.queryLimits,
+      logger,
+    });
     await apollo.start();
     const http = await createHttpServer({
       apollo,

@@ -32,6 +32,16 @@ export const ErrorCode = {
    * retried with the same idempotency keys is recorded at most once.
    */
   DATABASE_UNAVAILABLE: "DATABASE_UNAVAILABLE",
+  /** The query nests fields deeper than HANDLED_MAX_QUERY_DEPTH. */
+  QUERY_TOO_DEEP: "QUERY_TOO_DEEP",
+  /** The query has more aliases than HANDLED_MAX_ALIASES. */
+  TOO_MANY_ALIASES: "TOO_MANY_ALIASES",
+  /** The query has more directives than HANDLED_MAX_DIRECTIVES. */
+  TOO_MANY_DIRECTIVES: "TOO_MANY_DIRECTIVES",
+  /** The query's static cost is over HANDLED_MAX_QUERY_COST. */
+  QUERY_TOO_COMPLEX: "QUERY_TOO_COMPLEX",
+  /** The document has more tokens than HANDLED_MAX_QUERY_TOKENS; it was not parsed further. */
+  QUERY_TOO_LARGE: "QUERY_TOO_LARGE",
   /** The operation type (e.g. `subscription`) is not one this API serves. */
   OPERATION_NOT_SUPPORTED: "OPERATION_NOT_SUPPORTED",
 } as const;

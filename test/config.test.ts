@@ -67,4 +67,40 @@ describe("configuration", () => {
     expect(config.handlers.S3.buckets).toEqual(["a", "b"]);
     expect(config.handlers.LOCAL.allowedDirs).toEqual([]);
   });
+
+  it("shows the schema (introspection, suggestions) in development only, unless told", () => {
+    const pick = (env: Record<string, string>) => {
+      const { introspection, fieldSuggestions, graphiql } = loadConfig(env);
+      return { introspection, fieldSuggestions, graphiql };
+    };
+    expect(pick({})).toEqual({ introspection: true, fieldSuggestions: true, graphiql: true });
+    expect(pick({ NODE_ENV: "production" })).toEqual({
+      introspection: false,
+      fieldSuggestions: false,
+      graphiql: false,
+    });
+    expect(pick({ NODE_ENV: "production", HANDLED_GRAPHIQL: "true" })).toEqual({
+      introspection: true,
+      fieldSuggestions: false,
+      graphiql: true,
+    });
+    expect(pick({ HANDLED_INTROSPECTION: "false", HANDLED_FIELD_SUGGESTIONS: "false" })).toMatchObject({
+      introspection: false,
+      fieldSuggestions: false,
+    });
+  });
+
+  it("takes the query limits from the environment, and refuses ones that are not positive", () => {
+    expect(loadConfig({}).queryLimits).toEqual({
+      maxDepth: 20,
+      maxAliases: 100,
+      maxDirectives: 50,
+      maxTokens: 5000,
+      maxCost: 100_000,
+    });
+    expect(loadConfig({ HANDLED_MAX_QUERY_DEPTH: "8" }).queryLimits.maxDepth).toBe(8);
+    expect(() => loadConfig({ HANDLED_MAX_ALIASES: "0", HANDLED_MAX_QUERY_COST: "x" })).toThrow(
+      /HANDLED_MAX_ALIASES[\s\S]*HANDLED_MAX_QUERY_COST/,
+    );
+  });
 });

@@ -12,13 +12,14 @@ import { readS3 } from "./s3.js";
 import {
   type InputLimits,
   type Operations,
+  type QueryLimits,
   type ResponseLimits,
   readServer,
   type ServerConfig,
   type Timeouts,
 } from "./server.js";
 
-export type { InputLimits, Operations, ResponseLimits, Timeouts };
+export type { InputLimits, Operations, QueryLimits, ResponseLimits, Timeouts };
 
 /** The server's configuration, parsed once from the environment. */
 export interface Config extends Omit<ServerConfig, "jsonMaxBytes"> {

@@ -67,6 +67,15 @@ export interface Timeouts {
   health: number;
 }
 
+/** How large a GraphQL document may be, checked before any resolver runs. */
+export interface QueryLimits {
+  maxDepth: number;
+  maxAliases: number;
+  maxDirectives: number;
+  maxTokens: number;
+  maxCost: number;
+}
+
 /** The server's own settings: everything but the handler types'. */
 export interface ServerConfig {
   /** PostgreSQL to use; when absent, an embedded PostgreSQL runs under the data folder. */
@@ -81,6 +90,11 @@ export interface ServerConfig {
   maxRequestBytes: number;
   /** Whether a browser opening the endpoint gets GraphiQL (development), or nothing. */
   graphiql: boolean;
+  /** Whether introspection queries are answered (GraphiQL needs them). */
+  introspection: boolean;
+  /** Whether error messages keep GraphQL's "Did you mean ...?" suggestions, which name parts of the schema. */
+  fieldSuggestions: boolean;
+  queryLimits: QueryLimits;
   limits: InputLimits;
   responses: ResponseLimits;
   timeouts: Timeouts;
@@ -95,6 +109,14 @@ const serverEnv = z.object({
   HANDLED_JSON_MAX_BYTES: bytes(64 * 1024),
   HANDLED_MAX_REQUEST_BYTES: bytes(0),
   HANDLED_GRAPHIQL: flag.optional(),
+  HANDLED_INTROSPECTION: flag.optional(),
+  HANDLED_FIELD_SUGGESTIONS: flag.optional(),
+  // What one document may hold.
+  HANDLED_MAX_QUERY_DEPTH: count(20, 1000),
+  HANDLED_MAX_ALIASES: count(100, 100_000),
+  HANDLED_MAX_DIRECTIVES: count(50, 100_000),
+  HANDLED_MAX_QUERY_TOKENS: count(5000, 1_000_000),
+  HANDLED_MAX_QUERY_COST: count(100_000, 1_000_000_000),
   NODE_ENV: z.string().optional(),
   // Input limits. Names go into unique indexes, whose rows PostgreSQL caps near 2,700 bytes.
   HANDLED_MAX_NAME_LENGTH: count(200, 500),
@@ -133,6 +155,8 @@ export function readServer(env: Env, problems: string[]): ServerConfig | undefin
   const e = parseEnv(serverEnv, env, problems);
   if (!e) return undefined;
   const maxValueBytes = e.HANDLED_MAX_VALUE_BYTES;
+  const development = e.NODE_ENV !== "production";
+  const graphiql = e.HANDLED_GRAPHIQL ? e.HANDLED_GRAPHIQL === "true" : development;
   return {
     databaseUrl: e.DATABASE_URL,
     host: e.HOST,
@@ -142,7 +166,17 @@ export function readServer(env: Env, problems: string[]): ServerConfig | undefin
     // Room for the value, escaped inside a JSON request body, plus the rest of the request.
     maxRequestBytes: e.HANDLED_MAX_REQUEST_BYTES || 2 * maxValueBytes + MiB,
     // An IDE is for development: on unless NODE_ENV is production or it is switched off.
-    graphiql: e.HANDLED_GRAPHIQL ? e.HANDLED_GRAPHIQL === "true" : e.NODE_ENV !== "production",
+    graphiql,
+    // What shows the schema to anyone who asks: on where GraphiQL is, or in development.
+    introspection: e.HANDLED_INTROSPECTION ? e.HANDLED_INTROSPECTION === "true" : graphiql || development,
+    fieldSuggestions: e.HANDLED_FIELD_SUGGESTIONS ? e.HANDLED_FIELD_SUGGESTIONS === "true" : development,
+    queryLimits: {
+      maxDepth: e.HANDLED_MAX_QUERY_DEPTH,
+      maxAliases: e.HANDLED_MAX_ALIASES,
+      maxDirectives: e.HANDLED_MAX_DIRECTIVES,
+      maxTokens: e.HANDLED_MAX_QUERY_TOKENS,
+      maxCost: e.HANDLED_MAX_QUERY_COST,
+    },
     limits: {
       maxNameLength: e.HANDLED_MAX_NAME_LENGTH,
       maxMessageLength: e.HANDLED_MAX_MESSAGE_LENGTH,

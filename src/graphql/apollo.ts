@@ -15,6 +15,7 @@ import { storageFailureOf } from "../results/observed-handler.js";
 import type { GraphQLContext } from "./context.js";
 
 import { graphiqlLandingPage } from "./graphiql.js";
+import { costLimit, isTokenLimit, LIMIT_CODES, limitRules, type QueryLimits, withoutSuggestions } from "./limits.js";
 import { resolvers } from "./resolvers.js";
 
 /** The SDL the API serves, read from the repository's schema.graphql. */
@@ -22,12 +23,18 @@ export const typeDefs = readFileSync(projectFile("schema.graphql"), "utf8");
 
 /**
  * Shapes every error sent to clients: a HandledError keeps its message and stable code;
- * GraphQL's own errors (parse, validation, bad variables) pass through; a database that cannot
- * be reached is DATABASE_UNAVAILABLE; anything else is an internal error whose details go to
- * the log only (see `logging`).
+ * GraphQL's own errors (parse, validation, bad variables) pass through, a query refused by a
+ * limit with the limit's own code and, without `suggestions`, with no "Did you mean" naming parts
+ * of the schema; a database that cannot be reached is DATABASE_UNAVAILABLE; anything else is an
+ * internal error whose details go to the log only (see `logging`).
  */
-export function formatError(formatted: GraphQLFormattedError, error: unknown): GraphQLFormattedError {
+function formatError(formatted: GraphQLFormattedError, error: unknown, suggestions: boolean): GraphQLFormattedError {
   const original = unwrapResolverError(error);
+  const limit = refusedByLimit(formatted, original);
+  if (limit) return { message: limit.message, locations: formatted.locations, extensions: { code: limit.code } };
+  if (!suggestions && typeof formatted.message === "string") {
+    formatted = { ...formatted, message: withoutSuggestions(formatted.message) };
+  }
   if (original instanceof HandledError) {
     return {
       message: original.message,
@@ -54,6 +61,29 @@ export function formatError(formatted: GraphQLFormattedError, error: unknown): G
     };
   }
   return { message: formatted.message, locations: formatted.locations, path: formatted.path, extensions: { code } };
+}
+
+/** The limit a document was refused by, with its code and message; none for other errors. */
+function refusedByLimit(
+  formatted: GraphQLFormattedError,
+  original: unknown,
+): { code: string; message: string } | undefined {
+  const code = formatted.extensions?.code;
+  if (code === "GRAPHQL_VALIDATION_FAILED") {
+    // Duck-typed: the rules may see another copy of graphql-js than this module (CJS and ESM).
+    const limitCode = (original as { originalError?: { extensions?: { code?: unknown } } }).originalError?.extensions
+      ?.code;
+    if (typeof limitCode === "string" && LIMIT_CODES.has(limitCode))
+      return { code: limitCode, message: formatted.message };
+  }
+  if (code === "GRAPHQL_PARSE_FAILED" && isTokenLimit(formatted.message)) {
+    const tokens = /more th(?:an|at) (\d+) tokens/.exec(formatted.message)?.[1];
+    return {
+      code: ErrorCode.QUERY_TOO_LARGE,
+      message: `The document has more than ${tokens} tokens (HANDLED_MAX_QUERY_TOKENS); it was not parsed further.`,
+    };
+  }
+  return undefined;
 }
 
 /**
@@ -132,6 +162,12 @@ const queriesAndMutationsOnly: ApolloServerPlugin<GraphQLContext> = {
 export interface ApolloOptions {
   /** Serve GraphiQL to a browser opening the endpoint (development), or no page at all. */
   graphiql: boolean;
+  /** Answer introspection queries (GraphiQL needs them). */
+  introspection: boolean;
+  /** Keep GraphQL's "Did you mean ...?" suggestions in error messages (they name parts of the schema). */
+  fieldSuggestions: boolean;
+  /** How large a document may be. */
+  limits: QueryLimits;
   logger: Logger;
 }
 
@@ -142,18 +178,20 @@ export function createApolloServer(options: ApolloOptions): ApolloServer<GraphQL
   return new ApolloServer<GraphQLContext>({
     typeDefs,
     resolvers,
-    formatError,
+    formatError: (formatted, error) => formatError(formatted, error, options.fieldSuggestions),
+    validationRules: limitRules(options.limits),
+    parseOptions: { maxTokens: options.limits.maxTokens },
     logger: options.logger,
     // The service stops Apollo itself, after the HTTP front has drained (src/app.ts).
     stopOnTerminationSignals: false,
     includeStacktraceInErrorResponses: false,
-    // GraphiQL needs the schema; otherwise Apollo's default holds (off when NODE_ENV=production).
-    ...(options.graphiql ? { introspection: true } : {}),
+    introspection: options.introspection,
     plugins: [
       logging(options.logger),
       // The API sets no cache hints; left on, this plugin wraps every resolver of every request.
       ApolloServerPluginCacheControlDisabled(),
       queriesAndMutationsOnly,
+      costLimit(options.limits.maxCost),
       landingPage,
     ],
   });

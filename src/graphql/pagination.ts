@@ -3,6 +3,9 @@ import { ErrorCode, HandledError } from "../errors.js";
 /** Most items one page may hold. */
 export const MAX_PAGE_SIZE = 500;
 
+/** How many items each connection field returns when `first` is not given. */
+export const DEFAULT_PAGE_SIZES = { flows: 20, runs: 20, taskRuns: 100, states: 50 } as const;
+
 /** A page of a list, as the GraphQL connections return it. */
 export interface Page<T> {
   nodes: T[];

@@ -6,7 +6,7 @@ import { specFromRow } from "../results/handler-spec.js";
 import { resolveResultHandler, storedSpec } from "../results/resolve-handler.js";
 import { isUuid } from "../services/ids.js";
 import { NO_RESULT } from "./mappers.js";
-import { decodeCursor, pageSize, toPage } from "./pagination.js";
+import { DEFAULT_PAGE_SIZES, decodeCursor, pageSize, toPage } from "./pagination.js";
 
 const DateTime = new GraphQLScalarType<Date, string>({
   name: "DateTime",
@@ -47,7 +47,7 @@ export const resolvers: Resolvers = {
 
   Query: {
     flows: async (_root, { first, after }, { flows }) => {
-      const size = pageSize(first, 20);
+      const size = pageSize(first, DEFAULT_PAGE_SIZES.flows);
       const [time, id] = after ? decodeCursor(after, isTimeAndId) : [];
       const rows = await flows.listFlows(size + 1, time === undefined ? null : { createdAt: new Date(time), id: id! });
       return toPage(rows, size, (flow) => [flow.createdAt.toISOString(), flow.id]);
@@ -69,7 +69,7 @@ export const resolvers: Resolvers = {
     runs: (flow, { first, after, state }, { loaders }) =>
       loaders.runsOfFlow.load({
         parent: flow.id,
-        size: pageSize(first, 20),
+        size: pageSize(first, DEFAULT_PAGE_SIZES.runs),
         after: after ? decodeCursor(after, isTimeAndId) : null,
         state,
       }),
@@ -87,7 +87,7 @@ export const resolvers: Resolvers = {
     taskRuns: (run, { first, after }, { loaders }) =>
       loaders.taskRunsOfFlowRun.load({
         parent: run.id,
-        size: pageSize(first, 100),
+        size: pageSize(first, DEFAULT_PAGE_SIZES.taskRuns),
         after: after ? decodeCursor(after, isNumber)[0] : null,
       }),
     parameters: (run, _args, { loaders }) => loaders.parametersOfFlowRun.load(run.id),
@@ -110,7 +110,7 @@ export const resolvers: Resolvers = {
     states: (run, { first, after }, { loaders }) =>
       loaders.statesOfTaskRun.load({
         parent: run.id,
-        size: pageSize(first, 50),
+        size: pageSize(first, DEFAULT_PAGE_SIZES.states),
         after: after ? decodeCursor(after, isNumber)[0] : null,
       }),
   },
