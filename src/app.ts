@@ -5,6 +5,7 @@ import type { FastifyInstance } from "fastify";
 import type { Config } from "./config/config.js";
 import { type Database, openDatabase } from "./db/database.js";
 import { describeDatabaseError } from "./db/errors.js";
+import { DEFAULT_PROJECT } from "./db/projects.js";
 import { StartupError } from "./errors.js";
 import { createApolloServer } from "./graphql/apollo.js";
 import type { Services } from "./graphql/context.js";
@@ -13,6 +14,7 @@ import { type Logger, silentLogger } from "./logger.js";
 import { createMetrics, type Metrics } from "./metrics.js";
 import { createHandlerRegistry } from "./results/handler-registry.js";
 import { ResultStore } from "./results/result-store.js";
+import { ApiKeyService } from "./services/api-keys.js";
 import { FlowService } from "./services/flows.js";
 import { StateService } from "./services/states.js";
 
@@ -55,6 +57,12 @@ export function createServices(config: Config, database: Database, observability
     queries,
     results,
     flows: new FlowService({ flows: queries.flows, runs: queries.runs, registry, results, limits }),
+    keys: new ApiKeyService({
+      keys: queries.apiKeys,
+      projects: queries.projects,
+      cacheMs: config.auth.cacheMs,
+      logger: observability?.logger ?? silentLogger,
+    }),
     states: new StateService({
       queries: queries.states,
       results,
@@ -132,6 +140,7 @@ export async function startApp(config: Config, logger: Logger = silentLogger): P
   const servers: FastifyInstance[] = [];
   try {
     const services = createServices(config, database, { logger, metrics });
+    const defaultScope = { projectId: await database.queries.projects.ensure(DEFAULT_PROJECT) };
     const apollo = createApolloServer({
       graphiql: config.graphiql,
       introspection: config.introspection,
@@ -143,6 +152,8 @@ export async function startApp(config: Config, logger: Logger = silentLogger): P
     const http = await createHttpServer({
       apollo,
       services,
+      auth: config.auth.mode,
+      defaultScope,
       logger,
       metrics,
       maxRequestBytes: config.maxRequestBytes,

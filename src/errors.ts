@@ -42,6 +42,10 @@ export const ErrorCode = {
   QUERY_TOO_COMPLEX: "QUERY_TOO_COMPLEX",
   /** The document has more tokens than HANDLED_MAX_QUERY_TOKENS; it was not parsed further. */
   QUERY_TOO_LARGE: "QUERY_TOO_LARGE",
+  /** No API key, or one that is unknown, revoked or expired (HTTP 401). */
+  UNAUTHENTICATED: "UNAUTHENTICATED",
+  /** The API key's scope does not allow the operation. */
+  FORBIDDEN: "FORBIDDEN",
   /** The operation type (e.g. `subscription`) is not one this API serves. */
   OPERATION_NOT_SUPPORTED: "OPERATION_NOT_SUPPORTED",
 } as const;

@@ -103,4 +103,15 @@ describe("configuration", () => {
       /HANDLED_MAX_ALIASES[\s\S]*HANDLED_MAX_QUERY_COST/,
     );
   });
+
+  it("needs API keys wherever others can reach the server, and refuses auth off there", () => {
+    expect(loadConfig({}).auth.mode).toBe("off");
+    expect(loadConfig({ NODE_ENV: "production" }).auth.mode).toBe("required");
+    expect(loadConfig({ HOST: "0.0.0.0" }).auth.mode).toBe("required");
+    expect(loadConfig({ HOST: "::1" }).auth.mode).toBe("off");
+    expect(loadConfig({ NODE_ENV: "production", HANDLED_AUTH: "off" }).auth.mode).toBe("off");
+    expect(() => loadConfig({ HOST: "0.0.0.0", HANDLED_AUTH: "off" })).toThrow(
+      /HANDLED_AUTH: is off while HOST \(0\.0\.0\.0\) is reachable from other machines; set HANDLED_AUTH=required/,
+    );
+  });
 });

@@ -49,7 +49,9 @@ export class HandledApiError extends Error {
 export interface ClientOptions {
   /** The GraphQL endpoint, e.g. http://127.0.0.1:4000/graphql. */
   url: string | URL;
-  /** Sent as `Authorization: Bearer <token>`, for deployments behind an authenticating proxy. */
+  /** The API key (from `npm run keys -- create`, or the `createApiKey` mutation), sent as `Authorization: Bearer <key>`. */
+  apiKey?: string;
+  /** Sent as `Authorization: Bearer <token>`, for deployments behind an authenticating proxy (an API key is sent the same way). */
   token?: string;
   /** More headers for every request; a function is called for each (e.g. to refresh a token). */
   headers?: Record<string, string> | (() => Record<string, string> | Promise<Record<string, string>>);
@@ -82,7 +84,8 @@ export function createClient(options: ClientOptions): HandledClient {
       accept: "application/json",
       ...extra,
     };
-    if (options.token) headers.authorization = `Bearer ${options.token}`;
+    const bearer = options.apiKey ?? options.token;
+    if (bearer) headers.authorization = `Bearer ${bearer}`;
     let response: Response;
     try {
       response = await send(options.url, {

@@ -10,6 +10,7 @@ import { readGcs } from "./gcs.js";
 import { readLocal } from "./local.js";
 import { readS3 } from "./s3.js";
 import {
+  type AuthConfig,
   type InputLimits,
   type Operations,
   type QueryLimits,
@@ -19,7 +20,7 @@ import {
   type Timeouts,
 } from "./server.js";
 
-export type { InputLimits, Operations, QueryLimits, ResponseLimits, Timeouts };
+export type { AuthConfig, InputLimits, Operations, QueryLimits, ResponseLimits, Timeouts };
 
 /** The server's configuration, parsed once from the environment. */
 export interface Config extends Omit<ServerConfig, "jsonMaxBytes"> {

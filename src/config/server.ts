@@ -76,6 +76,14 @@ export interface QueryLimits {
   maxCost: number;
 }
 
+/** Who may call the API. */
+export interface AuthConfig {
+  /** required: every request needs an API key (`Authorization: Bearer`); off: everyone is in the default project. */
+  mode: "required" | "off";
+  /** How long a checked key is trusted before the database is asked again, in ms (revocation takes effect within it). */
+  cacheMs: number;
+}
+
 /** The server's own settings: everything but the handler types'. */
 export interface ServerConfig {
   /** PostgreSQL to use; when absent, an embedded PostgreSQL runs under the data folder. */
@@ -95,6 +103,7 @@ export interface ServerConfig {
   /** Whether error messages keep GraphQL's "Did you mean ...?" suggestions, which name parts of the schema. */
   fieldSuggestions: boolean;
   queryLimits: QueryLimits;
+  auth: AuthConfig;
   limits: InputLimits;
   responses: ResponseLimits;
   timeouts: Timeouts;
@@ -110,6 +119,8 @@ const serverEnv = z.object({
   HANDLED_MAX_REQUEST_BYTES: bytes(0),
   HANDLED_GRAPHIQL: flag.optional(),
   HANDLED_INTROSPECTION: flag.optional(),
+  HANDLED_AUTH: z.enum(["required", "off"]).optional(),
+  HANDLED_AUTH_CACHE_MS: z.coerce.number().int().min(0).max(600_000).default(5_000),
   HANDLED_FIELD_SUGGESTIONS: flag.optional(),
   // What one document may hold.
   HANDLED_MAX_QUERY_DEPTH: count(20, 1000),
@@ -150,10 +161,24 @@ const serverEnv = z.object({
   LOG_LEVEL: z.enum(LOG_LEVELS).default("info"),
 });
 
+/** Whether a host name or address only this machine can reach. */
+function isLoopback(host: string): boolean {
+  return host === "localhost" || host === "::1" || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host);
+}
+
 /** The server's own variables; undefined (and `problems` added to) when any is invalid. */
 export function readServer(env: Env, problems: string[]): ServerConfig | undefined {
   const e = parseEnv(serverEnv, env, problems);
   if (!e) return undefined;
+  const loopback = isLoopback(e.HOST);
+  // Off by default only where no one else can reach the port, and never in production.
+  const auth = e.HANDLED_AUTH ?? (loopback && e.NODE_ENV !== "production" ? "off" : "required");
+  if (auth === "off" && !loopback) {
+    problems.push(
+      `HANDLED_AUTH: is off while HOST (${e.HOST}) is reachable from other machines; set HANDLED_AUTH=required and make keys (npm run keys), or listen on 127.0.0.1`,
+    );
+    return undefined;
+  }
   const maxValueBytes = e.HANDLED_MAX_VALUE_BYTES;
   const development = e.NODE_ENV !== "production";
   const graphiql = e.HANDLED_GRAPHIQL ? e.HANDLED_GRAPHIQL === "true" : development;
@@ -170,6 +195,7 @@ export function readServer(env: Env, problems: string[]): ServerConfig | undefin
     // What shows the schema to anyone who asks: on where GraphiQL is, or in development.
     introspection: e.HANDLED_INTROSPECTION ? e.HANDLED_INTROSPECTION === "true" : graphiql || development,
     fieldSuggestions: e.HANDLED_FIELD_SUGGESTIONS ? e.HANDLED_FIELD_SUGGESTIONS === "true" : development,
+    auth: { mode: auth, cacheMs: e.HANDLED_AUTH_CACHE_MS },
     queryLimits: {
       maxDepth: e.HANDLED_MAX_QUERY_DEPTH,
       maxAliases: e.HANDLED_MAX_ALIASES,

@@ -1,5 +1,5 @@
 import type { Prisma, PrismaClient } from "../generated/prisma/client.js";
-import type { FlowRow, HandlerType, TaskRow } from "./rows.js";
+import type { FlowRow, HandlerType, Scope, TaskRow } from "./rows.js";
 
 /** A handler as a flow or task row keeps it: both null means "none". */
 export interface HandlerColumns {
@@ -26,24 +26,27 @@ function handlerData({ handlerType, handlerConfig }: HandlerColumns) {
 /** Flows and their tasks. */
 export function flowQueries(prisma: PrismaClient) {
   return {
-    /** Up to `limit` flows, newest first, after `after` when given. */
-    page(limit: number, after: FlowCursor | null): Promise<FlowRow[]> {
+    /** Up to `limit` flows of the scope's project, newest first, after `after` when given. */
+    page({ projectId }: Scope, limit: number, after: FlowCursor | null): Promise<FlowRow[]> {
       return prisma.flow.findMany({
         where: after
-          ? { OR: [{ createdAt: { lt: after.createdAt } }, { createdAt: after.createdAt, id: { lt: after.id } }] }
-          : {},
+          ? {
+              projectId,
+              OR: [{ createdAt: { lt: after.createdAt } }, { createdAt: after.createdAt, id: { lt: after.id } }],
+            }
+          : { projectId },
         orderBy: [{ createdAt: "desc" }, { id: "desc" }],
         take: limit,
       });
     },
 
-    byIds(ids: readonly string[]): Promise<FlowRow[]> {
-      return prisma.flow.findMany({ where: { id: { in: [...ids] } } });
+    byIds({ projectId }: Scope, ids: readonly string[]): Promise<FlowRow[]> {
+      return prisma.flow.findMany({ where: { id: { in: [...ids] }, projectId } });
     },
 
-    /** A flow with its tasks, in no particular order; null when there is none. */
-    withTasks(id: string): Promise<(FlowRow & { tasks: TaskRow[] }) | null> {
-      return prisma.flow.findUnique({ where: { id }, include: { tasks: true } });
+    /** A flow of the scope's project with its tasks, in no particular order; null when there is none. */
+    withTasks({ projectId }: Scope, id: string): Promise<(FlowRow & { tasks: TaskRow[] }) | null> {
+      return prisma.flow.findFirst({ where: { id, projectId }, include: { tasks: true } });
     },
 
     /** The tasks of the given flows, each flow's in order. */
@@ -58,10 +61,11 @@ export function flowQueries(prisma: PrismaClient) {
       return prisma.task.findMany({ where: { id: { in: [...ids] } } });
     },
 
-    /** Creates a flow and its tasks, their positions in the order given. */
-    create(flow: NewFlowRow): Promise<FlowRow> {
+    /** Creates a flow of the scope's project and its tasks, their positions in the order given. */
+    create({ projectId }: Scope, flow: NewFlowRow): Promise<FlowRow> {
       return prisma.flow.create({
         data: {
+          projectId,
           name: flow.name,
           ...handlerData(flow),
           tasks: {

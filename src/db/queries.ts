@@ -1,6 +1,8 @@
 import type pg from "pg";
 import type { PrismaClient } from "../generated/prisma/client.js";
+import { apiKeyQueries } from "./api-keys.js";
 import { flowQueries } from "./flows.js";
+import { projectQueries } from "./projects.js";
 import { resultQueries } from "./results.js";
 import { runQueries } from "./runs.js";
 import { stateQueries } from "./states.js";
@@ -12,6 +14,8 @@ import { taskRunQueries } from "./task-runs.js";
  * fetches by id is written once, here, so a scope added later (a project) is added once per query.
  */
 export interface Queries {
+  apiKeys: ReturnType<typeof apiKeyQueries>;
+  projects: ReturnType<typeof projectQueries>;
   flows: ReturnType<typeof flowQueries>;
   runs: ReturnType<typeof runQueries>;
   taskRuns: ReturnType<typeof taskRunQueries>;
@@ -22,6 +26,8 @@ export interface Queries {
 /** The queries over a database: Prisma for the plain ones, the pool under it for plain SQL. */
 export function createQueries(prisma: PrismaClient, pool: pg.Pool): Queries {
   return {
+    apiKeys: apiKeyQueries(prisma),
+    projects: projectQueries(prisma),
     flows: flowQueries(prisma),
     runs: runQueries(prisma, pool),
     taskRuns: taskRunQueries(pool),

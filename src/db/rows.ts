@@ -2,6 +2,7 @@
 // Prisma's models; rows read with what belongs to them (a task run with its current state and
 // that state's result) carry it, so a reader needs no second statement.
 import type {
+  ApiKey,
   CachedInput,
   Flow,
   FlowRun,
@@ -15,6 +16,7 @@ import type {
 
 export type { HandlerType, StateType };
 
+export type ApiKeyRow = ApiKey;
 export type FlowRow = Flow;
 export type TaskRow = Task;
 export type ResultRow = Result;
@@ -48,6 +50,15 @@ export interface ParameterRow {
   taskRun: TaskRun;
   /** The result its run was created with; null when no value was given. */
   result: Result | null;
+}
+
+/**
+ * Whose rows a query may see: a project's. Every query that starts from ids a client gave (or
+ * lists from the top) takes one; queries keyed by ids read from rows already in scope (a task run's
+ * task, a state's result) do not need it.
+ */
+export interface Scope {
+  projectId: string;
 }
 
 /** Rows of a list for many parents at once, each tagged with the parent it belongs to. */

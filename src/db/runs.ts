@@ -1,6 +1,6 @@
 import type pg from "pg";
 import type { PrismaClient } from "../generated/prisma/client.js";
-import type { FlowRunRow, FlowRunState, HandlerType, Tagged } from "./rows.js";
+import type { FlowRunRow, FlowRunState, HandlerType, Scope, Tagged } from "./rows.js";
 import { FLOW_RUN_STATE } from "./sql.js";
 
 /** A result a new flow run starts with: a parameter's value, already handled. */
@@ -20,8 +20,8 @@ export interface RunCursor {
 /** Flow runs: creating them, finding them, and their states. */
 export function runQueries(prisma: PrismaClient, pool: pg.Pool) {
   return {
-    byIds(ids: readonly string[]): Promise<FlowRunRow[]> {
-      return prisma.flowRun.findMany({ where: { id: { in: [...ids] } } });
+    byIds({ projectId }: Scope, ids: readonly string[]): Promise<FlowRunRow[]> {
+      return prisma.flowRun.findMany({ where: { id: { in: [...ids] }, flow: { projectId } } });
     },
 
     /** The state of each flow run given that has task runs (a run without any is done: SUCCESS). */

@@ -3,7 +3,7 @@
 // Prisma has no single statement for either, so both are plain SQL, sent on the pool under
 // Prisma's adapter (see Database.pool).
 import type pg from "pg";
-import type { HandlerType, StateRow, StateType, Tagged } from "./rows.js";
+import type { HandlerType, Scope, StateRow, StateType, Tagged } from "./rows.js";
 import { RESULT_COLUMNS, type ResultColumns, resultFromColumns } from "./sql.js";
 
 /** A task run's state at one version. */
@@ -64,10 +64,11 @@ export function stateQueries(pool: pg.Pool) {
     },
 
     loadTaskRunsForChange: (
+      scope: Scope,
       ids: readonly string[],
       withLatestResult: readonly string[],
       keyed: readonly KeyedChange[] = [],
-    ) => loadTaskRunsForChange(pool, ids, withLatestResult, keyed),
+    ) => loadTaskRunsForChange(pool, scope, ids, withLatestResult, keyed),
     recordStateBatch: (batch: StateBatch) => recordStateBatch(pool, batch),
     resolveBatchCommit: (batchId: string) => resolveBatchCommit(pool, batchId),
     pruneBatchCommits: (olderThanSeconds: number) => pruneBatchCommits(pool, olderThanSeconds),
@@ -105,11 +106,11 @@ interface TaskRunRow {
   keyed_type: StateType | null;
 }
 
-/** The state of task run `t` recorded with the idempotency key given for it ($3, $4), if any. */
+/** The state of task run `t` recorded with the idempotency key given for it ($4, $5), if any. */
 const KEYED_STATE_JOIN = `
   LEFT JOIN LATERAL (
     -- Among this task run's states (by the task_run_id, version index): the keyed one.
-    SELECT s.version, s.type FROM unnest($3::uuid[], $4::text[]) AS g(id, key)
+    SELECT s.version, s.type FROM unnest($4::uuid[], $5::text[]) AS g(id, key)
     JOIN state s ON s.task_run_id = g.id AND s.idempotency_key = g.key
     WHERE g.id = t.id
     ORDER BY s.version DESC LIMIT 1
@@ -122,12 +123,13 @@ export interface KeyedChange {
 }
 
 /**
- * Loads the task runs with the given ids (those not found are left out) with their task's and
- * flow's handlers. For those also in `withLatestResult`, the latest result is loaded too; for
+ * Loads the task runs of the scope's project with the given ids (those not found, or of another
+ * project, are left out) with their task's and flow's handlers. For those also in `withLatestResult`, the latest result is loaded too; for
  * those in `keyed`, the state recorded with that idempotency key, if there is one.
  */
 export async function loadTaskRunsForChange(
   pool: pg.Pool,
+  { projectId }: Scope,
   ids: readonly string[],
   withLatestResult: readonly string[],
   keyed: readonly KeyedChange[] = [],
@@ -145,12 +147,12 @@ export async function loadTaskRunsForChange(
             ) END AS latest_result_id,
             ${keyed.length > 0 ? "keyed.version" : "NULL::int"} AS keyed_version,
             ${keyed.length > 0 ? "keyed.type::text" : "NULL::text"} AS keyed_type
-     FROM task_run t JOIN task k ON k.id = t.task_id JOIN flow f ON f.id = k.flow_id
+     FROM task_run t JOIN task k ON k.id = t.task_id JOIN flow f ON f.id = k.flow_id AND f.project_id = $3
      ${keyed.length > 0 ? KEYED_STATE_JOIN : ""}
      WHERE t.id = ANY($1::uuid[])`,
     keyed.length > 0
-      ? [ids, withLatestResult, keyed.map((k) => k.taskRunId), keyed.map((k) => k.idempotencyKey)]
-      : [ids, withLatestResult],
+      ? [ids, withLatestResult, projectId, keyed.map((k) => k.taskRunId), keyed.map((k) => k.idempotencyKey)]
+      : [ids, withLatestResult, projectId],
   );
   return new Map(
     rows.map((row) => [

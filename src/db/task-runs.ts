@@ -1,5 +1,5 @@
 import type pg from "pg";
-import type { ParameterRow, Tagged, TaskRunRow } from "./rows.js";
+import type { ParameterRow, Scope, Tagged, TaskRunRow } from "./rows.js";
 import {
   RESULT_COLUMNS,
   type ResultColumns,
@@ -13,10 +13,13 @@ import {
 /** Task runs, each read with its current state and that state's result. */
 export function taskRunQueries(pool: pg.Pool) {
   return {
-    async byIds(ids: readonly string[]): Promise<TaskRunRow[]> {
+    /** Task runs of the scope's project by id (through their task's flow). */
+    async byIds({ projectId }: Scope, ids: readonly string[]): Promise<TaskRunRow[]> {
       const { rows } = await pool.query<TaskRunColumns>(
-        `SELECT ${TASK_RUN_COLUMNS} ${TASK_RUN_JOINS} WHERE t.id = ANY($1::uuid[])`,
-        [ids],
+        `SELECT ${TASK_RUN_COLUMNS} ${TASK_RUN_JOINS}
+         JOIN flow f ON f.id = k.flow_id AND f.project_id = $2
+         WHERE t.id = ANY($1::uuid[])`,
+        [ids, projectId],
       );
       return rows.map(taskRunFromColumns);
     },

@@ -12,8 +12,8 @@ import { ErrorCode, HandledError } from "../errors.js";
 import type { Logger } from "../logger.js";
 import { projectFile } from "../project-files.js";
 import { storageFailureOf } from "../results/observed-handler.js";
+import { authorization } from "./authorization.js";
 import type { GraphQLContext } from "./context.js";
-
 import { graphiqlLandingPage } from "./graphiql.js";
 import { costLimit, isTokenLimit, LIMIT_CODES, limitRules, type QueryLimits, withoutSuggestions } from "./limits.js";
 import { resolvers } from "./resolvers.js";
@@ -191,6 +191,7 @@ export function createApolloServer(options: ApolloOptions): ApolloServer<GraphQL
       // The API sets no cache hints; left on, this plugin wraps every resolver of every request.
       ApolloServerPluginCacheControlDisabled(),
       queriesAndMutationsOnly,
+      authorization,
       costLimit(options.limits.maxCost),
       landingPage,
     ],

@@ -1,7 +1,9 @@
 import type { Queries } from "../db/queries.js";
+import type { Scope } from "../db/rows.js";
 import type { HandlerSpec } from "../results/handler-spec.js";
 import { ResponseBudget, type ResponseBudgetLimits } from "../results/response-budget.js";
 import type { ResultStore } from "../results/result-store.js";
+import type { ApiKeyService, Caller } from "../services/api-keys.js";
 import type { FlowService } from "../services/flows.js";
 import type { StateService } from "../services/states.js";
 import { createLoaders, type Loaders } from "./loaders.js";
@@ -22,6 +24,7 @@ export interface Services {
   results: ResultStore;
   flows: FlowService;
   states: StateService;
+  keys: ApiKeyService;
   defaultHandler: HandlerSpec;
   /** What one response may read from storage. */
   responseLimits: ResponseBudgetLimits;
@@ -35,14 +38,26 @@ export interface GraphQLContext extends Omit<Services, "queries"> {
   trace: RequestTrace;
   /** The request's id (x-request-id), for its log lines. */
   requestId: string;
+  /** The caller's project: every read and write of the request stays within it. */
+  scope: Scope;
+  /** Who is calling, and what it may do. */
+  caller: Caller;
 }
 
 /** The context of one request: its own loaders (nothing is cached across requests) and read budget. */
-export function createContext(services: Services, requestId: string, trace: RequestTrace): GraphQLContext {
+export function createContext(
+  services: Services,
+  requestId: string,
+  trace: RequestTrace,
+  caller: Caller,
+): GraphQLContext {
   const { queries, ...shared } = services;
+  const { scope } = caller;
   return {
     ...shared,
-    loaders: createLoaders(queries),
+    scope,
+    caller,
+    loaders: createLoaders(queries, scope),
     budget: new ResponseBudget(services.responseLimits),
     trace,
     requestId,

@@ -5,6 +5,8 @@ import type { Logger } from "../logger.js";
 // without it ("Cannot infer operation").
 const DEFAULT_QUERY = `# Handled: task runs and their results, stored as handles.
 # Ctrl-Enter runs the query; the Docs panel has the schema.
+# A server with HANDLED_AUTH=required wants your API key: in the Headers tab below, put
+# {"Authorization": "Bearer hnd_..."}
 {
   flows(first: 10) {
     nodes {
@@ -38,7 +40,12 @@ export function graphiqlLandingPage(logger: Logger): ApolloServerPlugin | undefi
   let page: Promise<string> | undefined;
   const render = async () => {
     const { renderGraphiQL } = await import("@graphql-yoga/render-graphiql");
-    return renderGraphiQL({ title: "Handled GraphiQL", endpoint: "/graphql", defaultQuery: DEFAULT_QUERY });
+    return renderGraphiQL({
+      title: "Handled GraphiQL",
+      endpoint: "/graphql",
+      defaultQuery: DEFAULT_QUERY,
+      headerEditorEnabled: true,
+    });
   };
   return {
     async serverWillStart() {

@@ -7,6 +7,7 @@ import type {
   FlowRunState,
   ParameterRow,
   ResultRow,
+  Scope,
   StateRow,
   TaskRow,
   TaskRunRow,
@@ -115,17 +116,18 @@ function pagedLoader<A, T>(
   );
 }
 
-export function createLoaders(queries: Queries): Loaders {
+/** The loaders of one request, made by a caller of `scope`'s project: rows of others are never found. */
+export function createLoaders(queries: Queries, scope: Scope): Loaders {
   const { flows, runs, taskRuns, states, results } = queries;
   const stateKey = (key: StateKey) => `${key.taskRunId}:${key.version}`;
   const runCursor = (after: [string, string] | null): RunCursor | null =>
     after ? { createdAt: after[0], id: after[1] } : null;
 
   return {
-    flow: byIdLoader(flows.byIds),
+    flow: byIdLoader((ids) => flows.byIds(scope, ids)),
     tasksOfFlow: new DataLoader(async (ids) => groupBy(ids, await flows.tasksOfFlows(ids), (task) => task.flowId)),
     task: byIdLoader(flows.tasksByIds),
-    flowRun: byIdLoader(runs.byIds),
+    flowRun: byIdLoader((ids) => runs.byIds(scope, ids)),
     // A run with no task runs has no rows: nothing to do is done.
     flowRunState: new DataLoader(async (ids) =>
       byKey(ids, await runs.states(ids), (row) => row.id).map((row) => row?.state ?? "SUCCESS"),
@@ -134,7 +136,7 @@ export function createLoaders(queries: Queries): Loaders {
       (parents, limit, after: [string, string] | null, state) => runs.ofFlows(parents, limit, runCursor(after), state),
       (run) => [run.createdAt.toISOString(), run.id],
     ),
-    taskRun: byIdLoader(taskRuns.byIds),
+    taskRun: byIdLoader((ids) => taskRuns.byIds(scope, ids)),
     taskRunsOfFlowRun: pagedLoader(
       (parents, limit, after: number | null) => taskRuns.ofFlowRuns(parents, limit, after),
       (run) => [run.position!],

@@ -46,10 +46,14 @@ export const resolvers: Resolvers = {
   DateTime,
 
   Query: {
-    flows: async (_root, { first, after }, { flows }) => {
+    flows: async (_root, { first, after }, { flows, scope }) => {
       const size = pageSize(first, DEFAULT_PAGE_SIZES.flows);
       const [time, id] = after ? decodeCursor(after, isTimeAndId) : [];
-      const rows = await flows.listFlows(size + 1, time === undefined ? null : { createdAt: new Date(time), id: id! });
+      const rows = await flows.listFlows(
+        scope,
+        size + 1,
+        time === undefined ? null : { createdAt: new Date(time), id: id! },
+      );
       return toPage(rows, size, (flow) => [flow.createdAt.toISOString(), flow.id]);
     },
     flow: (_root, { id }, { loaders }) => byId(id, (id) => loaders.flow.load(id)),
@@ -58,9 +62,10 @@ export const resolvers: Resolvers = {
   },
 
   Mutation: {
-    createFlow: (_root, { input }, { flows }) => flows.createFlow(input),
-    createFlowRun: (_root, { input }, { flows }) => flows.createFlowRun(input.flowId, input.parameters ?? []),
-    setTaskRunStates: (_root, { input }, { states }) => states.setTaskRunStates(input),
+    createFlow: (_root, { input }, { flows, scope }) => flows.createFlow(scope, input),
+    createFlowRun: (_root, { input }, { flows, scope }) =>
+      flows.createFlowRun(scope, input.flowId, input.parameters ?? []),
+    setTaskRunStates: (_root, { input }, { states, scope }) => states.setTaskRunStates(scope, input),
   },
 
   Flow: {

@@ -11,16 +11,23 @@ import Fastify, {
   type FastifyRequest,
   LogController,
 } from "fastify";
+import type { Scope } from "../db/rows.js";
 import { withDeadline } from "../deadline.js";
+import { HandledError } from "../errors.js";
 import type { RequestTrace } from "../graphql/context.js";
 import { createContext, type GraphQLContext, type Services } from "../graphql/context.js";
 import type { Logger } from "../logger.js";
 import type { Metrics } from "../metrics.js";
+import type { Caller } from "../services/api-keys.js";
 
 /** Options of the HTTP front of the API. */
 export interface HttpServerOptions {
   apollo: ApolloServer<GraphQLContext>;
   services: Services;
+  /** required: every GraphQL request needs an API key; off: every caller is in `defaultScope`, with every scope. */
+  auth: "required" | "off";
+  /** The project callers are in when auth is off. */
+  defaultScope: Scope;
   logger: Logger;
   metrics: Metrics;
   /** Largest request body accepted, in bytes; larger ones get 413. */
@@ -53,6 +60,8 @@ declare module "fastify" {
   interface FastifyRequest {
     /** Set for GraphQL requests: what the log line and metrics say of the operation. */
     trace?: RequestTrace;
+    /** Set for GraphQL requests: who is calling (from its API key, or the default project). */
+    caller?: Caller;
   }
 }
 
@@ -191,10 +200,26 @@ export async function createHttpServer(options: HttpServerOptions): Promise<Fast
     context: async (request) => {
       const trace: RequestTrace = { errorCodes: [] };
       request.trace = trace;
-      return createContext(services, request.id, trace);
+      return createContext(services, request.id, trace, request.caller!);
     },
   });
-  app.route({ method: ["GET", "POST"], url: "/graphql", handler: graphql });
+  const everyone: Caller = { scope: options.defaultScope, can: "admin" };
+  /** Who is calling: the key's project and scope; 401 UNAUTHENTICATED for a missing or bad key. */
+  const authenticate = async (request: FastifyRequest, reply: FastifyReply) => {
+    if (options.auth === "off") {
+      request.caller = everyone;
+      return;
+    }
+    // A browser opening the endpoint gets GraphiQL's page (when it is on); its queries carry a key.
+    if (request.method === "GET" && !request.query && String(request.headers.accept).includes("text/html")) return;
+    try {
+      request.caller = await services.keys.authenticate(request.headers.authorization);
+    } catch (error) {
+      if (!(error instanceof HandledError)) throw error;
+      return sendError(reply.header("www-authenticate", 'Bearer realm="handled"'), 401, error.code, error.message);
+    }
+  };
+  app.route({ method: ["GET", "POST"], url: "/graphql", preHandler: authenticate, handler: graphql });
 
   app.get("/livez", async () => ({ status: "ok" }));
   const ready = async (_request: FastifyRequest, reply: FastifyReply) => {

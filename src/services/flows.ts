@@ -1,6 +1,6 @@
 import type { InputLimits } from "../config/config.js";
 import type { FlowCursor, FlowQueries, HandlerColumns, NewFlowRow } from "../db/flows.js";
-import type { FlowRow, FlowRunRow } from "../db/rows.js";
+import type { FlowRow, FlowRunRow, Scope } from "../db/rows.js";
 import type { NewParameterResult, RunQueries } from "../db/runs.js";
 import { ErrorCode, HandledError } from "../errors.js";
 import type { HandlerRegistry } from "../results/handler-registry.js";
@@ -54,15 +54,15 @@ export class FlowService {
   constructor(private readonly deps: FlowServiceDeps) {}
 
   /** Up to `limit` flows, newest first, after `after` when given. */
-  listFlows(limit: number, after: FlowCursor | null): Promise<FlowRow[]> {
-    return this.deps.flows.page(limit, after);
+  listFlows(scope: Scope, limit: number, after: FlowCursor | null): Promise<FlowRow[]> {
+    return this.deps.flows.page(scope, limit, after);
   }
 
   /**
    * Creates a flow with its tasks. Throws BAD_USER_INPUT for empty or duplicate names and
    * invalid handlers, HANDLE_OUT_OF_BOUNDS for a handler outside the server's reach.
    */
-  async createFlow(input: NewFlow): Promise<FlowRow> {
+  async createFlow(scope: Scope, input: NewFlow): Promise<FlowRow> {
     const { maxNameLength, maxTasksPerFlow } = this.deps.limits;
     const name = checkName(input.name, "A flow", maxNameLength);
     if (input.tasks.length > maxTasksPerFlow) {
@@ -83,7 +83,7 @@ export class FlowService {
       const spec = await this.checkHandler(task.handler);
       tasks.push({ name: taskName, isParameter: task.isParameter ?? false, ...handlerColumns(spec) });
     }
-    return this.deps.flows.create({ name, ...handlerColumns(flowSpec), tasks });
+    return this.deps.flows.create(scope, { name, ...handlerColumns(flowSpec), tasks });
   }
 
   /**
@@ -92,8 +92,9 @@ export class FlowService {
    * run starts PENDING with no result. Throws NOT_FOUND for an unknown flow, BAD_USER_INPUT
    * for a value of something that is not one of its parameters, VALUE_TOO_LARGE.
    */
-  async createFlowRun(flowId: string, parameters: readonly ParameterValue[]): Promise<FlowRunRow> {
-    const flow = isUuid(flowId) ? await this.deps.flows.withTasks(flowId) : null;
+  async createFlowRun(scope: Scope, flowId: string, parameters: readonly ParameterValue[]): Promise<FlowRunRow> {
+    // A flow of another project is, to this caller, one that does not exist.
+    const flow = isUuid(flowId) ? await this.deps.flows.withTasks(scope, flowId) : null;
     if (!flow) throw new HandledError(ErrorCode.NOT_FOUND, `No flow has the id "${flowId}".`);
     const taskIds = new Map(flow.tasks.map((task) => [task.name, task.id]));
     const values = new Map<string, unknown>();

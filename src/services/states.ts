@@ -2,7 +2,7 @@ import { randomUUID } from "node:crypto";
 import { setTimeout as sleep } from "node:timers/promises";
 import type { InputLimits } from "../config/config.js";
 import { describeDatabaseError, isDatabaseUnavailable } from "../db/errors.js";
-import type { StateType, TaskRunRow } from "../db/rows.js";
+import type { Scope, StateType, TaskRunRow } from "../db/rows.js";
 import type {
   BatchCommitOutcome,
   KeyedChange,
@@ -98,14 +98,14 @@ export class StateService {
    * commits, its outcome is learnt before anything is removed (see recordOrResolve). Returns
    * the task runs in the order given.
    */
-  async setTaskRunStates(changes: readonly StateChange[]): Promise<TaskRunRow[]> {
+  async setTaskRunStates(scope: Scope, changes: readonly StateChange[]): Promise<TaskRunRow[]> {
     this.checkBatch(changes);
     const ids = changes.map((c) => c.taskRunId);
     const keyed = keyedChanges(changes);
     const upstreamIds = changes.flatMap((c) => (c.state.cachedInputs ?? []).map((i) => i.upstreamTaskRunId));
     // One statement loads the batch's task runs, the upstream ones its cached inputs name, and
     // the states already recorded with its idempotency keys.
-    const loaded = await this.loadTaskRuns([...ids, ...upstreamIds], upstreamIds, keyed);
+    const loaded = await this.loadTaskRuns(scope, [...ids, ...upstreamIds], upstreamIds, keyed);
     const replay = replayOf(changes, loaded);
     if (replay) return replay;
     for (const change of changes) {
@@ -149,7 +149,7 @@ export class StateService {
       // Known not recorded: what this call wrote is referenced by nothing.
       await this.deps.results.discard(written);
       // A retry that raced the call it repeats, and lost: answer with what that call recorded.
-      const raced = keyed.length > 0 ? replayOf(changes, await this.loadTaskRuns(ids, [], keyed)) : undefined;
+      const raced = keyed.length > 0 ? replayOf(changes, await this.loadTaskRuns(scope, ids, [], keyed)) : undefined;
       if (raced) return raced;
       const stale = changes.find((c) => c.taskRunId === outcome.stale.taskRunId)!;
       throw versionMismatch(stale.taskRunId, stale.version, outcome.stale.current ?? undefined);
@@ -324,6 +324,7 @@ export class StateService {
 
   /** Loads task runs by id; throws NOT_FOUND naming the first that does not exist. */
   private async loadTaskRuns(
+    scope: Scope,
     ids: readonly string[],
     withLatestResult: readonly string[],
     keyed: readonly KeyedChange[],
@@ -331,7 +332,7 @@ export class StateService {
     const unique = [...new Set(ids)];
     const bad = unique.find((id) => !isUuid(id));
     if (bad) throw new HandledError(ErrorCode.NOT_FOUND, `No task run has the id "${bad}".`);
-    const byId = await this.deps.queries.loadTaskRunsForChange(unique, [...new Set(withLatestResult)], keyed);
+    const byId = await this.deps.queries.loadTaskRunsForChange(scope, unique, [...new Set(withLatestResult)], keyed);
     const missing = unique.find((id) => !byId.has(id));
     if (missing) throw new HandledError(ErrorCode.NOT_FOUND, `No task run has the id "${missing}".`);
     return byId;

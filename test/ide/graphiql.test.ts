@@ -90,7 +90,7 @@ describe("in development", () => {
 describe("in production", () => {
   let t: TestApp;
   beforeAll(async () => {
-    t = await startTestApp({ NODE_ENV: "production" });
+    t = await startTestApp({ NODE_ENV: "production", HANDLED_AUTH: "off" });
   });
   afterAll(() => t.stop());
 

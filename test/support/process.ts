@@ -46,7 +46,15 @@ function spawnService(env: Record<string, string>) {
   let output = "";
   const dataDir = mkdtemp(join(tmpdir(), "handled-proc-"));
   const child = spawn(process.execPath, [MAIN], {
-    env: { PATH: process.env.PATH ?? "", HOST: "127.0.0.1", PORT: "0", NODE_ENV: "production", ...env },
+    // In production, on loopback, with auth off: these tests are about the process, not about keys.
+    env: {
+      PATH: process.env.PATH ?? "",
+      HOST: "127.0.0.1",
+      PORT: "0",
+      NODE_ENV: "production",
+      HANDLED_AUTH: "off",
+      ...env,
+    },
     stdio: ["ignore", "pipe", "pipe"],
     cwd: fileURLToPath(projectFile(".")),
   });

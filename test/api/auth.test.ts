@@ -1,0 +1,228 @@
+import { createHash } from "node:crypto";
+import { buildSchema, isObjectType } from "graphql";
+import { createClient, HandledApiError, type Operation } from "handled/client";
+import { describe, expect } from "vitest";
+import { runKeys } from "../../src/cli/keys.js";
+import type { TestApp } from "../support/app.js";
+import {
+  CreateFlow,
+  CreateFlowRun,
+  GetFlowRun,
+  GetTaskRun,
+  ListFlows,
+  SetTaskRunStates,
+} from "../support/documents.js";
+import { test as apiTest } from "../support/fixtures.js";
+import { startRun } from "../support/flows.js";
+
+// With HANDLED_AUTH=required every request needs an API key; a key belongs to a project and can
+// read, write or administer; a caller never sees or changes another project's rows.
+
+/** Makes a key with the CLI (npm run keys -- create ...); returns it as printed. */
+async function makeKey(
+  t: TestApp,
+  project: string,
+  scope: string,
+  ...more: string[]
+): Promise<{ key: string; id: string }> {
+  const lines: string[] = [];
+  await runKeys(
+    ["create", "--project", project, "--scope", scope, ...more],
+    { DATABASE_URL: t.config.databaseUrl, HANDLED_DATA_DIR: t.config.dataDir },
+    (line) => lines.push(line),
+  );
+  return { key: lines.at(-1)!, id: /^Key (\S+)/.exec(lines[0]!)![1]! };
+}
+
+/** A caller with a key: the SDK's client, and a shape startRun takes. */
+function as(t: TestApp, key: string) {
+  const client = createClient({ url: t.app.url, apiKey: key });
+  return { client, ok: <R, V>(operation: Operation<R, V>, variables?: V) => client.request(operation, variables) };
+}
+
+/** The error codes an operation fails with, and the HTTP status. */
+async function refusal<R, V>(client: ReturnType<typeof createClient>, operation: Operation<R, V>, variables?: V) {
+  try {
+    await client.request(operation, variables);
+  } catch (error) {
+    if (error instanceof HandledApiError)
+      return { status: error.status, codes: error.errors.map((e) => e.extensions?.code) };
+    throw error;
+  }
+  throw new Error("expected the operation to be refused");
+}
+
+const test = apiTest.override("env", { scope: "file" }, async () => ({
+  HANDLED_AUTH: "required",
+  HANDLED_AUTH_CACHE_MS: "0",
+}));
+
+describe("API keys", () => {
+  test("refuse a request without a key, with a malformed or an unknown one, with 401 UNAUTHENTICATED", async ({
+    t,
+  }) => {
+    const attempts: Record<string, string>[] = [
+      {},
+      { authorization: "Basic dXNlcjpwYXNz" },
+      { authorization: "Bearer not-a-key" },
+      { authorization: `Bearer hnd_${"A".repeat(43)}` },
+    ];
+    for (const headers of attempts) {
+      const response = await fetch(t.app.url, {
+        method: "POST",
+        headers: { "content-type": "application/json", ...headers },
+        body: JSON.stringify({ query: "{ flows { nodes { id } } }" }),
+      });
+      expect({ headers, status: response.status }).toEqual({ headers, status: 401 });
+      expect(response.headers.get("www-authenticate")).toMatch(/^Bearer/);
+      expect(await response.json()).toMatchObject({ errors: [{ extensions: { code: "UNAUTHENTICATED" } }] });
+    }
+  });
+
+  test("let a key do what its scope allows: read reads, write writes, and FORBIDDEN beyond", async ({ t }) => {
+    const reader = as(t, (await makeKey(t, "scopes", "read")).key);
+    const writer = as(t, (await makeKey(t, "scopes", "write")).key);
+    const admin = as(t, (await makeKey(t, "scopes", "admin")).key);
+    expect(await refusal(reader.client, CreateFlow, { input: { name: "nope", tasks: [] } })).toEqual({
+      status: 403,
+      codes: ["FORBIDDEN"],
+    });
+    const run = await startRun(writer, { name: "scoped", tasks: [{ name: "a" }] });
+    for (const caller of [reader, writer, admin]) {
+      const { flows } = await caller.ok(ListFlows, {});
+      expect(flows.nodes.map((flow) => flow.id)).toEqual([run.flowId]);
+    }
+    await startRun(admin, { name: "by admin", tasks: [] });
+  });
+
+  test("stop working when revoked or expired, and keep only their hash", async ({ t }) => {
+    const { key, id } = await makeKey(t, "lifecycle", "read");
+    const caller = as(t, key);
+    await caller.ok(ListFlows, {});
+    const [row] = await t.sql<Record<string, unknown>>(`SELECT * FROM api_key WHERE id = $1`, [id]);
+    expect(row!.hash).toBe(createHash("sha256").update(key).digest("hex"));
+    expect(Object.values(row!).some((value) => JSON.stringify(value)?.includes(key.slice(4)))).toBe(false);
+    expect(row!.last_used_at).toBeInstanceOf(Date);
+
+    await runKeys(["revoke", id], { DATABASE_URL: t.config.databaseUrl }, () => undefined);
+    expect(await refusal(caller.client, ListFlows, {})).toEqual({ status: 401, codes: ["UNAUTHENTICATED"] });
+
+    const expiring = await makeKey(t, "lifecycle", "read", "--expires-in-days", "1");
+    await as(t, expiring.key).ok(ListFlows, {});
+    await t.sql(`UPDATE api_key SET expires_at = now() - interval '1 second' WHERE id = $1`, [expiring.id]);
+    expect(await refusal(as(t, expiring.key).client, ListFlows, {})).toEqual({
+      status: 401,
+      codes: ["UNAUTHENTICATED"],
+    });
+  });
+
+  test("are listed by the CLI without the key or its hash", async ({ t }) => {
+    const { key, id } = await makeKey(t, "listed", "write", "--name", "ci");
+    const lines: string[] = [];
+    await runKeys(["list", "--project", "listed"], { DATABASE_URL: t.config.databaseUrl }, (line) => lines.push(line));
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toMatch(new RegExp(`^${id}\\tlisted\\thnd_\\S{8}\\twrite\\tci\\tno expiry\\tnever used$`));
+    expect(lines[0]).not.toContain(key.slice(12));
+  });
+});
+
+// Every root field of the schema, tried by a caller of project B with the ids of project A's
+// rows. Each must answer as for an id that does not exist, and change nothing. A field without a
+// case here fails the suite.
+describe("projects", () => {
+  type Case = (b: ReturnType<typeof as>, a: { flowId: string; flowRunId: string; taskRunId: string }) => Promise<void>;
+  const missing = "00000000-0000-4000-8000-000000000000";
+  const cases: Record<string, Case> = {
+    "Query.flows": async (b, a) => {
+      const { flows } = await b.ok(ListFlows, { first: 500 });
+      expect(flows.nodes.map((flow) => flow.id)).not.toContain(a.flowId);
+    },
+    "Query.flow": async (b, a) => {
+      const answer = await b.client.execute(
+        { toString: () => "query ($id: ID!) { flow(id: $id) { id } }" } as Operation<{ flow: unknown }, { id: string }>,
+        { id: a.flowId },
+      );
+      expect(answer.data).toEqual({ flow: null });
+    },
+    "Query.flowRun": async (b, a) => {
+      expect(await b.ok(GetFlowRun, { id: a.flowRunId })).toEqual({ flowRun: null });
+    },
+    "Query.taskRun": async (b, a) => {
+      expect(await b.ok(GetTaskRun, { id: a.taskRunId })).toEqual({ taskRun: null });
+    },
+    "Mutation.createFlow": async (b) => {
+      // What B makes is B's: A does not see it (checked below, through A's list).
+      await b.ok(CreateFlow, { input: { name: "b's own", tasks: [] } });
+    },
+    "Mutation.createFlowRun": async (b, a) => {
+      const theirs = await refusalWithMessage(b, CreateFlowRun, { input: { flowId: a.flowId } });
+      const none = await refusalWithMessage(b, CreateFlowRun, { input: { flowId: missing } });
+      expect(theirs.codes).toEqual(["NOT_FOUND"]);
+      expect(theirs.message.replace(a.flowId, "<id>")).toBe(none.message.replace(missing, "<id>"));
+    },
+    "Mutation.setTaskRunStates": async (b, a) => {
+      const own = await startRun(b, { name: "b's run", tasks: [{ name: "x" }] });
+      const inputs = [
+        [{ taskRunId: a.taskRunId, version: 1, state: { type: "SUCCESS" as const, result: { value: "overwritten" } } }],
+        [
+          {
+            taskRunId: own.taskRuns.x!.id,
+            version: 1,
+            state: { type: "RETRYING" as const, cachedInputs: [{ name: "stolen", upstreamTaskRunId: a.taskRunId }] },
+          },
+        ],
+      ];
+      for (const input of inputs) {
+        const theirs = await refusalWithMessage(b, SetTaskRunStates, { input });
+        expect(theirs.codes).toEqual(["NOT_FOUND"]);
+        expect(theirs.message).toBe(`No task run has the id "${a.taskRunId}".`);
+      }
+    },
+  };
+
+  async function refusalWithMessage<R, V>(b: ReturnType<typeof as>, operation: Operation<R, V>, variables: V) {
+    try {
+      await b.client.request(operation, variables);
+    } catch (error) {
+      if (error instanceof HandledApiError)
+        return { codes: error.errors.map((e) => e.extensions?.code), message: error.errors[0]!.message };
+      throw error;
+    }
+    throw new Error("expected the operation to be refused");
+  }
+
+  test("keep every root field within the caller's project", async ({ t }) => {
+    const schema = buildSchema(
+      (await import("node:fs")).readFileSync(new URL("../../schema.graphql", import.meta.url), "utf8"),
+    );
+    const fields = ["Query", "Mutation"].flatMap((name) => {
+      const type = schema.getType(name);
+      return isObjectType(type) ? Object.keys(type.getFields()).map((field) => `${name}.${field}`) : [];
+    });
+    expect(Object.keys(cases).sort()).toEqual(fields.sort());
+
+    const a = as(t, (await makeKey(t, "project-a", "write")).key);
+    const b = as(t, (await makeKey(t, "project-b", "write")).key);
+    const run = await startRun(a, { name: "a's flow", tasks: [{ name: "p", isParameter: true }, { name: "w" }] }, [
+      { name: "p", value: "secret of a" },
+    ]);
+    const ids = { flowId: run.flowId, flowRunId: run.flowRunId, taskRunId: run.taskRuns.w!.id };
+    // A's rows: its flow, its task runs, their states and results.
+    const aRows = async () => [
+      await t.sql(`SELECT * FROM flow WHERE id = $1`, [run.flowId]),
+      await t.sql(`SELECT * FROM task_run WHERE flow_run_id = $1 ORDER BY id`, [run.flowRunId]),
+      await t.sql(
+        `SELECT s.*, r.handle FROM state s JOIN task_run t ON t.id = s.task_run_id LEFT JOIN result r ON r.id = s.result_id
+         WHERE t.flow_run_id = $1 ORDER BY s.id`,
+        [run.flowRunId],
+      ),
+    ];
+    const aBefore = await aRows();
+    for (const [field, check] of Object.entries(cases)) {
+      await expect(check(b, ids), field).resolves.toBeUndefined();
+    }
+    expect(await aRows()).toEqual(aBefore);
+    const { flows } = await a.ok(ListFlows, { first: 500 });
+    expect(flows.nodes.map((flow) => flow.name)).toEqual(["a's flow"]);
+  });
+});
