@@ -154,6 +154,7 @@ export async function startApp(config: Config, logger: Logger = silentLogger): P
       services,
       auth: config.auth.mode,
       defaultScope,
+      ratePerMinute: config.auth.ratePerMinute,
       logger,
       metrics,
       maxRequestBytes: config.maxRequestBytes,

@@ -44,6 +44,8 @@ export const ErrorCode = {
   QUERY_TOO_LARGE: "QUERY_TOO_LARGE",
   /** No API key, or one that is unknown, revoked or expired (HTTP 401). */
   UNAUTHENTICATED: "UNAUTHENTICATED",
+  /** The API key made more requests than HANDLED_RATE_LIMIT_PER_MINUTE (HTTP 429, with Retry-After). */
+  RATE_LIMITED: "RATE_LIMITED",
   /** The API key's scope does not allow the operation. */
   FORBIDDEN: "FORBIDDEN",
   /** The operation type (e.g. `subscription`) is not one this API serves. */

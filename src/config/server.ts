@@ -82,6 +82,8 @@ export interface AuthConfig {
   mode: "required" | "off";
   /** How long a checked key is trusted before the database is asked again, in ms (revocation takes effect within it). */
   cacheMs: number;
+  /** Requests one API key may make per minute, per replica; 0: no limit. Callers without a key are not limited. */
+  ratePerMinute: number;
 }
 
 /** The server's own settings: everything but the handler types'. */
@@ -121,6 +123,7 @@ const serverEnv = z.object({
   HANDLED_INTROSPECTION: flag.optional(),
   HANDLED_AUTH: z.enum(["required", "off"]).optional(),
   HANDLED_AUTH_CACHE_MS: z.coerce.number().int().min(0).max(600_000).default(5_000),
+  HANDLED_RATE_LIMIT_PER_MINUTE: z.coerce.number().int().min(0).max(10_000_000).default(6_000),
   HANDLED_FIELD_SUGGESTIONS: flag.optional(),
   // What one document may hold.
   HANDLED_MAX_QUERY_DEPTH: count(20, 1000),
@@ -195,7 +198,7 @@ export function readServer(env: Env, problems: string[]): ServerConfig | undefin
     // What shows the schema to anyone who asks: on where GraphiQL is, or in development.
     introspection: e.HANDLED_INTROSPECTION ? e.HANDLED_INTROSPECTION === "true" : graphiql || development,
     fieldSuggestions: e.HANDLED_FIELD_SUGGESTIONS ? e.HANDLED_FIELD_SUGGESTIONS === "true" : development,
-    auth: { mode: auth, cacheMs: e.HANDLED_AUTH_CACHE_MS },
+    auth: { mode: auth, cacheMs: e.HANDLED_AUTH_CACHE_MS, ratePerMinute: e.HANDLED_RATE_LIMIT_PER_MINUTE },
     queryLimits: {
       maxDepth: e.HANDLED_MAX_QUERY_DEPTH,
       maxAliases: e.HANDLED_MAX_ALIASES,

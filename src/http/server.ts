@@ -1,8 +1,9 @@
 import { isUtf8 } from "node:buffer";
-import { randomUUID } from "node:crypto";
+import { createHash, randomUUID } from "node:crypto";
 import type { ApolloServer } from "@apollo/server";
 import { fastifyApolloHandler } from "@as-integrations/fastify";
 import fastifyCors from "@fastify/cors";
+import fastifyRateLimit from "@fastify/rate-limit";
 import Fastify, {
   type FastifyBaseLogger,
   type FastifyError,
@@ -13,7 +14,7 @@ import Fastify, {
 } from "fastify";
 import type { Scope } from "../db/rows.js";
 import { withDeadline } from "../deadline.js";
-import { HandledError } from "../errors.js";
+import { ErrorCode, HandledError } from "../errors.js";
 import type { RequestTrace } from "../graphql/context.js";
 import { createContext, type GraphQLContext, type Services } from "../graphql/context.js";
 import type { Logger } from "../logger.js";
@@ -28,6 +29,8 @@ export interface HttpServerOptions {
   auth: "required" | "off";
   /** The project callers are in when auth is off. */
   defaultScope: Scope;
+  /** Requests one API key may make per minute (429 past it, with Retry-After); 0: no limit. */
+  ratePerMinute: number;
   logger: Logger;
   metrics: Metrics;
   /** Largest request body accepted, in bytes; larger ones get 413. */
@@ -143,6 +146,7 @@ export async function createHttpServer(options: HttpServerOptions): Promise<Fast
       return sendError(reply, 413, "PAYLOAD_TOO_LARGE", `The request body is over ${maxRequestBytes} bytes.`);
     }
     const status = "statusCode" in error && typeof error.statusCode === "number" ? error.statusCode : 500;
+    if (status === 429) return sendError(reply, 429, ErrorCode.RATE_LIMITED, error.message);
     if (status < 500) return sendError(reply, status, "BAD_REQUEST", error.message);
     logger.error(
       {
@@ -219,7 +223,28 @@ export async function createHttpServer(options: HttpServerOptions): Promise<Fast
       return sendError(reply.header("www-authenticate", 'Bearer realm="handled"'), 401, error.code, error.message);
     }
   };
-  app.route({ method: ["GET", "POST"], url: "/graphql", preHandler: authenticate, handler: graphql });
+  // Per key: requests are counted by the hash of the key they carry (callers without one are refused
+  // or, with auth off, not limited), in this replica's memory.
+  const limited = options.auth === "required" && options.ratePerMinute > 0;
+  if (limited) {
+    await app.register(fastifyRateLimit, {
+      global: false,
+      keyGenerator: (request) =>
+        createHash("sha256").update(String(request.headers.authorization)).digest("hex").slice(0, 32),
+      allowList: (request) => !request.headers.authorization,
+      errorResponseBuilder: (_request, context) =>
+        Object.assign(new Error(`Over ${context.max} requests a minute for this API key; retry in ${context.after}.`), {
+          statusCode: 429,
+        }),
+    });
+  }
+  app.route({
+    method: ["GET", "POST"],
+    url: "/graphql",
+    preHandler: authenticate,
+    handler: graphql,
+    ...(limited ? { config: { rateLimit: { max: options.ratePerMinute, timeWindow: 60_000 } } } : {}),
+  });
 
   app.get("/livez", async () => ({ status: "ok" }));
   const ready = async (_request: FastifyRequest, reply: FastifyReply) => {

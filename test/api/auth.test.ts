@@ -55,6 +55,7 @@ async function refusal<R, V>(client: ReturnType<typeof createClient>, operation:
 const test = apiTest.override("env", { scope: "file" }, async () => ({
   HANDLED_AUTH: "required",
   HANDLED_AUTH_CACHE_MS: "0",
+  HANDLED_RATE_LIMIT_PER_MINUTE: "40",
 }));
 
 describe("API keys", () => {
@@ -114,6 +115,24 @@ describe("API keys", () => {
       status: 401,
       codes: ["UNAUTHENTICATED"],
     });
+  });
+
+  test("are each held to HANDLED_RATE_LIMIT_PER_MINUTE, with 429 and Retry-After past it", async ({ t }) => {
+    const busy = (await makeKey(t, "limits", "read")).key;
+    const calm = as(t, (await makeKey(t, "limits", "read")).key);
+    const ask = () =>
+      fetch(t.app.url, {
+        method: "POST",
+        headers: { "content-type": "application/json", authorization: `Bearer ${busy}` },
+        body: JSON.stringify({ query: "{ flows { nodes { id } } }" }),
+      });
+    for (let i = 0; i < 40; i++) expect((await ask()).status).toBe(200);
+    const over = await ask();
+    expect(over.status).toBe(429);
+    expect(Number(over.headers.get("retry-after"))).toBeGreaterThan(0);
+    expect(await over.json()).toMatchObject({ errors: [{ extensions: { code: "RATE_LIMITED" } }] });
+    // Another key is not held back by this one.
+    await calm.ok(ListFlows, {});
   });
 
   test("are listed by the CLI without the key or its hash", async ({ t }) => {

@@ -1,5 +1,6 @@
 import { createClient, HandledApiError } from "handled/client";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { runKeys } from "../../src/cli/keys.js";
 import { createTestDatabase, type TestDatabase } from "../support/database.js";
 import { GetTaskRun, SetTaskRunStates } from "../support/documents.js";
 import { type S3Emulator, startS3Emulator } from "../support/emulators.js";
@@ -20,6 +21,7 @@ describe("the service's logs", () => {
   let service: ServiceProcess;
   let lines: LogLine[];
   let output: string;
+  let apiKey: string;
 
   beforeAll(async () => {
     database = await createTestDatabase();
@@ -31,8 +33,25 @@ describe("the service's logs", () => {
       AWS_CREDENTIALS: JSON.stringify({ ACCESS_KEY: "logged-access-key", SECRET_ACCESS_KEY: AWS_SECRET }),
       // Every line the service can write, debug ones included.
       LOG_LEVEL: "debug",
+      HANDLED_AUTH: "required",
     });
-    const client = createClient({ url: service.url, token: TOKEN, headers: { "x-request-id": "client-chosen-42" } });
+    const printed: string[] = [];
+    await runKeys(["create", "--project", "logged", "--scope", "write"], { DATABASE_URL: database.url }, (line) =>
+      printed.push(line),
+    );
+    apiKey = printed.at(-1)!;
+    // A made-up key is refused, and not logged either.
+    const refused = await fetch(service.url, {
+      method: "POST",
+      headers: {
+        "content-type": "application/json",
+        authorization: `Bearer ${TOKEN}`,
+        "x-request-id": "client-chosen-42",
+      },
+      body: JSON.stringify({ query: "{ flows { nodes { id } } }" }),
+    });
+    expect(refused.status).toBe(401);
+    const client = createClient({ url: service.url, apiKey, headers: { "x-request-id": "client-chosen-42" } });
     const t = { ok: client.request.bind(client) };
     const run = await startRun(
       t,
@@ -73,14 +92,14 @@ describe("the service's logs", () => {
 
   it("are JSON lines, with no value, parameter, credential or token in any of them", () => {
     expect(output.split("\n").filter((line) => line.startsWith("{")).length).toBeGreaterThan(5);
-    for (const secret of [VALUE, PARAMETER, AWS_SECRET, TOKEN, "logged-access-key"])
+    for (const secret of [VALUE, PARAMETER, AWS_SECRET, TOKEN, apiKey, apiKey.slice(4), "logged-access-key"])
       expect(output).not.toContain(secret);
     expect(output.toLowerCase()).not.toContain("authorization");
   });
 
   it("say one line per request: its id (the client's own when it sends one), operation, status, duration and error codes", () => {
-    const requests = lines.filter((line) => line.msg === "request" && line.path === "/graphql");
-    // Create flow, create run, set states, two reads.
+    const requests = lines.filter((line) => line.msg === "request" && line.path === "/graphql" && line.status !== 401);
+    // Create flow, create run, set states, two reads (and, before them, the one refused for its key).
     expect(requests).toHaveLength(5);
     for (const line of requests) {
       expect(line).toMatchObject({ requestId: "client-chosen-42", method: "POST", status: 200 });
