@@ -16,6 +16,7 @@ const config: CodegenConfig = {
         contextType: "../graphql/context.js#GraphQLContext",
         mapperTypeSuffix: "Model",
         mappers: {
+          ApiKey: "../services/api-keys.js#KeyInfo",
           Flow: "../db/rows.js#FlowRow",
           Task: "../db/rows.js#TaskRow",
           FlowRun: "../db/rows.js#FlowRunRow",

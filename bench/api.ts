@@ -1,3 +1,4 @@
+import { apiHeaders } from "./load.js";
 // Talking to the API under test: plain fetch, so the benchmark measures the server only.
 
 export interface TaskRunSlot {
@@ -19,7 +20,7 @@ export class ApiClient {
   }
 
   async post<T>(body: string): Promise<T> {
-    const response = await fetch(this.url, { method: "POST", headers: { "content-type": "application/json" }, body });
+    const response = await fetch(this.url, { method: "POST", headers: apiHeaders, body });
     const parsed = (await response.json()) as { data?: T; errors?: unknown };
     if (parsed.errors || !parsed.data)
       throw new Error(`the API answered ${response.status}: ${JSON.stringify(parsed.errors)}`);

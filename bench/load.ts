@@ -22,6 +22,9 @@ export interface NextRequest {
   done?: (ok: boolean) => void;
 }
 
+/** Headers of every request the benchmark sends to the API (with --auth, its key too). */
+export const apiHeaders: Record<string, string> = { "content-type": "application/json" };
+
 /**
  * POSTs `next()` bodies to `url` over `connections` keep-alive connections for `seconds`.
  * Each connection waits for an answer before it sends again.
@@ -38,7 +41,7 @@ export async function httpLoad(
     url,
     connections,
     duration: seconds,
-    headers: { "content-type": "application/json" },
+    headers: apiHeaders,
     requests: [
       {
         method: "POST",

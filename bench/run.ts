@@ -7,18 +7,23 @@
 //                              figures too short and noisy to compare; writes dist-bench/quick.json
 //   --only=write|read|large    one section only (with --quick too)
 //   --seconds=N                how long each load runs (full: 3, quick: 0.5)
+//   --auth                     the API requires API keys, and every request carries one
 import { chmod, mkdir, mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { CreateBucketCommand, PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
 import pg from "pg";
+import { runKeys } from "../src/cli/keys.js";
 import { loadEmbeddedPostgres } from "../src/db/database.js";
 import { ApiClient } from "./api.js";
+import { apiHeaders } from "./load.js";
 import { startApi, startApolloCeiling, startS3Emulator } from "./processes.js";
 import { describeMachine, markdownTable, type Row, writeJson } from "./report.js";
 import { type Bench, largeValueRows, readRows, writeRows } from "./scenarios.js";
 
 const quick = process.argv.includes("--quick");
+// With --auth, the API requires keys and every request carries one: what checking keys costs.
+const auth = process.argv.includes("--auth");
 const update = process.argv.includes("--update");
 if (update && quick) throw new Error("--update records a full run; it does not go with --quick");
 const only = process.argv.find((arg) => arg.startsWith("--only="))?.slice("--only=".length);
@@ -84,8 +89,17 @@ try {
     HANDLED_S3_FORCE_PATH_STYLE: "true",
     HANDLED_S3_BUCKETS: "bench",
     AWS_CREDENTIALS: JSON.stringify({ ACCESS_KEY: "bench", SECRET_ACCESS_KEY: "bench" }),
+    // The rate limiter counts every request, but never holds the benchmark back.
+    ...(auth ? { HANDLED_AUTH: "required", HANDLED_RATE_LIMIT_PER_MINUTE: "10000000" } : { HANDLED_AUTH: "off" }),
   });
   stops.push(() => api.stop());
+  if (auth) {
+    const printed: string[] = [];
+    await runKeys(["create", "--project", "bench", "--scope", "write"], { DATABASE_URL: url.toString() }, (line) =>
+      printed.push(line),
+    );
+    apiHeaders.authorization = `Bearer ${printed.at(-1)}`;
+  }
   const apollo = await startApolloCeiling();
   stops.push(() => apollo.stop());
   const pool = new pg.Pool({ connectionString: url.toString(), max: Math.max(...settings.concurrencies) });

@@ -61,6 +61,7 @@ export function createServices(config: Config, database: Database, observability
       keys: queries.apiKeys,
       projects: queries.projects,
       cacheMs: config.auth.cacheMs,
+      maxNameLength: config.limits.maxNameLength,
       logger: observability?.logger ?? silentLogger,
     }),
     states: new StateService({

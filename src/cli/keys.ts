@@ -44,6 +44,7 @@ export async function runKeys(
       keys: database.queries.apiKeys,
       projects: database.queries.projects,
       cacheMs: 0,
+      maxNameLength: config.limits.maxNameLength,
       logger: silentLogger,
     });
     if (command === "create") {

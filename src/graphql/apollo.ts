@@ -6,16 +6,16 @@ import {
   ApolloServerPluginCacheControlDisabled,
   ApolloServerPluginLandingPageDisabled,
 } from "@apollo/server/plugin/disabled";
-import { GraphQLError, type GraphQLFormattedError } from "graphql";
+import { GraphQLError, type GraphQLFormattedError, type OperationDefinitionNode } from "graphql";
 import { describeDatabaseError, isDatabaseUnavailable } from "../db/errors.js";
 import { ErrorCode, HandledError } from "../errors.js";
 import type { Logger } from "../logger.js";
 import { projectFile } from "../project-files.js";
 import { storageFailureOf } from "../results/observed-handler.js";
-import { authorization } from "./authorization.js";
+import { authorize } from "./authorization.js";
 import type { GraphQLContext } from "./context.js";
 import { graphiqlLandingPage } from "./graphiql.js";
-import { costLimit, isTokenLimit, LIMIT_CODES, limitRules, type QueryLimits, withoutSuggestions } from "./limits.js";
+import { checkCost, isTokenLimit, LIMIT_CODES, limitRules, type QueryLimits, withoutSuggestions } from "./limits.js";
 import { resolvers } from "./resolvers.js";
 
 /** The SDL the API serves, read from the repository's schema.graphql. */
@@ -145,18 +145,31 @@ function logging(logger: Logger): ApolloServerPlugin<GraphQLContext> {
  * The schema has no subscriptions, and graphql-js would fail such an operation as an internal
  * error: it is refused up front, as a client's mistake.
  */
-const queriesAndMutationsOnly: ApolloServerPlugin<GraphQLContext> = {
-  async requestDidStart() {
-    return {
-      async didResolveOperation({ operation }) {
-        if (!operation || operation.operation === "query" || operation.operation === "mutation") return;
-        throw new GraphQLError(`This API serves queries and mutations, not ${operation.operation}s.`, {
-          extensions: { code: ErrorCode.OPERATION_NOT_SUPPORTED, http: { status: 400 } },
-        });
-      },
-    };
-  },
-};
+function queriesAndMutationsOnly(operation: OperationDefinitionNode): void {
+  if (operation.operation === "query" || operation.operation === "mutation") return;
+  throw new GraphQLError(`This API serves queries and mutations, not ${operation.operation}s.`, {
+    extensions: { code: ErrorCode.OPERATION_NOT_SUPPORTED, http: { status: 400 } },
+  });
+}
+
+/**
+ * The checks of an operation once it is known, before anything runs, in one hook (each plugin
+ * hook costs every request): its type, the caller's scope, its cost.
+ */
+function operationChecks(maxCost: number): ApolloServerPlugin<GraphQLContext> {
+  return {
+    async requestDidStart() {
+      return {
+        async didResolveOperation({ operation, contextValue, schema, document, request }) {
+          if (!operation) return;
+          queriesAndMutationsOnly(operation);
+          authorize(operation, contextValue.caller);
+          checkCost(maxCost, schema, document, request.variables ?? {}, request.operationName ?? undefined);
+        },
+      };
+    },
+  };
+}
 
 /** Options of the API's Apollo Server. */
 export interface ApolloOptions {
@@ -190,9 +203,7 @@ export function createApolloServer(options: ApolloOptions): ApolloServer<GraphQL
       logging(options.logger),
       // The API sets no cache hints; left on, this plugin wraps every resolver of every request.
       ApolloServerPluginCacheControlDisabled(),
-      queriesAndMutationsOnly,
-      authorization,
-      costLimit(options.limits.maxCost),
+      operationChecks(options.limits.maxCost),
       landingPage,
     ],
   });

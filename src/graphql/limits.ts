@@ -1,9 +1,8 @@
-import type { ApolloServerPlugin } from "@apollo/server";
 import { maxAliasesRule } from "@escape.tech/graphql-armor-max-aliases";
 import { maxDepthRule } from "@escape.tech/graphql-armor-max-depth";
 import { maxDirectivesRule } from "@escape.tech/graphql-armor-max-directives";
 import type { GraphQLArmorRejectCallback } from "@escape.tech/graphql-armor-types";
-import { type DocumentNode, GraphQLError, type GraphQLSchema, type ValidationRule } from "graphql";
+import { type DocumentNode, GraphQLError, type GraphQLSchema, Kind, type ValidationRule, visit } from "graphql";
 import { type ComplexityEstimator, getComplexity, simpleEstimator } from "graphql-query-complexity";
 import { ErrorCode } from "../errors.js";
 import { DEFAULT_PAGE_SIZES, MAX_PAGE_SIZE } from "./pagination.js";
@@ -85,32 +84,77 @@ export function operationCost(
   return getComplexity({ schema, query: document, variables, operationName, estimators });
 }
 
+/** Per document (Apollo keeps one DocumentNode per query text): the variables its page sizes use, and costs seen. */
+const costs = new WeakMap<DocumentNode, { pageVariables: string[]; byPages: Map<string, number> }>();
+
+/**
+ * The variables a document's cost depends on: those its `first` arguments take (page sizes), and
+ * those of its @skip and @include (what is selected at all).
+ */
+function pageVariablesOf(document: DocumentNode): string[] {
+  const names = new Set<string>();
+  visit(document, {
+    Argument(node) {
+      if (node.name.value === "first" && node.value.kind === Kind.VARIABLE) names.add(node.value.name.value);
+    },
+    Directive(node) {
+      if (node.name.value !== "skip" && node.name.value !== "include") return;
+      for (const argument of node.arguments ?? []) {
+        if (argument.value.kind === Kind.VARIABLE) names.add(argument.value.name.value);
+      }
+    },
+  });
+  return [...names];
+}
+
+/**
+ * operationCost, remembered per document and page sizes: the analysis walks the whole document,
+ * which would cost every request of the same operation again.
+ */
+function cachedCost(
+  schema: GraphQLSchema,
+  document: DocumentNode,
+  variables: Record<string, unknown>,
+  operationName?: string,
+): number {
+  let entry = costs.get(document);
+  if (!entry) {
+    entry = { pageVariables: pageVariablesOf(document), byPages: new Map() };
+    costs.set(document, entry);
+  }
+  const key = `${operationName ?? ""}|${entry.pageVariables.map((name) => String(variables[name])).join(",")}`;
+  let cost = entry.byPages.get(key);
+  if (cost === undefined) {
+    cost = operationCost(schema, document, variables, operationName);
+    if (entry.byPages.size < 100) entry.byPages.set(key, cost);
+  }
+  return cost;
+}
+
 /**
  * Refuses, once the operation is known and before anything runs, an operation that costs more than
  * `maxCost` (graphql-query-complexity, with the page sizes its variables ask for) with
  * QUERY_TOO_COMPLEX. Page sizes over the limit are left to the resolvers (BAD_USER_INPUT).
  */
-export function costLimit(maxCost: number): ApolloServerPlugin {
-  return {
-    async requestDidStart() {
-      return {
-        async didResolveOperation({ schema, document, request }) {
-          let cost: number;
-          try {
-            cost = operationCost(schema, document, request.variables ?? {}, request.operationName ?? undefined);
-          } catch {
-            // Variables that do not fit the operation: execution refuses them with BAD_USER_INPUT.
-            return;
-          }
-          if (cost <= maxCost) return;
-          throw new GraphQLError(
-            `The query costs ${Math.round(cost)}, more than ${maxCost} (HANDLED_MAX_QUERY_COST): ask for smaller pages or fewer fields.`,
-            { extensions: { code: ErrorCode.QUERY_TOO_COMPLEX, http: { status: 400 } } },
-          );
-        },
-      };
-    },
-  };
+export function checkCost(
+  maxCost: number,
+  schema: GraphQLSchema,
+  document: DocumentNode,
+  variables: Record<string, unknown>,
+  operationName: string | undefined,
+): void {
+  let cost: number;
+  try {
+    cost = cachedCost(schema, document, variables, operationName);
+  } catch {
+    // Variables that do not fit the operation: execution refuses them with BAD_USER_INPUT.
+    return;
+  }
+  if (cost <= maxCost) return;
+  throw new GraphQLError(
+    `The query costs ${Math.round(cost)}, more than ${maxCost} (HANDLED_MAX_QUERY_COST): ask for smaller pages or fewer fields.`,
+    { extensions: { code: ErrorCode.QUERY_TOO_COMPLEX, http: { status: 400 } } },
+  );
 }
 
 /** graphql-js's refusal of a document over `maxTokens` (parse option), which has no code of its own. */

@@ -4,7 +4,9 @@ import { ErrorCode, HandledError } from "../errors.js";
 import type { Resolvers } from "../generated/graphql.js";
 import { specFromRow } from "../results/handler-spec.js";
 import { resolveResultHandler, storedSpec } from "../results/resolve-handler.js";
+import { highestScope, type KeyScope } from "../services/api-keys.js";
 import { isUuid } from "../services/ids.js";
+import { requireScope } from "./authorization.js";
 import { NO_RESULT } from "./mappers.js";
 import { DEFAULT_PAGE_SIZES, decodeCursor, pageSize, toPage } from "./pagination.js";
 
@@ -59,6 +61,10 @@ export const resolvers: Resolvers = {
     flow: (_root, { id }, { loaders }) => byId(id, (id) => loaders.flow.load(id)),
     flowRun: (_root, { id }, { loaders }) => byId(id, (id) => loaders.flowRun.load(id)),
     taskRun: (_root, { id }, { loaders }) => byId(id, (id) => loaders.taskRun.load(id)),
+    apiKeys: (_root, _args, { keys, caller }) => {
+      requireScope(caller, "admin");
+      return keys.listIn(caller.scope);
+    },
   },
 
   Mutation: {
@@ -66,6 +72,25 @@ export const resolvers: Resolvers = {
     createFlowRun: (_root, { input }, { flows, scope }) =>
       flows.createFlowRun(scope, input.flowId, input.parameters ?? []),
     setTaskRunStates: (_root, { input }, { states, scope }) => states.setTaskRunStates(scope, input),
+    createApiKey: async (_root, { input }, { keys, caller }) => {
+      requireScope(caller, "admin");
+      const scope = input.scope.toLowerCase() as KeyScope;
+      const { key, info } = await keys.createIn(caller.scope, {
+        name: input.name,
+        scope,
+        expiresAt: input.expiresAt ?? null,
+      });
+      return { key, apiKey: info };
+    },
+    revokeApiKey: async (_root, { id }, { keys, caller }) => {
+      requireScope(caller, "admin");
+      if (!(await keys.revoke(id, caller.scope))) return null;
+      return (await keys.listIn(caller.scope)).find((key) => key.id === id) ?? null;
+    },
+  },
+
+  ApiKey: {
+    scope: (key) => (highestScope(key.scopes) ?? "read").toUpperCase() as "READ" | "WRITE" | "ADMIN",
   },
 
   Flow: {

@@ -1,5 +1,5 @@
 import { isUtf8 } from "node:buffer";
-import { createHash, randomUUID } from "node:crypto";
+import { randomUUID } from "node:crypto";
 import type { ApolloServer } from "@apollo/server";
 import { fastifyApolloHandler } from "@as-integrations/fastify";
 import fastifyCors from "@fastify/cors";
@@ -200,20 +200,17 @@ export async function createHttpServer(options: HttpServerOptions): Promise<Fast
     });
   }
 
+  /** With auth off: every caller, in the default project, may do everything. */
+  const everyone: Caller = { scope: options.defaultScope, can: "admin" };
   const graphql = fastifyApolloHandler<GraphQLContext>(apollo, {
     context: async (request) => {
       const trace: RequestTrace = { errorCodes: [] };
       request.trace = trace;
-      return createContext(services, request.id, trace, request.caller!);
+      return createContext(services, request.id, trace, request.caller ?? everyone);
     },
   });
-  const everyone: Caller = { scope: options.defaultScope, can: "admin" };
   /** Who is calling: the key's project and scope; 401 UNAUTHENTICATED for a missing or bad key. */
   const authenticate = async (request: FastifyRequest, reply: FastifyReply) => {
-    if (options.auth === "off") {
-      request.caller = everyone;
-      return;
-    }
     // A browser opening the endpoint gets GraphiQL's page (when it is on); its queries carry a key.
     if (request.method === "GET" && !request.query && String(request.headers.accept).includes("text/html")) return;
     try {
@@ -223,15 +220,17 @@ export async function createHttpServer(options: HttpServerOptions): Promise<Fast
       return sendError(reply.header("www-authenticate", 'Bearer realm="handled"'), 401, error.code, error.message);
     }
   };
-  // Per key: requests are counted by the hash of the key they carry (callers without one are refused
-  // or, with auth off, not limited), in this replica's memory.
+  // Per key: requests are counted by the key they carry (callers without one are refused or, with
+  // auth off, not limited), in this replica's memory. Only a refusal carries a header (Retry-After).
   const limited = options.auth === "required" && options.ratePerMinute > 0;
   if (limited) {
+    const quiet = { "x-ratelimit-limit": false, "x-ratelimit-remaining": false, "x-ratelimit-reset": false } as const;
     await app.register(fastifyRateLimit, {
       global: false,
-      keyGenerator: (request) =>
-        createHash("sha256").update(String(request.headers.authorization)).digest("hex").slice(0, 32),
+      keyGenerator: (request) => String(request.headers.authorization),
       allowList: (request) => !request.headers.authorization,
+      addHeadersOnExceeding: quiet,
+      addHeaders: { ...quiet, "retry-after": true },
       errorResponseBuilder: (_request, context) =>
         Object.assign(new Error(`Over ${context.max} requests a minute for this API key; retry in ${context.after}.`), {
           statusCode: 429,
@@ -241,7 +240,7 @@ export async function createHttpServer(options: HttpServerOptions): Promise<Fast
   app.route({
     method: ["GET", "POST"],
     url: "/graphql",
-    preHandler: authenticate,
+    ...(options.auth === "required" ? { preHandler: authenticate } : {}),
     handler: graphql,
     ...(limited ? { config: { rateLimit: { max: options.ratePerMinute, timeWindow: 60_000 } } } : {}),
   });

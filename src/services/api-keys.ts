@@ -4,6 +4,7 @@ import type { ProjectQueries } from "../db/projects.js";
 import type { ApiKeyRow, Scope } from "../db/rows.js";
 import { ErrorCode, HandledError } from "../errors.js";
 import type { Logger } from "../logger.js";
+import { checkText } from "../validation.js";
 
 /** What a key may do. Each includes the ones before it: write can read, admin can write. */
 export const KEY_SCOPES = ["read", "write", "admin"] as const;
@@ -41,6 +42,8 @@ export interface ApiKeyServiceDeps {
   projects: ProjectQueries;
   /** How long a checked key is trusted without asking the database again, in ms (revocation takes this long at most). */
   cacheMs: number;
+  /** Longest key name, in characters. */
+  maxNameLength: number;
   logger: Logger;
   now?: () => number;
 }
@@ -54,7 +57,7 @@ function unauthenticated(message: string): HandledError {
 }
 
 /** The highest scope in a stored list (keys are made with one; an unknown entry grants nothing). */
-function highest(scopes: readonly string[]): KeyScope | undefined {
+export function highestScope(scopes: readonly string[]): KeyScope | undefined {
   return [...KEY_SCOPES].reverse().find((scope) => scopes.includes(scope));
 }
 
@@ -81,20 +84,33 @@ export class ApiKeyService {
     scope: KeyScope;
     expiresAt?: Date | null;
   }): Promise<{ key: string; info: KeyInfo }> {
-    if (!KEY_SCOPES.includes(input.scope)) {
-      throw new HandledError(
-        ErrorCode.BAD_USER_INPUT,
-        `A key's scope is one of ${KEY_SCOPES.join(", ")}, not "${input.scope}".`,
-      );
-    }
     if (!/^[a-z0-9][a-z0-9_-]{0,62}$/.test(input.project)) {
       throw new HandledError(
         ErrorCode.BAD_USER_INPUT,
         "A project name is 1 to 63 of a-z 0-9 _ -, starting with a letter or digit.",
       );
     }
-    const key = `hnd_${randomBytes(32).toString("base64url")}`;
     const projectId = await this.deps.projects.ensure(input.project);
+    const made = await this.createIn({ projectId }, input);
+    return { key: made.key, info: { ...made.info, project: input.project } };
+  }
+
+  /** Makes a key of the scope's project that can do `scope` (see `create`). */
+  async createIn(
+    { projectId }: Scope,
+    input: { name: string; scope: KeyScope; expiresAt?: Date | null },
+  ): Promise<{ key: string; info: KeyInfo }> {
+    if (!KEY_SCOPES.includes(input.scope)) {
+      throw new HandledError(
+        ErrorCode.BAD_USER_INPUT,
+        `A key's scope is one of ${KEY_SCOPES.join(", ")}, not "${input.scope}".`,
+      );
+    }
+    checkText(input.name, "A key name", this.deps.maxNameLength);
+    if (input.expiresAt && input.expiresAt.getTime() <= this.now()) {
+      throw new HandledError(ErrorCode.BAD_USER_INPUT, "A key's expiry must be in the future.");
+    }
+    const key = `hnd_${randomBytes(32).toString("base64url")}`;
     const row = await this.deps.keys.create({
       projectId,
       name: input.name,
@@ -103,7 +119,12 @@ export class ApiKeyService {
       scopes: [input.scope],
       expiresAt: input.expiresAt ?? null,
     });
-    return { key, info: { ...this.infoOf(row), project: input.project } };
+    return { key, info: { ...this.infoOf(row), project: "" } };
+  }
+
+  /** The keys of the scope's project, newest first. */
+  async listIn({ projectId }: Scope): Promise<KeyInfo[]> {
+    return (await this.deps.keys.list(projectId)).map((row) => ({ ...this.infoOf(row), project: row.project.name }));
   }
 
   /** The keys of a project (all projects without one). */
@@ -132,18 +153,19 @@ export class ApiKeyService {
     const key = match?.[1];
     const invalid = unauthenticated("The API key is not valid (unknown, revoked or expired).");
     if (!key || !KEY_FORMAT.test(key)) throw invalid;
-    const hash = hashOf(key);
     const now = this.now();
-    let cached = this.cache.get(hash);
+    // Cached by the key itself (held in memory only, like any request's header), so that a request
+    // with a recently checked key costs neither a hash nor a statement.
+    let cached = this.cache.get(key);
     if (!cached || cached.until <= now) {
-      const row = await this.deps.keys.byHash(hash);
+      const row = await this.deps.keys.byHash(hashOf(key));
       if (!row) throw invalid;
       cached = { key: row, until: now + this.deps.cacheMs };
       if (this.cache.size >= 10_000) this.cache.clear();
-      this.cache.set(hash, cached);
+      this.cache.set(key, cached);
     }
     const row = cached.key;
-    const can = highest(row.scopes);
+    const can = highestScope(row.scopes);
     if (row.revokedAt || (row.expiresAt && row.expiresAt.getTime() <= now) || !can) throw invalid;
     this.recordUse(row.id, now);
     return { scope: { projectId: row.projectId }, can, keyId: row.id };

@@ -5,11 +5,14 @@ import { describe, expect } from "vitest";
 import { runKeys } from "../../src/cli/keys.js";
 import type { TestApp } from "../support/app.js";
 import {
+  CreateApiKey,
   CreateFlow,
   CreateFlowRun,
   GetFlowRun,
   GetTaskRun,
+  ListApiKeys,
   ListFlows,
+  RevokeApiKey,
   SetTaskRunStates,
 } from "../support/documents.js";
 import { test as apiTest } from "../support/fixtures.js";
@@ -135,6 +138,34 @@ describe("API keys", () => {
     await calm.ok(ListFlows, {});
   });
 
+  test("are managed through the API by admin keys, within their project", async ({ t }) => {
+    const admin = as(t, (await makeKey(t, "managed", "admin")).key);
+    const writer = as(t, (await makeKey(t, "managed", "write")).key);
+    expect(await refusal(writer.client, ListApiKeys, {})).toMatchObject({ codes: ["FORBIDDEN"] });
+    expect(await refusal(writer.client, CreateApiKey, { input: { name: "x", scope: "ADMIN" } })).toMatchObject({
+      codes: ["FORBIDDEN"],
+    });
+
+    const { createApiKey } = await admin.ok(CreateApiKey, { input: { name: "ui", scope: "READ" } });
+    expect(createApiKey.key).toMatch(/^hnd_/);
+    expect(createApiKey.apiKey).toMatchObject({
+      name: "ui",
+      scope: "READ",
+      prefix: createApiKey.key.slice(0, 12),
+      revokedAt: null,
+    });
+    const made = as(t, createApiKey.key);
+    await made.ok(ListFlows, {});
+    const { apiKeys } = await admin.ok(ListApiKeys, {});
+    expect(apiKeys.map((key) => key.name)).toEqual(["ui", "", ""]);
+    expect(JSON.stringify(apiKeys)).not.toContain(createApiKey.key.slice(12));
+
+    const { revokeApiKey } = await admin.ok(RevokeApiKey, { id: createApiKey.apiKey.id });
+    expect(revokeApiKey?.revokedAt).toEqual(expect.any(String));
+    expect(await refusal(made.client, ListFlows, {})).toEqual({ status: 401, codes: ["UNAUTHENTICATED"] });
+    expect(await admin.ok(RevokeApiKey, { id: createApiKey.apiKey.id })).toEqual({ revokeApiKey: null });
+  });
+
   test("are listed by the CLI without the key or its hash", async ({ t }) => {
     const { key, id } = await makeKey(t, "listed", "write", "--name", "ci");
     const lines: string[] = [];
@@ -149,7 +180,10 @@ describe("API keys", () => {
 // rows. Each must answer as for an id that does not exist, and change nothing. A field without a
 // case here fails the suite.
 describe("projects", () => {
-  type Case = (b: ReturnType<typeof as>, a: { flowId: string; flowRunId: string; taskRunId: string }) => Promise<void>;
+  type Case = (
+    b: ReturnType<typeof as>,
+    a: { flowId: string; flowRunId: string; taskRunId: string; keyId: string },
+  ) => Promise<void>;
   const missing = "00000000-0000-4000-8000-000000000000";
   const cases: Record<string, Case> = {
     "Query.flows": async (b, a) => {
@@ -168,6 +202,17 @@ describe("projects", () => {
     },
     "Query.taskRun": async (b, a) => {
       expect(await b.ok(GetTaskRun, { id: a.taskRunId })).toEqual({ taskRun: null });
+    },
+    "Query.apiKeys": async (b, a) => {
+      const { apiKeys } = await b.ok(ListApiKeys, {});
+      expect(apiKeys.map((key) => key.id)).not.toContain(a.keyId);
+    },
+    "Mutation.createApiKey": async (b) => {
+      // A key B makes is B's: it cannot see A's rows (the other cases), nor A its.
+      await b.ok(CreateApiKey, { input: { name: "b's", scope: "READ" } });
+    },
+    "Mutation.revokeApiKey": async (b, a) => {
+      expect(await b.ok(RevokeApiKey, { id: a.keyId })).toEqual({ revokeApiKey: null });
     },
     "Mutation.createFlow": async (b) => {
       // What B makes is B's: A does not see it (checked below, through A's list).
@@ -220,12 +265,13 @@ describe("projects", () => {
     });
     expect(Object.keys(cases).sort()).toEqual(fields.sort());
 
-    const a = as(t, (await makeKey(t, "project-a", "write")).key);
-    const b = as(t, (await makeKey(t, "project-b", "write")).key);
+    const aKey = await makeKey(t, "project-a", "admin");
+    const a = as(t, aKey.key);
+    const b = as(t, (await makeKey(t, "project-b", "admin")).key);
     const run = await startRun(a, { name: "a's flow", tasks: [{ name: "p", isParameter: true }, { name: "w" }] }, [
       { name: "p", value: "secret of a" },
     ]);
-    const ids = { flowId: run.flowId, flowRunId: run.flowRunId, taskRunId: run.taskRuns.w!.id };
+    const ids = { flowId: run.flowId, flowRunId: run.flowRunId, taskRunId: run.taskRuns.w!.id, keyId: aKey.id };
     // A's rows: its flow, its task runs, their states and results.
     const aRows = async () => [
       await t.sql(`SELECT * FROM flow WHERE id = $1`, [run.flowId]),
@@ -241,6 +287,9 @@ describe("projects", () => {
       await expect(check(b, ids), field).resolves.toBeUndefined();
     }
     expect(await aRows()).toEqual(aBefore);
+    // A's key still works, and A sees none of B's keys.
+    const { apiKeys } = await a.ok(ListApiKeys, {});
+    expect(apiKeys.map((key) => key.id)).toEqual([aKey.id]);
     const { flows } = await a.ok(ListFlows, { first: 500 });
     expect(flows.nodes.map((flow) => flow.name)).toEqual(["a's flow"]);
   });

@@ -84,6 +84,7 @@ describe("query limits", () => {
           const named = variable.type.type.kind === "NamedType" ? variable.type.type.name.value : "list";
           if (named === "CreateFlowInput") return [[key, { name: "x", tasks: [] }]];
           if (named === "CreateFlowRunInput") return [[key, { flowId: "x" }]];
+          if (named === "CreateApiKeyInput") return [[key, { name: "x", scope: "READ" }]];
           return [[key, smallest[key]]];
         }),
       );
