@@ -69,10 +69,18 @@ export interface Timeouts {
 
 /** How large a GraphQL document may be, checked before any resolver runs. */
 export interface QueryLimits {
+  /** Nesting of fields (introspection excluded). */
   maxDepth: number;
+  /** Aliases in one operation. */
   maxAliases: number;
+  /** Directives in one operation. */
   maxDirectives: number;
+  /** Lexical tokens in one document (checked while it is parsed: a huge document is not parsed whole). */
   maxTokens: number;
+  /**
+   * Cost of one operation, from its document and variables: each field costs 1 plus what it
+   * selects, and a page of a connection as many times what one item selects as the page may hold.
+   */
   maxCost: number;
 }
 

@@ -7,6 +7,7 @@ import {
   ApolloServerPluginLandingPageDisabled,
 } from "@apollo/server/plugin/disabled";
 import { GraphQLError, type GraphQLFormattedError, type OperationDefinitionNode } from "graphql";
+import type { QueryLimits } from "../config/config.js";
 import { describeDatabaseError, isDatabaseUnavailable } from "../db/errors.js";
 import { ErrorCode, HandledError } from "../errors.js";
 import type { Logger } from "../logger.js";
@@ -15,7 +16,7 @@ import { storageFailureOf } from "../results/observed-handler.js";
 import { authorize } from "./authorization.js";
 import type { GraphQLContext } from "./context.js";
 import { graphiqlLandingPage } from "./graphiql.js";
-import { checkCost, isTokenLimit, LIMIT_CODES, limitRules, type QueryLimits, withoutSuggestions } from "./limits.js";
+import { checkCost, isTokenLimit, LIMIT_CODES, limitRules, withoutSuggestions } from "./limits.js";
 import { resolvers } from "./resolvers.js";
 
 /** The SDL the API serves, read from the repository's schema.graphql. */

@@ -4,25 +4,9 @@ import { maxDirectivesRule } from "@escape.tech/graphql-armor-max-directives";
 import type { GraphQLArmorRejectCallback } from "@escape.tech/graphql-armor-types";
 import { type DocumentNode, GraphQLError, type GraphQLSchema, Kind, type ValidationRule, visit } from "graphql";
 import { type ComplexityEstimator, getComplexity, simpleEstimator } from "graphql-query-complexity";
+import type { QueryLimits } from "../config/config.js";
 import { ErrorCode } from "../errors.js";
 import { DEFAULT_PAGE_SIZES, MAX_PAGE_SIZE } from "./pagination.js";
-
-/** How large a document may be, checked before any resolver runs. */
-export interface QueryLimits {
-  /** Nesting of fields (introspection excluded). */
-  maxDepth: number;
-  /** Aliases in one operation. */
-  maxAliases: number;
-  /** Directives in one operation. */
-  maxDirectives: number;
-  /** Lexical tokens in one document (checked while it is parsed: a huge document is not parsed whole). */
-  maxTokens: number;
-  /**
-   * Cost of one operation, from its document and variables: each field costs 1 plus what it
-   * selects, and a page of a connection as many times what one item selects as the page may hold.
-   */
-  maxCost: number;
-}
 
 /** The codes of the refusals these limits make; a document refused by one changed nothing. */
 export const LIMIT_CODES = new Set<string>([
