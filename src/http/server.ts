@@ -202,17 +202,20 @@ export async function createHttpServer(options: HttpServerOptions): Promise<Fast
 
   /** With auth off: every caller, in the default project, may do everything. */
   const everyone: Caller = { scope: options.defaultScope, can: "admin" };
+  /** With auth on, a request let through without a key (GraphiQL's page): a project no row is in. */
+  const nobody: Caller = { scope: { projectId: "00000000-0000-0000-0000-000000000000" }, can: "read" };
   const graphql = fastifyApolloHandler<GraphQLContext>(apollo, {
     context: async (request) => {
       const trace: RequestTrace = { errorCodes: [] };
       request.trace = trace;
-      return createContext(services, request.id, trace, request.caller ?? everyone);
+      return createContext(services, request.id, trace, request.caller ?? (options.auth === "off" ? everyone : nobody));
     },
   });
   /** Who is calling: the key's project and scope; 401 UNAUTHENTICATED for a missing or bad key. */
   const authenticate = async (request: FastifyRequest, reply: FastifyReply) => {
     // A browser opening the endpoint gets GraphiQL's page (when it is on); its queries carry a key.
-    if (request.method === "GET" && !request.query && String(request.headers.accept).includes("text/html")) return;
+    const asksNothing = (request.query as { query?: unknown } | undefined)?.query === undefined;
+    if (request.method === "GET" && asksNothing && String(request.headers.accept).includes("text/html")) return;
     try {
       request.caller = await services.keys.authenticate(request.headers.authorization);
     } catch (error) {

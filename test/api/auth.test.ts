@@ -83,6 +83,16 @@ describe("API keys", () => {
     }
   });
 
+  test("let a browser load GraphiQL's page without a key, but not run a query", async ({ t }) => {
+    const page = await fetch(t.app.url, { headers: { accept: "text/html" } });
+    expect(page.status).toBe(200);
+    expect(page.headers.get("content-type")).toMatch(/^text\/html/);
+    const query = new URL(t.app.url);
+    query.searchParams.set("query", "{ flows { nodes { id } } }");
+    const asked = await fetch(query, { headers: { accept: "text/html" } });
+    expect(asked.status).toBe(401);
+  });
+
   test("let a key do what its scope allows: read reads, write writes, and FORBIDDEN beyond", async ({ t }) => {
     const reader = as(t, (await makeKey(t, "scopes", "read")).key);
     const writer = as(t, (await makeKey(t, "scopes", "write")).key);
