@@ -211,17 +211,32 @@ export async function createHttpServer(options: HttpServerOptions): Promise<Fast
       return createContext(services, request.id, trace, request.caller ?? (options.auth === "off" ? everyone : nobody));
     },
   });
-  /** Who is calling: the key's project and scope; 401 UNAUTHENTICATED for a missing or bad key. */
-  const authenticate = async (request: FastifyRequest, reply: FastifyReply) => {
+  /**
+   * Who is calling: the key's project and scope; 401 UNAUTHENTICATED for a missing or bad key. A
+   * callback, not an async function: a key checked recently is answered without waiting on anything.
+   */
+  const authenticate = (request: FastifyRequest, reply: FastifyReply, done: (error?: Error) => void) => {
     // A browser opening the endpoint gets GraphiQL's page (when it is on); its queries carry a key.
     const asksNothing = (request.query as { query?: unknown } | undefined)?.query === undefined;
-    if (request.method === "GET" && asksNothing && String(request.headers.accept).includes("text/html")) return;
+    if (request.method === "GET" && asksNothing && String(request.headers.accept).includes("text/html")) return done();
+    const refuse = (error: unknown) => {
+      if (!(error instanceof HandledError)) return done(error as Error);
+      sendError(reply.header("www-authenticate", 'Bearer realm="handled"'), 401, error.code, error.message);
+    };
+    const { authorization } = request.headers;
     try {
-      request.caller = await services.keys.authenticate(request.headers.authorization);
+      const caller = services.keys.fromCache(authorization);
+      if (caller) {
+        request.caller = caller;
+        return done();
+      }
     } catch (error) {
-      if (!(error instanceof HandledError)) throw error;
-      return sendError(reply.header("www-authenticate", 'Bearer realm="handled"'), 401, error.code, error.message);
+      return refuse(error);
     }
+    services.keys.authenticate(authorization).then((caller) => {
+      request.caller = caller;
+      done();
+    }, refuse);
   };
   // Per key: requests are counted by the key they carry (callers without one are refused or, with
   // auth off, not limited), in this replica's memory. Only a refusal carries a header (Retry-After).

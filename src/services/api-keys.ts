@@ -56,6 +56,22 @@ function unauthenticated(message: string): HandledError {
   return new HandledError(ErrorCode.UNAUTHENTICATED, message);
 }
 
+const invalidKey = () => unauthenticated("The API key is not valid (unknown, revoked or expired).");
+
+/** The key of a `Bearer <key>` header; throws UNAUTHENTICATED for none or another form. */
+function keyOf(authorization: string | undefined): string {
+  if (!authorization) throw unauthenticated("This API needs a key: send `Authorization: Bearer <key>`.");
+  const key = /^Bearer\s+(\S+)\s*$/i.exec(authorization)?.[1];
+  if (!key || !KEY_FORMAT.test(key)) throw invalidKey();
+  return key;
+}
+
+/** The caller a key makes, whatever its state; undefined when its scopes grant nothing. */
+function callerOf(row: ApiKeyRow): Caller | undefined {
+  const can = highestScope(row.scopes);
+  return can ? { scope: { projectId: row.projectId }, can, keyId: row.id } : undefined;
+}
+
 /** The highest scope in a stored list (keys are made with one; an unknown entry grants nothing). */
 export function highestScope(scopes: readonly string[]): KeyScope | undefined {
   return [...KEY_SCOPES].reverse().find((scope) => scopes.includes(scope));
@@ -66,7 +82,7 @@ export function highestScope(scopes: readonly string[]): KeyScope | undefined {
  * request (through a short cache), revocable, expiring, and recording when they were last used.
  */
 export class ApiKeyService {
-  private readonly cache = new Map<string, { key: ApiKeyRow; until: number }>();
+  private readonly cache = new Map<string, { caller: Caller | undefined; row: ApiKeyRow; until: number }>();
   private readonly touched = new Map<string, number>();
   private readonly now: () => number;
 
@@ -148,27 +164,36 @@ export class ApiKeyService {
    * caller learns nothing about keys it does not hold).
    */
   async authenticate(authorization: string | undefined): Promise<Caller> {
-    if (!authorization) throw unauthenticated("This API needs a key: send `Authorization: Bearer <key>`.");
-    const match = /^Bearer\s+(\S+)\s*$/i.exec(authorization);
-    const key = match?.[1];
-    const invalid = unauthenticated("The API key is not valid (unknown, revoked or expired).");
-    if (!key || !KEY_FORMAT.test(key)) throw invalid;
+    const cached = this.fromCache(authorization);
+    if (cached) return cached;
+    const key = keyOf(authorization);
+    const row = await this.deps.keys.byHash(hashOf(key));
+    if (!row) throw invalidKey();
     const now = this.now();
-    // Cached by the key itself (held in memory only, like any request's header), so that a request
-    // with a recently checked key costs neither a hash nor a statement.
-    let cached = this.cache.get(key);
-    if (!cached || cached.until <= now) {
-      const row = await this.deps.keys.byHash(hashOf(key));
-      if (!row) throw invalid;
-      cached = { key: row, until: now + this.deps.cacheMs };
-      if (this.cache.size >= 10_000) this.cache.clear();
-      this.cache.set(key, cached);
-    }
-    const row = cached.key;
-    const can = highestScope(row.scopes);
-    if (row.revokedAt || (row.expiresAt && row.expiresAt.getTime() <= now) || !can) throw invalid;
+    const entry = { caller: callerOf(row), row, until: now + this.deps.cacheMs };
+    if (this.cache.size >= 10_000) this.cache.clear();
+    this.cache.set(key, entry);
+    return this.checked(entry, now);
+  }
+
+  /**
+   * The caller behind a header whose key was checked within HANDLED_AUTH_CACHE_MS, without waiting
+   * on anything; undefined when the key must be looked up (authenticate). Throws as authenticate.
+   * The cache is keyed by the key itself (in memory only, like any request's header): a request
+   * with a recently checked key costs neither a hash nor a statement.
+   */
+  fromCache(authorization: string | undefined): Caller | undefined {
+    const entry = this.cache.get(keyOf(authorization));
+    const now = this.now();
+    if (!entry || entry.until <= now) return undefined;
+    return this.checked(entry, now);
+  }
+
+  private checked(entry: { caller: Caller | undefined; row: ApiKeyRow }, now: number): Caller {
+    const { row, caller } = entry;
+    if (!caller || row.revokedAt || (row.expiresAt && row.expiresAt.getTime() <= now)) throw invalidKey();
     this.recordUse(row.id, now);
-    return { scope: { projectId: row.projectId }, can, keyId: row.id };
+    return caller;
   }
 
   /** Records a key's use, at most once a minute per key, without holding the request. */
