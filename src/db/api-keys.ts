@@ -32,13 +32,17 @@ export function apiKeyQueries(prisma: PrismaClient) {
       });
     },
 
-    /** Revokes a key of the scope's project (of any, without a scope); false when there is no such key. */
-    async revoke(id: string, at: Date, scope?: Scope): Promise<boolean> {
+    /**
+     * Revokes a key of the scope's project (of any, without a scope) that is not revoked yet;
+     * returns it as revoked, or null when there is no such key.
+     */
+    async revoke(id: string, at: Date, scope?: Scope): Promise<(ApiKeyRow & { project: { name: string } }) | null> {
       const { count } = await prisma.apiKey.updateMany({
         where: { id, ...(scope ? { projectId: scope.projectId } : {}), revokedAt: null },
         data: { revokedAt: at },
       });
-      return count === 1;
+      if (count !== 1) return null;
+      return prisma.apiKey.findUnique({ where: { id }, include: { project: { select: { name: true } } } });
     },
 
     /** Records that a key was used. */

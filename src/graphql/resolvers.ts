@@ -84,8 +84,7 @@ export const resolvers: Resolvers = {
     },
     revokeApiKey: async (_root, { id }, { keys, caller }) => {
       requireScope(caller, "admin");
-      if (!(await keys.revoke(id, caller.scope))) return null;
-      return (await keys.listIn(caller.scope)).find((key) => key.id === id) ?? null;
+      return (await keys.revoke(id, caller.scope)) ?? null;
     },
   },
 

@@ -5,6 +5,7 @@ import type { ApiKeyRow, Scope } from "../db/rows.js";
 import { ErrorCode, HandledError } from "../errors.js";
 import type { Logger } from "../logger.js";
 import { checkText } from "../validation.js";
+import { isUuid } from "./ids.js";
 
 /** What a key may do. Each includes the ones before it: write can read, admin can write. */
 export const KEY_SCOPES = ["read", "write", "admin"] as const;
@@ -150,12 +151,12 @@ export class ApiKeyService {
     return (await this.deps.keys.list(projectId)).map((row) => ({ ...this.infoOf(row), project: row.project.name }));
   }
 
-  /** Revokes a key (of the scope's project, when given); false when there is no such key still valid. */
-  async revoke(id: string, scope?: Scope): Promise<boolean> {
-    if (!/^[0-9a-f-]{36}$/i.test(id)) return false;
+  /** Revokes a key (of the scope's project, when given); its info as revoked, or undefined when there is no such key still valid. */
+  async revoke(id: string, scope?: Scope): Promise<KeyInfo | undefined> {
+    if (!isUuid(id)) return undefined;
     const revoked = await this.deps.keys.revoke(id, new Date(this.now()), scope);
     this.cache.clear();
-    return revoked;
+    return revoked ? { ...this.infoOf(revoked), project: revoked.project.name } : undefined;
   }
 
   /**
