@@ -16,6 +16,7 @@ import { createHandlerRegistry } from "./results/handler-registry.js";
 import { ResultStore } from "./results/result-store.js";
 import { ApiKeyService } from "./services/api-keys.js";
 import { FlowService } from "./services/flows.js";
+import { ReachService } from "./services/reach.js";
 import { StateService } from "./services/states.js";
 
 /** A running service. */
@@ -53,10 +54,12 @@ export function createServices(config: Config, database: Database, observability
     largeReadConcurrency: config.responses.largeReadConcurrency,
   });
   const { queries } = database;
+  const reach = new ReachService({ projects: queries.projects, registry, cacheMs: config.auth.cacheMs });
   return {
     queries,
     results,
-    flows: new FlowService({ flows: queries.flows, runs: queries.runs, registry, results, limits }),
+    reach,
+    flows: new FlowService({ flows: queries.flows, runs: queries.runs, registry, results, reach, limits }),
     keys: new ApiKeyService({
       keys: queries.apiKeys,
       projects: queries.projects,
@@ -67,6 +70,7 @@ export function createServices(config: Config, database: Database, observability
     states: new StateService({
       queries: queries.states,
       results,
+      reach,
       defaultHandler: config.defaultHandler,
       limits,
       logger: observability?.logger ?? silentLogger,

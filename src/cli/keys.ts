@@ -3,20 +3,16 @@
 //                 revoke <key id>
 // Manages API keys in the database of DATABASE_URL (the service's own). A key is printed once,
 // when it is made; only its hash is kept.
-import { pathToFileURL } from "node:url";
 import { parseArgs } from "node:util";
-import { loadConfig } from "../config/config.js";
-import { openDatabase } from "../db/database.js";
 import { HandledError } from "../errors.js";
 import { silentLogger } from "../logger.js";
 import { ApiKeyService, KEY_SCOPES, type KeyScope } from "../services/api-keys.js";
+import { runAsProgram, UsageError, withDatabase } from "./common.js";
 
 const USAGE = `Usage:
   npm run keys -- create --project <name> --scope ${KEY_SCOPES.join("|")} [--name <label>] [--expires-in-days <n>]
   npm run keys -- list [--project <name>]
   npm run keys -- revoke <key id>`;
-
-class UsageError extends Error {}
 
 /** Runs one command; its output goes to `print`. Throws UsageError, HandledError or the database's errors. */
 export async function runKeys(
@@ -36,10 +32,7 @@ export async function runKeys(
   });
   const [command, ...rest] = positionals;
   if (!command || !["create", "list", "revoke"].includes(command)) throw new UsageError(USAGE);
-  if (!env.DATABASE_URL) throw new UsageError("Set DATABASE_URL to the service's database: keys live there.");
-  const config = loadConfig(env);
-  const database = await openDatabase(config);
-  try {
+  await withDatabase(env, "keys", async (database, config) => {
     const keys = new ApiKeyService({
       keys: database.queries.apiKeys,
       projects: database.queries.projects,
@@ -79,22 +72,7 @@ export async function runKeys(
       if (!(await keys.revoke(id))) throw new HandledError("NOT_FOUND", `No valid key has the id "${id}".`);
       print(`Key ${id} is revoked.`);
     }
-  } finally {
-    await database.close();
-  }
+  });
 }
 
-// Run as a program (not when imported by the tests).
-if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  runKeys(process.argv.slice(2), process.env, (line) => console.log(line)).then(
-    () => process.exit(0),
-    (error: unknown) => {
-      console.error(
-        error instanceof UsageError || error instanceof HandledError
-          ? error.message
-          : `keys: ${(error as Error)?.message ?? error}`,
-      );
-      process.exit(error instanceof UsageError ? 2 : 1);
-    },
-  );
-}
+runAsProgram(import.meta.url, "keys", runKeys);

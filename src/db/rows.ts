@@ -7,6 +7,7 @@ import type {
   Flow,
   FlowRun,
   HandlerType,
+  ProjectPlace,
   Result,
   State,
   StateType,
@@ -17,6 +18,7 @@ import type {
 export type { HandlerType, StateType };
 
 export type ApiKeyRow = ApiKey;
+export type ProjectPlaceRow = ProjectPlace;
 export type FlowRow = Flow;
 export type TaskRow = Task;
 export type ResultRow = Result;

@@ -5,6 +5,7 @@ import { ResponseBudget, type ResponseBudgetLimits } from "../results/response-b
 import type { ResultStore } from "../results/result-store.js";
 import type { ApiKeyService, Caller } from "../services/api-keys.js";
 import type { FlowService } from "../services/flows.js";
+import type { ReachService } from "../services/reach.js";
 import type { StateService } from "../services/states.js";
 import { createLoaders, type Loaders } from "./loaders.js";
 
@@ -25,6 +26,8 @@ export interface Services {
   flows: FlowService;
   states: StateService;
   keys: ApiKeyService;
+  /** Where each project's handlers may go. */
+  reach: ReachService;
   defaultHandler: HandlerSpec;
   /** What one response may read from storage. */
   responseLimits: ResponseBudgetLimits;

@@ -173,15 +173,16 @@ export const resolvers: Resolvers = {
     },
     sizeBytes: (result) => (result.sizeBytes === null ? null : Number(result.sizeBytes)),
     // Read from storage only when selected; a failure is an error on this field alone.
-    value: (result, _args, { results, budget }) => results.read(result, budget),
-    preview: (result, { maxBytes }, { results, budget }) => {
+    value: async (result, _args, { results, budget, reach, scope }) =>
+      results.read(result, budget, await reach.of(scope)),
+    preview: async (result, { maxBytes }, { results, budget, reach, scope }) => {
       if (!Number.isInteger(maxBytes) || maxBytes < 1 || maxBytes > MAX_PREVIEW_BYTES) {
         throw new HandledError(
           ErrorCode.BAD_USER_INPUT,
           `"maxBytes" must be 1 to ${MAX_PREVIEW_BYTES}, not ${maxBytes}.`,
         );
       }
-      return results.preview(result, maxBytes, budget);
+      return results.preview(result, maxBytes, budget, await reach.of(scope));
     },
   },
 };

@@ -1,4 +1,5 @@
 import { z } from "zod";
+import type { Bounds } from "./bounds.js";
 import type { ResultHandler } from "./result-handler.js";
 
 /** The spec of a handler type: its name as `type`, and the config fields of its schema. */
@@ -44,17 +45,28 @@ export interface HandlerDefinition<
    */
   connect(settings: Settings): Options | undefined;
   /**
-   * Checks, without writing, that `spec` is within the server's reach: throws
-   * HANDLE_OUT_OF_BOUNDS for a directory or bucket it may not use, BAD_USER_INPUT for a spec that
-   * can never work (a LOCAL directory that is a file).
+   * The spec a project's place names, when it is one of this type's (`/data/a` for LOCAL,
+   * `s3://bucket/prefix` for S3); undefined otherwise. Its config is checked by `schema` after.
    */
-  checkReach(spec: SpecOf<T, Shape>, options: Options): Promise<void>;
+  fromPlace(place: string): unknown;
   /**
-   * A handler for `spec`. Throws HANDLE_OUT_OF_BOUNDS for what it can refuse at once (a bucket
-   * the server may not use); what can change under it (a directory) it checks on each use.
-   * The handler it returns may fail with its storage's own errors: see codeFailures.
+   * Where `spec` writes, as a place to compare with others (see Bounds): a directory's real path,
+   * a bucket URI without a trailing slash; undefined for a type that reaches nothing.
    */
-  create(spec: SpecOf<T, Shape>, options: Options): ResultHandler;
+  locate(spec: SpecOf<T, Shape>): Promise<string | undefined>;
+  /**
+   * Checks, without writing, that `spec` is within the server's reach and the caller's `bounds`:
+   * throws HANDLE_OUT_OF_BOUNDS for a directory or bucket it may not use, BAD_USER_INPUT for a
+   * spec that can never work (a LOCAL directory that is a file).
+   */
+  checkReach(spec: SpecOf<T, Shape>, options: Options, bounds?: Bounds): Promise<void>;
+  /**
+   * A handler for `spec`, held within the server's reach and the caller's `bounds`. Throws
+   * HANDLE_OUT_OF_BOUNDS for what it can refuse at once (a bucket the server may not use); what
+   * can change under it (a directory) it checks on each use. The handler it returns may fail
+   * with its storage's own errors: see codeFailures.
+   */
+  create(spec: SpecOf<T, Shape>, options: Options, bounds?: Bounds): ResultHandler;
 }
 
 /**

@@ -1,7 +1,14 @@
 import type { z } from "zod";
 import { ErrorCode, HandledError } from "../errors.js";
+import type { Bounds } from "./bounds.js";
 import type { HandlerDefinition, SpecOf } from "./handler-definition.js";
-import { definitionOf, type HandlerSettings, type HandlerSpec, type HandlerType } from "./handler-spec.js";
+import {
+  definitionOf,
+  type HandlerSettings,
+  type HandlerSpec,
+  type HandlerType,
+  parseHandlerSpec,
+} from "./handler-spec.js";
 import { HANDLER_DEFINITIONS } from "./handlers/index.js";
 import { type HandlerMetrics, observeHandler } from "./observed-handler.js";
 import type { ResultHandler } from "./result-handler.js";
@@ -15,6 +22,20 @@ export interface HandlerRegistryOptions {
   metrics?: HandlerMetrics;
 }
 
+/** Where one caller's handlers may go, by handler type (see Bounds); a type absent: wherever the server allows. */
+export type Reach = { readonly [T in HandlerType]?: Bounds };
+
+/** No bounds beyond the server's. */
+export const ANYWHERE: Reach = Object.freeze({});
+
+/** A place a project may be given, parsed: its handler type and where it is (see Bounds). */
+export interface Place {
+  type: HandlerType;
+  spec: HandlerSpec;
+  /** A directory's real path; a bucket URI without a trailing slash. */
+  location: string;
+}
+
 /**
  * Builds handlers from specs (from the API or a database row) and refuses any spec that points
  * outside the server's reach. Handlers are cheap and built for each use; SDK clients are made once.
@@ -24,14 +45,21 @@ export interface HandlerRegistry {
    * The handler for a spec, its storage failures coded (see codeFailures). Throws
    * HANDLE_OUT_OF_BOUNDS when the spec names something the server may not use.
    */
-  handlerFor(spec: HandlerSpec): Promise<ResultHandler>;
+  handlerFor(spec: HandlerSpec, reach?: Reach): Promise<ResultHandler>;
 
   /**
-   * Checks a spec is within the server's reach without using it, e.g. when a flow names it.
-   * Throws HANDLE_OUT_OF_BOUNDS for a directory or bucket the server may not reach, and
-   * BAD_USER_INPUT for a spec that cannot work (a LOCAL directory that is a file).
+   * Checks a spec is within the server's reach, and the caller's, without using it, e.g. when a
+   * flow names it. Throws HANDLE_OUT_OF_BOUNDS for a directory or bucket the server or the caller
+   * may not reach, and BAD_USER_INPUT for a spec that cannot work (a LOCAL directory that is a file).
    */
-  checkReach(spec: HandlerSpec): Promise<void>;
+  checkReach(spec: HandlerSpec, reach?: Reach): Promise<void>;
+
+  /**
+   * Parses a place a project may be given: an absolute directory, `s3://bucket[/prefix]` or
+   * `gs://bucket[/prefix]`. Throws BAD_USER_INPUT for anything else. Does not check the server
+   * may reach it (see checkReach).
+   */
+  locatePlace(place: string): Promise<Place>;
 }
 
 /**
@@ -43,8 +71,9 @@ export function createHandler<T extends string, Shape extends z.ZodRawShape, Opt
   definition: HandlerDefinition<T, Shape, unknown, Options> | HandlerDefinition<T, Shape, never, Options>,
   spec: SpecOf<T, Shape>,
   options: Options,
+  bounds?: Bounds,
 ): ResultHandler {
-  return codeFailures(definition.create(spec, options), {
+  return codeFailures(definition.create(spec, options, bounds), {
     noun: definition.noun,
     destination: definition.describe(spec),
     isMissing: definition.isMissing,
@@ -74,15 +103,28 @@ export function createHandlerRegistry(options: HandlerRegistryOptions): HandlerR
   }
 
   return {
-    async handlerFor(spec) {
+    async handlerFor(spec, reach) {
       const definition = general(spec.type);
-      const handler = createHandler(definition, spec as never, optionsOf(spec));
+      const handler = createHandler(definition, spec as never, optionsOf(spec), reach?.[spec.type]);
       return options.metrics
         ? observeHandler(handler, options.metrics, spec.type, definition.place(spec as never))
         : handler;
     },
-    async checkReach(spec) {
-      await general(spec.type).checkReach(spec as never, optionsOf(spec));
+    async checkReach(spec, reach) {
+      await general(spec.type).checkReach(spec as never, optionsOf(spec), reach?.[spec.type]);
+    },
+    async locatePlace(place) {
+      for (const definition of HANDLER_DEFINITIONS) {
+        const named = definition.fromPlace(place);
+        if (named === undefined) continue;
+        const spec = parseHandlerSpec(named);
+        const location = await general(spec.type).locate(spec as never);
+        if (location !== undefined) return { type: spec.type, spec, location };
+      }
+      throw new HandledError(
+        ErrorCode.BAD_USER_INPUT,
+        `"${place}" is not a place: give an absolute directory, s3://bucket[/prefix] or gs://bucket[/prefix].`,
+      );
     },
   };
 }

@@ -2,7 +2,7 @@ import { StringDecoder } from "node:string_decoder";
 import pLimit, { type LimitFunction } from "p-limit";
 import { ErrorCode, HandledError } from "../errors.js";
 import { checkJsonDepth, checkText } from "../validation.js";
-import type { HandlerRegistry } from "./handler-registry.js";
+import type { HandlerRegistry, Reach } from "./handler-registry.js";
 import { type HandlerSpec, type HandlerType, parseHandlerSpec, specFromRow } from "./handler-spec.js";
 import type { ResponseBudget } from "./response-budget.js";
 import type { Handle, ResultHandler } from "./result-handler.js";
@@ -84,40 +84,40 @@ export class ResultStore {
     return { json };
   }
 
-  /** Writes an encoded value through the handler of `spec`; returns what to store. */
-  async write(spec: HandlerSpec, value: EncodedValue): Promise<StoredHandle> {
-    const handler = await this.options.registry.handlerFor(spec);
+  /** Writes an encoded value through the handler of `spec`, within `reach`; returns what to store. */
+  async write(spec: HandlerSpec, value: EncodedValue, reach: Reach): Promise<StoredHandle> {
+    const handler = await this.options.registry.handlerFor(spec, reach);
     return { spec, handle: await handler.write(value.json), sizeBytes: value.json.length };
   }
 
   /**
    * Checks a result a client wrote itself: its handler must be valid and within the server's
-   * reach, and its handle of that handler's form and inside it. Returns what to store.
+   * reach and the caller's, and its handle of that handler's form and inside it. Returns what to store.
    */
-  async verifyHandled(handlerInput: unknown, handle: string): Promise<StoredHandle> {
+  async verifyHandled(handlerInput: unknown, handle: string, reach: Reach): Promise<StoredHandle> {
     const spec = parseHandlerSpec(handlerInput);
     // A JSON handle is the value itself, bounded by the JSON handler's size limit instead.
     checkText(handle, "A handle", spec.type === "JSON" ? Number.POSITIVE_INFINITY : this.options.maxHandleLength);
-    const handler = await this.options.registry.handlerFor(spec);
+    const handler = await this.options.registry.handlerFor(spec, reach);
     const { sizeBytes } = await handler.verifyHandle(handle);
     return { spec, handle, sizeBytes };
   }
 
   /** Best-effort removal of what `write` wrote, for a request that records nothing. */
-  async discard(written: readonly StoredHandle[]): Promise<void> {
+  async discard(written: readonly StoredHandle[], reach: Reach): Promise<void> {
     await Promise.allSettled(
-      written.map(async ({ spec, handle }) => (await this.options.registry.handlerFor(spec)).delete?.(handle)),
+      written.map(async ({ spec, handle }) => (await this.options.registry.handlerFor(spec, reach)).delete?.(handle)),
     );
   }
 
   /**
-   * Reads a stored result's value through the handler that wrote it, once its size is taken
-   * from the request's budget. Throws RESULT_NOT_HANDLED, RESPONSE_TOO_LARGE,
+   * Reads a stored result's value through the handler that wrote it, within `reach`, once its
+   * size is taken from the request's budget. Throws RESULT_NOT_HANDLED, RESPONSE_TOO_LARGE,
    * HANDLE_OUT_OF_BOUNDS, RESULT_NOT_FOUND, RESULT_READ_FAILED, STORE_TIMEOUT or
    * RESULT_CORRUPT (not JSON, larger than its recorded size, or nested deeper than values may be).
    */
-  async read(row: ResultRow, budget: ResponseBudget): Promise<unknown> {
-    const handler = await this.handlerOf(row);
+  async read(row: ResultRow, budget: ResponseBudget, reach: Reach): Promise<unknown> {
+    const handler = await this.handlerOf(row, reach);
     // Results recorded before sizes were kept are asked for theirs (a stat, a HEAD).
     const size = row.sizeBytes === null ? (await handler.verifyHandle(row.handle)).sizeBytes : Number(row.sizeBytes);
     budget.reserve(size);
@@ -152,8 +152,8 @@ export class ResultStore {
    * cut back to whole characters, once they are taken from the request's budget. Fails as
    * `read` does, but never with RESULT_CORRUPT: a preview is text, not a parsed value.
    */
-  async preview(row: ResultRow, maxBytes: number, budget: ResponseBudget): Promise<ResultPreview> {
-    const handler = await this.handlerOf(row);
+  async preview(row: ResultRow, maxBytes: number, budget: ResponseBudget, reach: Reach): Promise<ResultPreview> {
+    const handler = await this.handlerOf(row, reach);
     budget.reserve(row.sizeBytes === null ? maxBytes : Math.min(maxBytes, Number(row.sizeBytes)));
     // One byte more than asked tells whether the text goes on.
     const start = await handler.readStart(row.handle, maxBytes + 1);
@@ -162,7 +162,7 @@ export class ResultStore {
     return { text, truncated: start.length > maxBytes };
   }
 
-  private async handlerOf(row: ResultRow): Promise<ResultHandler> {
+  private async handlerOf(row: ResultRow, reach: Reach): Promise<ResultHandler> {
     if (!row.handled) {
       throw new HandledError(
         ErrorCode.RESULT_NOT_HANDLED,
@@ -175,6 +175,6 @@ export class ResultStore {
     } catch (cause) {
       throw new HandledError(ErrorCode.RESULT_READ_FAILED, "The stored handler of this result is invalid.", { cause });
     }
-    return this.options.registry.handlerFor(spec);
+    return this.options.registry.handlerFor(spec, reach);
   }
 }

@@ -3,11 +3,12 @@ import type { FlowCursor, FlowQueries, HandlerColumns, NewFlowRow } from "../db/
 import type { FlowRow, FlowRunRow, Scope } from "../db/rows.js";
 import type { NewParameterResult, RunQueries } from "../db/runs.js";
 import { ErrorCode, HandledError } from "../errors.js";
-import type { HandlerRegistry } from "../results/handler-registry.js";
+import { ANYWHERE, type HandlerRegistry, type Reach } from "../results/handler-registry.js";
 import { type HandlerSpec, handlerConfigOf, parseHandlerSpec } from "../results/handler-spec.js";
 import type { ResultStore } from "../results/result-store.js";
 import { checkText } from "../validation.js";
 import { isUuid } from "./ids.js";
+import type { ReachService } from "./reach.js";
 
 /** A task of a new flow. */
 export interface NewTask {
@@ -34,6 +35,8 @@ export interface FlowServiceDeps {
   runs: RunQueries;
   registry: HandlerRegistry;
   results: ResultStore;
+  /** Where each project's handlers may go. */
+  reach: Pick<ReachService, "of">;
   limits: Pick<InputLimits, "maxNameLength" | "maxTasksPerFlow">;
 }
 
@@ -71,7 +74,8 @@ export class FlowService {
         `A flow may have at most ${maxTasksPerFlow} tasks (HANDLED_MAX_TASKS_PER_FLOW); this one has ${input.tasks.length}.`,
       );
     }
-    const flowSpec = await this.checkHandler(input.handler);
+    const reach = await this.deps.reach.of(scope);
+    const flowSpec = await this.checkHandler(input.handler, reach);
     const seen = new Set<string>();
     const tasks: NewFlowRow["tasks"] = [];
     for (const task of input.tasks) {
@@ -80,7 +84,7 @@ export class FlowService {
         throw new HandledError(ErrorCode.BAD_USER_INPUT, `The task name "${taskName}" is used twice in this flow.`);
       }
       seen.add(taskName);
-      const spec = await this.checkHandler(task.handler);
+      const spec = await this.checkHandler(task.handler, reach);
       tasks.push({ name: taskName, isParameter: task.isParameter ?? false, ...handlerColumns(spec) });
     }
     return this.deps.flows.create(scope, { name, ...handlerColumns(flowSpec), tasks });
@@ -116,7 +120,8 @@ export class FlowService {
     // writing them touches no storage and there is nothing to undo if the insert fails.
     const results = new Map<string, NewParameterResult>();
     for (const [name, value] of values) {
-      const stored = await this.deps.results.write({ type: "JSON" }, this.deps.results.encode(value));
+      // The JSON handler reaches nothing: no bounds apply.
+      const stored = await this.deps.results.write({ type: "JSON" }, this.deps.results.encode(value), ANYWHERE);
       const { handle, sizeBytes } = stored;
       results.set(taskIds.get(name)!, {
         handlerType: stored.spec.type,
@@ -128,10 +133,10 @@ export class FlowService {
     return this.deps.runs.create(flow.id, [...taskIds.values()], results);
   }
 
-  private async checkHandler(input: unknown): Promise<HandlerSpec | undefined> {
+  private async checkHandler(input: unknown, reach: Reach): Promise<HandlerSpec | undefined> {
     if (input === undefined || input === null) return undefined;
     const spec = parseHandlerSpec(input);
-    await this.deps.registry.checkReach(spec);
+    await this.deps.registry.checkReach(spec, reach);
     return spec;
   }
 }

@@ -13,11 +13,13 @@ import type {
 } from "../db/states.js";
 import { ErrorCode, HandledError } from "../errors.js";
 import type { Logger } from "../logger.js";
+import type { Reach } from "../results/handler-registry.js";
 import { type HandlerSpec, handlerConfigOf } from "../results/handler-spec.js";
 import { resolveResultHandler } from "../results/resolve-handler.js";
 import type { EncodedValue, ResultStore, StoredHandle } from "../results/result-store.js";
 import { checkText } from "../validation.js";
 import { isUuid } from "./ids.js";
+import type { ReachService } from "./reach.js";
 
 /** A state's result: a raw `value` (null included) or a result the client already handled. */
 export interface ResultInput {
@@ -50,6 +52,8 @@ export interface StateServiceDeps {
   /** A batch is two statements: one loads its task runs, one records it (db/states). */
   queries: Pick<StateQueries, "loadTaskRunsForChange" | "recordStateBatch" | "resolveBatchCommit">;
   results: ResultStore;
+  /** Where each project's handlers may go. */
+  reach: Pick<ReachService, "of">;
   defaultHandler: HandlerSpec;
   limits: Pick<InputLimits, "maxBatchSize" | "maxNameLength" | "maxMessageLength">;
   logger: Logger;
@@ -108,12 +112,15 @@ export class StateService {
     const loaded = await this.loadTaskRuns(scope, [...ids, ...upstreamIds], upstreamIds, keyed);
     const replay = replayOf(changes, loaded);
     if (replay) return replay;
+    const reach = await this.deps.reach.of(scope);
     for (const change of changes) {
       const run = loaded.get(change.taskRunId)!;
       // Checked before anything is written, and again when the batch is recorded.
       if (run.version !== change.version) throw versionMismatch(change.taskRunId, change.version, run.version);
     }
-    const plans = await Promise.all(changes.map((change) => this.planResult(change, loaded.get(change.taskRunId)!)));
+    const plans = await Promise.all(
+      changes.map((change) => this.planResult(change, loaded.get(change.taskRunId)!, reach)),
+    );
     const batchResults = new Map(
       plans.flatMap((plan) => (plan.result ? [[plan.change.taskRunId, plan.result.id] as const] : [])),
     );
@@ -125,9 +132,9 @@ export class StateService {
     const written: StoredHandle[] = [];
     let results: StateBatch["results"];
     try {
-      results = await this.writeResults(newResults, written);
+      results = await this.writeResults(newResults, written, reach);
     } catch (error) {
-      await this.deps.results.discard(written);
+      await this.deps.results.discard(written, reach);
       throw error;
     }
     const batch: StateBatch = {
@@ -144,10 +151,10 @@ export class StateService {
       results,
       cachedInputs: plans.flatMap(({ stateId, cachedInputs }) => cachedInputs.map((input) => ({ stateId, ...input }))),
     };
-    const outcome = await this.recordOrResolve(batch, written);
+    const outcome = await this.recordOrResolve(batch, written, reach);
     if (!outcome.recorded) {
       // Known not recorded: what this call wrote is referenced by nothing.
-      await this.deps.results.discard(written);
+      await this.deps.results.discard(written, reach);
       // A retry that raced the call it repeats, and lost: answer with what that call recorded.
       const raced = keyed.length > 0 ? replayOf(changes, await this.loadTaskRuns(scope, ids, [], keyed)) : undefined;
       if (raced) return raced;
@@ -166,7 +173,11 @@ export class StateService {
    * logged for the sweeper) and the call fails with DATABASE_UNAVAILABLE, to be retried with
    * the same idempotency keys.
    */
-  private async recordOrResolve(batch: StateBatch, written: readonly StoredHandle[]): Promise<RecordOutcome> {
+  private async recordOrResolve(
+    batch: StateBatch,
+    written: readonly StoredHandle[],
+    reach: Reach,
+  ): Promise<RecordOutcome> {
     try {
       return await this.deps.queries.recordStateBatch(batch);
     } catch (error) {
@@ -179,7 +190,7 @@ export class StateService {
         return { recorded: true };
       }
       if (outcome === "not-recorded") {
-        await this.deps.results.discard(written);
+        await this.deps.results.discard(written, reach);
         throw error;
       }
       const kept = written.filter((stored) => stored.spec.type !== "JSON").map((stored) => stored.handle);
@@ -237,11 +248,12 @@ export class StateService {
   private async writeResults(
     newResults: readonly NewResult[],
     written: StoredHandle[],
+    reach: Reach,
   ): Promise<StateBatch["results"]> {
     const settled = await Promise.allSettled(
       newResults.map(async ({ source }) => {
         if ("stored" in source) return source.stored;
-        const stored = await this.deps.results.write(source.spec, source.value);
+        const stored = await this.deps.results.write(source.spec, source.value, reach);
         written.push(stored);
         return stored;
       }),
@@ -256,7 +268,7 @@ export class StateService {
   }
 
   /** Checks an entry's own result and works out what it will store; writes nothing. */
-  private async planResult(change: StateChange, run: TaskRunForChange): Promise<Plan> {
+  private async planResult(change: StateChange, run: TaskRunForChange, reach: Reach): Promise<Plan> {
     const { results, defaultHandler } = this.deps;
     const plan: Plan = { change, stateId: randomUUID(), cachedInputs: [] };
     const result = change.state.result;
@@ -271,7 +283,7 @@ export class StateService {
       plan.result = {
         id: randomUUID(),
         source: result.handled
-          ? { stored: await results.verifyHandled(result.handled.handler, result.handled.handle) }
+          ? { stored: await results.verifyHandled(result.handled.handler, result.handled.handle, reach) }
           : { spec: resolveResultHandler(run.task, run.flow, defaultHandler), value: results.encode(result.value) },
       };
     }

@@ -1,8 +1,13 @@
 import { createHash } from "node:crypto";
+import { mkdir, mkdtemp, realpath, rm, symlink } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { basename, dirname, join } from "node:path";
 import { buildSchema, isObjectType } from "graphql";
 import { createClient, HandledApiError, type Operation } from "handled/client";
 import { describe, expect } from "vitest";
 import { runKeys } from "../../src/cli/keys.js";
+import { runProjects } from "../../src/cli/projects.js";
+import { HandledError } from "../../src/errors.js";
 import type { TestApp } from "../support/app.js";
 import {
   CreateApiKey,
@@ -55,11 +60,29 @@ async function refusal<R, V>(client: ReturnType<typeof createClient>, operation:
   throw new Error("expected the operation to be refused");
 }
 
-const test = apiTest.override("env", { scope: "file" }, async () => ({
-  HANDLED_AUTH: "required",
-  HANDLED_AUTH_CACHE_MS: "0",
-  HANDLED_RATE_LIMIT_PER_MINUTE: "40",
-}));
+/** Directories the service may use: projects are given places under it. */
+let root = "";
+
+const test = apiTest.override("env", { scope: "file" }, async ({ s3 }, { onCleanup }) => {
+  root = await realpath(await mkdtemp(join(tmpdir(), "handled-places-")));
+  onCleanup(() => rm(root, { recursive: true, force: true }));
+  await s3.createBucket("shared");
+  return {
+    ...s3.env(["shared"]),
+    HANDLED_LOCAL_DIRS: root,
+    HANDLED_AUTH: "required",
+    HANDLED_AUTH_CACHE_MS: "0",
+    HANDLED_RATE_LIMIT_PER_MINUTE: "40",
+  };
+});
+
+/** Runs the projects CLI (npm run projects -- ...) as the service's operator would; returns what it printed. */
+async function projects(t: TestApp, env: Record<string, string>, ...argv: string[]): Promise<string[]> {
+  const lines: string[] = [];
+  const serviceEnv = { ...env, DATABASE_URL: t.config.databaseUrl, HANDLED_DATA_DIR: t.config.dataDir };
+  await runProjects(argv, serviceEnv, (line) => lines.push(line));
+  return lines;
+}
 
 describe("API keys", () => {
   test("refuse a request without a key, with a malformed or an unknown one, with 401 UNAUTHENTICATED", async ({
@@ -190,10 +213,16 @@ describe("API keys", () => {
 // rows. Each must answer as for an id that does not exist, and change nothing. A field without a
 // case here fails the suite.
 describe("projects", () => {
-  type Case = (
-    b: ReturnType<typeof as>,
-    a: { flowId: string; flowRunId: string; taskRunId: string; keyId: string },
-  ) => Promise<void>;
+  /** A's ids and handles: its flow, run, a task run, a key, a file and an object its results are in. */
+  interface OfA {
+    flowId: string;
+    flowRunId: string;
+    taskRunId: string;
+    keyId: string;
+    file: string;
+    object: string;
+  }
+  type Case = (b: ReturnType<typeof as>, a: OfA) => Promise<void>;
   const missing = "00000000-0000-4000-8000-000000000000";
   const cases: Record<string, Case> = {
     "Query.flows": async (b, a) => {
@@ -227,6 +256,22 @@ describe("projects", () => {
     "Mutation.createFlow": async (b) => {
       // What B makes is B's: A does not see it (checked below, through A's list).
       await b.ok(CreateFlow, { input: { name: "b's own", tasks: [] } });
+      // A's places are A's alone, at the flow's level and the task's.
+      for (const handler of [
+        { type: "LOCAL" as const, dir: join(root, "a") },
+        { type: "LOCAL" as const, dir: join(root, "a", "deeper") },
+        { type: "S3" as const, bucket: "shared", prefix: "a" },
+        { type: "S3" as const, bucket: "shared", prefix: "a/deeper" },
+      ]) {
+        const asFlow = await refusal(b.client, CreateFlow, { input: { name: "into a's", handler, tasks: [] } });
+        const asTask = await refusal(b.client, CreateFlow, {
+          input: { name: "into a's", tasks: [{ name: "t", handler }] },
+        });
+        expect({ handler, codes: [...asFlow.codes, ...asTask.codes] }).toEqual({
+          handler,
+          codes: ["HANDLE_OUT_OF_BOUNDS", "HANDLE_OUT_OF_BOUNDS"],
+        });
+      }
     },
     "Mutation.createFlowRun": async (b, a) => {
       const theirs = await refusalWithMessage(b, CreateFlowRun, { input: { flowId: a.flowId } });
@@ -251,6 +296,18 @@ describe("projects", () => {
         expect(theirs.codes).toEqual(["NOT_FOUND"]);
         expect(theirs.message).toBe(`No task run has the id "${a.taskRunId}".`);
       }
+      // A result B says it wrote itself may not point at A's file or object, through a handler
+      // whose place holds A's.
+      const x = own.taskRuns.x!;
+      for (const handled of [
+        { handler: { type: "LOCAL" as const, dir: root }, handle: a.file },
+        { handler: { type: "S3" as const, bucket: "shared" }, handle: a.object },
+      ]) {
+        const theirs = await refusalWithMessage(b, SetTaskRunStates, {
+          input: [{ taskRunId: x.id, version: x.version, state: { type: "SUCCESS", result: { handled } } }],
+        });
+        expect({ handled, codes: theirs.codes }).toEqual({ handled, codes: ["HANDLE_OUT_OF_BOUNDS"] });
+      }
     },
   };
 
@@ -265,7 +322,7 @@ describe("projects", () => {
     throw new Error("expected the operation to be refused");
   }
 
-  test("keep every root field within the caller's project", async ({ t }) => {
+  test("keep every root field within the caller's project, and its places", async ({ t, env }) => {
     const schema = buildSchema(
       (await import("node:fs")).readFileSync(new URL("../../schema.graphql", import.meta.url), "utf8"),
     );
@@ -276,12 +333,43 @@ describe("projects", () => {
     expect(Object.keys(cases).sort()).toEqual(fields.sort());
 
     const aKey = await makeKey(t, "project-a", "admin");
+    await projects(t, env, "places", "project-a", join(root, "a"), "s3://shared/a");
     const a = as(t, aKey.key);
     const b = as(t, (await makeKey(t, "project-b", "admin")).key);
-    const run = await startRun(a, { name: "a's flow", tasks: [{ name: "p", isParameter: true }, { name: "w" }] }, [
-      { name: "p", value: "secret of a" },
-    ]);
-    const ids = { flowId: run.flowId, flowRunId: run.flowRunId, taskRunId: run.taskRuns.w!.id, keyId: aKey.id };
+    const run = await startRun(
+      a,
+      {
+        name: "a's flow",
+        tasks: [
+          { name: "p", isParameter: true },
+          { name: "w", handler: { type: "LOCAL", dir: join(root, "a") } },
+          { name: "s", handler: { type: "S3", bucket: "shared", prefix: "a/runs" } },
+        ],
+      },
+      [{ name: "p", value: "secret of a" }],
+    );
+    const { setTaskRunStates: written } = await a.ok(SetTaskRunStates, {
+      input: ["w", "s"].map((name) => ({
+        taskRunId: run.taskRuns[name]!.id,
+        version: 1,
+        state: { type: "SUCCESS" as const, result: { value: `${name}: secret of a` } },
+      })),
+    });
+    const [file, object] = written.map((taskRun) => {
+      const result = taskRun.state.result;
+      if (result.__typename !== "Result") throw new Error("expected a result");
+      return result.handle;
+    }) as [string, string];
+    expect(file.startsWith(join(root, "a"))).toBe(true);
+    expect(object).toMatch(/^s3:\/\/shared\/a\/runs\//);
+    const ids = {
+      flowId: run.flowId,
+      flowRunId: run.flowRunId,
+      taskRunId: run.taskRuns.w!.id,
+      keyId: aKey.id,
+      file,
+      object,
+    };
     // A's rows: its flow, its task runs, their states and results.
     const aRows = async () => [
       await t.sql(`SELECT * FROM flow WHERE id = $1`, [run.flowId]),
@@ -302,5 +390,132 @@ describe("projects", () => {
     expect(apiKeys.map((key) => key.id)).toEqual([aKey.id]);
     const { flows } = await a.ok(ListFlows, { first: 500 });
     expect(flows.nodes.map((flow) => flow.name)).toEqual(["a's flow"]);
+  });
+});
+
+describe("project places", () => {
+  /** The CLI's refusal of a command: the error's code and message. */
+  async function refused(run: Promise<unknown>) {
+    const error = await run.then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    if (!(error instanceof HandledError)) throw new Error(`expected a HandledError, got ${String(error)}`);
+    return { code: error.code, message: error.message };
+  }
+
+  test("are given by the CLI within the server's reach, one project each", async ({ t, env }) => {
+    expect(await projects(t, env, "places", "project-c", join(root, "c"), "s3://shared/c")).toEqual([
+      `Project project-c may use only ${join(root, "c")}, s3://shared/c; no other project may use them.`,
+    ]);
+    const before = await projects(t, env, "list");
+    expect(before).toContain(`project-c\t${join(root, "c")}\ts3://shared/c`);
+
+    const refusals = {
+      outsideTheServer: await refused(projects(t, env, "places", "project-d", "/etc")),
+      aBucketItMayNotUse: await refused(projects(t, env, "places", "project-d", "s3://other/d")),
+      notAPlace: await refused(projects(t, env, "places", "project-d", "relative/dir")),
+      insideAnothers: await refused(projects(t, env, "places", "project-d", join(root, "c", "d"))),
+      aroundAnothers: await refused(projects(t, env, "places", "project-d", root)),
+      anothersBucketPrefix: await refused(projects(t, env, "places", "project-d", "s3://shared")),
+      overlappingEachOther: await refused(
+        projects(t, env, "places", "project-d", join(root, "d"), join(root, "d", "x")),
+      ),
+    };
+    expect(Object.fromEntries(Object.entries(refusals).map(([what, { code }]) => [what, code]))).toEqual({
+      outsideTheServer: "HANDLE_OUT_OF_BOUNDS",
+      aBucketItMayNotUse: "HANDLE_OUT_OF_BOUNDS",
+      notAPlace: "BAD_USER_INPUT",
+      insideAnothers: "BAD_USER_INPUT",
+      aroundAnothers: "BAD_USER_INPUT",
+      anothersBucketPrefix: "BAD_USER_INPUT",
+      overlappingEachOther: "BAD_USER_INPUT",
+    });
+    expect(refusals.insideAnothers.message).toContain("a place of another project");
+    expect(await projects(t, env, "list")).toEqual(before);
+  });
+
+  test("hold a project within its places, in every handler type but JSON", async ({ t, env }) => {
+    const c = as(t, (await makeKey(t, "project-e", "write")).key);
+    await projects(t, env, "places", "project-e", join(root, "e"));
+    const run = await startRun(c, {
+      name: "held",
+      tasks: [
+        { name: "own", handler: { type: "LOCAL", dir: join(root, "e", "runs") } },
+        { name: "json", handler: { type: "JSON" } },
+        { name: "default" },
+      ],
+    });
+    const values = await c.ok(SetTaskRunStates, {
+      input: ["own", "json"].map((name) => ({
+        taskRunId: run.taskRuns[name]!.id,
+        version: 1,
+        state: { type: "SUCCESS" as const, result: { value: { name } } },
+      })),
+    });
+    expect(values.setTaskRunStates.map((taskRun) => taskRun.state.type)).toEqual(["SUCCESS", "SUCCESS"]);
+    const { taskRun } = await c.ok(GetTaskRun, { id: run.taskRuns.own!.id });
+    expect(taskRun?.state.result).toMatchObject({ value: { name: "own" } });
+
+    // The server's default directory is not one of its places, nor is any bucket.
+    const viaDefault = await refusal(c.client, SetTaskRunStates, {
+      input: [{ taskRunId: run.taskRuns.default!.id, version: 1, state: { type: "SUCCESS", result: { value: 1 } } }],
+    });
+    expect(viaDefault.codes).toEqual(["HANDLE_OUT_OF_BOUNDS"]);
+    for (const handler of [
+      { type: "LOCAL" as const, dir: root },
+      { type: "S3" as const, bucket: "shared", prefix: "e" },
+    ]) {
+      const refusedFlow = await refusal(c.client, CreateFlow, { input: { name: "elsewhere", handler, tasks: [] } });
+      expect({ handler, codes: refusedFlow.codes }).toEqual({ handler, codes: ["HANDLE_OUT_OF_BOUNDS"] });
+    }
+  });
+
+  test("keep others out through a symlink, and let them use what is around", async ({ t, env }) => {
+    await projects(t, env, "places", "project-f", join(root, "f"));
+    const f = as(t, (await makeKey(t, "project-f", "write")).key);
+    const g = as(t, (await makeKey(t, "project-g", "write")).key);
+    const ofF = await startRun(f, {
+      name: "f",
+      tasks: [{ name: "x", handler: { type: "LOCAL", dir: join(root, "f") } }],
+    });
+    const { setTaskRunStates } = await f.ok(SetTaskRunStates, {
+      input: [{ taskRunId: ofF.taskRuns.x!.id, version: 1, state: { type: "SUCCESS", result: { value: "f's" } } }],
+    });
+    const result = setTaskRunStates[0]!.state.result;
+    if (result.__typename !== "Result") throw new Error("expected a result");
+    await mkdir(join(root, "g-links"), { recursive: true });
+    await symlink(join(root, "f"), join(root, "g-links", "to-f"));
+
+    // G, held nowhere, writes beside F's directory, but reads nothing of it, even through a link.
+    const ofG = await startRun(g, { name: "g", tasks: [{ name: "x", handler: { type: "LOCAL", dir: root } }] });
+    const x = ofG.taskRuns.x!;
+    const through = await refusal(g.client, SetTaskRunStates, {
+      input: [
+        {
+          taskRunId: x.id,
+          version: 1,
+          state: {
+            type: "SUCCESS",
+            result: {
+              handled: {
+                handler: { type: "LOCAL", dir: root },
+                handle: join(root, "g-links", "to-f", basename(result.handle)),
+              },
+            },
+          },
+        },
+      ],
+    });
+    expect(through.codes).toEqual(["HANDLE_OUT_OF_BOUNDS"]);
+    const viaLink = await refusal(g.client, CreateFlow, {
+      input: { name: "linked", handler: { type: "LOCAL", dir: join(root, "g-links", "to-f") }, tasks: [] },
+    });
+    expect(viaLink.codes).toEqual(["HANDLE_OUT_OF_BOUNDS"]);
+    const { setTaskRunStates: beside } = await g.ok(SetTaskRunStates, {
+      input: [{ taskRunId: x.id, version: 1, state: { type: "SUCCESS", result: { value: "g's" } } }],
+    });
+    const own = beside[0]!.state.result;
+    expect(own.__typename === "Result" && dirname(own.handle)).toBe(root);
   });
 });

@@ -2,7 +2,7 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createHandlerRegistry, type HandlerRegistry } from "../../src/results/handler-registry.js";
+import { ANYWHERE, createHandlerRegistry, type HandlerRegistry } from "../../src/results/handler-registry.js";
 import { ResponseBudget } from "../../src/results/response-budget.js";
 import type { ResultHandler } from "../../src/results/result-handler.js";
 import { type ResultRow, ResultStore } from "../../src/results/result-store.js";
@@ -44,7 +44,7 @@ describe("reads of large values", () => {
   afterAll(() => rm(dir, { recursive: true, force: true }));
 
   async function stored(value: unknown): Promise<ResultRow> {
-    const written = await store.write({ type: "LOCAL", dir }, store.encode(value));
+    const written = await store.write({ type: "LOCAL", dir }, store.encode(value), ANYWHERE);
     return {
       handlerType: "LOCAL",
       handlerConfig: { dir },
@@ -60,7 +60,7 @@ describe("reads of large values", () => {
     const rows = await Promise.all(Array.from({ length: 8 }, (_, i) => stored("L".repeat(2000 + i))));
     mostInFlight = 0;
 
-    const values = await Promise.all(rows.map((row) => store.read(row, budget())));
+    const values = await Promise.all(rows.map((row) => store.read(row, budget(), ANYWHERE)));
 
     expect(values.map((value) => (value as string).length)).toEqual(rows.map((_, i) => 2000 + i));
     expect(mostInFlight).toBe(2);
@@ -70,7 +70,7 @@ describe("reads of large values", () => {
     const rows = await Promise.all(Array.from({ length: 8 }, (_, i) => stored(i)));
     mostInFlight = 0;
 
-    await Promise.all(rows.map((row) => store.read(row, budget())));
+    await Promise.all(rows.map((row) => store.read(row, budget(), ANYWHERE)));
 
     expect(mostInFlight).toBe(8);
   });

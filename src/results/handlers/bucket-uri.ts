@@ -1,6 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { z } from "zod";
 import { ErrorCode, HandledError } from "../../errors.js";
+import { type Bounds, checkBounds } from "../bounds.js";
 
 /** Where an object lives: the parts of an `s3://bucket/key` or `gs://bucket/key` handle. */
 export interface ObjectLocation {
@@ -14,15 +15,17 @@ export function newObjectKey(prefix: string | undefined): string {
 }
 
 /**
- * Parses a bucket handle and checks it names this handler's bucket and a key under its prefix.
- * Throws BAD_USER_INPUT when the handle is not a `<scheme>://bucket/key` URI, and
- * HANDLE_OUT_OF_BOUNDS when it names another bucket or a key outside the prefix.
+ * Parses a bucket handle and checks it names this handler's bucket and a key under its prefix,
+ * within the caller's bounds. Throws BAD_USER_INPUT when the handle is not a `<scheme>://bucket/key`
+ * URI, and HANDLE_OUT_OF_BOUNDS when it names another bucket, a key outside the prefix or a
+ * place of another project.
  */
 export function locateObject(
   handle: string,
   scheme: "s3" | "gs",
   bucket: string,
   prefix: string | undefined,
+  bounds?: Bounds,
 ): ObjectLocation {
   const match = new RegExp(`^${scheme}://([^/]+)/(.+)$`).exec(handle);
   if (!match) {
@@ -48,6 +51,8 @@ export function locateObject(
       `The key "${key}" is outside this handler's prefix "${prefix ?? ""}".`,
     );
   }
+  // The handler's prefix may hold another project's (a prefix of its own, below).
+  checkBounds(handle, bounds, `The handle "${handle}"`);
   return { bucket, key };
 }
 
@@ -68,17 +73,40 @@ const prefix = z
 /** The config of a bucket handler type: a bucket, and a prefix its keys are written under. */
 export const bucketConfig = { bucket, prefix };
 
-/** Throws HANDLE_OUT_OF_BOUNDS unless `bucket` is one of the buckets the server may use. */
-export function checkBucket(store: string, bucket: string, buckets: readonly string[]): void {
-  if (!buckets.includes(bucket)) {
+/**
+ * Throws HANDLE_OUT_OF_BOUNDS unless `bucket` is one of the buckets the server may use, and the
+ * spec's place is within the caller's bounds.
+ */
+export function checkBucket(
+  scheme: "s3" | "gs",
+  spec: { bucket: string; prefix?: string | undefined },
+  buckets: readonly string[],
+  bounds: Bounds | undefined,
+): void {
+  const store = scheme === "s3" ? "S3" : "GCS";
+  if (!buckets.includes(spec.bucket)) {
     throw new HandledError(
       ErrorCode.HANDLE_OUT_OF_BOUNDS,
-      `The ${store} bucket "${bucket}" is not one this server may read and write.`,
+      `The ${store} bucket "${spec.bucket}" is not one this server may read and write.`,
     );
   }
+  const place = bucketLocation(scheme, spec);
+  checkBounds(place, bounds, `The ${store} place "${place}"`);
 }
 
 /** Where a bucket handler writes, as a URI: `s3://bucket/prefix`. */
 export function bucketPlace(scheme: "s3" | "gs", spec: { bucket: string; prefix?: string | undefined }): string {
   return `${scheme}://${spec.bucket}/${spec.prefix ?? ""}`;
+}
+
+/** Where a bucket handler writes, as a place to compare (see Bounds): `s3://bucket` or `s3://bucket/prefix`. */
+export function bucketLocation(scheme: "s3" | "gs", spec: { bucket: string; prefix?: string | undefined }): string {
+  return spec.prefix ? `${scheme}://${spec.bucket}/${spec.prefix}` : `${scheme}://${spec.bucket}`;
+}
+
+/** The spec a project's place `s3://bucket[/prefix]` names, when it has the scheme. */
+export function bucketFromPlace(scheme: "s3" | "gs", type: string, place: string): unknown {
+  const match = new RegExp(`^${scheme}://([^/]*)/?(.*)$`).exec(place);
+  if (!match) return undefined;
+  return { type, bucket: match[1], ...(match[2] ? { prefix: match[2] } : {}) };
 }

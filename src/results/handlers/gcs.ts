@@ -1,8 +1,17 @@
 import { type File, Storage } from "@google-cloud/storage";
 import { withDeadline } from "../../deadline.js";
+import type { Bounds } from "../bounds.js";
 import { defineHandler } from "../handler-definition.js";
 import { type Handle, largerThanRecorded, type ResultHandler } from "../result-handler.js";
-import { bucketConfig, bucketPlace, checkBucket, locateObject, newObjectKey } from "./bucket-uri.js";
+import {
+  bucketConfig,
+  bucketFromPlace,
+  bucketLocation,
+  bucketPlace,
+  checkBucket,
+  locateObject,
+  newObjectKey,
+} from "./bucket-uri.js";
 
 /** How the server reaches Google Cloud Storage (credentials come from Google's usual places). */
 export interface GcsSettings {
@@ -29,6 +38,8 @@ interface GcsHandlerOptions extends Omit<GcsOptions, "buckets"> {
   bucket: string;
   /** Keys are written under `prefix/`; handles outside it are refused. */
   prefix?: string | undefined;
+  /** The caller's places; anywhere in the bucket when absent. */
+  bounds?: Bounds | undefined;
 }
 
 function isMissing(error: unknown): boolean {
@@ -116,9 +127,9 @@ async function downloadOnce(object: File, range: { start?: number; end?: number 
  * returns `gs://bucket/key`.
  */
 function createGcsHandler(options: GcsHandlerOptions): ResultHandler {
-  const { bucket, prefix, storage } = options;
+  const { bucket, prefix, storage, bounds } = options;
   const timeout = options.requestTimeoutMs ?? 60_000;
-  const locate = (handle: Handle) => locateObject(handle, "gs", bucket, prefix);
+  const locate = (handle: Handle) => locateObject(handle, "gs", bucket, prefix, bounds);
   const file = (key: string) => storage.bucket(bucket).file(key);
 
   return {
@@ -186,9 +197,11 @@ export const gcsHandler = defineHandler({
     settings.buckets.length === 0
       ? undefined
       : { buckets: settings.buckets, storage: createGcsStorage(settings), requestTimeoutMs: settings.requestTimeoutMs },
-  checkReach: async ({ bucket }, { buckets }) => checkBucket("GCS", bucket, buckets),
-  create: ({ bucket, prefix }, { buckets, storage, requestTimeoutMs }) => {
-    checkBucket("GCS", bucket, buckets);
-    return createGcsHandler({ bucket, prefix, storage, requestTimeoutMs });
+  fromPlace: (place) => bucketFromPlace("gs", "GCS", place),
+  locate: async (spec) => bucketLocation("gs", spec),
+  checkReach: async (spec, { buckets }, bounds) => checkBucket("gs", spec, buckets, bounds),
+  create: ({ bucket, prefix }, { buckets, storage, requestTimeoutMs }, bounds) => {
+    checkBucket("gs", { bucket, prefix }, buckets, bounds);
+    return createGcsHandler({ bucket, prefix, storage, requestTimeoutMs, bounds });
   },
 });

@@ -63,6 +63,8 @@ export const jsonHandler = defineHandler({
   place: () => undefined,
   isMissing: () => false,
   connect: (settings: JsonSettings) => settings,
+  fromPlace: () => undefined,
+  locate: async () => undefined,
   checkReach: async () => undefined,
   create: (_spec, options) => createJsonHandler(options),
 });

@@ -4,6 +4,7 @@ import { type FileHandle, mkdir, open, realpath, rm, stat, unlink, writeFile } f
 import { dirname, isAbsolute, join, relative, resolve, sep } from "node:path";
 import { z } from "zod";
 import { ErrorCode, HandledError } from "../../errors.js";
+import { type Bounds, checkBounds } from "../bounds.js";
 import { defineHandler } from "../handler-definition.js";
 import { type Handle, largerThanRecorded, type ResultHandler } from "../result-handler.js";
 
@@ -20,6 +21,8 @@ export interface LocalSettings {
 interface LocalHandlerOptions extends LocalSettings {
   /** Absolute directory results are written under; created on first write. */
   dir: string;
+  /** The caller's places, as real paths; anywhere in allowedDirs when absent. */
+  bounds?: Bounds | undefined;
 }
 
 /** Whether `child` is `parent` or inside it (both absolute, normalised). */
@@ -54,14 +57,21 @@ function outOfBounds(what: string): HandledError {
 }
 
 /**
- * Checks that a directory (after resolving symlinks) lies inside one of the allowed ones and
- * returns its real path. Throws HANDLE_OUT_OF_BOUNDS when it does not.
+ * Checks that a directory (after resolving symlinks) lies inside one of the allowed ones, and
+ * within the caller's bounds, and returns its real path. Throws HANDLE_OUT_OF_BOUNDS when it does not.
  */
-async function resolveAllowedDir(dir: string, allowedDirs: readonly string[]): Promise<string> {
+async function resolveAllowedDir(
+  dir: string,
+  allowedDirs: readonly string[],
+  bounds: Bounds | undefined,
+): Promise<string> {
   if (!isAbsolute(dir)) throw outOfBounds(`The directory "${dir}" is not absolute and`);
   const real = await realpathOfNearest(resolve(dir));
   for (const allowed of allowedDirs) {
-    if (isInside(real, await realpathOfNearest(allowed))) return real;
+    if (isInside(real, await realpathOfNearest(allowed))) {
+      checkBounds(real, bounds, `The directory "${dir}"`);
+      return real;
+    }
   }
   throw outOfBounds(`The directory "${dir}"`);
 }
@@ -70,8 +80,12 @@ async function resolveAllowedDir(dir: string, allowedDirs: readonly string[]): P
  * Like resolveAllowedDir, and the directory, when it exists, must be one (it is created on
  * the first write otherwise). Throws BAD_USER_INPUT for a file or anything else.
  */
-async function checkAllowedDir(dir: string, allowedDirs: readonly string[]): Promise<string> {
-  const real = await resolveAllowedDir(dir, allowedDirs);
+async function checkAllowedDir(
+  dir: string,
+  allowedDirs: readonly string[],
+  bounds: Bounds | undefined,
+): Promise<string> {
+  const real = await resolveAllowedDir(dir, allowedDirs, bounds);
   const stats = await stat(real).catch((error: NodeJS.ErrnoException) => {
     if (isMissing(error)) return undefined;
     throw error;
@@ -88,14 +102,14 @@ async function checkAllowedDir(dir: string, allowedDirs: readonly string[]): Pro
  * inside `dir`, and `dir` inside an allowed directory.
  */
 function createLocalHandler(options: LocalHandlerOptions): ResultHandler {
-  const { dir, allowedDirs } = options;
+  const { dir, allowedDirs, bounds } = options;
 
   /** The real path of an existing handle inside the handler's real dir. */
   async function locate(handle: Handle): Promise<string> {
     if (!isAbsolute(handle)) {
       throw new HandledError(ErrorCode.HANDLE_OUT_OF_BOUNDS, "A LOCAL handle must be an absolute file path.");
     }
-    const realDir = await resolveAllowedDir(dir, allowedDirs);
+    const realDir = await resolveAllowedDir(dir, allowedDirs, bounds);
     // Refuse `..` and foreign absolute paths before touching the file system at all.
     if (!isInside(resolve(handle), resolve(dir)) && !isInside(resolve(handle), realDir)) {
       throw outOfBounds(`The handle "${handle}"`);
@@ -103,6 +117,8 @@ function createLocalHandler(options: LocalHandlerOptions): ResultHandler {
     const real = await realpath(handle);
     if (real === realDir || !isInside(real, realDir))
       throw outOfBounds(`The handle "${handle}" (resolved to a path that)`);
+    // The handler's directory may hold another project's (a directory of its own, below).
+    checkBounds(real, bounds, `The handle "${handle}"`);
     return real;
   }
 
@@ -131,7 +147,7 @@ function createLocalHandler(options: LocalHandlerOptions): ResultHandler {
 
   return {
     async write(json) {
-      const realDir = await resolveAllowedDir(dir, allowedDirs);
+      const realDir = await resolveAllowedDir(dir, allowedDirs, bounds);
       const path = join(realDir, `${randomUUID()}.json`);
       // Written in place, not aside and renamed: no one knows the name until the write has
       // finished and returned it, so no reader can meet the file half written.
@@ -200,9 +216,11 @@ export const localHandler = defineHandler({
   place: ({ dir }) => dir,
   isMissing,
   connect: (settings: LocalSettings) => settings,
-  checkReach: async ({ dir }, { allowedDirs }) => {
-    await checkAllowedDir(dir, allowedDirs);
+  fromPlace: (place) => (isAbsolute(place) ? { type: "LOCAL", dir: place } : undefined),
+  locate: async ({ dir }) => realpathOfNearest(resolve(dir)),
+  checkReach: async ({ dir }, { allowedDirs }, bounds) => {
+    await checkAllowedDir(dir, allowedDirs, bounds);
   },
   // The directory can change under the handler (a symlink swapped), so it checks it on each use.
-  create: ({ dir }, { allowedDirs }) => createLocalHandler({ dir, allowedDirs }),
+  create: ({ dir }, { allowedDirs }, bounds) => createLocalHandler({ dir, allowedDirs, bounds }),
 });

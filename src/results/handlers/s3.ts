@@ -6,9 +6,18 @@ import {
   S3Client,
 } from "@aws-sdk/client-s3";
 import { Upload } from "@aws-sdk/lib-storage";
+import type { Bounds } from "../bounds.js";
 import { defineHandler } from "../handler-definition.js";
 import { type Handle, largerThanRecorded, type ResultHandler } from "../result-handler.js";
-import { bucketConfig, bucketPlace, checkBucket, locateObject, newObjectKey } from "./bucket-uri.js";
+import {
+  bucketConfig,
+  bucketFromPlace,
+  bucketLocation,
+  bucketPlace,
+  checkBucket,
+  locateObject,
+  newObjectKey,
+} from "./bucket-uri.js";
 
 /** How the server reaches S3 (or an S3-compatible store), and which buckets it may use. */
 export interface S3Settings {
@@ -43,6 +52,8 @@ interface S3HandlerOptions extends Omit<S3Options, "buckets"> {
   bucket: string;
   /** Keys are written under `prefix/`; handles outside it are refused. */
   prefix?: string | undefined;
+  /** The caller's places; anywhere in the bucket when absent. */
+  bounds?: Bounds | undefined;
 }
 
 const MiB = 1024 * 1024;
@@ -75,10 +86,10 @@ function createS3Client(settings: S3Settings): S3Client {
  * request, as fast as the SDK allows); larger ones as a multipart upload, one part at a time.
  */
 function createS3Handler(options: S3HandlerOptions): ResultHandler {
-  const { bucket, prefix, client } = options;
+  const { bucket, prefix, client, bounds } = options;
   const partSize = options.partSize ?? 8 * MiB;
   const multipartThreshold = Math.max(options.multipartThreshold ?? 16 * MiB, partSize);
-  const locate = (handle: Handle) => locateObject(handle, "s3", bucket, prefix);
+  const locate = (handle: Handle) => locateObject(handle, "s3", bucket, prefix, bounds);
 
   return {
     async write(json) {
@@ -152,9 +163,11 @@ export const s3Handler = defineHandler({
           partSize: settings.partSize,
           multipartThreshold: settings.multipartThreshold,
         },
-  checkReach: async ({ bucket }, { buckets }) => checkBucket("S3", bucket, buckets),
-  create: ({ bucket, prefix }, { buckets, client, partSize, multipartThreshold }) => {
-    checkBucket("S3", bucket, buckets);
-    return createS3Handler({ bucket, prefix, client, partSize, multipartThreshold });
+  fromPlace: (place) => bucketFromPlace("s3", "S3", place),
+  locate: async (spec) => bucketLocation("s3", spec),
+  checkReach: async (spec, { buckets }, bounds) => checkBucket("s3", spec, buckets, bounds),
+  create: ({ bucket, prefix }, { buckets, client, partSize, multipartThreshold }, bounds) => {
+    checkBucket("s3", { bucket, prefix }, buckets, bounds);
+    return createS3Handler({ bucket, prefix, client, partSize, multipartThreshold, bounds });
   },
 });
