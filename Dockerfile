@@ -28,7 +28,9 @@ RUN npm ci --omit=dev --omit=optional --ignore-scripts --no-audit --no-fund \
 # 3. The image: those dependencies, the compiled service, its schema and migrations; no npm cache,
 #    no sources or tests; runs as the unprivileged `node` user.
 FROM node:22-bookworm-slim
-ENV NODE_ENV=production HOST=0.0.0.0 PORT=4000 HANDLED_DATA_DIR=/data
+# Listening on every interface, so API keys are required; /metrics has a port of its own, to keep
+# off the public network.
+ENV NODE_ENV=production HOST=0.0.0.0 PORT=4000 HANDLED_METRICS_PORT=9464 HANDLED_DATA_DIR=/data
 WORKDIR /app
 COPY --from=runtime-deps /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
@@ -36,7 +38,7 @@ COPY package.json schema.graphql ./
 COPY prisma/migrations ./prisma/migrations
 RUN mkdir /data && chown node:node /data
 USER node
-EXPOSE 4000
+EXPOSE 4000 9464
 # Ready: the database answers, is migrated, and the service is not stopping.
 HEALTHCHECK --interval=10s --timeout=3s --start-period=30s --retries=3 \
   CMD ["node", "-e", "fetch(`http://127.0.0.1:${process.env.PORT}/readyz`).then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]

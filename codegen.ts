@@ -43,7 +43,7 @@ const config: CodegenConfig = {
         scalars: { JSON: "unknown", DateTime: "string", SafeInt: "number" },
         strictScalars: true,
       },
-      presetConfig: { fragmentMasking: false },
+      presetConfig: { fragmentMasking: false, persistedDocuments: true },
     },
   },
 };

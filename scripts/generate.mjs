@@ -1,6 +1,8 @@
 // Writes every generated file: the Prisma client (src/generated/prisma), the resolver types
-// (src/generated/graphql.ts) and the SDK's types and documents (src/client/generated/).
+// (src/generated/graphql.ts), the SDK's types and documents (src/client/generated/) and the
+// list of its operations the server may trust (src/generated/trusted-documents.ts).
 import { spawnSync } from "node:child_process";
+import { readFileSync, writeFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 
 function run(command, args, env = {}) {
@@ -15,3 +17,14 @@ run("npx", ["--no-install", "prisma", "generate"], {
   PRISMA_HIDE_UPDATE_MESSAGE: "1",
 });
 run("npx", ["--no-install", "graphql-codegen", "--config", "codegen.ts", "--silent"]);
+
+// The SDK's operations, by the hash each carries (codegen's persisted-documents manifest), for
+// the server: with HANDLED_TRUSTED_DOCUMENTS=only they are what keys without admin may run.
+const manifest = JSON.parse(readFileSync("src/client/generated/persisted-documents.json", "utf8"));
+writeFileSync(
+  "src/generated/trusted-documents.ts",
+  `// Written by scripts/generate.mjs from the SDK's operations (src/client/operations): do not edit.
+/** Each operation the SDK ships, by the id it sends (\`documentId\`): its text, normalised. */
+export const TRUSTED_DOCUMENTS: ReadonlyMap<string, string> = new Map(${JSON.stringify(Object.entries(manifest), null, 2)});
+`,
+);

@@ -23,8 +23,11 @@ import { StateService } from "./services/states.js";
 export interface App {
   /** The GraphQL endpoint, e.g. http://127.0.0.1:4000/graphql. */
   url: string;
-  /** GET /metrics: on the API's port, or on HANDLED_METRICS_PORT. */
-  metricsUrl: string;
+  /**
+   * GET /metrics: on HANDLED_METRICS_PORT, else on the API's port when auth is off; undefined
+   * when keys are required and no metrics port is set (the API's port holds nothing open to all).
+   */
+  metricsUrl: string | undefined;
   database: Database;
   /**
    * Stops: /readyz answers 503 at once (and the service keeps serving for
@@ -160,18 +163,19 @@ export async function startApp(config: Config, logger: Logger = silentLogger): P
       auth: config.auth.mode,
       defaultScope,
       ratePerMinute: config.auth.ratePerMinute,
+      trustedDocuments: config.auth.trustedDocuments,
       logger,
       metrics,
       maxRequestBytes: config.maxRequestBytes,
       corsOrigins: operations.corsOrigins,
-      serveMetrics: operations.metricsPort === undefined,
+      serveMetrics: operations.metricsPort === undefined && config.auth.mode === "off",
       checkReady: () => database.checkReady(),
       isDraining: () => draining,
       readyTimeoutMs: config.timeouts.health,
     });
     servers.push(http);
     const address = await listen(http, config.host, config.port, "PORT");
-    let metricsUrl = urlOf(config.host, address, "/metrics");
+    let metricsUrl = config.auth.mode === "off" ? urlOf(config.host, address, "/metrics") : undefined;
     if (operations.metricsPort !== undefined) {
       const metricsServer = createMetricsServer(logger, metrics);
       servers.push(metricsServer);

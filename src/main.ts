@@ -17,7 +17,12 @@ try {
   const app = await startApp(config, logger);
   const where = app.database.embedded ? `embedded PostgreSQL in ${config.dataDir}` : "DATABASE_URL";
   logger.info(
-    { url: app.url, metrics: app.metricsUrl, database: where, defaultHandler: config.defaultHandler.type },
+    {
+      url: app.url,
+      metrics: app.metricsUrl ?? "not served: API keys are required, so set HANDLED_METRICS_PORT to serve /metrics",
+      database: where,
+      defaultHandler: config.defaultHandler.type,
+    },
     `Handled is serving ${app.url}`,
   );
 

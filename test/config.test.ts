@@ -114,4 +114,15 @@ describe("configuration", () => {
       /HANDLED_AUTH: is off while HOST \(0\.0\.0\.0\) is reachable from other machines; set HANDLED_AUTH=required/,
     );
   });
+
+  it("runs any document unless told to trust only the SDK's, which needs API keys", () => {
+    expect(loadConfig({}).auth.trustedDocuments).toBe("off");
+    expect(loadConfig({ HANDLED_AUTH: "required", HANDLED_TRUSTED_DOCUMENTS: "only" }).auth.trustedDocuments).toBe(
+      "only",
+    );
+    expect(() => loadConfig({ HANDLED_TRUSTED_DOCUMENTS: "only" })).toThrow(
+      /HANDLED_TRUSTED_DOCUMENTS: only holds API keys to the SDK's operations, and auth is off/,
+    );
+    expect(() => loadConfig({ HANDLED_TRUSTED_DOCUMENTS: "some" })).toThrow(/HANDLED_TRUSTED_DOCUMENTS/);
+  });
 });

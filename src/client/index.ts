@@ -71,6 +71,16 @@ export interface HandledClient {
   execute<R, V>(operation: Operation<R, V>, variables?: V): Promise<ExecutionResult<R>>;
 }
 
+/**
+ * The id the SDK's own operations carry (the hash of their text, from codegen): a server that
+ * only runs the SDK's operations (HANDLED_TRUSTED_DOCUMENTS=only) knows them by it. None for
+ * documents of the caller's own.
+ */
+function documentIdOf(operation: unknown): { documentId?: string } {
+  const hash = (operation as { __meta__?: { hash?: unknown } }).__meta__?.hash;
+  return typeof hash === "string" ? { documentId: hash } : {};
+}
+
 export function createClient(options: ClientOptions): HandledClient {
   const send = options.fetch ?? fetch;
 
@@ -91,7 +101,7 @@ export function createClient(options: ClientOptions): HandledClient {
       response = await send(options.url, {
         method: "POST",
         headers,
-        body: JSON.stringify({ query: operation.toString(), variables: variables ?? {} }),
+        body: JSON.stringify({ query: operation.toString(), variables: variables ?? {}, ...documentIdOf(operation) }),
         signal: options.timeoutMs ? AbortSignal.timeout(options.timeoutMs) : undefined,
       });
     } catch (cause) {

@@ -92,6 +92,8 @@ export interface AuthConfig {
   cacheMs: number;
   /** Requests one API key may make per minute, per replica; 0: no limit. Callers without a key are not limited. */
   ratePerMinute: number;
+  /** only: keys without admin may run only the SDK's operations (by the `documentId` it sends); off: any document. */
+  trustedDocuments: "only" | "off";
 }
 
 /** The server's own settings: everything but the handler types'. */
@@ -132,6 +134,7 @@ const serverEnv = z.object({
   HANDLED_AUTH: z.enum(["required", "off"]).optional(),
   HANDLED_AUTH_CACHE_MS: z.coerce.number().int().min(0).max(600_000).default(5_000),
   HANDLED_RATE_LIMIT_PER_MINUTE: z.coerce.number().int().min(0).max(10_000_000).default(6_000),
+  HANDLED_TRUSTED_DOCUMENTS: z.enum(["only", "off"]).default("off"),
   HANDLED_FIELD_SUGGESTIONS: flag.optional(),
   // What one document may hold.
   HANDLED_MAX_QUERY_DEPTH: count(20, 1000),
@@ -190,6 +193,12 @@ export function readServer(env: Env, problems: string[]): ServerConfig | undefin
     );
     return undefined;
   }
+  if (e.HANDLED_TRUSTED_DOCUMENTS === "only" && auth === "off") {
+    problems.push(
+      "HANDLED_TRUSTED_DOCUMENTS: only holds API keys to the SDK's operations, and auth is off; set HANDLED_AUTH=required",
+    );
+    return undefined;
+  }
   const maxValueBytes = e.HANDLED_MAX_VALUE_BYTES;
   const development = e.NODE_ENV !== "production";
   const graphiql = e.HANDLED_GRAPHIQL ? e.HANDLED_GRAPHIQL === "true" : development;
@@ -206,7 +215,12 @@ export function readServer(env: Env, problems: string[]): ServerConfig | undefin
     // What shows the schema to anyone who asks: on where GraphiQL is, or in development.
     introspection: e.HANDLED_INTROSPECTION ? e.HANDLED_INTROSPECTION === "true" : graphiql || development,
     fieldSuggestions: e.HANDLED_FIELD_SUGGESTIONS ? e.HANDLED_FIELD_SUGGESTIONS === "true" : development,
-    auth: { mode: auth, cacheMs: e.HANDLED_AUTH_CACHE_MS, ratePerMinute: e.HANDLED_RATE_LIMIT_PER_MINUTE },
+    auth: {
+      mode: auth,
+      cacheMs: e.HANDLED_AUTH_CACHE_MS,
+      ratePerMinute: e.HANDLED_RATE_LIMIT_PER_MINUTE,
+      trustedDocuments: e.HANDLED_TRUSTED_DOCUMENTS,
+    },
     queryLimits: {
       maxDepth: e.HANDLED_MAX_QUERY_DEPTH,
       maxAliases: e.HANDLED_MAX_ALIASES,

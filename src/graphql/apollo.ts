@@ -200,6 +200,9 @@ export function createApolloServer(options: ApolloOptions): ApolloServer<GraphQL
     stopOnTerminationSignals: false,
     includeStacktraceInErrorResponses: false,
     introspection: options.introspection,
+    // Automatic persisted queries would let any caller fill a cache with documents of its own;
+    // the SDK names its operations by documentId instead (see the HTTP front).
+    persistedQueries: false,
     plugins: [
       logging(options.logger),
       // The API sets no cache hints; left on, this plugin wraps every resolver of every request.

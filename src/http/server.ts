@@ -15,6 +15,7 @@ import Fastify, {
 import type { Scope } from "../db/rows.js";
 import { withDeadline } from "../deadline.js";
 import { ErrorCode, HandledError } from "../errors.js";
+import { TRUSTED_DOCUMENTS } from "../generated/trusted-documents.js";
 import type { RequestTrace } from "../graphql/context.js";
 import { createContext, type GraphQLContext, type Services } from "../graphql/context.js";
 import type { Logger } from "../logger.js";
@@ -31,6 +32,8 @@ export interface HttpServerOptions {
   defaultScope: Scope;
   /** Requests one API key may make per minute (429 past it, with Retry-After); 0: no limit. */
   ratePerMinute: number;
+  /** only: keys without admin may run only the SDK's operations, named by `documentId`; off: any document. */
+  trustedDocuments: "only" | "off";
   logger: Logger;
   metrics: Metrics;
   /** Largest request body accepted, in bytes; larger ones get 413. */
@@ -238,6 +241,41 @@ export async function createHttpServer(options: HttpServerOptions): Promise<Fast
       done();
     }, refuse);
   };
+  /**
+   * A request naming one of the SDK's operations by `documentId` runs that operation's text,
+   * whatever `query` it sends with it. With trusted documents only, a caller with a key but
+   * without admin must POST one: 403 DOCUMENT_NOT_TRUSTED otherwise.
+   */
+  const trustedOnly = options.trustedDocuments === "only";
+  const useDocumentId = (request: FastifyRequest, reply: FastifyReply, done: (error?: Error) => void) => {
+    // Only a POST body is read: Apollo reads a GET's query from the URL itself, so a GET is never
+    // let through on a documentId.
+    const params = (request.method === "POST" ? request.body : undefined) as Record<string, unknown> | null | undefined;
+    const id = params?.documentId;
+    const text = typeof id === "string" ? TRUSTED_DOCUMENTS.get(id) : undefined;
+    if (text !== undefined) {
+      params!.query = text;
+      return done();
+    }
+    if (trustedOnly && request.caller && request.caller.can !== "admin") {
+      const message =
+        id === undefined
+          ? "This API key may run only the SDK's operations, named by their documentId; use the SDK, or an admin key."
+          : "The documentId names none of the operations of this server's SDK; use the SDK of this server's version.";
+      sendError(reply, 403, "DOCUMENT_NOT_TRUSTED", message);
+      return;
+    }
+    if (id !== undefined && params?.query === undefined) {
+      sendError(
+        reply,
+        400,
+        "DOCUMENT_NOT_FOUND",
+        "The documentId names none of this server's SDK operations, and no query was sent.",
+      );
+      return;
+    }
+    done();
+  };
   // Per key: requests are counted by the key they carry (callers without one are refused or, with
   // auth off, not limited), in this replica's memory. Only a refusal carries a header (Retry-After).
   const limited = options.auth === "required" && options.ratePerMinute > 0;
@@ -258,7 +296,7 @@ export async function createHttpServer(options: HttpServerOptions): Promise<Fast
   app.route({
     method: ["GET", "POST"],
     url: "/graphql",
-    ...(options.auth === "required" ? { preHandler: authenticate } : {}),
+    preHandler: options.auth === "required" ? [authenticate, useDocumentId] : useDocumentId,
     handler: graphql,
     ...(limited ? { config: { rateLimit: { max: options.ratePerMinute, timeWindow: 60_000 } } } : {}),
   });

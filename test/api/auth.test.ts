@@ -199,6 +199,13 @@ describe("API keys", () => {
     expect(await admin.ok(RevokeApiKey, { id: createApiKey.apiKey.id })).toEqual({ revokeApiKey: null });
   });
 
+  test("leave nothing open to all on the API's port: no /metrics unless it has a port of its own", async ({ t }) => {
+    expect(t.app.metricsUrl).toBeUndefined();
+    const response = await fetch(new URL("/metrics", t.app.url));
+    expect(response.status).toBe(404);
+    expect(await response.text()).not.toContain("handled_");
+  });
+
   test("are listed by the CLI without the key or its hash", async ({ t }) => {
     const { key, id } = await makeKey(t, "listed", "write", "--name", "ci");
     const lines: string[] = [];
