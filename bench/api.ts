@@ -9,7 +9,11 @@ export interface TaskRunSlot {
 }
 
 export class ApiClient {
-  constructor(readonly origin: string) {}
+  /** `metricsOrigin`: where its GET /metrics is (HANDLED_METRICS_PORT). */
+  constructor(
+    readonly origin: string,
+    readonly metricsOrigin: string,
+  ) {}
 
   get url(): string {
     return `${this.origin}/graphql`;
@@ -29,7 +33,7 @@ export class ApiClient {
 
   /** SQL statements the server has sent since it started, from its /metrics. */
   async sqlStatements(): Promise<number> {
-    const text = await (await fetch(`${this.origin}/metrics`)).text();
+    const text = await (await fetch(`${this.metricsOrigin}/metrics`)).text();
     const match = /^handled_sql_statements_total (\d+)/m.exec(text);
     if (!match) throw new Error("/metrics has no handled_sql_statements_total");
     return Number(match[1]);

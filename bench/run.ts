@@ -15,6 +15,7 @@ import { CreateBucketCommand, PutObjectCommand, S3Client } from "@aws-sdk/client
 import pg from "pg";
 import { runKeys } from "../src/cli/keys.js";
 import { loadEmbeddedPostgres } from "../src/db/database.js";
+import { freePort } from "../src/free-port.js";
 import { ApiClient } from "./api.js";
 import { apiHeaders } from "./load.js";
 import { startApi, startApolloCeiling, startS3Emulator } from "./processes.js";
@@ -80,8 +81,11 @@ try {
 
   const resultsDir = join(dir, "results");
   await mkdir(resultsDir, { recursive: true });
+  // /metrics on a port of its own, as deployed (with keys required it is served nowhere else).
+  const metricsPort = await freePort();
   const api = await startApi({
     DATABASE_URL: url.toString(),
+    HANDLED_METRICS_PORT: String(metricsPort),
     HANDLED_DATA_DIR: join(dir, "data"),
     HANDLED_DEFAULT_HANDLER: "JSON",
     HANDLED_LOCAL_DIRS: resultsDir,
@@ -107,7 +111,7 @@ try {
 
   const bench: Bench = {
     settings,
-    api: new ApiClient(api.origin),
+    api: new ApiClient(api.origin, `http://127.0.0.1:${metricsPort}`),
     apiPid: api.child.pid!,
     apolloUrl: `${apollo.origin}/`,
     pool,

@@ -100,6 +100,8 @@ export interface AuthConfig {
 export interface ServerConfig {
   /** PostgreSQL to use; when absent, an embedded PostgreSQL runs under the data folder. */
   databaseUrl: string | undefined;
+  /** Whether the hot statements are prepared once per connection (see db/database.ts PoolOptions). */
+  preparedStatements: boolean;
   host: string;
   port: number;
   /** Largest value, as JSON text in bytes, the server writes through any handler. */
@@ -158,6 +160,7 @@ const serverEnv = z.object({
   // Timeouts, in milliseconds.
   HANDLED_DB_CONNECT_TIMEOUT_MS: ms(5_000),
   HANDLED_DB_STATEMENT_TIMEOUT_MS: ms(30_000),
+  HANDLED_DB_PREPARED_STATEMENTS: flag.default("true"),
   HANDLED_DB_IDLE_IN_TRANSACTION_TIMEOUT_MS: ms(30_000),
   HANDLED_DB_STARTUP_TIMEOUT_MS: ms(120_000),
   HANDLED_STORE_CONNECT_TIMEOUT_MS: ms(5_000),
@@ -204,6 +207,7 @@ export function readServer(env: Env, problems: string[]): ServerConfig | undefin
   const graphiql = e.HANDLED_GRAPHIQL ? e.HANDLED_GRAPHIQL === "true" : development;
   return {
     databaseUrl: e.DATABASE_URL,
+    preparedStatements: e.HANDLED_DB_PREPARED_STATEMENTS === "true",
     host: e.HOST,
     port: e.PORT,
     maxValueBytes,

@@ -51,6 +51,8 @@ export interface DatabaseOptions {
   databaseUrl: string | undefined;
   dataDir: string;
   timeouts: DatabaseTimeouts;
+  /** See PoolOptions.preparedStatements; true when absent. */
+  preparedStatements?: boolean;
 }
 
 /** Options of the connection pool under Prisma. */
@@ -63,16 +65,30 @@ export interface PoolOptions {
   timeouts?: Pick<DatabaseTimeouts, "dbConnect" | "dbStatement" | "dbIdleInTransaction">;
   /** Where the pool reports connections PostgreSQL closed; nowhere when absent. */
   logger?: Logger;
+  /**
+   * Whether named statements (see sql.ts `statement`) are prepared on each connection and run by
+   * name (the default), or sent whole each time (for a pooler that cannot keep them: PgBouncer
+   * before 1.21, or without max_prepared_statements, in transaction mode).
+   */
+  preparedStatements?: boolean;
 }
 
-/** A node-postgres client class that reports each statement before sending it. */
-function countingClient(onStatement: () => void): typeof pg.Client {
-  return class CountingClient extends pg.Client {
-    // pg's query() has many overloads; this forwards every one of them unchanged, which no
-    // single typed signature can state, hence `any`.
-    // biome-ignore lint/suspicious/noExplicitAny: forwards every overload of pg's query() unchanged.
+/**
+ * A node-postgres client class that reports each statement before sending it, and, without
+ * prepared statements, sends named ones whole; none when the plain client does both.
+ */
+function clientClass(options: PoolOptions): typeof pg.Client | undefined {
+  const { onStatement, preparedStatements = true } = options;
+  if (!onStatement && preparedStatements) return undefined;
+  return class ObservedClient extends pg.Client {
+    // pg's query() has many overloads; this forwards every one of them, which no single typed
+    // signature can state, hence `any`.
+    // biome-ignore lint/suspicious/noExplicitAny: forwards every overload of pg's query().
     override query(...args: any[]): any {
-      onStatement();
+      onStatement?.();
+      const [config] = args;
+      // Without a name, pg sends the statement to be parsed and planned again.
+      if (!preparedStatements && typeof config === "object" && config?.name) args[0] = { ...config, name: undefined };
       // biome-ignore lint/suspicious/noExplicitAny: as above.
       return (super.query as (...a: any[]) => any)(...args);
     }
@@ -82,6 +98,7 @@ function countingClient(onStatement: () => void): typeof pg.Client {
 /** Creates a Prisma client (driver adapter over a node-postgres pool) for a database URL. */
 export function createPrismaClient(url: string, options: PoolOptions = {}): { prisma: PrismaClient; pool: pg.Pool } {
   const timeouts = options.timeouts;
+  const Client = clientClass(options);
   const pool = new pg.Pool({
     connectionString: url,
     max: options.max,
@@ -96,7 +113,7 @@ export function createPrismaClient(url: string, options: PoolOptions = {}): { pr
         }
       : {}),
     keepAlive: true,
-    ...(options.onStatement ? { Client: countingClient(options.onStatement) } : {}),
+    ...(Client ? { Client } : {}),
   });
   // An idle connection that PostgreSQL closes (a restart, pg_terminate_backend, a proxy timing
   // out) is reported here; without a listener the process would crash. The pool has already
@@ -230,7 +247,12 @@ export async function openDatabase(
     await embedded?.stop();
     throw error;
   }
-  const { prisma, pool: pgPool } = createPrismaClient(url, { ...pool, timeouts: config.timeouts, logger });
+  const { prisma, pool: pgPool } = createPrismaClient(url, {
+    ...pool,
+    timeouts: config.timeouts,
+    logger,
+    preparedStatements: config.preparedStatements,
+  });
   const newest = latestMigration();
   return {
     url,

@@ -1,7 +1,7 @@
 import type pg from "pg";
 import type { PrismaClient } from "../generated/prisma/client.js";
 import type { FlowRunRow, FlowRunState, HandlerType, Scope, Tagged } from "./rows.js";
-import { FLOW_RUN_STATE } from "./sql.js";
+import { FLOW_RUN_STATE, statement } from "./sql.js";
 
 /** A result a new flow run starts with: a parameter's value, already handled. */
 export interface NewParameterResult {
@@ -17,6 +17,32 @@ export interface RunCursor {
   id: string;
 }
 
+const STATES = statement(
+  "flow-run-states",
+  `SELECT t.flow_run_id::text AS id, ${FLOW_RUN_STATE} AS state
+   FROM task_run t JOIN state s ON s.task_run_id = t.id AND s.version = t.version
+   WHERE t.flow_run_id = ANY($1::uuid[]) GROUP BY t.flow_run_id`,
+);
+
+const OF_FLOWS = statement(
+  "flow-runs-of-flows",
+  `SELECT p.parent::text AS parent, x.* FROM unnest($1::uuid[]) AS p(parent)
+   CROSS JOIN LATERAL (
+     SELECT fr.id::text, fr.flow_id::text AS "flowId", fr.created_at AS "createdAt", st.state
+     FROM flow_run fr
+     CROSS JOIN LATERAL (
+       SELECT ${FLOW_RUN_STATE} AS state
+       FROM task_run t JOIN state s ON s.task_run_id = t.id AND s.version = t.version
+       WHERE t.flow_run_id = fr.id
+     ) st
+     WHERE fr.flow_id = p.parent
+       AND ($2::timestamptz IS NULL OR (fr.created_at, fr.id) < ($2::timestamptz, $3::uuid))
+       AND ($4::text IS NULL OR st.state = $4::text)
+     ORDER BY fr.created_at DESC, fr.id DESC
+     LIMIT $5
+   ) x`,
+);
+
 /** Flow runs: creating them, finding them, and their states. */
 export function runQueries(prisma: PrismaClient, pool: pg.Pool) {
   return {
@@ -26,12 +52,7 @@ export function runQueries(prisma: PrismaClient, pool: pg.Pool) {
 
     /** The state of each flow run given that has task runs (a run without any is done: SUCCESS). */
     async states(ids: readonly string[]): Promise<{ id: string; state: FlowRunState }[]> {
-      const { rows } = await pool.query<{ id: string; state: FlowRunState }>(
-        `SELECT t.flow_run_id::text AS id, ${FLOW_RUN_STATE} AS state
-         FROM task_run t JOIN state s ON s.task_run_id = t.id AND s.version = t.version
-         WHERE t.flow_run_id = ANY($1::uuid[]) GROUP BY t.flow_run_id`,
-        [ids],
-      );
+      const { rows } = await pool.query<{ id: string; state: FlowRunState }>({ ...STATES, values: [ids] });
       return rows;
     },
 
@@ -51,24 +72,7 @@ export function runQueries(prisma: PrismaClient, pool: pg.Pool) {
         flowId: string;
         createdAt: Date;
         state: FlowRunState;
-      }>(
-        `SELECT p.parent::text AS parent, x.* FROM unnest($1::uuid[]) AS p(parent)
-         CROSS JOIN LATERAL (
-           SELECT fr.id::text, fr.flow_id::text AS "flowId", fr.created_at AS "createdAt", st.state
-           FROM flow_run fr
-           CROSS JOIN LATERAL (
-             SELECT ${FLOW_RUN_STATE} AS state
-             FROM task_run t JOIN state s ON s.task_run_id = t.id AND s.version = t.version
-             WHERE t.flow_run_id = fr.id
-           ) st
-           WHERE fr.flow_id = p.parent
-             AND ($2::timestamptz IS NULL OR (fr.created_at, fr.id) < ($2::timestamptz, $3::uuid))
-             AND ($4::text IS NULL OR st.state = $4::text)
-           ORDER BY fr.created_at DESC, fr.id DESC
-           LIMIT $5
-         ) x`,
-        [flowIds, after?.createdAt ?? null, after?.id ?? null, state, limit],
-      );
+      }>({ ...OF_FLOWS, values: [flowIds, after?.createdAt ?? null, after?.id ?? null, state, limit] });
       return rows.map((row) => ({
         parent: row.parent,
         id: row.id,

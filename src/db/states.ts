@@ -4,7 +4,7 @@
 // Prisma's adapter (see Database.pool).
 import type pg from "pg";
 import type { HandlerType, Scope, StateRow, StateType, Tagged } from "./rows.js";
-import { RESULT_COLUMNS, type ResultColumns, resultFromColumns } from "./sql.js";
+import { RESULT_COLUMNS, type ResultColumns, resultFromColumns, statement } from "./sql.js";
 
 /** A task run's state at one version. */
 export interface StateKey {
@@ -12,10 +12,31 @@ export interface StateKey {
   version: number;
 }
 
+const STATE_COLUMNS = `s.id::text, s.task_run_id::text AS "taskRunId", s.version, s.type::text AS type, s.message,
+  s.created_at AS "createdAt", ${RESULT_COLUMNS}`;
+
+const OF_TASK_RUNS = statement(
+  "states-of-task-runs",
+  `SELECT p.parent::text AS parent, x.* FROM unnest($1::uuid[]) AS p(parent)
+   CROSS JOIN LATERAL (
+     SELECT ${STATE_COLUMNS}
+     FROM state s LEFT JOIN result r ON r.id = s.result_id
+     WHERE s.task_run_id = p.parent AND s.version > $2
+     ORDER BY s.version
+     LIMIT $3
+   ) x`,
+);
+
+const AT_VERSIONS = statement(
+  "states-at-versions",
+  `SELECT ${STATE_COLUMNS}
+   FROM unnest($1::uuid[], $2::int[]) AS k(task_run_id, version)
+   JOIN state s ON s.task_run_id = k.task_run_id AND s.version = k.version
+   LEFT JOIN result r ON r.id = s.result_id`,
+);
+
 /** Reads of task runs' states, each with its result. */
 export function stateQueries(pool: pg.Pool) {
-  const select = `s.id::text, s.task_run_id::text AS "taskRunId", s.version, s.type::text AS type, s.message,
-                  s.created_at AS "createdAt", ${RESULT_COLUMNS}`;
   type Row = ResultColumns & {
     id: string;
     taskRunId: string;
@@ -37,29 +58,19 @@ export function stateQueries(pool: pg.Pool) {
   return {
     /** Up to `limit` states of each task run in `taskRunIds`, oldest first after version `after`, tagged with their task run. */
     async ofTaskRuns(taskRunIds: readonly string[], limit: number, after: number | null): Promise<Tagged<StateRow>[]> {
-      const { rows } = await pool.query<Row & { parent: string }>(
-        `SELECT p.parent::text AS parent, x.* FROM unnest($1::uuid[]) AS p(parent)
-         CROSS JOIN LATERAL (
-           SELECT ${select}
-           FROM state s LEFT JOIN result r ON r.id = s.result_id
-           WHERE s.task_run_id = p.parent AND s.version > $2
-           ORDER BY s.version
-           LIMIT $3
-         ) x`,
-        [taskRunIds, after ?? 0, limit],
-      );
+      const { rows } = await pool.query<Row & { parent: string }>({
+        ...OF_TASK_RUNS,
+        values: [taskRunIds, after ?? 0, limit],
+      });
       return rows.map((row) => ({ ...toState(row), parent: row.parent }));
     },
 
     /** The states at the given versions of the given task runs (those that exist). */
     async atVersions(keys: readonly StateKey[]): Promise<StateRow[]> {
-      const { rows } = await pool.query<Row>(
-        `SELECT ${select}
-         FROM unnest($1::uuid[], $2::int[]) AS k(task_run_id, version)
-         JOIN state s ON s.task_run_id = k.task_run_id AND s.version = k.version
-         LEFT JOIN result r ON r.id = s.result_id`,
-        [keys.map((key) => key.taskRunId), keys.map((key) => key.version)],
-      );
+      const { rows } = await pool.query<Row>({
+        ...AT_VERSIONS,
+        values: [keys.map((key) => key.taskRunId), keys.map((key) => key.version)],
+      });
       return rows.map(toState);
     },
 
@@ -116,6 +127,28 @@ const KEYED_STATE_JOIN = `
     ORDER BY s.version DESC LIMIT 1
   ) keyed ON true`;
 
+/** The task runs a batch names, with what it needs of them; `keyed`: with the states its keys name. */
+function forChange(keyed: boolean): string {
+  return `SELECT t.id, t.flow_run_id, t.task_id, t.version,
+            k.is_parameter, k.handler_type AS task_handler_type, k.handler_config AS task_handler_config,
+            f.handler_type AS flow_handler_type, f.handler_config AS flow_handler_config,
+            CASE WHEN t.id = ANY($2::uuid[]) THEN (
+              SELECT s.result_id FROM state s
+              WHERE s.task_run_id = t.id AND s.result_id IS NOT NULL
+              ORDER BY s.version DESC LIMIT 1
+            ) END AS latest_result_id,
+            ${keyed ? "keyed.version" : "NULL::int"} AS keyed_version,
+            ${keyed ? "keyed.type::text" : "NULL::text"} AS keyed_type
+     FROM task_run t JOIN task k ON k.id = t.task_id JOIN flow f ON f.id = k.flow_id AND f.project_id = $3
+     ${keyed ? KEYED_STATE_JOIN : ""}
+     WHERE t.id = ANY($1::uuid[])`;
+}
+
+// The keyed states are looked for only when keys are given: the join costs a batch without
+// keys a fifth of this statement's time.
+const FOR_CHANGE = statement("task-runs-for-change", forChange(false));
+const FOR_KEYED_CHANGE = statement("task-runs-for-keyed-change", forChange(true));
+
 /** An idempotency key given for a task run's state change. */
 export interface KeyedChange {
   taskRunId: string;
@@ -134,25 +167,13 @@ export async function loadTaskRunsForChange(
   withLatestResult: readonly string[],
   keyed: readonly KeyedChange[] = [],
 ): Promise<Map<string, TaskRunForChange>> {
-  // The keyed states are looked for only when keys are given: the join costs a batch without
-  // keys a fifth of this statement's time.
   const { rows } = await pool.query<TaskRunRow>(
-    `SELECT t.id, t.flow_run_id, t.task_id, t.version,
-            k.is_parameter, k.handler_type AS task_handler_type, k.handler_config AS task_handler_config,
-            f.handler_type AS flow_handler_type, f.handler_config AS flow_handler_config,
-            CASE WHEN t.id = ANY($2::uuid[]) THEN (
-              SELECT s.result_id FROM state s
-              WHERE s.task_run_id = t.id AND s.result_id IS NOT NULL
-              ORDER BY s.version DESC LIMIT 1
-            ) END AS latest_result_id,
-            ${keyed.length > 0 ? "keyed.version" : "NULL::int"} AS keyed_version,
-            ${keyed.length > 0 ? "keyed.type::text" : "NULL::text"} AS keyed_type
-     FROM task_run t JOIN task k ON k.id = t.task_id JOIN flow f ON f.id = k.flow_id AND f.project_id = $3
-     ${keyed.length > 0 ? KEYED_STATE_JOIN : ""}
-     WHERE t.id = ANY($1::uuid[])`,
     keyed.length > 0
-      ? [ids, withLatestResult, projectId, keyed.map((k) => k.taskRunId), keyed.map((k) => k.idempotencyKey)]
-      : [ids, withLatestResult, projectId],
+      ? {
+          ...FOR_KEYED_CHANGE,
+          values: [ids, withLatestResult, projectId, keyed.map((k) => k.taskRunId), keyed.map((k) => k.idempotencyKey)],
+        }
+      : { ...FOR_CHANGE, values: [ids, withLatestResult, projectId] },
   );
   return new Map(
     rows.map((row) => [
@@ -204,17 +225,9 @@ export type RecordOutcome =
   | { recorded: true }
   | { recorded: false; stale: { taskRunId: string; current: number | null } };
 
-/**
- * Records a batch in one statement, all or nothing: it locks the task runs, and only if every
- * one is still at the version given does it bump them and insert the results, states and
- * cached inputs. Locking first makes the check see versions committed after the statement
- * began, so two batches racing for one task run cannot both pass.
- */
-export async function recordStateBatch(pool: pg.Pool, batch: StateBatch): Promise<RecordOutcome> {
-  const { changes, results, cachedInputs } = batch;
-  const column = <T, K extends keyof T>(rows: readonly T[], key: K) => rows.map((row) => row[key]);
-  const { rows } = await pool.query<{ id: string; version: number | null; wanted: number; recorded: boolean }>(
-    `WITH given AS (
+const RECORD_BATCH = statement(
+  "record-state-batch",
+  `WITH given AS (
        SELECT * FROM unnest($1::uuid[], $2::int[]) AS g(id, version)
      ), locked AS (
        -- In id order, so batches sharing task runs lock them in the same order: no deadlock.
@@ -248,7 +261,20 @@ export async function recordStateBatch(pool: pg.Pool, batch: StateBatch): Promis
      )
      SELECT given.id, locked.version, given.version AS wanted, (SELECT ok FROM checked) AS recorded
      FROM given LEFT JOIN locked USING (id)`,
-    [
+);
+
+/**
+ * Records a batch in one statement, all or nothing: it locks the task runs, and only if every
+ * one is still at the version given does it bump them and insert the results, states and
+ * cached inputs. Locking first makes the check see versions committed after the statement
+ * began, so two batches racing for one task run cannot both pass.
+ */
+export async function recordStateBatch(pool: pg.Pool, batch: StateBatch): Promise<RecordOutcome> {
+  const { changes, results, cachedInputs } = batch;
+  const column = <T, K extends keyof T>(rows: readonly T[], key: K) => rows.map((row) => row[key]);
+  const { rows } = await pool.query<{ id: string; version: number | null; wanted: number; recorded: boolean }>({
+    ...RECORD_BATCH,
+    values: [
       column(changes, "taskRunId"),
       column(changes, "version"),
       changes.length,
@@ -268,11 +294,17 @@ export async function recordStateBatch(pool: pg.Pool, batch: StateBatch): Promis
       column(changes, "idempotencyKey"),
       batch.id,
     ],
-  );
+  });
   if (rows[0]?.recorded) return { recorded: true };
   const stale = rows.find((row) => row.version !== row.wanted);
   return { recorded: false, stale: { taskRunId: stale?.id ?? changes[0]!.taskRunId, current: stale?.version ?? null } };
 }
+
+const FENCE_BATCH = statement(
+  "fence-batch",
+  `INSERT INTO batch_commit (id, recorded) VALUES ($1, false) ON CONFLICT (id) DO NOTHING RETURNING id`,
+);
+const BATCH_RECORDED = statement("batch-recorded", `SELECT recorded FROM batch_commit WHERE id = $1`);
 
 /** What became of a batch whose recording statement failed without a clear answer. */
 export type BatchCommitOutcome = "recorded" | "not-recorded";
@@ -286,14 +318,9 @@ export type BatchCommitOutcome = "recorded" | "not-recorded";
  * reached (the outcome stays unknown).
  */
 export async function resolveBatchCommit(pool: pg.Pool, batchId: string): Promise<BatchCommitOutcome> {
-  const fenced = await pool.query(
-    `INSERT INTO batch_commit (id, recorded) VALUES ($1, false) ON CONFLICT (id) DO NOTHING RETURNING id`,
-    [batchId],
-  );
+  const fenced = await pool.query({ ...FENCE_BATCH, values: [batchId] });
   if (fenced.rowCount === 1) return "not-recorded";
-  const { rows } = await pool.query<{ recorded: boolean }>(`SELECT recorded FROM batch_commit WHERE id = $1`, [
-    batchId,
-  ]);
+  const { rows } = await pool.query<{ recorded: boolean }>({ ...BATCH_RECORDED, values: [batchId] });
   return rows[0]?.recorded ? "recorded" : "not-recorded";
 }
 

@@ -100,13 +100,25 @@ export function bucketPlace(scheme: "s3" | "gs", spec: { bucket: string; prefix?
 }
 
 /** Where a bucket handler writes, as a place to compare (see Bounds): `s3://bucket` or `s3://bucket/prefix`. */
-export function bucketLocation(scheme: "s3" | "gs", spec: { bucket: string; prefix?: string | undefined }): string {
+function bucketLocation(scheme: "s3" | "gs", spec: { bucket: string; prefix?: string | undefined }): string {
   return spec.prefix ? `${scheme}://${spec.bucket}/${spec.prefix}` : `${scheme}://${spec.bucket}`;
 }
 
 /** The spec a project's place `s3://bucket[/prefix]` names, when it has the scheme. */
-export function bucketFromPlace(scheme: "s3" | "gs", type: string, place: string): unknown {
+function bucketFromPlace(scheme: "s3" | "gs", type: string, place: string): unknown {
   const match = new RegExp(`^${scheme}://([^/]*)/?(.*)$`).exec(place);
   if (!match) return undefined;
   return { type, bucket: match[1], ...(match[2] ? { prefix: match[2] } : {}) };
+}
+
+type BucketSpec = { bucket: string; prefix?: string | undefined };
+
+/** What a bucket handler type says of places and reach (see HandlerDefinition): the same for S3 and GCS. */
+export function bucketReach<Options extends { buckets: readonly string[] }>(scheme: "s3" | "gs", type: string) {
+  return {
+    fromPlace: (place: string) => bucketFromPlace(scheme, type, place),
+    locate: async (spec: BucketSpec) => bucketLocation(scheme, spec),
+    checkReach: async (spec: BucketSpec, options: Options, bounds?: Bounds) =>
+      checkBucket(scheme, spec, options.buckets, bounds),
+  };
 }

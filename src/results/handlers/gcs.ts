@@ -3,15 +3,7 @@ import { withDeadline } from "../../deadline.js";
 import type { Bounds } from "../bounds.js";
 import { defineHandler } from "../handler-definition.js";
 import { type Handle, largerThanRecorded, type ResultHandler } from "../result-handler.js";
-import {
-  bucketConfig,
-  bucketFromPlace,
-  bucketLocation,
-  bucketPlace,
-  checkBucket,
-  locateObject,
-  newObjectKey,
-} from "./bucket-uri.js";
+import { bucketConfig, bucketPlace, bucketReach, checkBucket, locateObject, newObjectKey } from "./bucket-uri.js";
 
 /** How the server reaches Google Cloud Storage (credentials come from Google's usual places). */
 export interface GcsSettings {
@@ -197,9 +189,7 @@ export const gcsHandler = defineHandler({
     settings.buckets.length === 0
       ? undefined
       : { buckets: settings.buckets, storage: createGcsStorage(settings), requestTimeoutMs: settings.requestTimeoutMs },
-  fromPlace: (place) => bucketFromPlace("gs", "GCS", place),
-  locate: async (spec) => bucketLocation("gs", spec),
-  checkReach: async (spec, { buckets }, bounds) => checkBucket("gs", spec, buckets, bounds),
+  ...bucketReach<GcsOptions>("gs", "GCS"),
   create: ({ bucket, prefix }, { buckets, storage, requestTimeoutMs }, bounds) => {
     checkBucket("gs", { bucket, prefix }, buckets, bounds);
     return createGcsHandler({ bucket, prefix, storage, requestTimeoutMs, bounds });

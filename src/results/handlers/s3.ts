@@ -9,15 +9,7 @@ import { Upload } from "@aws-sdk/lib-storage";
 import type { Bounds } from "../bounds.js";
 import { defineHandler } from "../handler-definition.js";
 import { type Handle, largerThanRecorded, type ResultHandler } from "../result-handler.js";
-import {
-  bucketConfig,
-  bucketFromPlace,
-  bucketLocation,
-  bucketPlace,
-  checkBucket,
-  locateObject,
-  newObjectKey,
-} from "./bucket-uri.js";
+import { bucketConfig, bucketPlace, bucketReach, checkBucket, locateObject, newObjectKey } from "./bucket-uri.js";
 
 /** How the server reaches S3 (or an S3-compatible store), and which buckets it may use. */
 export interface S3Settings {
@@ -163,9 +155,7 @@ export const s3Handler = defineHandler({
           partSize: settings.partSize,
           multipartThreshold: settings.multipartThreshold,
         },
-  fromPlace: (place) => bucketFromPlace("s3", "S3", place),
-  locate: async (spec) => bucketLocation("s3", spec),
-  checkReach: async (spec, { buckets }, bounds) => checkBucket("s3", spec, buckets, bounds),
+  ...bucketReach<S3Options>("s3", "S3"),
   create: ({ bucket, prefix }, { buckets, client, partSize, multipartThreshold }, bounds) => {
     checkBucket("s3", { bucket, prefix }, buckets, bounds);
     return createS3Handler({ bucket, prefix, client, partSize, multipartThreshold, bounds });
