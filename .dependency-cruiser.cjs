@@ -48,17 +48,17 @@ module.exports = {
     },
     {
       name: "client-stands-alone",
-      comment: "The SDK (src/client) is published: it imports nothing of the server.",
+      comment: "The SDK (sdk/, @handled/client) is published: it imports nothing of the server.",
       severity: "error",
-      from: { path: "^src/client/" },
-      to: { path: "^src/", pathNot: "^src/client/" },
+      from: { path: "^sdk/" },
+      to: { path: "^src/" },
     },
     {
       name: "server-without-client",
       comment: "The server does not depend on its SDK.",
       severity: "error",
-      from: { path: "^src/", pathNot: "^src/client/" },
-      to: { path: "^src/client/" },
+      from: { path: "^src/" },
+      to: { path: "^sdk/" },
     },
     {
       name: "no-circular",
@@ -69,7 +69,7 @@ module.exports = {
   ],
   options: {
     doNotFollow: { path: "node_modules" },
-    exclude: { path: "^src/(generated|client/generated)/" },
+    exclude: { path: "^(src/generated|sdk/src/generated|sdk/src/generated-ast)/" },
     tsPreCompilationDeps: true,
     tsConfig: { fileName: "tsconfig.json" },
     enhancedResolveOptions: { extensions: [".ts", ".js"] },

@@ -7,20 +7,25 @@
 FROM node:22-bookworm-slim AS build
 WORKDIR /app
 COPY package.json package-lock.json .npmrc ./
+# The SDK is a workspace of the project (npm ci wants its package.json); its operations are the
+# documents the server trusts (HANDLED_TRUSTED_DOCUMENTS), so the build generates from them.
+COPY sdk/package.json ./sdk/
 # No dependency needs its install scripts to build; the project's own postinstall is run by build.
 RUN npm ci --ignore-scripts --no-audit --no-fund
 COPY prisma ./prisma
 COPY scripts ./scripts
 COPY schema.graphql codegen.ts prisma.config.ts tsconfig.json tsconfig.build.json ./
 COPY src ./src
+COPY sdk ./sdk
 RUN npm run build
 
 # 2. What runs: production dependencies only (no Prisma CLI, TypeScript or embedded PostgreSQL).
 FROM node:22-bookworm-slim AS runtime-deps
 WORKDIR /app
 COPY package.json package-lock.json .npmrc ./
+COPY sdk/package.json ./sdk/
 # Prisma's client ships query compilers for five databases; only PostgreSQL's "fast" one is used.
-RUN npm ci --omit=dev --omit=optional --ignore-scripts --no-audit --no-fund \
+RUN npm ci --omit=dev --omit=optional --ignore-scripts --no-audit --no-fund --workspaces=false \
   && npm cache clean --force \
   && find node_modules/@prisma/client/runtime -name 'query_compiler_*' ! -name 'query_compiler_fast_bg.postgresql*' -delete \
   && find node_modules -name '*.map' -delete

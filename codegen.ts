@@ -4,7 +4,7 @@ import type { CodegenConfig } from "@graphql-codegen/cli";
 const config: CodegenConfig = {
   schema: "schema.graphql",
   // The SDK's operations: the tests drive the API through them, as any client would.
-  documents: ["src/client/operations/**/*.graphql"],
+  documents: ["sdk/operations/**/*.graphql"],
   emitLegacyCommonJSImports: false,
   generates: {
     // Resolver types for the server, bound by mappers to the rows the data-access layer returns.
@@ -32,9 +32,9 @@ const config: CodegenConfig = {
         strictScalars: true,
       },
     },
-    // The SDK: operation types and typed documents (as strings, so a client needs no GraphQL
-    // runtime) for src/client.
-    "src/client/generated/": {
+    // The SDK (@handled/client): operation types and typed documents (as strings, so its client
+    // needs no GraphQL runtime), each with its documentId (persisted-documents.json).
+    "sdk/src/generated/": {
       preset: "client",
       config: {
         useTypeImports: true,
@@ -44,6 +44,25 @@ const config: CodegenConfig = {
         strictScalars: true,
       },
       presetConfig: { fragmentMasking: false, persistedDocuments: true },
+    },
+    // The same operations as DocumentNode objects (@handled/client/documents), for Apollo Client,
+    // urql or any client that wants a parsed document; still no GraphQL runtime needed.
+    "sdk/src/generated-ast/": {
+      preset: "client",
+      config: {
+        useTypeImports: true,
+        enumsAsTypes: true,
+        documentMode: "documentNode",
+        scalars: { JSON: "unknown", DateTime: "string", SafeInt: "number" },
+        strictScalars: true,
+      },
+      presetConfig: { fragmentMasking: false },
+    },
+    // Which types each union or interface may be, for Apollo Client's InMemoryCache: without it,
+    // fragments on ResultOrNone's members match nothing and their fields come back empty.
+    "sdk/src/generated/possible-types.ts": {
+      plugins: ["fragment-matcher"],
+      config: { useExplicitTyping: true },
     },
   },
 };

@@ -3,7 +3,12 @@ import { defineConfig } from "vitest/config";
 
 export default defineConfig({
   // The SDK's entry point, as a consumer imports it, resolved to its source (as in tsconfig).
-  resolve: { alias: { "handled/client": fileURLToPath(new URL("./src/client/index.ts", import.meta.url)) } },
+  resolve: {
+    alias: {
+      "@handled/client/documents": fileURLToPath(new URL("./sdk/src/documents.ts", import.meta.url)),
+      "@handled/client": fileURLToPath(new URL("./sdk/src/index.ts", import.meta.url)),
+    },
+  },
   test: {
     include: ["test/**/*.test.ts"],
     globalSetup: ["test/support/global-setup.ts"],

@@ -7,7 +7,7 @@ import {
   HandledApiError,
   ListTaskRunsDocument,
   SetTaskRunStatesLeanDocument,
-} from "handled/client";
+} from "@handled/client";
 
 export async function example(url: string): Promise<string> {
   const client = createClient({ url });

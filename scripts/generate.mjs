@@ -1,5 +1,5 @@
 // Writes every generated file: the Prisma client (src/generated/prisma), the resolver types
-// (src/generated/graphql.ts), the SDK's types and documents (src/client/generated/) and the
+// (src/generated/graphql.ts), the SDK's types and documents (sdk/src/generated/) and the
 // list of its operations the server may trust (src/generated/trusted-documents.ts).
 import { spawnSync } from "node:child_process";
 import { readFileSync, writeFileSync } from "node:fs";
@@ -20,10 +20,10 @@ run("npx", ["--no-install", "graphql-codegen", "--config", "codegen.ts", "--sile
 
 // The SDK's operations, by the hash each carries (codegen's persisted-documents manifest), for
 // the server: with HANDLED_TRUSTED_DOCUMENTS=only they are what keys without admin may run.
-const manifest = JSON.parse(readFileSync("src/client/generated/persisted-documents.json", "utf8"));
+const manifest = JSON.parse(readFileSync("sdk/src/generated/persisted-documents.json", "utf8"));
 writeFileSync(
   "src/generated/trusted-documents.ts",
-  `// Written by scripts/generate.mjs from the SDK's operations (src/client/operations): do not edit.
+  `// Written by scripts/generate.mjs from the SDK's operations (sdk/operations): do not edit.
 /** Each operation the SDK ships, by the id it sends (\`documentId\`): its text, normalised. */
 export const TRUSTED_DOCUMENTS: ReadonlyMap<string, string> = new Map(${JSON.stringify(Object.entries(manifest), null, 2)});
 `,

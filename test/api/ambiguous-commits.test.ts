@@ -1,5 +1,5 @@
 import { access } from "node:fs/promises";
-import type { SetTaskRunStateInput } from "handled/client";
+import type { SetTaskRunStateInput } from "@handled/client";
 import { describe, expect } from "vitest";
 import type { TestApp } from "../support/app.js";
 import { GetTaskRun, SetTaskRunStates } from "../support/documents.js";

@@ -1,6 +1,6 @@
 import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import type { CreateFlowInput, SetTaskRunStateInput } from "handled/client";
+import type { CreateFlowInput, SetTaskRunStateInput } from "@handled/client";
 import { describe, expect } from "vitest";
 import type { TestApp } from "../support/app.js";
 import { CreateFlow, CreateFlowRun, ListFlows, ListTaskRuns, SetTaskRunStates } from "../support/documents.js";

@@ -2,7 +2,7 @@ import { execFileSync } from "node:child_process";
 import { mkdir, mkdtemp, rm, symlink, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import type { HandledResultInput } from "handled/client";
+import type { HandledResultInput } from "@handled/client";
 import { describe, expect } from "vitest";
 import type { TestApp } from "../support/app.js";
 import { CreateFlow, GetTaskRun, SetTaskRunStates, SetTaskRunStatesLean } from "../support/documents.js";

@@ -1,4 +1,4 @@
-import type { SetTaskRunStateInput } from "handled/client";
+import type { SetTaskRunStateInput } from "@handled/client";
 import { describe, expect } from "vitest";
 import { SetTaskRunStates } from "../support/documents.js";
 import { filesUnder } from "../support/files.js";

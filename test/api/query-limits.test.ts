@@ -62,7 +62,7 @@ function nested(depth: number): string {
 describe("query limits", () => {
   test("let every operation the SDK ships through, with the defaults", async () => {
     const schema = buildSchema(await readFile(new URL("../../schema.graphql", import.meta.url), "utf8"));
-    const folder = new URL("../../src/client/operations/", import.meta.url);
+    const folder = new URL("../../sdk/operations/", import.meta.url);
     const files = await Promise.all((await readdir(folder)).map((file) => readFile(new URL(file, folder), "utf8")));
     const limits = loadConfig({}).queryLimits;
     const document = parse(files.join("\n"), { maxTokens: limits.maxTokens });

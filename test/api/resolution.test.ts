@@ -1,6 +1,6 @@
 import { mkdir } from "node:fs/promises";
 import { join } from "node:path";
-import type { ResultHandlerInput } from "handled/client";
+import type { ResultHandlerInput } from "@handled/client";
 import { describe, expect } from "vitest";
 import { startApp } from "../../src/app.js";
 import { loadConfig } from "../../src/config/config.js";

@@ -1,7 +1,7 @@
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import type { ResultHandlerInput } from "handled/client";
+import type { ResultHandlerInput } from "@handled/client";
 import { test as base, describe, expect, inject, it } from "vitest";
 import { startApp } from "../../src/app.js";
 import { loadConfig } from "../../src/config/config.js";

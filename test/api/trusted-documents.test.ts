@@ -1,4 +1,4 @@
-import { createClient, HandledApiError, type Operation } from "handled/client";
+import { createClient, HandledApiError, type Operation } from "@handled/client";
 import { describe, expect } from "vitest";
 import { runKeys } from "../../src/cli/keys.js";
 import type { TestApp } from "../support/app.js";

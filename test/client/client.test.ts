@@ -6,7 +6,7 @@ import {
   HandledApiError,
   ListFlowsDocument,
   SetTaskRunStatesLeanDocument,
-} from "handled/client";
+} from "@handled/client";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startTestApp, type TestApp } from "../support/app.js";
 

@@ -1,4 +1,4 @@
-import { createClient, HandledApiError } from "handled/client";
+import { createClient, HandledApiError } from "@handled/client";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { runKeys } from "../../src/cli/keys.js";
 import { createTestDatabase, type TestDatabase } from "../support/database.js";

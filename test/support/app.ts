@@ -8,7 +8,7 @@ import {
   HandledApiError,
   type HandledClient,
   type Operation,
-} from "handled/client";
+} from "@handled/client";
 import pg from "pg";
 import { type App, startApp } from "../../src/app.js";
 import { type Config, loadConfig } from "../../src/config/config.js";

@@ -1,4 +1,4 @@
-// The tests drive the API through the SDK's own operations (src/client/operations/*.graphql),
+// The tests drive the API through the SDK's own operations (sdk/operations/*.graphql),
 // so every test is also a test of the SDK.
 export {
   CreateApiKeyDocument as CreateApiKey,
@@ -15,4 +15,4 @@ export {
   SetTaskRunStatesDocument as SetTaskRunStates,
   SetTaskRunStatesLeanDocument as SetTaskRunStatesLean,
   TaskRunHistoryDocument as TaskRunHistory,
-} from "handled/client";
+} from "@handled/client";

@@ -1,4 +1,4 @@
-import type { CreateFlowInput, ParameterValueInput, SetTaskRunStateInput } from "handled/client";
+import type { CreateFlowInput, ParameterValueInput, SetTaskRunStateInput } from "@handled/client";
 import type { TestApp } from "./app.js";
 import { CreateFlow, CreateFlowRun, SetTaskRunStates } from "./documents.js";
 

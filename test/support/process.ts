@@ -3,7 +3,7 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { createClient, type HandledClient } from "handled/client";
+import { createClient, type HandledClient } from "@handled/client";
 import { projectFile } from "../../src/project-files.js";
 
 /** The built service (npm test builds it first), as operators run it. */

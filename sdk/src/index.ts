@@ -1,9 +1,11 @@
-// The typed SDK of the Handled API: `createClient` plus every operation in operations/*.graphql,
-// typed by graphql-codegen (`npm run generate`). Runs anywhere `fetch` does; needs no GraphQL
-// runtime.
+// @handled/client: the typed SDK of the Handled API. `createClient` plus every operation in
+// sdk/operations/*.graphql as a typed document string, typed by graphql-codegen; runs anywhere
+// `fetch` does and needs no GraphQL runtime. The same operations as DocumentNode objects, for
+// Apollo Client and urql, are in @handled/client/documents.
 import type { DocumentTypeDecoration } from "@graphql-typed-document-node/core";
 
 export * from "./generated/graphql.js";
+export { possibleTypes } from "./possible-types.js";
 
 /** A typed operation: one of the SDK's documents, or one generated the same way. */
 export type Operation<R, V> = DocumentTypeDecoration<R, V> & { toString(): string };
