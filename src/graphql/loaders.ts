@@ -108,7 +108,7 @@ function pagedLoader<A, T>(
         const { size, after, state } = group[0]!;
         const parents = group.map((key) => key.parent);
         const rows = groupBy(parents, await fetch(parents, size + 1, after, state ?? null), (row) => row.parent);
-        for (const [i, key] of group.entries()) pages.set(key, toPage<T>(rows[i]!, size, cursorOf));
+        for (const [i, key] of group.entries()) pages.set(key, toPage<T>(rows[i]!, size, cursorOf, after !== null));
       }
       return keys.map((key) => pages.get(key)!);
     },

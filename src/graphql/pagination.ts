@@ -9,7 +9,20 @@ export const DEFAULT_PAGE_SIZES = { flows: 20, runs: 20, taskRuns: 100, states: 
 /** A page of a list, as the GraphQL connections return it. */
 export interface Page<T> {
   nodes: T[];
-  pageInfo: { endCursor: string | null; hasNextPage: boolean };
+  pageInfo: { endCursor: string | null; hasNextPage: boolean; startCursor: string | null; hasPreviousPage: boolean };
+  /** The cursor of one of its nodes (for `edges`, made only when they are asked for). */
+  cursorOf(node: T): string;
+}
+
+/** An item of a page with its cursor: a connection's edge. */
+export interface Edge<T> {
+  cursor: string;
+  node: T;
+}
+
+/** The edges of a page: its nodes, each with its cursor. */
+export function edgesOf<T>(page: Page<T>): Edge<T>[] {
+  return page.nodes.map((node) => ({ cursor: page.cursorOf(node), node }));
 }
 
 /**
@@ -48,17 +61,25 @@ export function pageSize(first: number | null | undefined, fallback: number): nu
 
 /**
  * A page from up to `size + 1` rows in list order: the extra row, if there, only says that
- * more follow.
+ * more follow. `after`: whether it was asked for after a cursor (items come before it).
  */
 export function toPage<T>(
   rows: readonly T[],
   size: number,
-  cursorOf: (node: T) => readonly (string | number)[],
+  keyOf: (node: T) => readonly (string | number)[],
+  after: boolean,
 ): Page<T> {
   const nodes = rows.slice(0, size);
-  const last = nodes.at(-1);
+  const cursorOf = (node: T) => encodeCursor(keyOf(node));
+  const [first, last] = [nodes[0], nodes.at(-1)];
   return {
     nodes,
-    pageInfo: { endCursor: last ? encodeCursor(cursorOf(last)) : null, hasNextPage: rows.length > size },
+    pageInfo: {
+      endCursor: last === undefined ? null : cursorOf(last),
+      hasNextPage: rows.length > size,
+      startCursor: first === undefined ? null : cursorOf(first),
+      hasPreviousPage: after,
+    },
+    cursorOf,
   };
 }

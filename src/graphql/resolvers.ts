@@ -8,7 +8,7 @@ import { highestScope, type KeyScope } from "../services/api-keys.js";
 import { isUuid } from "../services/ids.js";
 import { requireScope } from "./authorization.js";
 import { NO_RESULT } from "./mappers.js";
-import { DEFAULT_PAGE_SIZES, decodeCursor, pageSize, toPage } from "./pagination.js";
+import { DEFAULT_PAGE_SIZES, decodeCursor, edgesOf, pageSize, toPage } from "./pagination.js";
 
 const DateTime = new GraphQLScalarType<Date, string>({
   name: "DateTime",
@@ -56,7 +56,7 @@ export const resolvers: Resolvers = {
         size + 1,
         time === undefined ? null : { createdAt: new Date(time), id: id! },
       );
-      return toPage(rows, size, (flow) => [flow.createdAt.toISOString(), flow.id]);
+      return toPage(rows, size, (flow) => [flow.createdAt.toISOString(), flow.id], time !== undefined);
     },
     flow: (_root, { id }, { loaders }) => byId(id, (id) => loaders.flow.load(id)),
     flowRun: (_root, { id }, { loaders }) => byId(id, (id) => loaders.flowRun.load(id)),
@@ -87,6 +87,12 @@ export const resolvers: Resolvers = {
       return (await keys.revoke(id, caller.scope)) ?? null;
     },
   },
+
+  // Edges are made from the page's nodes only when a query asks for them.
+  FlowConnection: { edges: edgesOf },
+  FlowRunConnection: { edges: edgesOf },
+  TaskRunConnection: { edges: edgesOf },
+  StateConnection: { edges: edgesOf },
 
   ApiKey: {
     scope: (key) => (highestScope(key.scopes) ?? "read").toUpperCase() as "READ" | "WRITE" | "ADMIN",
