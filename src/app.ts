@@ -6,7 +6,7 @@ import type { Config } from "./config/config.js";
 import { type Database, openDatabase } from "./db/database.js";
 import { describeDatabaseError } from "./db/errors.js";
 import { DEFAULT_PROJECT } from "./db/projects.js";
-import { StartupError } from "./errors.js";
+import { ErrorCode, StartupError } from "./errors.js";
 import { createApolloServer } from "./graphql/apollo.js";
 import type { Services } from "./graphql/context.js";
 import { createHttpServer, createMetricsServer } from "./http/server.js";
@@ -55,6 +55,9 @@ export function createServices(config: Config, database: Database, observability
     maxHandleLength: limits.maxHandleLength,
     largeReadBytes: config.responses.largeReadBytes,
     largeReadConcurrency: config.responses.largeReadConcurrency,
+    // Counted with the failures of handler calls: a read that returned data that is not what was written.
+    onIntegrityFailure: (handler) =>
+      observability?.metrics.handlerErrors.inc({ handler, call: "read", code: ErrorCode.RESULT_INTEGRITY }),
   });
   const { queries } = database;
   const reach = new ReachService({ projects: queries.projects, registry, cacheMs: config.auth.cacheMs });

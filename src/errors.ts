@@ -17,6 +17,11 @@ export const ErrorCode = {
   RESULT_NOT_FOUND: "RESULT_NOT_FOUND",
   /** The stored data could not be decoded as the JSON it was written as. */
   RESULT_CORRUPT: "RESULT_CORRUPT",
+  /**
+   * The stored data is not what was recorded: its SHA-256 or size differs (replaced, truncated,
+   * altered, swapped with another result's). It is not served.
+   */
+  RESULT_INTEGRITY: "RESULT_INTEGRITY",
   /** The handler could not write a value to its storage. */
   RESULT_WRITE_FAILED: "RESULT_WRITE_FAILED",
   /** The handler could not read a value from its storage (other than it being missing). */

@@ -9,6 +9,8 @@ export interface NewParameterResult {
   handlerConfig: Record<string, string>;
   handle: string;
   sizeBytes: number;
+  /** SHA-256 of the stored bytes, hex. */
+  sha256: string | null;
 }
 
 /** Where a page of a flow's runs starts: after this run, newest first. */

@@ -35,8 +35,8 @@ export const FLOW_RUN_STATE = `
 /** The columns of a result joined as `r`, named for resultFromColumns. */
 export const RESULT_COLUMNS = `
   r.id::text AS "resultId", r.handler_type::text AS "resultHandlerType", r.handler_config AS "resultHandlerConfig",
-  r.handle AS "resultHandle", r.size_bytes::text AS "resultSizeBytes", r.handled AS "resultHandled",
-  r.created_at AS "resultCreatedAt"`;
+  r.handle AS "resultHandle", r.size_bytes::text AS "resultSizeBytes", r.sha256 AS "resultSha256",
+  r.handled AS "resultHandled", r.created_at AS "resultCreatedAt"`;
 
 export interface ResultColumns {
   resultId: string | null;
@@ -44,6 +44,7 @@ export interface ResultColumns {
   resultHandlerConfig: unknown;
   resultHandle: string | null;
   resultSizeBytes: string | null;
+  resultSha256: string | null;
   resultHandled: boolean | null;
   resultCreatedAt: Date | null;
 }
@@ -56,6 +57,7 @@ export function resultFromColumns(row: ResultColumns): ResultRow | null {
     handlerConfig: row.resultHandlerConfig as ResultRow["handlerConfig"],
     handle: row.resultHandle!,
     sizeBytes: row.resultSizeBytes === null ? null : BigInt(row.resultSizeBytes),
+    sha256: row.resultSha256,
     handled: row.resultHandled!,
     createdAt: row.resultCreatedAt!,
   };

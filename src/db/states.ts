@@ -216,6 +216,7 @@ export interface StateBatch {
     handlerConfig: Record<string, string>;
     handle: string;
     sizeBytes: number;
+    sha256: string | null;
   }[];
   cachedInputs: { stateId: string; name: string; upstreamTaskRunId: string; resultId: string }[];
 }
@@ -242,10 +243,10 @@ const RECORD_BATCH = statement(
        UPDATE task_run t SET version = t.version + 1 FROM given
        WHERE t.id = given.id AND (SELECT ok FROM checked)
      ), new_results AS (
-       INSERT INTO result (id, handler_type, handler_config, handle, size_bytes, handled)
-       SELECT id, handler_type::"HandlerType", handler_config, handle, size_bytes, true
-       FROM unnest($4::uuid[], $5::text[], $6::jsonb[], $7::text[], $16::bigint[])
-         AS r(id, handler_type, handler_config, handle, size_bytes)
+       INSERT INTO result (id, handler_type, handler_config, handle, size_bytes, sha256, handled)
+       SELECT id, handler_type::"HandlerType", handler_config, handle, size_bytes, sha256, true
+       FROM unnest($4::uuid[], $5::text[], $6::jsonb[], $7::text[], $16::bigint[], $19::text[])
+         AS r(id, handler_type, handler_config, handle, size_bytes, sha256)
        WHERE (SELECT ok FROM checked)
      ), new_states AS (
        INSERT INTO state (id, task_run_id, version, type, message, result_id, idempotency_key)
@@ -293,6 +294,7 @@ export async function recordStateBatch(pool: pg.Pool, batch: StateBatch): Promis
       column(results, "sizeBytes"),
       column(changes, "idempotencyKey"),
       batch.id,
+      column(results, "sha256"),
     ],
   });
   if (rows[0]?.recorded) return { recorded: true };

@@ -12,6 +12,7 @@ import { describeDatabaseError, isDatabaseUnavailable } from "../db/errors.js";
 import { ErrorCode, HandledError } from "../errors.js";
 import type { Logger } from "../logger.js";
 import { projectFile } from "../project-files.js";
+import { integrityFailureOf } from "../results/integrity.js";
 import { storageFailureOf } from "../results/observed-handler.js";
 import { authorize } from "./authorization.js";
 import type { GraphQLContext } from "./context.js";
@@ -114,6 +115,11 @@ function logging(logger: Logger): ApolloServerPlugin<GraphQLContext> {
               logger.error(
                 { requestId, ...failure, at },
                 `result ${failure.call} failed: ${original instanceof HandledError ? original.message : "unexpected error"}`,
+              );
+            } else if (integrityFailureOf(original)) {
+              logger.error(
+                { requestId, at, ...integrityFailureOf(original) },
+                `result integrity check failed: ${(original as Error).message}`,
               );
             } else if (coded) {
               // Nothing for an operator to do.

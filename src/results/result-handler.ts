@@ -25,7 +25,7 @@ export interface ResultHandler {
   /**
    * Reads the JSON text behind a handle written by this handler (or a client, with its spec).
    * With `maxBytes` (the size recorded for it), data larger than that is not read but refused
-   * with RESULT_CORRUPT, so a replaced file or object cannot make a read unbounded.
+   * with RESULT_INTEGRITY, so a replaced file or object cannot make a read unbounded.
    */
   read(handle: Handle, maxBytes?: number): Promise<string>;
 
@@ -54,7 +54,7 @@ export interface ResultHandler {
  */
 export function largerThanRecorded(where: string, maxBytes: number): HandledError {
   return new HandledError(
-    ErrorCode.RESULT_CORRUPT,
+    ErrorCode.RESULT_INTEGRITY,
     `The data behind ${where} is larger than the ${maxBytes} bytes recorded for it.`,
   );
 }

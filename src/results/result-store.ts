@@ -4,6 +4,7 @@ import { ErrorCode, HandledError } from "../errors.js";
 import { checkJsonDepth, checkText } from "../validation.js";
 import type { HandlerRegistry, Reach } from "./handler-registry.js";
 import { type HandlerSpec, type HandlerType, parseHandlerSpec, specFromRow } from "./handler-spec.js";
+import { integrityError, parseSha256, sha256Of, sha256OfText } from "./integrity.js";
 import type { ResponseBudget } from "./response-budget.js";
 import type { Handle, ResultHandler } from "./result-handler.js";
 
@@ -13,6 +14,14 @@ export interface StoredHandle {
   handle: Handle;
   /** Size of the value's JSON text, in bytes. */
   sizeBytes: number;
+  /** SHA-256 of the stored bytes, hex; null for a pre-handled result whose client gave none. */
+  sha256: string | null;
+}
+
+/** What a client says of a result it wrote itself, for the server to check. */
+export interface ClaimedIntegrity {
+  sha256?: string | null;
+  sizeBytes?: number | null;
 }
 
 /** The start of a value's JSON text. */
@@ -31,6 +40,8 @@ export interface ResultRow {
   handled: boolean;
   /** Size of the stored JSON text; null for results recorded before sizes were kept. */
   sizeBytes: bigint | null;
+  /** SHA-256 of the stored bytes; null (or absent) for results recorded without one. */
+  sha256?: string | null;
 }
 
 /** Options of the result store. */
@@ -46,6 +57,8 @@ export interface ResultStoreOptions {
   largeReadBytes: number;
   /** How many large values this process reads (and parses) at once; the rest wait. */
   largeReadConcurrency: number;
+  /** Told of every read refused with RESULT_INTEGRITY (to count them), by handler type. */
+  onIntegrityFailure?: (handler: HandlerType) => void;
 }
 
 /** A value encoded once as the UTF-8 bytes of its JSON text, ready for any handler. */
@@ -87,20 +100,48 @@ export class ResultStore {
   /** Writes an encoded value through the handler of `spec`, within `reach`; returns what to store. */
   async write(spec: HandlerSpec, value: EncodedValue, reach: Reach): Promise<StoredHandle> {
     const handler = await this.options.registry.handlerFor(spec, reach);
-    return { spec, handle: await handler.write(value.json), sizeBytes: value.json.length };
+    // A large value is hashed in the thread pool while it is written.
+    const [handle, sha256] = await Promise.all([handler.write(value.json), sha256Of(value.json)]);
+    return { spec, handle, sizeBytes: value.json.length, sha256 };
   }
 
   /**
    * Checks a result a client wrote itself: its handler must be valid and within the server's
-   * reach and the caller's, and its handle of that handler's form and inside it. Returns what to store.
+   * reach and the caller's, and its handle of that handler's form and inside it. What the client
+   * says of it is checked as far as the store tells without reading it (its size; a JSON handle's
+   * SHA-256, the handle being the value), and the SHA-256 it gives on every read after. Throws
+   * RESULT_INTEGRITY when what is there is not what the client says. Returns what to store.
    */
-  async verifyHandled(handlerInput: unknown, handle: string, reach: Reach): Promise<StoredHandle> {
+  async verifyHandled(
+    handlerInput: unknown,
+    handle: string,
+    reach: Reach,
+    claimed: ClaimedIntegrity = {},
+  ): Promise<StoredHandle> {
     const spec = parseHandlerSpec(handlerInput);
     // A JSON handle is the value itself, bounded by the JSON handler's size limit instead.
     checkText(handle, "A handle", spec.type === "JSON" ? Number.POSITIVE_INFINITY : this.options.maxHandleLength);
+    let sha256 = claimed.sha256 === undefined || claimed.sha256 === null ? null : parseSha256(claimed.sha256);
     const handler = await this.options.registry.handlerFor(spec, reach);
     const { sizeBytes } = await handler.verifyHandle(handle);
-    return { spec, handle, sizeBytes };
+    const location = spec.type === "JSON" ? undefined : handle;
+    if (claimed.sizeBytes !== undefined && claimed.sizeBytes !== null && claimed.sizeBytes !== sizeBytes) {
+      throw integrityError(
+        `The data behind this handle is ${sizeBytes} bytes, not the ${claimed.sizeBytes} given; nothing was recorded.`,
+        { handler: spec.type, location, check: "size" },
+      );
+    }
+    if (spec.type === "JSON") {
+      const actual = await sha256OfText(handle);
+      if (sha256 !== null && sha256 !== actual) {
+        throw integrityError("The JSON handle's SHA-256 is not the one given; nothing was recorded.", {
+          handler: spec.type,
+          check: "sha256",
+        });
+      }
+      sha256 = actual;
+    }
+    return { spec, handle, sizeBytes, sha256 };
   }
 
   /** Best-effort removal of what `write` wrote, for a request that records nothing. */
@@ -123,12 +164,19 @@ export class ResultStore {
     budget.reserve(size);
     const readAndParse = async () => {
       const json = await handler.read(row.handle, size);
+      // Hashed (a large value in the thread pool) while it is parsed; served only if it matches.
+      const hashing = row.sha256 ? sha256OfText(json) : undefined;
       let value: unknown;
+      let unparsable: unknown;
       try {
         value = JSON.parse(json) as unknown;
       } catch (cause) {
+        unparsable = cause;
+      }
+      await this.checkIntegrity(row, json, size, hashing);
+      if (unparsable !== undefined) {
         throw new HandledError(ErrorCode.RESULT_CORRUPT, "The stored data of this result is not valid JSON.", {
-          cause,
+          cause: unparsable,
         });
       }
       // Data a client wrote itself can nest deeper than any value the server writes; serialising
@@ -160,6 +208,32 @@ export class ResultStore {
     // A decoder gives back only whole characters and keeps a cut one to itself.
     const text = new StringDecoder("utf8").write(start.subarray(0, maxBytes));
     return { text, truncated: start.length > maxBytes };
+  }
+
+  /**
+   * Throws RESULT_INTEGRITY when the text read is not what was recorded: its SHA-256 (`hashing`,
+   * when one was recorded) or, for results recorded without one, its size.
+   */
+  private async checkIntegrity(row: ResultRow, json: string, size: number, hashing: Promise<string> | undefined) {
+    const where = { handler: row.handlerType, location: row.handlerType === "JSON" ? undefined : row.handle };
+    let failure: HandledError | undefined;
+    if (hashing) {
+      if ((await hashing) !== row.sha256) {
+        failure = integrityError(
+          "The stored data of this result is not what was written: its SHA-256 differs (replaced, altered or truncated).",
+          { ...where, check: "sha256" },
+        );
+      }
+    } else if (Buffer.byteLength(json, "utf8") !== size) {
+      failure = integrityError(
+        `The stored data of this result is ${Buffer.byteLength(json, "utf8")} bytes, not the ${size} recorded.`,
+        { ...where, check: "size" },
+      );
+    }
+    if (failure) {
+      this.options.onIntegrityFailure?.(row.handlerType);
+      throw failure;
+    }
   }
 
   private async handlerOf(row: ResultRow, reach: Reach): Promise<ResultHandler> {

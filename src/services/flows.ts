@@ -122,12 +122,13 @@ export class FlowService {
     for (const [name, value] of values) {
       // The JSON handler reaches nothing: no bounds apply.
       const stored = await this.deps.results.write({ type: "JSON" }, this.deps.results.encode(value), ANYWHERE);
-      const { handle, sizeBytes } = stored;
+      const { handle, sizeBytes, sha256 } = stored;
       results.set(taskIds.get(name)!, {
         handlerType: stored.spec.type,
         handlerConfig: handlerConfigOf(stored.spec),
         handle,
         sizeBytes,
+        sha256,
       });
     }
     return this.deps.runs.create(flow.id, [...taskIds.values()], results);

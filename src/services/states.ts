@@ -24,7 +24,7 @@ import type { ReachService } from "./reach.js";
 /** A state's result: a raw `value` (null included) or a result the client already handled. */
 export interface ResultInput {
   value?: unknown;
-  handled?: { handler: unknown; handle: string } | null;
+  handled?: { handler: unknown; handle: string; sha256?: string | null; sizeBytes?: number | null } | null;
 }
 
 /** A cached input: a reference to an upstream task run's result, or a value of it. */
@@ -262,8 +262,9 @@ export class StateService {
     if (failed) throw failed.reason;
     return settled.map((outcome, i) => {
       const stored = (outcome as PromiseFulfilledResult<StoredHandle>).value;
-      const { spec, handle, sizeBytes } = stored;
-      return { id: newResults[i]!.id, handlerType: spec.type, handlerConfig: handlerConfigOf(spec), handle, sizeBytes };
+      const { spec, handle, sizeBytes, sha256 } = stored;
+      const handlerConfig = handlerConfigOf(spec);
+      return { id: newResults[i]!.id, handlerType: spec.type, handlerConfig, handle, sizeBytes, sha256 };
     });
   }
 
@@ -283,7 +284,9 @@ export class StateService {
       plan.result = {
         id: randomUUID(),
         source: result.handled
-          ? { stored: await results.verifyHandled(result.handled.handler, result.handled.handle, reach) }
+          ? {
+              stored: await results.verifyHandled(result.handled.handler, result.handled.handle, reach, result.handled),
+            }
           : { spec: resolveResultHandler(run.task, run.flow, defaultHandler), value: results.encode(result.value) },
       };
     }

@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import { readFile, writeFile } from "node:fs/promises";
 import { describe, expect } from "vitest";
 import { GetTaskRun, GetTaskRunHandles } from "../support/documents.js";
@@ -45,12 +46,13 @@ describe("what the database holds", () => {
       handled: true,
       handle: result.handle,
       sizeBytes: 7, // "hello" as JSON text, recorded when written: known without reading storage
+      sha256: createHash("sha256").update('"hello"').digest("hex"),
       handler: { type: "LOCAL", dir: t.resultsDir, bucket: null, prefix: null },
     });
 
     const full = await t.run(GetTaskRun, { id: run.taskRuns.out!.id });
     expect(full.errors).toHaveLength(2); // `state.result.value` and `states[1].result.value`
-    expect(full.errors?.map((e) => e.extensions?.code)).toEqual(["RESULT_CORRUPT", "RESULT_CORRUPT"]);
+    expect(full.errors?.map((e) => e.extensions?.code)).toEqual(["RESULT_INTEGRITY", "RESULT_INTEGRITY"]);
     expect(full.data?.taskRun?.state.type).toBe("SUCCESS");
     expect(full.data?.taskRun?.state.result).toMatchObject({ handle: result.handle, value: null });
   });

@@ -16,18 +16,21 @@ describe("the SDK's version", () => {
 
   it("must take a new major version for a breaking change, and a minor one for an addition", async () => {
     const release = released();
+    const [major, minor] = release.version.split(".").map(Number) as [number, number];
+    const nextMinor = `${major}.${minor + 1}.0`;
+    const nextMajor = `${major + 1}.0.0`;
     const removed = release.schema.replace(/\n {2}"Whether items come before[^\n]*\n {2}hasPreviousPage: Boolean!/, "");
     expect(removed).not.toBe(release.schema);
-    const breaking = await checkVersion(release, { version: "1.1.0", schema: removed });
+    const breaking = await checkVersion(release, { version: nextMinor, schema: removed });
     expect(breaking.needs).toBe("major");
     expect(breaking.problem).toMatch(/needs a major version/);
     expect(breaking.changes[0]).toMatch(/^breaking: .*hasPreviousPage/);
-    expect((await checkVersion(release, { version: "2.0.0", schema: removed })).problem).toBeUndefined();
+    expect((await checkVersion(release, { version: nextMajor, schema: removed })).problem).toBeUndefined();
 
     const added = release.schema.replace("type PageInfo {", "type PageInfo {\n  total: Int");
     expect((await checkVersion(release, { version: release.version, schema: added })).problem).toMatch(
       /needs a minor version/,
     );
-    expect((await checkVersion(release, { version: "1.1.0", schema: added })).problem).toBeUndefined();
+    expect((await checkVersion(release, { version: nextMinor, schema: added })).problem).toBeUndefined();
   });
 });

@@ -74,7 +74,7 @@ export function testResultHandler(
       const handle = await h.handler.write(Buffer.from(json));
 
       expect(await h.handler.read(handle, size)).toBe(json);
-      expect(await codeOf(h.handler.read(handle, size - 1))).toBe("RESULT_CORRUPT");
+      expect(await codeOf(h.handler.read(handle, size - 1))).toBe("RESULT_INTEGRITY");
     });
 
     it("reads the start of a value, in bytes, without the rest", async () => {

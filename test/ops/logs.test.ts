@@ -1,3 +1,4 @@
+import { writeFile } from "node:fs/promises";
 import { createClient, HandledApiError } from "@handled/client";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { runKeys } from "../../src/cli/keys.js";
@@ -22,6 +23,7 @@ describe("the service's logs", () => {
   let lines: LogLine[];
   let output: string;
   let apiKey: string;
+  let tampered: string;
 
   beforeAll(async () => {
     database = await createTestDatabase();
@@ -75,7 +77,14 @@ describe("the service's logs", () => {
         { taskRunId: run.taskRuns.object!.id, version: 1, state: { type: "SUCCESS", result: { value: VALUE } } },
       ],
     });
-    await t.ok(GetTaskRun, { id: run.taskRuns.local!.id });
+    const { taskRun } = await t.ok(GetTaskRun, { id: run.taskRuns.local!.id });
+    // The file is altered behind the server's back (same size): the read is refused, and logged.
+    const local = taskRun!.state.result;
+    if (local.__typename !== "Result") throw new Error("expected a result");
+    await writeFile(local.handle, JSON.stringify({ secret: "x".repeat(VALUE.length) }));
+    const altered = await t.ok(GetTaskRun, { id: run.taskRuns.local!.id }).catch((error: unknown) => error);
+    expect(altered).toMatchObject({ code: "RESULT_INTEGRITY" });
+    tampered = local.handle;
     // The store goes away: the read of the S3 value fails, and is logged where it failed.
     await s3.stop();
     const failure = await t.ok(GetTaskRun, { id: run.taskRuns.object!.id }).catch((error: unknown) => error);
@@ -99,8 +108,8 @@ describe("the service's logs", () => {
 
   it("say one line per request: its id (the client's own when it sends one), operation, status, duration and error codes", () => {
     const requests = lines.filter((line) => line.msg === "request" && line.path === "/graphql" && line.status !== 401);
-    // Create flow, create run, set states, two reads (and, before them, the one refused for its key).
-    expect(requests).toHaveLength(5);
+    // Create flow, create run, set states, three reads (and, before them, the one refused for its key).
+    expect(requests).toHaveLength(6);
     for (const line of requests) {
       expect(line).toMatchObject({ requestId: "client-chosen-42", method: "POST", status: 200 });
       expect(typeof line.durationMs).toBe("number");
@@ -111,19 +120,21 @@ describe("the service's logs", () => {
       "SetTaskRunStates",
       "GetTaskRun",
       "GetTaskRun",
+      "GetTaskRun",
     ]);
     expect(requests.map((line) => line.errors)).toEqual([
       undefined,
       undefined,
       undefined,
       undefined,
+      ["RESULT_INTEGRITY"],
       ["RESULT_READ_FAILED"],
     ]);
   });
 
   it("say where a storage failure happened: the handler type and the object", () => {
     // GetTaskRun reads the value twice (as the current state's, and in the history): two lines.
-    const failures = lines.filter((line) => line.level === 50);
+    const failures = lines.filter((line) => line.level === 50 && line.handler === "S3");
     expect(failures).toHaveLength(2);
     for (const failure of failures) {
       // With the request's id, to find it next to its request line.
@@ -134,6 +145,15 @@ describe("the service's logs", () => {
         requestId: "client-chosen-42",
       });
       expect(failure.location).toMatch(/^s3:\/\/logged\/runs\/.+\.json$/);
+    }
+  });
+
+  it("say which result failed its integrity check, and how, without its value", () => {
+    const failures = lines.filter((line) => line.level === 50 && line.handler === "LOCAL");
+    expect(failures).toHaveLength(2); // the current state's result, and the same in the history
+    for (const failure of failures) {
+      expect(failure).toMatchObject({ check: "sha256", location: tampered, requestId: "client-chosen-42" });
+      expect(failure.msg).toMatch(/^result integrity check failed/);
     }
   });
 });

@@ -1,0 +1,2 @@
+-- AlterTable
+ALTER TABLE "result" ADD COLUMN     "sha256" TEXT;
