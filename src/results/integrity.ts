@@ -2,20 +2,18 @@ import { createHash } from "node:crypto";
 import { ErrorCode, HandledError } from "../errors.js";
 import type { HandlerType } from "./handler-spec.js";
 
-/** From this size a value is hashed in the thread pool, beside the write or the parse. */
-const OFF_THREAD_BYTES = 256 * 1024;
-
-/** SHA-256 of bytes, lowercase hex. Large ones are hashed off the event loop (WebCrypto's digest runs in the thread pool). */
-export async function sha256Of(bytes: Buffer): Promise<string> {
-  if (bytes.length < OFF_THREAD_BYTES) return createHash("sha256").update(bytes).digest("hex");
-  return Buffer.from(await crypto.subtle.digest("SHA-256", bytes)).toString("hex");
+/**
+ * SHA-256 of bytes, lowercase hex. On the event loop: OpenSSL hashes with the CPU's SHA
+ * instructions at about 2 GB/s (5 ms for 10 MB), faster than handing the bytes to the thread pool
+ * (WebCrypto's digest copies them first: 17 ms for 10 MB here).
+ */
+export function sha256Of(bytes: Buffer): string {
+  return createHash("sha256").update(bytes).digest("hex");
 }
 
-/** SHA-256 of a text's UTF-8 bytes, as sha256Of. */
-export function sha256OfText(text: string): Promise<string> {
-  if (text.length < OFF_THREAD_BYTES / 4)
-    return Promise.resolve(createHash("sha256").update(text, "utf8").digest("hex"));
-  return sha256Of(Buffer.from(text, "utf8"));
+/** SHA-256 of a text's UTF-8 bytes, as sha256Of (the text is encoded as it is hashed, not copied first). */
+export function sha256OfText(text: string): string {
+  return createHash("sha256").update(text, "utf8").digest("hex");
 }
 
 const SHA256 = /^[0-9a-fA-F]{64}$/;

@@ -100,9 +100,8 @@ export class ResultStore {
   /** Writes an encoded value through the handler of `spec`, within `reach`; returns what to store. */
   async write(spec: HandlerSpec, value: EncodedValue, reach: Reach): Promise<StoredHandle> {
     const handler = await this.options.registry.handlerFor(spec, reach);
-    // A large value is hashed in the thread pool while it is written.
-    const [handle, sha256] = await Promise.all([handler.write(value.json), sha256Of(value.json)]);
-    return { spec, handle, sizeBytes: value.json.length, sha256 };
+    const sha256 = sha256Of(value.json);
+    return { spec, handle: await handler.write(value.json), sizeBytes: value.json.length, sha256 };
   }
 
   /**
@@ -132,7 +131,7 @@ export class ResultStore {
       );
     }
     if (spec.type === "JSON") {
-      const actual = await sha256OfText(handle);
+      const actual = sha256OfText(handle);
       if (sha256 !== null && sha256 !== actual) {
         throw integrityError("The JSON handle's SHA-256 is not the one given; nothing was recorded.", {
           handler: spec.type,
@@ -164,19 +163,14 @@ export class ResultStore {
     budget.reserve(size);
     const readAndParse = async () => {
       const json = await handler.read(row.handle, size);
-      // Hashed (a large value in the thread pool) while it is parsed; served only if it matches.
-      const hashing = row.sha256 ? sha256OfText(json) : undefined;
+      // Served only if it is what was written: checked before it is parsed.
+      this.checkIntegrity(row, json, size);
       let value: unknown;
-      let unparsable: unknown;
       try {
         value = JSON.parse(json) as unknown;
       } catch (cause) {
-        unparsable = cause;
-      }
-      await this.checkIntegrity(row, json, size, hashing);
-      if (unparsable !== undefined) {
         throw new HandledError(ErrorCode.RESULT_CORRUPT, "The stored data of this result is not valid JSON.", {
-          cause: unparsable,
+          cause,
         });
       }
       // Data a client wrote itself can nest deeper than any value the server writes; serialising
@@ -211,14 +205,14 @@ export class ResultStore {
   }
 
   /**
-   * Throws RESULT_INTEGRITY when the text read is not what was recorded: its SHA-256 (`hashing`,
-   * when one was recorded) or, for results recorded without one, its size.
+   * Throws RESULT_INTEGRITY when the text read is not what was recorded: its SHA-256, when one
+   * was recorded, or else its size.
    */
-  private async checkIntegrity(row: ResultRow, json: string, size: number, hashing: Promise<string> | undefined) {
+  private checkIntegrity(row: ResultRow, json: string, size: number): void {
     const where = { handler: row.handlerType, location: row.handlerType === "JSON" ? undefined : row.handle };
     let failure: HandledError | undefined;
-    if (hashing) {
-      if ((await hashing) !== row.sha256) {
+    if (row.sha256) {
+      if (sha256OfText(json) !== row.sha256) {
         failure = integrityError(
           "The stored data of this result is not what was written: its SHA-256 differs (replaced, altered or truncated).",
           { ...where, check: "sha256" },
