@@ -98,7 +98,7 @@ export function observeHandler(
         "read",
         handle,
         () => handler.read(handle, maxBytes),
-        (text) => Buffer.byteLength(text),
+        (bytes) => bytes.length,
       ),
     readStart: (handle, maxBytes) =>
       observe(

@@ -9,7 +9,8 @@ export type Handle = string;
 /**
  * The contract every result handler fulfils. Values reach handlers already encoded: the UTF-8
  * bytes of their JSON text (the service encodes once, to check the size, and keeps only the
- * bytes); handlers store those bytes and read back the text.
+ * bytes); handlers store those bytes and read them back as they are, for the service to check
+ * (their SHA-256) and decode.
  *
  * Every method fails with a `HandledError`, its original error as `cause`:
  * - `HANDLE_OUT_OF_BOUNDS` when a handle names something outside what this handler may reach
@@ -23,11 +24,11 @@ export interface ResultHandler {
   write(json: Buffer): Promise<Handle>;
 
   /**
-   * Reads the JSON text behind a handle written by this handler (or a client, with its spec).
+   * Reads the bytes behind a handle written by this handler (or a client, with its spec).
    * With `maxBytes` (the size recorded for it), data larger than that is not read but refused
    * with RESULT_INTEGRITY, so a replaced file or object cannot make a read unbounded.
    */
-  read(handle: Handle, maxBytes?: number): Promise<string>;
+  read(handle: Handle, maxBytes?: number): Promise<Buffer>;
 
   /**
    * Reads at most `maxBytes` bytes from the start of the JSON text behind a handle, without

@@ -162,12 +162,12 @@ export class ResultStore {
     const size = row.sizeBytes === null ? (await handler.verifyHandle(row.handle)).sizeBytes : Number(row.sizeBytes);
     budget.reserve(size);
     const readAndParse = async () => {
-      const json = await handler.read(row.handle, size);
-      // Served only if it is what was written: checked before it is parsed.
-      this.checkIntegrity(row, json, size);
+      const bytes = await handler.read(row.handle, size);
+      // Served only if it is what was written: checked before it is decoded.
+      this.checkIntegrity(row, bytes, size);
       let value: unknown;
       try {
-        value = JSON.parse(json) as unknown;
+        value = JSON.parse(bytes.toString("utf8")) as unknown;
       } catch (cause) {
         throw new HandledError(ErrorCode.RESULT_CORRUPT, "The stored data of this result is not valid JSON.", {
           cause,
@@ -205,24 +205,24 @@ export class ResultStore {
   }
 
   /**
-   * Throws RESULT_INTEGRITY when the text read is not what was recorded: its SHA-256, when one
+   * Throws RESULT_INTEGRITY when the bytes read are not what was recorded: their SHA-256, when one
    * was recorded, or else its size.
    */
-  private checkIntegrity(row: ResultRow, json: string, size: number): void {
+  private checkIntegrity(row: ResultRow, bytes: Buffer, size: number): void {
     const where = { handler: row.handlerType, location: row.handlerType === "JSON" ? undefined : row.handle };
     let failure: HandledError | undefined;
     if (row.sha256) {
-      if (sha256OfText(json) !== row.sha256) {
+      if (sha256Of(bytes) !== row.sha256) {
         failure = integrityError(
           "The stored data of this result is not what was written: its SHA-256 differs (replaced, altered or truncated).",
           { ...where, check: "sha256" },
         );
       }
-    } else if (Buffer.byteLength(json, "utf8") !== size) {
-      failure = integrityError(
-        `The stored data of this result is ${Buffer.byteLength(json, "utf8")} bytes, not the ${size} recorded.`,
-        { ...where, check: "size" },
-      );
+    } else if (bytes.length !== size) {
+      failure = integrityError(`The stored data of this result is ${bytes.length} bytes, not the ${size} recorded.`, {
+        ...where,
+        check: "size",
+      });
     }
     if (failure) {
       this.options.onIntegrityFailure?.(row.handlerType);

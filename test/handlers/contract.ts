@@ -63,7 +63,7 @@ export function testResultHandler(
 
         expect(typeof handle).toBe("string");
         expect(JSON.parse(JSON.stringify(handle))).toBe(handle);
-        expect(await h.handler.read(handle)).toBe(json);
+        expect((await h.handler.read(handle)).toString("utf8")).toBe(json);
         expect(await h.readRaw(handle)).toBe(json);
       });
     }
@@ -73,7 +73,7 @@ export function testResultHandler(
       const size = Buffer.byteLength(json);
       const handle = await h.handler.write(Buffer.from(json));
 
-      expect(await h.handler.read(handle, size)).toBe(json);
+      expect((await h.handler.read(handle, size)).toString("utf8")).toBe(json);
       expect(await codeOf(h.handler.read(handle, size - 1))).toBe("RESULT_INTEGRITY");
     });
 
@@ -99,8 +99,8 @@ export function testResultHandler(
       const second = await h.handler.write(Buffer.from('"second"'));
 
       expect(first).not.toBe(second);
-      expect(await h.handler.read(first)).toBe('"first"');
-      expect(await h.handler.read(second)).toBe('"second"');
+      expect((await h.handler.read(first)).toString("utf8")).toBe('"first"');
+      expect((await h.handler.read(second)).toString("utf8")).toBe('"second"');
     });
 
     it.runIf(abilities.storesData)("accepts its own handles and refuses handles outside its reach", async () => {

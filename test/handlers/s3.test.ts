@@ -53,7 +53,7 @@ it("uploads a value above the multipart threshold in parts, and stores it as JSO
   expect(head.ContentLength).toBe(Buffer.byteLength(json));
   expect(head.ContentType).toBe("application/json");
   expect(head.ETag).toMatch(/-2"?$/); // a multipart ETag ends in its number of parts
-  expect(await handler.read(handle)).toBe(json);
+  expect((await handler.read(handle)).toString("utf8")).toBe(json);
 });
 
 it("uploads a value up to the multipart threshold in one request", async () => {
@@ -71,7 +71,7 @@ it("uploads a value up to the multipart threshold in one request", async () => {
   );
   expect(head.ContentLength).toBe(json.length);
   expect(head.ETag).not.toMatch(/-\d+"?$/);
-  expect(await handler.read(handle)).toBe(json);
+  expect((await handler.read(handle)).toString("utf8")).toBe(json);
 });
 
 it("refuses a handle that is not an s3:// URI", async () => {

@@ -144,11 +144,11 @@ function createGcsHandler(options: GcsHandlerOptions): ResultHandler {
         contents = await download(file(key), maxBytes === undefined ? {} : { start: 0, end: maxBytes }, timeout);
       } catch (cause) {
         // An empty object has no byte 0 to start a range at.
-        if (maxBytes !== undefined && (cause as { code?: unknown }).code === 416) return "";
+        if (maxBytes !== undefined && (cause as { code?: unknown }).code === 416) return Buffer.alloc(0);
         throw cause;
       }
       if (maxBytes !== undefined && contents.length > maxBytes) throw largerThanRecorded(`"${handle}"`, maxBytes);
-      return contents.toString("utf8");
+      return contents;
     },
 
     async readStart(handle, maxBytes) {

@@ -37,9 +37,9 @@ function createJsonHandler(options: JsonSettings): ResultHandler {
     },
     async read(handle, maxBytes) {
       // The handle is the data; decoding it (and reporting it corrupt) is the caller's part.
-      if (maxBytes !== undefined && Buffer.byteLength(handle) > maxBytes)
-        throw largerThanRecorded("this JSON handle", maxBytes);
-      return handle;
+      const bytes = Buffer.from(handle, "utf8");
+      if (maxBytes !== undefined && bytes.length > maxBytes) throw largerThanRecorded("this JSON handle", maxBytes);
+      return bytes;
     },
     async readStart(handle, maxBytes) {
       // No character takes less than a byte, so this many characters hold the bytes wanted.

@@ -178,7 +178,7 @@ function createLocalHandler(options: LocalHandlerOptions): ResultHandler {
           if (bytesRead === 0) break;
           filled += bytesRead;
         }
-        return buffer.toString("utf8", 0, filled);
+        return buffer.subarray(0, filled);
       });
     },
 

@@ -105,7 +105,8 @@ function createS3Handler(options: S3HandlerOptions): ResultHandler {
         (object.Body as { destroy?: () => void }).destroy?.();
         throw largerThanRecorded(`"${handle}"`, maxBytes);
       }
-      return await object.Body.transformToString("utf8");
+      const bytes = await object.Body.transformToByteArray();
+      return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
     },
 
     async readStart(handle, maxBytes) {
