@@ -53,6 +53,10 @@ export const ErrorCode = {
   RATE_LIMITED: "RATE_LIMITED",
   /** The API key's scope does not allow the operation. */
   FORBIDDEN: "FORBIDDEN",
+  /** With trusted documents only, a key without admin sent a document that is not one of the SDK's (HTTP 403). */
+  DOCUMENT_NOT_TRUSTED: "DOCUMENT_NOT_TRUSTED",
+  /** A `documentId` names none of the SDK's operations, and no query came with it (HTTP 400). */
+  DOCUMENT_NOT_FOUND: "DOCUMENT_NOT_FOUND",
   /** The operation type (e.g. `subscription`) is not one this API serves. */
   OPERATION_NOT_SUPPORTED: "OPERATION_NOT_SUPPORTED",
 } as const;

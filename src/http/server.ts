@@ -262,14 +262,14 @@ export async function createHttpServer(options: HttpServerOptions): Promise<Fast
         id === undefined
           ? "This API key may run only the SDK's operations, named by their documentId; use the SDK, or an admin key."
           : "The documentId names none of the operations of this server's SDK; use the SDK of this server's version.";
-      sendError(reply, 403, "DOCUMENT_NOT_TRUSTED", message);
+      sendError(reply, 403, ErrorCode.DOCUMENT_NOT_TRUSTED, message);
       return;
     }
     if (id !== undefined && params?.query === undefined) {
       sendError(
         reply,
         400,
-        "DOCUMENT_NOT_FOUND",
+        ErrorCode.DOCUMENT_NOT_FOUND,
         "The documentId names none of this server's SDK operations, and no query was sent.",
       );
       return;

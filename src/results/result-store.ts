@@ -153,8 +153,9 @@ export class ResultStore {
   /**
    * Reads a stored result's value through the handler that wrote it, within `reach`, once its
    * size is taken from the request's budget. Throws RESULT_NOT_HANDLED, RESPONSE_TOO_LARGE,
-   * HANDLE_OUT_OF_BOUNDS, RESULT_NOT_FOUND, RESULT_READ_FAILED, STORE_TIMEOUT or
-   * RESULT_CORRUPT (not JSON, larger than its recorded size, or nested deeper than values may be).
+   * HANDLE_OUT_OF_BOUNDS, RESULT_NOT_FOUND, RESULT_READ_FAILED, STORE_TIMEOUT, RESULT_INTEGRITY
+   * (not the bytes recorded: another SHA-256 or size) or RESULT_CORRUPT (not JSON, or nested
+   * deeper than values may be).
    */
   async read(row: ResultRow, budget: ResponseBudget, reach: Reach): Promise<unknown> {
     const handler = await this.handlerOf(row, reach);

@@ -56,6 +56,9 @@ export function locateObject(
   return { bucket, key };
 }
 
+/** What places a bucket handler: its bucket, and the prefix its keys are written under. */
+type BucketSpec = { bucket: string; prefix?: string | undefined };
+
 /** Bucket names as both clouds allow them (3-63 lowercase letters, digits, dots, dashes). */
 const bucket = z
   .string({ error: "is required for S3 and GCS" })
@@ -79,7 +82,7 @@ export const bucketConfig = { bucket, prefix };
  */
 export function checkBucket(
   scheme: "s3" | "gs",
-  spec: { bucket: string; prefix?: string | undefined },
+  spec: BucketSpec,
   buckets: readonly string[],
   bounds: Bounds | undefined,
 ): void {
@@ -95,12 +98,12 @@ export function checkBucket(
 }
 
 /** Where a bucket handler writes, as a URI: `s3://bucket/prefix`. */
-export function bucketPlace(scheme: "s3" | "gs", spec: { bucket: string; prefix?: string | undefined }): string {
+export function bucketPlace(scheme: "s3" | "gs", spec: BucketSpec): string {
   return `${scheme}://${spec.bucket}/${spec.prefix ?? ""}`;
 }
 
 /** Where a bucket handler writes, as a place to compare (see Bounds): `s3://bucket` or `s3://bucket/prefix`. */
-function bucketLocation(scheme: "s3" | "gs", spec: { bucket: string; prefix?: string | undefined }): string {
+function bucketLocation(scheme: "s3" | "gs", spec: BucketSpec): string {
   return spec.prefix ? `${scheme}://${spec.bucket}/${spec.prefix}` : `${scheme}://${spec.bucket}`;
 }
 
@@ -110,8 +113,6 @@ function bucketFromPlace(scheme: "s3" | "gs", type: string, place: string): unkn
   if (!match) return undefined;
   return { type, bucket: match[1], ...(match[2] ? { prefix: match[2] } : {}) };
 }
-
-type BucketSpec = { bucket: string; prefix?: string | undefined };
 
 /** What a bucket handler type says of places and reach (see HandlerDefinition): the same for S3 and GCS. */
 export function bucketReach<Options extends { buckets: readonly string[] }>(scheme: "s3" | "gs", type: string) {
