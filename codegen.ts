@@ -35,9 +35,13 @@ const config: CodegenConfig = {
           TaskRunEdge: "../graphql/mappers.js#TaskRunEdgeModel",
           StateEdge: "../graphql/mappers.js#StateEdgeModel",
           ResultHandler: "../results/handler-spec.js#HandlerSpec",
+          // With enumValues below, codegen types this enum's resolvers only through a mapper.
+          Codec: "../results/codecs.js#Codec",
         },
         scalars: { JSON: "unknown", DateTime: "Date", SafeInt: "number" },
         strictScalars: true,
+        // The server holds codecs by the names stored with results (see results/codecs.ts).
+        enumValues: { Codec: { GZIP: "gzip", ZSTD: "zstd", AES_256_GCM: "aes-256-gcm" } },
       },
     },
     // The SDK (@handled/client): operation types and typed documents (as strings, so its client

@@ -5,9 +5,10 @@
 //   npm run bench -- --update  the full run, recorded in bench/latest.json (for BENCHMARKS.md)
 //   npm run bench -- --quick   about a minute, for CI: a smoke test of the benchmark, with
 //                              figures too short and noisy to compare; writes dist-bench/quick.json
-//   --only=write|read|large    one section only (with --quick too)
+//   --only=write|read|large|codecs  one section only (with --quick too)
 //   --seconds=N                how long each load runs (full: 3, quick: 0.5)
 //   --auth                     the API requires API keys, and every request carries one
+import { randomBytes } from "node:crypto";
 import { chmod, mkdir, mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -17,6 +18,7 @@ import { runKeys } from "../src/cli/keys.js";
 import { loadEmbeddedPostgres } from "../src/db/database.js";
 import { freePort } from "../src/free-port.js";
 import { ApiClient } from "./api.js";
+import { codecRows } from "./codecs.js";
 import { apiHeaders } from "./load.js";
 import { startApi, startApolloCeiling, startS3Emulator } from "./processes.js";
 import { describeMachine, markdownTable, type Row, writeJson } from "./report.js";
@@ -28,8 +30,8 @@ const auth = process.argv.includes("--auth");
 const update = process.argv.includes("--update");
 if (update && quick) throw new Error("--update records a full run; it does not go with --quick");
 const only = process.argv.find((arg) => arg.startsWith("--only="))?.slice("--only=".length);
-if (only && !["write", "read", "large"].includes(only))
-  throw new Error(`--only takes write, read or large, not "${only}"`);
+if (only && !["write", "read", "large", "codecs"].includes(only))
+  throw new Error(`--only takes write, read, large or codecs, not "${only}"`);
 const settings: Bench["settings"] = quick
   ? { seconds: 0.5, warmupSeconds: 0.2, concurrencies: [4], sequential: 3, largeBytes: 1_000_000, largeRepeats: 1 }
   : {
@@ -93,6 +95,8 @@ try {
     HANDLED_S3_FORCE_PATH_STYLE: "true",
     HANDLED_S3_BUCKETS: "bench",
     AWS_CREDENTIALS: JSON.stringify({ ACCESS_KEY: "bench", SECRET_ACCESS_KEY: "bench" }),
+    // A key of this run only, for the codec rows.
+    HANDLED_ENCRYPTION_KEYS: `bench:${randomBytes(32).toString("base64")}`,
     // The rate limiter counts every request, but never holds the benchmark back.
     ...(auth ? { HANDLED_AUTH: "required", HANDLED_RATE_LIMIT_PER_MINUTE: "10000000" } : { HANDLED_AUTH: "off" }),
   });
@@ -129,6 +133,7 @@ try {
   if (!only || only === "write") rows.push(...(await writeRows(bench)));
   if (!only || only === "read") rows.push(...(await readRows(bench)));
   if (!only || only === "large") rows.push(...(await largeValueRows(bench)));
+  if (!only || only === "codecs") rows.push(...(await codecRows(bench)));
 
   const machine = describeMachine(postgres, quick ? "quick" : "full");
   console.log(

@@ -55,6 +55,8 @@ export function createServices(config: Config, database: Database, observability
     maxHandleLength: limits.maxHandleLength,
     largeReadBytes: config.responses.largeReadBytes,
     largeReadConcurrency: config.responses.largeReadConcurrency,
+    inlineMaxBytes: config.handlers.JSON.maxBytes,
+    keyring: config.encryption,
     // Counted with the failures of handler calls: a read that returned data that is not what was written.
     onIntegrityFailure: (handler) =>
       observability?.metrics.handlerErrors.inc({ handler, call: "read", code: ErrorCode.RESULT_INTEGRITY }),

@@ -22,6 +22,11 @@ export const ErrorCode = {
    * altered, swapped with another result's). It is not served.
    */
   RESULT_INTEGRITY: "RESULT_INTEGRITY",
+  /**
+   * The result is encrypted with a key the server no longer has, or a handler that encrypts has
+   * no key to write with (HANDLED_ENCRYPTION_KEYS).
+   */
+  RESULT_KEY_UNAVAILABLE: "RESULT_KEY_UNAVAILABLE",
   /** The handler could not write a value to its storage. */
   RESULT_WRITE_FAILED: "RESULT_WRITE_FAILED",
   /** The handler could not read a value from its storage (other than it being missing). */

@@ -125,4 +125,68 @@ describe("configuration", () => {
     );
     expect(() => loadConfig({ HANDLED_TRUSTED_DOCUMENTS: "some" })).toThrow(/HANDLED_TRUSTED_DOCUMENTS/);
   });
+
+  describe("encryption keys", () => {
+    const key = (byte: number) => Buffer.alloc(32, byte).toString("base64");
+    const messageOf = (env: Record<string, string>) => {
+      try {
+        loadConfig(env);
+      } catch (error) {
+        return (error as Error).message;
+      }
+      return "";
+    };
+
+    it("reads id:key pairs, and writes with the one key given or the one named", () => {
+      expect(loadConfig({ HANDLED_ENCRYPTION_KEYS: `k1:${key(1)}` }).encryption.writeKeyId).toBe("k1");
+      const two = loadConfig({
+        HANDLED_ENCRYPTION_KEYS: `k1:${key(1)}, k2:${key(2)}`,
+        HANDLED_ENCRYPTION_KEY_ID: "k2",
+      });
+      expect(two.encryption.writeKeyId).toBe("k2");
+      expect([...two.encryption.keys.keys()]).toEqual(["k1", "k2"]);
+      expect(two.encryption.keys.get("k2")).toEqual(Buffer.alloc(32, 2));
+      expect(loadConfig({}).encryption).toEqual({ writeKeyId: undefined, keys: new Map() });
+    });
+
+    it("refuses keys that are not 32 bytes, ids that are not named, and never echoes a key", () => {
+      const short = Buffer.alloc(16, 9).toString("base64");
+      const cases: [Record<string, string>, RegExp][] = [
+        [{ HANDLED_ENCRYPTION_KEYS: `k1:${short}` }, /HANDLED_ENCRYPTION_KEYS: the key "k1" is not 32 bytes/],
+        [{ HANDLED_ENCRYPTION_KEYS: short }, /HANDLED_ENCRYPTION_KEYS: entry 1 is not id:key/],
+        [{ HANDLED_ENCRYPTION_KEYS: `k1:${key(1)},k2:${key(2)}` }, /HANDLED_ENCRYPTION_KEY_ID: name the key/],
+        [{ HANDLED_ENCRYPTION_KEYS: `k1:${key(1)}`, HANDLED_ENCRYPTION_KEY_ID: "k9" }, /"k9" is not one of the ids/],
+        [{ HANDLED_ENCRYPTION_KEYS: `k1:${key(1)},k1:${key(2)}` }, /"k1" is given twice/],
+        [{ HANDLED_DEFAULT_HANDLER_CODECS: "aes-256-gcm" }, /HANDLED_DEFAULT_HANDLER_CODECS: names aes-256-gcm/],
+      ];
+      for (const [env, expected] of cases) {
+        const message = messageOf(env);
+        expect(message).toMatch(expected);
+        expect(message).not.toContain(short);
+        expect(message).not.toContain(key(1));
+        expect(message).not.toContain(key(2));
+      }
+    });
+
+    it("gives the default handler codecs and size routing", () => {
+      const config = loadConfig({
+        HANDLED_ENCRYPTION_KEYS: `k1:${key(1)}`,
+        HANDLED_DEFAULT_HANDLER_CODECS: "zstd, aes-256-gcm",
+        HANDLED_DEFAULT_HANDLER_INLINE_BELOW_BYTES: "4096",
+      });
+      expect(config.defaultHandler).toEqual({
+        type: "LOCAL",
+        dir: resolve("data/results"),
+        codecs: ["zstd", "aes-256-gcm"],
+        inlineBelowBytes: 4096,
+      });
+      expect(messageOf({ HANDLED_DEFAULT_HANDLER_CODECS: "aes-256-gcm,gzip" })).toMatch(
+        /HANDLED_DEFAULT_HANDLER_CODECS: must name aes-256-gcm last/,
+      );
+      expect(messageOf({ HANDLED_DEFAULT_HANDLER_CODECS: "brotli" })).toMatch(/HANDLED_DEFAULT_HANDLER_CODECS/);
+      expect(messageOf({ HANDLED_DEFAULT_HANDLER_INLINE_BELOW_BYTES: "-5" })).toMatch(
+        /HANDLED_DEFAULT_HANDLER_INLINE_BELOW_BYTES/,
+      );
+    });
+  });
 });

@@ -1,10 +1,12 @@
 import { resolve } from "node:path";
+import type { Keyring } from "../results/codecs.js";
 import type { HandlerSettings, HandlerSpec } from "../results/handler-spec.js";
 import type { GcsSettings } from "../results/handlers/gcs.js";
 import type { JsonSettings } from "../results/handlers/json.js";
 import type { LocalSettings } from "../results/handlers/local.js";
 import type { S3Settings } from "../results/handlers/s3.js";
 import { readDefaultHandler } from "./default-handler.js";
+import { readEncryption } from "./encryption.js";
 import type { Env } from "./env.js";
 import { readGcs } from "./gcs.js";
 import { readLocal } from "./local.js";
@@ -33,6 +35,8 @@ export interface Config extends Omit<ServerConfig, "jsonMaxBytes"> {
    * always allowed); the JSON handler's `maxBytes` is HANDLED_JSON_MAX_BYTES.
    */
   handlers: Handlers;
+  /** The keys of `aes-256-gcm` (HANDLED_ENCRYPTION_KEYS), and the one new writes use. */
+  encryption: Keyring;
 }
 
 /** The settings of every handler type, one config model each (config/<type>.ts). */
@@ -69,6 +73,10 @@ export function loadConfig(env: Env = process.env): Config {
   const local = readLocal(env, defaultOf("LOCAL")?.dir, problems);
   const s3 = readS3(env, defaultOf("S3")?.bucket, storeTimeouts, problems);
   const gcs = readGcs(env, defaultOf("GCS")?.bucket, server?.timeouts.storeRequest, problems);
+  const encryption = readEncryption(env, problems);
+  if (defaultHandler?.codecs?.includes("aes-256-gcm") && encryption.writeKeyId === undefined) {
+    handlerProblems.push("HANDLED_DEFAULT_HANDLER_CODECS: names aes-256-gcm, but HANDLED_ENCRYPTION_KEYS gives no key");
+  }
   problems.push(...handlerProblems);
   if (!server || !defaultHandler || !local || !s3 || !gcs || problems.length > 0) {
     // One line, as a supervisor's log shows it.
@@ -80,5 +88,6 @@ export function loadConfig(env: Env = process.env): Config {
     dataDir,
     defaultHandler,
     handlers: { JSON: { maxBytes: jsonMaxBytes }, LOCAL: local, S3: s3, GCS: gcs },
+    encryption,
   };
 }

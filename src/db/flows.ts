@@ -4,7 +4,7 @@ import type { FlowRow, HandlerType, Scope, TaskRow } from "./rows.js";
 /** A handler as a flow or task row keeps it: both null means "none". */
 export interface HandlerColumns {
   handlerType: HandlerType | null;
-  handlerConfig: Record<string, string> | null;
+  handlerConfig: Record<string, unknown> | null;
 }
 
 /** A flow to create, with its tasks in order. */

@@ -1,12 +1,12 @@
 import type pg from "pg";
-import type { PrismaClient } from "../generated/prisma/client.js";
+import type { Prisma, PrismaClient } from "../generated/prisma/client.js";
 import type { FlowRunRow, FlowRunState, HandlerType, Scope, Tagged } from "./rows.js";
 import { FLOW_RUN_STATE, statement } from "./sql.js";
 
 /** A result a new flow run starts with: a parameter's value, already handled. */
 export interface NewParameterResult {
   handlerType: HandlerType;
-  handlerConfig: Record<string, string>;
+  handlerConfig: Record<string, unknown>;
   handle: string;
   sizeBytes: number;
   /** SHA-256 of the stored bytes, hex. */
@@ -107,7 +107,15 @@ export function runQueries(prisma: PrismaClient, pool: pg.Pool) {
                     version: 1,
                     type: result ? "SUCCESS" : "PENDING",
                     message: result ? "Parameter value given when the run was created." : null,
-                    result: result ? { create: { ...result, handled: true } } : undefined,
+                    result: result
+                      ? {
+                          create: {
+                            ...result,
+                            handlerConfig: result.handlerConfig as Prisma.InputJsonObject,
+                            handled: true,
+                          },
+                        }
+                      : undefined,
                   },
                 },
               };

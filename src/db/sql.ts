@@ -36,6 +36,7 @@ export const FLOW_RUN_STATE = `
 export const RESULT_COLUMNS = `
   r.id::text AS "resultId", r.handler_type::text AS "resultHandlerType", r.handler_config AS "resultHandlerConfig",
   r.handle AS "resultHandle", r.size_bytes::text AS "resultSizeBytes", r.sha256 AS "resultSha256",
+  r.stored_bytes::text AS "resultStoredBytes", r.codecs AS "resultCodecs", r.key_id AS "resultKeyId",
   r.handled AS "resultHandled", r.created_at AS "resultCreatedAt"`;
 
 export interface ResultColumns {
@@ -45,6 +46,9 @@ export interface ResultColumns {
   resultHandle: string | null;
   resultSizeBytes: string | null;
   resultSha256: string | null;
+  resultStoredBytes: string | null;
+  resultCodecs: string[] | null;
+  resultKeyId: string | null;
   resultHandled: boolean | null;
   resultCreatedAt: Date | null;
 }
@@ -58,6 +62,9 @@ export function resultFromColumns(row: ResultColumns): ResultRow | null {
     handle: row.resultHandle!,
     sizeBytes: row.resultSizeBytes === null ? null : BigInt(row.resultSizeBytes),
     sha256: row.resultSha256,
+    storedBytes: row.resultStoredBytes === null ? null : BigInt(row.resultStoredBytes),
+    codecs: row.resultCodecs ?? [],
+    keyId: row.resultKeyId,
     handled: row.resultHandled!,
     createdAt: row.resultCreatedAt!,
   };

@@ -213,10 +213,14 @@ export interface StateBatch {
   results: {
     id: string;
     handlerType: HandlerType;
-    handlerConfig: Record<string, string>;
+    handlerConfig: Record<string, unknown>;
     handle: string;
     sizeBytes: number;
     sha256: string | null;
+    /** Null when no codec was applied. */
+    storedBytes: number | null;
+    codecs: readonly string[];
+    keyId: string | null;
   }[];
   cachedInputs: { stateId: string; name: string; upstreamTaskRunId: string; resultId: string }[];
 }
@@ -243,10 +247,13 @@ const RECORD_BATCH = statement(
        UPDATE task_run t SET version = t.version + 1 FROM given
        WHERE t.id = given.id AND (SELECT ok FROM checked)
      ), new_results AS (
-       INSERT INTO result (id, handler_type, handler_config, handle, size_bytes, sha256, handled)
-       SELECT id, handler_type::"HandlerType", handler_config, handle, size_bytes, sha256, true
-       FROM unnest($4::uuid[], $5::text[], $6::jsonb[], $7::text[], $16::bigint[], $19::text[])
-         AS r(id, handler_type, handler_config, handle, size_bytes, sha256)
+       INSERT INTO result (id, handler_type, handler_config, handle, size_bytes, sha256, stored_bytes, codecs, key_id, handled)
+       SELECT id, handler_type::"HandlerType", handler_config, handle, size_bytes, sha256, stored_bytes,
+         -- One array of codecs per result, sent joined by commas (unnest would flatten a 2-D array).
+         string_to_array(codecs, ','), key_id, true
+       FROM unnest($4::uuid[], $5::text[], $6::jsonb[], $7::text[], $16::bigint[], $19::text[], $20::bigint[],
+         $21::text[], $22::text[])
+         AS r(id, handler_type, handler_config, handle, size_bytes, sha256, stored_bytes, codecs, key_id)
        WHERE (SELECT ok FROM checked)
      ), new_states AS (
        INSERT INTO state (id, task_run_id, version, type, message, result_id, idempotency_key)
@@ -295,6 +302,9 @@ export async function recordStateBatch(pool: pg.Pool, batch: StateBatch): Promis
       column(changes, "idempotencyKey"),
       batch.id,
       column(results, "sha256"),
+      column(results, "storedBytes"),
+      results.map((r) => r.codecs.join(",")),
+      column(results, "keyId"),
     ],
   });
   if (rows[0]?.recorded) return { recorded: true };

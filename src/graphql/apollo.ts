@@ -121,6 +121,9 @@ function logging(logger: Logger): ApolloServerPlugin<GraphQLContext> {
                 { requestId, at, ...integrityFailureOf(original) },
                 `result integrity check failed: ${(original as Error).message}`,
               );
+            } else if (original instanceof HandledError && original.code === ErrorCode.RESULT_KEY_UNAVAILABLE) {
+              // A key the server was given is missing: the operator's to restore (names the key's id only).
+              logger.warn({ requestId, at }, `result key unavailable: ${original.message}`);
             } else if (coded) {
               // Nothing for an operator to do.
             } else if (isDatabaseUnavailable(original)) {

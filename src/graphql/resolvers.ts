@@ -2,6 +2,7 @@ import { GraphQLScalarType, Kind } from "graphql";
 import { JSONResolver, SafeIntResolver } from "graphql-scalars";
 import { ErrorCode, HandledError } from "../errors.js";
 import type { Resolvers } from "../generated/graphql.js";
+import type { Codec } from "../results/codecs.js";
 import { specFromRow } from "../results/handler-spec.js";
 import { resolveResultHandler, storedSpec } from "../results/resolve-handler.js";
 import { highestScope, type KeyScope } from "../services/api-keys.js";
@@ -46,6 +47,8 @@ export const resolvers: Resolvers = {
   JSON: JSONResolver,
   SafeInt: SafeIntResolver,
   DateTime,
+  // GraphQL's names for the codecs, to the names results are stored with.
+  Codec: { GZIP: "gzip", ZSTD: "zstd", AES_256_GCM: "aes-256-gcm" },
 
   Query: {
     flows: async (_root, { first, after }, { flows, scope }) => {
@@ -163,6 +166,10 @@ export const resolvers: Resolvers = {
     result: async (input, _args, { loaders }) => (await loaders.result.load(input.resultId))!,
   },
 
+  ResultHandler: {
+    codecs: (spec) => spec.codecs ?? [],
+  },
+
   ResultOrNone: {
     __resolveType: (result) => ("noResult" in result ? "NoResult" : "Result"),
   },
@@ -178,6 +185,11 @@ export const resolvers: Resolvers = {
       }
     },
     sizeBytes: (result) => (result.sizeBytes === null ? null : Number(result.sizeBytes)),
+    storedBytes: (result) => {
+      const stored = result.storedBytes ?? result.sizeBytes;
+      return stored === null ? null : Number(stored);
+    },
+    codecs: (result) => result.codecs as Codec[],
     // Read from storage only when selected; a failure is an error on this field alone.
     value: async (result, _args, { results, budget, reach, scope }) =>
       results.read(result, budget, await reach.of(scope)),

@@ -1,10 +1,25 @@
 import { z } from "zod";
 import type { Bounds } from "./bounds.js";
+import { CODECS, codecsProblem } from "./codecs.js";
 import type { ResultHandler } from "./result-handler.js";
 
-/** The spec of a handler type: its name as `type`, and the config fields of its schema. */
+/**
+ * How a handler of any type treats what it writes, beside where it writes it: the codecs its
+ * values go through, and the size under which values are kept with the JSON handler instead.
+ * Kept with the handler of a flow or task; a result records what was applied to it instead.
+ */
+const WRITE_POLICY = {
+  codecs: z.array(z.enum(CODECS)).optional(),
+  inlineBelowBytes: z.number().int().positive().optional(),
+};
+type WritePolicyShape = typeof WRITE_POLICY;
+
+/** The write policy of a spec (see WRITE_POLICY). */
+export type WritePolicy = z.output<z.ZodObject<WritePolicyShape>>;
+
+/** The spec of a handler type: its name as `type`, the config fields of its schema, and its write policy. */
 export type SpecOf<T extends string, Shape extends z.ZodRawShape> = z.output<
-  z.ZodObject<{ type: z.ZodLiteral<T> } & Shape>
+  z.ZodObject<{ type: z.ZodLiteral<T> } & Shape & WritePolicyShape>
 >;
 
 /**
@@ -27,7 +42,12 @@ export interface HandlerDefinition<
    * Parses a spec of this type from untrusted input (the API, the environment or a database row):
    * its literal `type` and its config fields, the non-secret settings kept with every handle.
    */
-  readonly schema: z.ZodObject<{ type: z.ZodLiteral<T> } & Shape, z.core.$strict>;
+  readonly schema: z.ZodObject<{ type: z.ZodLiteral<T> } & Shape & WritePolicyShape, z.core.$strict>;
+  /**
+   * Whether the handle is the value itself (JSON): such a handler has nothing to keep values
+   * elsewhere, so `inlineBelowBytes` does not apply to it.
+   */
+  readonly handleIsValue?: boolean;
   /** What one piece of its stored data is called in messages ("file", "object"). */
   readonly noun: string;
   /**
@@ -71,12 +91,36 @@ export interface HandlerDefinition<
 
 /**
  * Defines a handler type: `config` is the shape of its config fields, from which its strict spec
- * schema is built (fields of other types are refused by name).
+ * schema is built (fields of other types are refused by name), with the write policy every type has.
  */
 export function defineHandler<const T extends string, Shape extends z.ZodRawShape, Settings, Options>(
   definition: Omit<HandlerDefinition<T, Shape, Settings, Options>, "schema"> & { config: Shape },
 ): HandlerDefinition<T, Shape, Settings, Options> {
   const { config, ...rest } = definition;
-  const shape = { type: z.literal(definition.type), ...config } as { type: z.ZodLiteral<T> } & Shape;
-  return { ...rest, schema: z.object(shape).strict() };
+  const shape = { type: z.literal(definition.type), ...config, ...WRITE_POLICY } as {
+    type: z.ZodLiteral<T>;
+  } & Shape &
+    WritePolicyShape;
+  const schema = z
+    .object(shape)
+    .strict()
+    .superRefine((spec, context) => {
+      const { codecs, inlineBelowBytes } = spec as WritePolicy;
+      const problem = codecs && codecsProblem(codecs);
+      if (problem) context.addIssue({ code: "custom", path: ["codecs"], message: problem });
+      if (inlineBelowBytes !== undefined && definition.handleIsValue) {
+        context.addIssue({
+          code: "custom",
+          path: ["inlineBelowBytes"],
+          message: `does not apply to ${definition.type} handlers, which keep every value inline`,
+        });
+      }
+    });
+  return { ...rest, schema };
+}
+
+/** A spec without its write policy: what a result row keeps of the handler that stored it. */
+export function withoutPolicy<S extends WritePolicy>(spec: S): Omit<S, keyof WritePolicy> {
+  const { codecs: _codecs, inlineBelowBytes: _inline, ...storage } = spec;
+  return storage;
 }

@@ -47,8 +47,8 @@ export const handlerSpecSchema: z.ZodType<HandlerSpec, unknown> = z.discriminate
   HANDLER_DEFINITIONS.map((definition) => definition.schema) as unknown as Schemas,
 ) as unknown as z.ZodType<HandlerSpec, unknown>;
 
-/** The non-secret config kept in the database's `handler_config` column. */
-export function handlerConfigOf(spec: HandlerSpec): Record<string, string> {
+/** The non-secret config (and write policy) kept in the database's `handler_config` column. */
+export function handlerConfigOf(spec: HandlerSpec): Record<string, unknown> {
   const { type: _type, ...config } = spec;
   return Object.fromEntries(Object.entries(config).filter(([, v]) => v !== undefined && v !== ""));
 }

@@ -35,7 +35,7 @@ export interface IntegrityFailure {
   /** The file or object, for handlers whose handle is a place. */
   location?: string;
   /** What did not match. */
-  check: "sha256" | "size";
+  check: "sha256" | "size" | "aes-256-gcm";
 }
 
 /** The error of data that is not what was recorded: RESULT_INTEGRITY, with what to log as its cause. */

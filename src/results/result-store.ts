@@ -2,20 +2,29 @@ import { StringDecoder } from "node:string_decoder";
 import pLimit, { type LimitFunction } from "p-limit";
 import { ErrorCode, HandledError } from "../errors.js";
 import { checkJsonDepth, checkText } from "../validation.js";
+import { type Codec, decode, type Encoded, encode, type Keyring, writeKeyOf } from "./codecs.js";
+import { withoutPolicy } from "./handler-definition.js";
 import type { HandlerRegistry, Reach } from "./handler-registry.js";
 import { type HandlerSpec, type HandlerType, parseHandlerSpec, specFromRow } from "./handler-spec.js";
-import { integrityError, parseSha256, sha256Of, sha256OfText } from "./integrity.js";
+import { type IntegrityFailure, integrityError, parseSha256, sha256Of, sha256OfText } from "./integrity.js";
 import type { ResponseBudget } from "./response-budget.js";
 import type { Handle, ResultHandler } from "./result-handler.js";
 
 /** A handle and the spec of the handler that reads it: what a result row holds. */
 export interface StoredHandle {
+  /** The handler that took the value, without write policy (JSON when it was kept inline). */
   spec: HandlerSpec;
   handle: Handle;
   /** Size of the value's JSON text, in bytes. */
   sizeBytes: number;
-  /** SHA-256 of the stored bytes, hex; null for a pre-handled result whose client gave none. */
+  /** SHA-256 of the stored bytes (after codecs), hex; null for a pre-handled result whose client gave none. */
   sha256: string | null;
+  /** Size of the stored bytes after codecs; null when no codec was applied (they are the JSON text). */
+  storedBytes: number | null;
+  /** The codecs applied, in order. */
+  codecs: Codec[];
+  /** The encryption key's id, when one was used. */
+  keyId: string | null;
 }
 
 /** What a client says of a result it wrote itself, for the server to check. */
@@ -42,6 +51,12 @@ export interface ResultRow {
   sizeBytes: bigint | null;
   /** SHA-256 of the stored bytes; null (or absent) for results recorded without one. */
   sha256?: string | null;
+  /** Size of the stored bytes after codecs; null (or absent) when none was applied. */
+  storedBytes?: bigint | null;
+  /** The codecs applied on write, in order; empty (or absent) for none. */
+  codecs?: readonly string[];
+  /** The encryption key's id, for an encrypted result. */
+  keyId?: string | null;
 }
 
 /** Options of the result store. */
@@ -57,8 +72,31 @@ export interface ResultStoreOptions {
   largeReadBytes: number;
   /** How many large values this process reads (and parses) at once; the rest wait. */
   largeReadConcurrency: number;
+  /** The largest JSON handle: a value is kept inline (inlineBelowBytes) only if it fits. */
+  inlineMaxBytes: number;
+  /** The encryption keys, for `aes-256-gcm`. */
+  keyring: Keyring;
   /** Told of every read refused with RESULT_INTEGRITY (to count them), by handler type. */
   onIntegrityFailure?: (handler: HandlerType) => void;
+}
+
+/**
+ * Encoded bytes kept inline: a JSON handle must be JSON text, so they are kept as a JSON string
+ * of their base64.
+ */
+const inlineForm = (bytes: Buffer) => Buffer.from(JSON.stringify(bytes.toString("base64")), "utf8");
+
+function fromInlineForm(handle: Buffer): Buffer {
+  let text: unknown;
+  try {
+    text = JSON.parse(handle.toString("utf8"));
+  } catch (cause) {
+    throw new HandledError(ErrorCode.RESULT_CORRUPT, "The stored data of this result is not valid JSON.", { cause });
+  }
+  if (typeof text !== "string") {
+    throw new HandledError(ErrorCode.RESULT_CORRUPT, "The stored data of this result is not the encoded form written.");
+  }
+  return Buffer.from(text, "base64");
 }
 
 /** A value encoded once as the UTF-8 bytes of its JSON text, ready for any handler. */
@@ -97,11 +135,45 @@ export class ResultStore {
     return { json };
   }
 
-  /** Writes an encoded value through the handler of `spec`, within `reach`; returns what to store. */
+  /**
+   * Checks that what a spec asks of writes can be done here, without writing: throws
+   * RESULT_KEY_UNAVAILABLE when it encrypts and the server has no key to write with.
+   */
+  checkPolicy(spec: HandlerSpec): void {
+    if (spec.codecs?.includes("aes-256-gcm")) writeKeyOf(this.options.keyring);
+  }
+
+  /**
+   * Writes an encoded value through the handler of `spec`, within `reach`, through the spec's
+   * codecs; a value smaller than its `inlineBelowBytes` is kept inline, by the JSON handler,
+   * when it fits one. Returns what to store: the handler that took it, and what was applied.
+   */
   async write(spec: HandlerSpec, value: EncodedValue, reach: Reach): Promise<StoredHandle> {
-    const handler = await this.options.registry.handlerFor(spec, reach);
-    const sha256 = sha256Of(value.json);
-    return { spec, handle: await handler.write(value.json), sizeBytes: value.json.length, sha256 };
+    const { codecs = [], inlineBelowBytes } = spec;
+    const encoded: Encoded =
+      codecs.length === 0
+        ? { bytes: value.json, codecs: [], keyId: null }
+        : await encode(value.json, codecs, this.options.keyring);
+    // What a handler writes: encoded bytes kept inline travel as text (inlineForm).
+    const inline = encoded.codecs.length === 0 ? encoded.bytes : inlineForm(encoded.bytes);
+    const target: HandlerSpec =
+      spec.type === "JSON" ||
+      (inlineBelowBytes !== undefined &&
+        value.json.length < inlineBelowBytes &&
+        inline.length <= this.options.inlineMaxBytes)
+        ? { type: "JSON" }
+        : (withoutPolicy(spec) as HandlerSpec);
+    const handler = await this.options.registry.handlerFor(target, reach);
+    const handle = await handler.write(target.type === "JSON" ? inline : encoded.bytes);
+    return {
+      spec: target,
+      handle,
+      sizeBytes: value.json.length,
+      sha256: sha256Of(encoded.bytes),
+      storedBytes: encoded.codecs.length === 0 ? null : encoded.bytes.length,
+      codecs: encoded.codecs,
+      keyId: encoded.keyId,
+    };
   }
 
   /**
@@ -118,6 +190,12 @@ export class ResultStore {
     claimed: ClaimedIntegrity = {},
   ): Promise<StoredHandle> {
     const spec = parseHandlerSpec(handlerInput);
+    if (spec.codecs !== undefined || spec.inlineBelowBytes !== undefined) {
+      throw new HandledError(
+        ErrorCode.BAD_USER_INPUT,
+        "codecs and inlineBelowBytes apply to values the server writes, not to results a client handled itself.",
+      );
+    }
     // A JSON handle is the value itself, bounded by the JSON handler's size limit instead.
     checkText(handle, "A handle", spec.type === "JSON" ? Number.POSITIVE_INFINITY : this.options.maxHandleLength);
     let sha256 = claimed.sha256 === undefined || claimed.sha256 === null ? null : parseSha256(claimed.sha256);
@@ -140,7 +218,7 @@ export class ResultStore {
       }
       sha256 = actual;
     }
-    return { spec, handle, sizeBytes, sha256 };
+    return { spec, handle, sizeBytes, sha256, storedBytes: null, codecs: [], keyId: null };
   }
 
   /** Best-effort removal of what `write` wrote, for a request that records nothing. */
@@ -154,8 +232,9 @@ export class ResultStore {
    * Reads a stored result's value through the handler that wrote it, within `reach`, once its
    * size is taken from the request's budget. Throws RESULT_NOT_HANDLED, RESPONSE_TOO_LARGE,
    * HANDLE_OUT_OF_BOUNDS, RESULT_NOT_FOUND, RESULT_READ_FAILED, STORE_TIMEOUT, RESULT_INTEGRITY
-   * (not the bytes recorded: another SHA-256 or size) or RESULT_CORRUPT (not JSON, or nested
-   * deeper than values may be).
+   * (not the bytes recorded: another SHA-256 or size, or ciphertext that does not authenticate),
+   * RESULT_KEY_UNAVAILABLE (encrypted with a key the server no longer has) or RESULT_CORRUPT (not
+   * JSON, not decodable, or nested deeper than values may be).
    */
   async read(row: ResultRow, budget: ResponseBudget, reach: Reach): Promise<unknown> {
     const handler = await this.handlerOf(row, reach);
@@ -163,9 +242,7 @@ export class ResultStore {
     const size = row.sizeBytes === null ? (await handler.verifyHandle(row.handle)).sizeBytes : Number(row.sizeBytes);
     budget.reserve(size);
     const readAndParse = async () => {
-      const bytes = await handler.read(row.handle, size);
-      // Served only if it is what was written: checked before it is decoded.
-      this.checkIntegrity(row, bytes, size);
+      const bytes = await this.readBytes(row, handler, size);
       let value: unknown;
       try {
         value = JSON.parse(bytes.toString("utf8")) as unknown;
@@ -198,11 +275,62 @@ export class ResultStore {
   async preview(row: ResultRow, maxBytes: number, budget: ResponseBudget, reach: Reach): Promise<ResultPreview> {
     const handler = await this.handlerOf(row, reach);
     budget.reserve(row.sizeBytes === null ? maxBytes : Math.min(maxBytes, Number(row.sizeBytes)));
-    // One byte more than asked tells whether the text goes on.
-    const start = await handler.readStart(row.handle, maxBytes + 1);
+    // Compressed or encrypted bytes have no readable start: the whole result is read, checked
+    // and decoded (as a large read when it is one), and its start given.
+    const start = row.codecs?.length
+      ? await this.readDecoded(row, handler, Number(row.sizeBytes))
+      : // One byte more than asked tells whether the text goes on.
+        await handler.readStart(row.handle, maxBytes + 1);
     // A decoder gives back only whole characters and keeps a cut one to itself.
     const text = new StringDecoder("utf8").write(start.subarray(0, maxBytes));
     return { text, truncated: start.length > maxBytes };
+  }
+
+  /** readBytes, as a large read when the value is large. */
+  private readDecoded(row: ResultRow, handler: ResultHandler, size: number): Promise<Buffer> {
+    const read = () => this.readBytes(row, handler, size);
+    return size >= this.options.largeReadBytes ? this.largeReads(read) : read();
+  }
+
+  /**
+   * The value's JSON text (UTF-8 bytes), read through `handler`, checked to be what was stored
+   * before anything decodes it, then with its codecs undone. `size` is the value's recorded size.
+   */
+  private async readBytes(row: ResultRow, handler: ResultHandler, size: number): Promise<Buffer> {
+    const codecs = (row.codecs ?? []) as Codec[];
+    if (codecs.length === 0) {
+      const bytes = await handler.read(row.handle, size);
+      this.checkIntegrity(row, bytes, size);
+      return bytes;
+    }
+    const storedBytes = row.storedBytes === null || row.storedBytes === undefined ? size : Number(row.storedBytes);
+    const stored =
+      row.handlerType === "JSON"
+        ? fromInlineForm(await handler.read(row.handle))
+        : await handler.read(row.handle, storedBytes);
+    this.checkIntegrity(row, stored, storedBytes);
+    let json: Buffer;
+    try {
+      json = await decode({ bytes: stored, codecs, keyId: row.keyId ?? null }, size, this.options.keyring);
+    } catch (error) {
+      if (!(error instanceof HandledError) || error.code !== ErrorCode.RESULT_INTEGRITY) throw error;
+      throw this.integrityFailure(row, error.message, "aes-256-gcm");
+    }
+    if (json.length !== size) {
+      throw this.integrityFailure(
+        row,
+        `The stored data of this result decodes to ${json.length} bytes, not the ${size} recorded.`,
+        "size",
+      );
+    }
+    return json;
+  }
+
+  /** A RESULT_INTEGRITY error for `row`, counted. */
+  private integrityFailure(row: ResultRow, message: string, check: IntegrityFailure["check"]): HandledError {
+    const location = row.handlerType === "JSON" ? undefined : row.handle;
+    this.options.onIntegrityFailure?.(row.handlerType);
+    return integrityError(message, { handler: row.handlerType, location, check });
   }
 
   /**
@@ -210,26 +338,22 @@ export class ResultStore {
    * was recorded (and the handle is not the value itself), or else their size.
    */
   private checkIntegrity(row: ResultRow, bytes: Buffer, size: number): void {
-    const where = { handler: row.handlerType, location: row.handlerType === "JSON" ? undefined : row.handle };
-    let failure: HandledError | undefined;
     // A JSON handle is the value, kept in PostgreSQL in the same row as its hash: whoever could
     // change one could change the other, so its size is checked, and no time spent on a hash.
     if (row.sha256 && row.handlerType !== "JSON") {
       if (sha256Of(bytes) !== row.sha256) {
-        failure = integrityError(
+        throw this.integrityFailure(
+          row,
           "The stored data of this result is not what was written: its SHA-256 differs (replaced, altered or truncated).",
-          { ...where, check: "sha256" },
+          "sha256",
         );
       }
     } else if (bytes.length !== size) {
-      failure = integrityError(`The stored data of this result is ${bytes.length} bytes, not the ${size} recorded.`, {
-        ...where,
-        check: "size",
-      });
-    }
-    if (failure) {
-      this.options.onIntegrityFailure?.(row.handlerType);
-      throw failure;
+      throw this.integrityFailure(
+        row,
+        `The stored data of this result is ${bytes.length} bytes, not the ${size} recorded.`,
+        "size",
+      );
     }
   }
 

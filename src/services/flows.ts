@@ -123,6 +123,7 @@ export class FlowService {
       // The JSON handler reaches nothing: no bounds apply.
       const stored = await this.deps.results.write({ type: "JSON" }, this.deps.results.encode(value), ANYWHERE);
       const { handle, sizeBytes, sha256 } = stored;
+      // Never encoded: the JSON handler has no codecs here.
       results.set(taskIds.get(name)!, {
         handlerType: stored.spec.type,
         handlerConfig: handlerConfigOf(stored.spec),
@@ -138,6 +139,7 @@ export class FlowService {
     if (input === undefined || input === null) return undefined;
     const spec = parseHandlerSpec(input);
     await this.deps.registry.checkReach(spec, reach);
+    this.deps.results.checkPolicy(spec);
     return spec;
   }
 }

@@ -262,9 +262,8 @@ export class StateService {
     if (failed) throw failed.reason;
     return settled.map((outcome, i) => {
       const stored = (outcome as PromiseFulfilledResult<StoredHandle>).value;
-      const { spec, handle, sizeBytes, sha256 } = stored;
-      const handlerConfig = handlerConfigOf(spec);
-      return { id: newResults[i]!.id, handlerType: spec.type, handlerConfig, handle, sizeBytes, sha256 };
+      const { spec, ...written } = stored;
+      return { id: newResults[i]!.id, handlerType: spec.type, handlerConfig: handlerConfigOf(spec), ...written };
     });
   }
 

@@ -67,7 +67,14 @@ describe("cached inputs", () => {
     const byName = Object.fromEntries(state.cachedInputs.map((input) => [input.name, input]));
     const rows = byName.rows!.result;
     if (rows.__typename !== "Result") throw new Error("expected a result");
-    expect(rows.handler).toEqual({ type: "LOCAL", dir: upstreamDir, bucket: null, prefix: null });
+    expect(rows.handler).toEqual({
+      type: "LOCAL",
+      dir: upstreamDir,
+      bucket: null,
+      prefix: null,
+      codecs: [],
+      inlineBelowBytes: null,
+    });
     expect(rows.handle.startsWith(`${upstreamDir}/`)).toBe(true);
     expect(JSON.parse(await readFile(rows.handle, "utf8"))).toEqual([{ id: 1 }, { id: 2 }]);
     expect(byName.threshold!.result).toMatchObject({ handler: { type: "JSON" }, handle: "0.5", value: 0.5 });

@@ -59,7 +59,14 @@ describe("a flow whose tasks write to S3, GCS and disk", () => {
     });
 
     expect(extract.handle).toMatch(/^s3:\/\/handled-results\/raw\/[0-9a-f-]{36}\.json$/);
-    expect(extract.handler).toEqual({ type: "S3", bucket: "handled-results", prefix: "raw", dir: null });
+    expect(extract.handler).toEqual({
+      type: "S3",
+      bucket: "handled-results",
+      prefix: "raw",
+      dir: null,
+      codecs: [],
+      inlineBelowBytes: null,
+    });
     expect(transform.handle).toMatch(/^gs:\/\/handled-gcs\/clean\/[0-9a-f-]{36}\.json$/);
     const cached = Object.fromEntries(
       setTaskRunStates[0]!.state.cachedInputs.map((input) => [input.name, input.result]),
@@ -114,6 +121,8 @@ describe("a flow whose tasks write to S3, GCS and disk", () => {
         bucket: "handled-results",
         prefix: "default",
         dir: null,
+        codecs: [],
+        inlineBelowBytes: null,
       });
       const run = await startRun(other, { name: "defaults", tasks: [{ name: "work" }] });
 

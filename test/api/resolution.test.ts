@@ -142,7 +142,7 @@ describe("which handler writes a task's result", () => {
             __typename: "Result",
             handled: true,
             handle: '{"max":10}',
-            handler: { type: "JSON", dir: null, bucket: null, prefix: null },
+            handler: { type: "JSON", dir: null, bucket: null, prefix: null, codecs: [], inlineBelowBytes: null },
             value: { max: 10 },
           }),
         },

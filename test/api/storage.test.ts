@@ -13,7 +13,14 @@ describe("what the database holds", () => {
 
     const result = await succeed(t, run.taskRuns.secret!, secret);
 
-    expect(result.handler).toEqual({ type: "LOCAL", dir: t.resultsDir, bucket: null, prefix: null });
+    expect(result.handler).toEqual({
+      type: "LOCAL",
+      dir: t.resultsDir,
+      bucket: null,
+      prefix: null,
+      codecs: [],
+      inlineBelowBytes: null,
+    });
     expect(result.handle.startsWith(`${t.resultsDir}/`)).toBe(true);
     expect(JSON.parse(await readFile(result.handle, "utf8"))).toEqual(secret);
     expect(result.value).toEqual(secret);
@@ -47,7 +54,10 @@ describe("what the database holds", () => {
       handle: result.handle,
       sizeBytes: 7, // "hello" as JSON text, recorded when written: known without reading storage
       sha256: createHash("sha256").update('"hello"').digest("hex"),
-      handler: { type: "LOCAL", dir: t.resultsDir, bucket: null, prefix: null },
+      storedBytes: 7, // no codec: the JSON text as it is
+      codecs: [],
+      keyId: null,
+      handler: { type: "LOCAL", dir: t.resultsDir, bucket: null, prefix: null, codecs: [], inlineBelowBytes: null },
     });
 
     const full = await t.run(GetTaskRun, { id: run.taskRuns.out!.id });

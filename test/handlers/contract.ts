@@ -1,12 +1,13 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { HandledError } from "../../src/errors.js";
+import { type Codec, decode, encode, type Keyring } from "../../src/results/codecs.js";
 import type { ResultHandler } from "../../src/results/result-handler.js";
 
 /** What a handler's test file gives the shared suite. */
 export interface HandlerUnderTest {
   handler: ResultHandler;
-  /** Reads what a handle points at straight from the backend (disk, raw SDK), not via the handler. */
-  readRaw(handle: string): Promise<string>;
+  /** Reads the bytes a handle points at straight from the backend (disk, raw SDK), not via the handler. */
+  readRaw(handle: string): Promise<Buffer>;
   /** Handles of this handler's type that point outside its reach. */
   outOfBounds: string[];
   /** A handle of this handler's form whose data does not exist (absent for JSON). */
@@ -33,6 +34,16 @@ const values: [string, unknown][] = [
   ["null", null],
   ["a megabyte of text", "x".repeat(1024 * 1024)],
 ];
+
+/** Every combination of codecs a handler spec may name (see codecsProblem). */
+const CODEC_COMBINATIONS: Codec[][] = [
+  ["gzip"],
+  ["zstd"],
+  ["aes-256-gcm"],
+  ["gzip", "aes-256-gcm"],
+  ["zstd", "aes-256-gcm"],
+];
+const KEYRING: Keyring = { writeKeyId: "contract", keys: new Map([["contract", Buffer.alloc(32, 7)]]) };
 
 /** What a handler can do beyond write and read; decides which checks apply to it. */
 export interface HandlerAbilities {
@@ -64,7 +75,7 @@ export function testResultHandler(
         expect(typeof handle).toBe("string");
         expect(JSON.parse(JSON.stringify(handle))).toBe(handle);
         expect((await h.handler.read(handle)).toString("utf8")).toBe(json);
-        expect(await h.readRaw(handle)).toBe(json);
+        expect((await h.readRaw(handle)).toString("utf8")).toBe(json);
       });
     }
 
@@ -132,6 +143,37 @@ export function testResultHandler(
         expect({ foreign, code: await codeOf(h.handler.readStart(foreign, 10)) }).toEqual({
           foreign,
           code: "HANDLE_OUT_OF_BOUNDS",
+        });
+      }
+    });
+
+    // Codecs are applied above the handler (see ResultStore.write): what it stores is their bytes,
+    // which it must keep exactly, binary as they are.
+    describe.runIf(abilities.storesData).each(CODEC_COMBINATIONS)("with codecs %j", (...codecs) => {
+      for (const [what, value] of [values[0]!, values[6]!]) {
+        it(`stores ${what} as encoded, and it decodes to the value`, async () => {
+          const json = Buffer.from(JSON.stringify(value));
+          const encoded = await encode(json, codecs, KEYRING);
+
+          const handle = await h.handler.write(encoded.bytes);
+          const raw = await h.readRaw(handle);
+          const read = await h.handler.read(handle, encoded.bytes.length);
+
+          expect(raw.equals(encoded.bytes)).toBe(true);
+          expect(read.equals(encoded.bytes)).toBe(true);
+          expect((await decode({ ...encoded, bytes: read }, json.length, KEYRING)).equals(json)).toBe(true);
+          await expect(h.handler.verifyHandle(handle)).resolves.toEqual({ sizeBytes: encoded.bytes.length });
+          if (codecs.includes("aes-256-gcm")) {
+            expect(encoded.keyId).toBe("contract");
+            expect(raw.includes(json.subarray(0, 16))).toBe(false);
+          }
+          if (what === "a megabyte of text") {
+            // A megabyte of one letter compresses to almost nothing; encryption alone adds 29 bytes.
+            const compressed = codecs.some((codec) => codec !== "aes-256-gcm");
+            expect(encoded.codecs).toEqual(codecs);
+            if (compressed) expect(encoded.bytes.length).toBeLessThan(json.length / 100);
+            else expect(encoded.bytes.length).toBe(json.length + 29);
+          }
         });
       }
     });

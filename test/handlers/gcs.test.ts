@@ -19,7 +19,7 @@ testResultHandler("GCS", { storesData: true }, async () => ({
   ),
   readRaw: async (handle) => {
     const [contents] = await gcs.storage.bucket("results").file(handle.replace("gs://results/", "")).download();
-    return contents.toString("utf8");
+    return contents;
   },
   outOfBounds: ["gs://other/team/x.json", "gs://results/elsewhere/x.json", "gs://results/team/../x.json"],
   missing: "gs://results/team/never-written.json",

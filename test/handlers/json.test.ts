@@ -6,7 +6,7 @@ import { testResultHandler } from "./contract.js";
 testResultHandler("JSON", { storesData: false }, async () => ({
   handler: createHandler(jsonHandler, { type: "JSON" }, { maxBytes: 2 * 1024 * 1024 }),
   // The handle is the data: reading it "raw" is the handle itself.
-  readRaw: async (handle) => handle,
+  readRaw: async (handle) => Buffer.from(handle, "utf8"),
   outOfBounds: [],
 }));
 

@@ -17,7 +17,7 @@ testResultHandler("LOCAL", { storesData: true }, async () => {
   await symlink(join(root, "outside.json"), join(dir, "link.json"));
   return {
     handler: createHandler(localHandler, { type: "LOCAL", dir }, { allowedDirs: [allowed] }),
-    readRaw: (handle) => readFile(handle, "utf8"),
+    readRaw: (handle) => readFile(handle),
     outOfBounds: [
       join(root, "outside.json"),
       `${dir}/../../outside.json`,

@@ -18,7 +18,7 @@ testResultHandler("S3", { storesData: true }, async () => {
   const readRaw = async (handle: string) => {
     const key = handle.replace("s3://results/", "");
     const object = await s3.client.send(new GetObjectCommand({ Bucket: "results", Key: key }));
-    return object.Body!.transformToString("utf8");
+    return Buffer.from(await object.Body!.transformToByteArray());
   };
   return {
     handler: createHandler(

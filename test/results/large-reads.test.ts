@@ -2,6 +2,7 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { NO_KEYS } from "../../src/results/codecs.js";
 import { ANYWHERE, createHandlerRegistry, type HandlerRegistry } from "../../src/results/handler-registry.js";
 import { ResponseBudget } from "../../src/results/response-budget.js";
 import type { ResultHandler } from "../../src/results/result-handler.js";
@@ -39,6 +40,8 @@ describe("reads of large values", () => {
       maxHandleLength: 4096,
       largeReadBytes: 1000,
       largeReadConcurrency: 2,
+      inlineMaxBytes: 1 << 16,
+      keyring: NO_KEYS,
     });
   });
   afterAll(() => rm(dir, { recursive: true, force: true }));

@@ -58,6 +58,7 @@ function createJsonHandler(options: JsonSettings): ResultHandler {
 export const jsonHandler = defineHandler({
   type: "JSON",
   config: {},
+  handleIsValue: true,
   noun: "value",
   describe: () => undefined,
   place: () => undefined,

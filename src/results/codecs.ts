@@ -1,0 +1,182 @@
+import { createCipheriv, createDecipheriv, randomBytes } from "node:crypto";
+import { promisify } from "node:util";
+import zlib from "node:zlib";
+import { ErrorCode, HandledError } from "../errors.js";
+
+/**
+ * The codecs a handler may apply to a value's bytes on write (undone on read), by the names
+ * stored with each result: two compressions and one encryption.
+ */
+export const CODECS = ["gzip", "zstd", "aes-256-gcm"] as const;
+export type Codec = (typeof CODECS)[number];
+
+const COMPRESSIONS: readonly Codec[] = ["gzip", "zstd"];
+export const isCompression = (codec: Codec) => COMPRESSIONS.includes(codec);
+
+/**
+ * The encryption keys of the server, by id: 32 bytes each, secret (never stored, logged or
+ * sent). Results record the id of the key they were written with, so any key kept here stays
+ * able to read them after new writes move to another.
+ */
+export interface Keyring {
+  /** The key new writes use (HANDLED_ENCRYPTION_KEY_ID); none: nothing can be written encrypted. */
+  readonly writeKeyId: string | undefined;
+  readonly keys: ReadonlyMap<string, Buffer>;
+}
+
+export const NO_KEYS: Keyring = { writeKeyId: undefined, keys: new Map() };
+
+/** Bytes as stored, with the codecs that were applied to them (in order) and the key used. */
+export interface Encoded {
+  bytes: Buffer;
+  /** Only those that were applied: a compression that did not shrink the value is skipped. */
+  codecs: Codec[];
+  /** Set when `aes-256-gcm` was applied. */
+  keyId: string | null;
+}
+
+// zstd came to Node's zlib in 22.15; on an older Node it is refused by name.
+const zstdCompress = zlib.zstdCompress ? promisify(zlib.zstdCompress) : undefined;
+const zstdDecompress = zlib.zstdDecompress ? promisify(zlib.zstdDecompress) : undefined;
+const gzip = promisify(zlib.gzip);
+const gunzip = promisify(zlib.gunzip);
+
+/**
+ * Why a list of codecs cannot be used, or undefined when it can: each at most once, one
+ * compression at most, and compression before encryption (ciphertext does not compress).
+ */
+export function codecsProblem(codecs: readonly Codec[]): string | undefined {
+  if (new Set(codecs).size !== codecs.length) return "names a codec twice";
+  if (codecs.filter(isCompression).length > 1) return "may name one compression (gzip or zstd), not both";
+  const encryption = codecs.indexOf("aes-256-gcm");
+  if (encryption !== -1 && encryption < codecs.length - 1) {
+    return "must name aes-256-gcm last: encrypted bytes do not compress";
+  }
+  if (codecs.includes("zstd") && !zstdCompress) return "names zstd, which this server's Node.js does not have";
+  return undefined;
+}
+
+/** The key new writes use; RESULT_KEY_UNAVAILABLE when the server has none. */
+export function writeKeyOf(keyring: Keyring): { id: string; key: Buffer } {
+  const id = keyring.writeKeyId;
+  const key = id === undefined ? undefined : keyring.keys.get(id);
+  if (id === undefined || key === undefined) {
+    throw new HandledError(
+      ErrorCode.RESULT_KEY_UNAVAILABLE,
+      "This handler encrypts results (aes-256-gcm), but the server has no key to write with: set HANDLED_ENCRYPTION_KEYS.",
+    );
+  }
+  return { id, key };
+}
+
+// Encrypted bytes: a format version, the nonce, the ciphertext and GCM's tag. The key id is
+// authenticated with them, so bytes cannot be passed off as written with another key.
+const FORMAT = 1;
+const NONCE_BYTES = 12;
+const TAG_BYTES = 16;
+const additionalData = (keyId: string) => Buffer.from(`handled:${keyId}`, "utf8");
+
+function encrypt(bytes: Buffer, keyId: string, key: Buffer): Buffer {
+  const nonce = randomBytes(NONCE_BYTES);
+  const cipher = createCipheriv("aes-256-gcm", key, nonce, { authTagLength: TAG_BYTES });
+  cipher.setAAD(additionalData(keyId));
+  const head = Buffer.from([FORMAT]);
+  const body = cipher.update(bytes);
+  const end = cipher.final();
+  return Buffer.concat([head, nonce, body, end, cipher.getAuthTag()]);
+}
+
+function decrypt(bytes: Buffer, keyId: string, key: Buffer): Buffer {
+  if (bytes.length < 1 + NONCE_BYTES + TAG_BYTES || bytes[0] !== FORMAT) {
+    throw corrupt("Its encrypted data is not in the form this server writes.");
+  }
+  const nonce = bytes.subarray(1, 1 + NONCE_BYTES);
+  const tag = bytes.subarray(bytes.length - TAG_BYTES);
+  const decipher = createDecipheriv("aes-256-gcm", key, nonce, { authTagLength: TAG_BYTES });
+  decipher.setAAD(additionalData(keyId));
+  decipher.setAuthTag(tag);
+  const body = decipher.update(bytes.subarray(1 + NONCE_BYTES, bytes.length - TAG_BYTES));
+  try {
+    return Buffer.concat([body, decipher.final()]);
+  } catch (cause) {
+    // GCM's tag did not match: the ciphertext, nonce or tag was altered, or another key wrote it.
+    // The store names the result, logs and counts it (see ResultStore.read).
+    throw new HandledError(
+      ErrorCode.RESULT_INTEGRITY,
+      "The stored data of this result is not what was written: its encryption does not authenticate.",
+      { cause },
+    );
+  }
+}
+
+function corrupt(what: string, cause?: unknown): HandledError {
+  return new HandledError(ErrorCode.RESULT_CORRUPT, `The stored data of this result cannot be decoded. ${what}`, {
+    cause,
+  });
+}
+
+async function compress(codec: Codec, bytes: Buffer): Promise<Buffer> {
+  if (codec === "gzip") return gzip(bytes);
+  return zstdCompress!(bytes);
+}
+
+async function decompress(codec: Codec, bytes: Buffer, maxBytes: number): Promise<Buffer> {
+  // Bounded by the size recorded for the value: a small stored result cannot inflate without end.
+  const options = { maxOutputLength: Math.max(1, maxBytes) };
+  try {
+    if (codec === "gzip") return await gunzip(bytes, options);
+    if (!zstdDecompress) throw new Error("this Node.js has no zstd");
+    return await zstdDecompress(bytes, options);
+  } catch (cause) {
+    throw corrupt(`It does not decompress (${codec}) to at most the ${maxBytes} bytes recorded.`, cause);
+  }
+}
+
+/**
+ * Applies `codecs` in order to a value's bytes. A compression whose output is not smaller than
+ * its input is skipped (and not recorded). Throws RESULT_KEY_UNAVAILABLE when encryption is asked
+ * for and the server has no key to write with.
+ */
+export async function encode(bytes: Buffer, codecs: readonly Codec[], keyring: Keyring): Promise<Encoded> {
+  const encoded: Encoded = { bytes, codecs: [], keyId: null };
+  for (const codec of codecs) {
+    if (codec === "aes-256-gcm") {
+      const { id, key } = writeKeyOf(keyring);
+      encoded.bytes = encrypt(encoded.bytes, id, key);
+      encoded.keyId = id;
+    } else {
+      const smaller = await compress(codec, encoded.bytes);
+      if (smaller.length >= encoded.bytes.length) continue;
+      encoded.bytes = smaller;
+    }
+    encoded.codecs.push(codec);
+  }
+  return encoded;
+}
+
+/**
+ * Undoes what `encode` did, given what it recorded. `sizeBytes` is the size recorded for the
+ * value: decompression stops past it. Throws RESULT_KEY_UNAVAILABLE when the key is no longer
+ * the server's, RESULT_INTEGRITY when encrypted bytes do not authenticate, RESULT_CORRUPT when
+ * they do not decode.
+ */
+export async function decode(stored: Encoded, sizeBytes: number, keyring: Keyring): Promise<Buffer> {
+  let bytes = stored.bytes;
+  for (const codec of [...stored.codecs].reverse()) {
+    if (codec === "aes-256-gcm") {
+      const key = stored.keyId === null ? undefined : keyring.keys.get(stored.keyId);
+      if (key === undefined) {
+        throw new HandledError(
+          ErrorCode.RESULT_KEY_UNAVAILABLE,
+          `This result was encrypted with the key "${stored.keyId}", which this server no longer has (HANDLED_ENCRYPTION_KEYS).`,
+        );
+      }
+      bytes = decrypt(bytes, stored.keyId!, key);
+    } else if (isCompression(codec)) {
+      bytes = await decompress(codec, bytes, sizeBytes);
+    } else {
+      throw corrupt(`It names a codec this server does not know ("${codec}").`);
+    }
+  }
+  return bytes;
+}
