@@ -38,9 +38,10 @@ export interface ResultHandler {
 
   /**
    * Checks, without reading the data, that a handle a client sends is of this handler's form,
-   * inside its reach, and there. Resolves to the size of the data behind it, in bytes.
+   * inside its reach, and there. Resolves to the size of the data behind it, in bytes, and its
+   * SHA-256 (hex) where the store keeps one with it (see storedSha256).
    */
-  verifyHandle(handle: Handle): Promise<{ sizeBytes: number }>;
+  verifyHandle(handle: Handle): Promise<{ sizeBytes: number; sha256?: string }>;
 
   /**
    * Optional: removes what `write` wrote. Used to undo writes of a request that fails before
@@ -58,4 +59,20 @@ export function largerThanRecorded(where: string, maxBytes: number): HandledErro
     ErrorCode.RESULT_INTEGRITY,
     `The data behind ${where} is larger than the ${maxBytes} bytes recorded for it.`,
   );
+}
+
+const SHA256_HEX = /^[0-9a-f]{64}$/;
+
+/**
+ * The SHA-256 an object store keeps with an object, as lowercase hex: the store's own full-object
+ * checksum (base64) when it has one, else the `sha256` metadata a client wrote with the object.
+ * Undefined when neither is there (or a checksum is a multipart upload's checksum of checksums).
+ */
+export function storedSha256(checksumBase64: string | undefined, metadata: unknown): string | undefined {
+  if (checksumBase64 && !checksumBase64.includes("-")) {
+    const digest = Buffer.from(checksumBase64, "base64");
+    if (digest.length === 32) return digest.toString("hex");
+  }
+  const given = (metadata as Record<string, unknown> | undefined)?.sha256;
+  return typeof given === "string" && SHA256_HEX.test(given.toLowerCase()) ? given.toLowerCase() : undefined;
 }

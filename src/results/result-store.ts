@@ -180,8 +180,9 @@ export class ResultStore {
    * Checks a result a client wrote itself: its handler must be valid and within the server's
    * reach and the caller's, and its handle of that handler's form and inside it. What the client
    * says of it is checked as far as the store tells without reading it (its size; a JSON handle's
-   * SHA-256, the handle being the value), and the SHA-256 it gives on every read after. Throws
-   * RESULT_INTEGRITY when what is there is not what the client says. Returns what to store.
+   * SHA-256, the handle being the value; the SHA-256 an object store keeps with the object), and
+   * the SHA-256 (given, or kept by the store) on every read after. Throws RESULT_INTEGRITY when
+   * what is there is not what the client says. Returns what to store.
    */
   async verifyHandled(
     handlerInput: unknown,
@@ -200,7 +201,7 @@ export class ResultStore {
     checkText(handle, "A handle", spec.type === "JSON" ? Number.POSITIVE_INFINITY : this.options.maxHandleLength);
     let sha256 = claimed.sha256 === undefined || claimed.sha256 === null ? null : parseSha256(claimed.sha256);
     const handler = await this.options.registry.handlerFor(spec, reach);
-    const { sizeBytes } = await handler.verifyHandle(handle);
+    const { sizeBytes, sha256: kept } = await handler.verifyHandle(handle);
     const location = spec.type === "JSON" ? undefined : handle;
     if (claimed.sizeBytes !== undefined && claimed.sizeBytes !== null && claimed.sizeBytes !== sizeBytes) {
       throw integrityError(
@@ -217,6 +218,15 @@ export class ResultStore {
         });
       }
       sha256 = actual;
+    } else if (kept !== undefined) {
+      // The store keeps a SHA-256 with the object (its checksum, or metadata the client wrote).
+      if (sha256 !== null && sha256 !== kept) {
+        throw integrityError(
+          "The store's SHA-256 of the data behind this handle is not the one given; nothing was recorded.",
+          { handler: spec.type, location, check: "sha256" },
+        );
+      }
+      sha256 = kept;
     }
     return { spec, handle, sizeBytes, sha256, storedBytes: null, codecs: [], keyId: null };
   }

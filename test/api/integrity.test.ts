@@ -164,6 +164,62 @@ describe("results altered in storage", () => {
     expect(bad.errors?.map((e) => e.extensions?.code)).toContain("RESULT_INTEGRITY");
   });
 
+  test("are checked when recorded against the SHA-256 an object store keeps with a client's object", async ({
+    t,
+    s3,
+    gcs,
+  }) => {
+    const bytes = JSON.stringify({ uploaded: "by the client" });
+    const sha256 = createHash("sha256").update(bytes).digest("hex");
+    const stores = [
+      {
+        handler: { type: "S3" as const, bucket: "integrity", prefix: "client" },
+        handle: "s3://integrity/client/object.json",
+        put: (body: string) =>
+          s3.client.send(
+            new PutObjectCommand({ Bucket: "integrity", Key: "client/object.json", Body: body, Metadata: { sha256 } }),
+          ),
+      },
+      {
+        handler: { type: "GCS" as const, bucket: "integrity-gcs", prefix: "client" },
+        handle: "gs://integrity-gcs/client/object.json",
+        put: (body: string) =>
+          gcs.storage
+            .bucket("integrity-gcs")
+            .file("client/object.json")
+            .save(body, { metadata: { metadata: { sha256 } } }),
+      },
+    ];
+    for (const { handler, handle, put } of stores) {
+      await put(bytes);
+      const run = await startRun(t, { name: `kept-${handler.type}`, tasks: [{ name: "claimed" }, { name: "plain" }] });
+      const record = (task: string, extra: Record<string, unknown> = {}) =>
+        t.run(SetTaskRunStatesLean, {
+          input: [
+            {
+              taskRunId: run.taskRuns[task]!.id,
+              version: 1,
+              state: { type: "SUCCESS" as const, result: { handled: { handler, handle, ...extra } } },
+            },
+          ],
+        });
+      // A hash that is not the one the store keeps: refused, nothing recorded.
+      const wrong = await record("claimed", { sha256: "f".repeat(64) });
+      expect({ store: handler.type, codes: wrong.errors?.map((e) => e.extensions?.code) }).toEqual({
+        store: handler.type,
+        codes: ["RESULT_INTEGRITY"],
+      });
+      expect((await t.ok(GetTaskRunHandles, { id: run.taskRuns.claimed!.id })).taskRun?.state.type).toBe("PENDING");
+      // None given: the store's is recorded, and every read checks it.
+      expect((await record("plain")).errors).toBeUndefined();
+      const read = await t.run(GetTaskRun, { id: run.taskRuns.plain!.id });
+      expect(read.data?.taskRun?.state.result).toMatchObject({ sha256, value: { uploaded: "by the client" } });
+      await put(JSON.stringify({ uploaded: "by someone else" }));
+      const altered = await t.run(GetTaskRun, { id: run.taskRuns.plain!.id });
+      expect(altered.errors?.map((e) => e.extensions?.code)).toContain("RESULT_INTEGRITY");
+    }
+  });
+
   test("recorded before hashes were kept are still checked by size, and read when it matches", async ({ t }) => {
     const run = await startRun(t, { name: "legacy", tasks: [{ name: "same" }, { name: "shorter" }] });
     const same = await succeed(t, run.taskRuns.same!, 1234567890);

@@ -2,7 +2,7 @@ import { type File, Storage } from "@google-cloud/storage";
 import { withDeadline } from "../../deadline.js";
 import type { Bounds } from "../bounds.js";
 import { defineHandler } from "../handler-definition.js";
-import { type Handle, largerThanRecorded, type ResultHandler } from "../result-handler.js";
+import { type Handle, largerThanRecorded, type ResultHandler, storedSha256 } from "../result-handler.js";
 import { bucketConfig, bucketPlace, bucketReach, checkBucket, locateObject, newObjectKey } from "./bucket-uri.js";
 
 /** How the server reaches Google Cloud Storage (credentials come from Google's usual places). */
@@ -166,7 +166,9 @@ function createGcsHandler(options: GcsHandlerOptions): ResultHandler {
     async verifyHandle(handle) {
       const { key } = locate(handle);
       const [metadata] = await file(key).getMetadata();
-      return { sizeBytes: Number(metadata.size ?? 0) };
+      // GCS keeps MD5 and CRC32C, not SHA-256: only what a client wrote as custom metadata.
+      const sha256 = storedSha256(undefined, metadata.metadata);
+      return { sizeBytes: Number(metadata.size ?? 0), ...(sha256 ? { sha256 } : {}) };
     },
 
     async delete(handle) {

@@ -8,7 +8,7 @@ import {
 import { Upload } from "@aws-sdk/lib-storage";
 import type { Bounds } from "../bounds.js";
 import { defineHandler } from "../handler-definition.js";
-import { type Handle, largerThanRecorded, type ResultHandler } from "../result-handler.js";
+import { type Handle, largerThanRecorded, type ResultHandler, storedSha256 } from "../result-handler.js";
 import { bucketConfig, bucketPlace, bucketReach, checkBucket, locateObject, newObjectKey } from "./bucket-uri.js";
 
 /** How the server reaches S3 (or an S3-compatible store), and which buckets it may use. */
@@ -127,8 +127,11 @@ function createS3Handler(options: S3HandlerOptions): ResultHandler {
 
     async verifyHandle(handle) {
       const { key } = locate(handle);
-      const head = await client.send(new HeadObjectCommand({ Bucket: bucket, Key: key }));
-      return { sizeBytes: head.ContentLength ?? 0 };
+      // With its checksum, when it was uploaded with one (a HEAD answers it at no extra cost).
+      const head = await client.send(new HeadObjectCommand({ Bucket: bucket, Key: key, ChecksumMode: "ENABLED" }));
+      const composite = head.ChecksumType === "COMPOSITE";
+      const sha256 = storedSha256(composite ? undefined : head.ChecksumSHA256, head.Metadata);
+      return { sizeBytes: head.ContentLength ?? 0, ...(sha256 ? { sha256 } : {}) };
     },
 
     async delete(handle) {
