@@ -154,17 +154,20 @@ export class ResultStore {
       codecs.length === 0
         ? { bytes: value.json, codecs: [], keyId: null }
         : await encode(value.json, codecs, this.options.keyring);
-    // What a handler writes: encoded bytes kept inline travel as text (inlineForm).
-    const inline = encoded.codecs.length === 0 ? encoded.bytes : inlineForm(encoded.bytes);
+    // Encoded bytes kept inline travel as text (inlineForm): base64, in quotes.
+    const encodedAsText = encoded.codecs.length > 0;
+    const inlineBytes = encodedAsText ? 4 * Math.ceil(encoded.bytes.length / 3) + 2 : encoded.bytes.length;
     const target: HandlerSpec =
       spec.type === "JSON" ||
       (inlineBelowBytes !== undefined &&
         value.json.length < inlineBelowBytes &&
-        inline.length <= this.options.inlineMaxBytes)
+        inlineBytes <= this.options.inlineMaxBytes)
         ? { type: "JSON" }
         : (withoutPolicy(spec) as HandlerSpec);
     const handler = await this.options.registry.handlerFor(target, reach);
-    const handle = await handler.write(target.type === "JSON" ? inline : encoded.bytes);
+    const handle = await handler.write(
+      target.type === "JSON" && encodedAsText ? inlineForm(encoded.bytes) : encoded.bytes,
+    );
     return {
       spec: target,
       handle,

@@ -314,4 +314,22 @@ describe("size routing", () => {
       expect(read.data?.taskRun?.state.result).toMatchObject({ value });
     }
   });
+
+  test("keeps a value in the store when its inline form would not fit a JSON handle", async ({ t }) => {
+    // 60 KB of JSON fits the JSON handler's 64 KiB; as base64 of its ciphertext, it would not.
+    const handler = {
+      type: "LOCAL",
+      dir: t.resultsDir,
+      codecs: ["AES_256_GCM"],
+      inlineBelowBytes: 1_000_000,
+    } as ResultHandlerInput;
+    const run = await startRun(t, { name: "too-big-inline", handler, tasks: [{ name: "fits" }, { name: "grows" }] });
+    const fits = await succeed(t, run.taskRuns.fits!, "f".repeat(40_000));
+    const grows = await succeed(t, run.taskRuns.grows!, "g".repeat(60_000));
+
+    expect(fits).toMatchObject({ handler: { type: "JSON" }, codecs: ["AES_256_GCM"] });
+    expect(grows).toMatchObject({ handler: { type: "LOCAL" }, codecs: ["AES_256_GCM"] });
+    const read = await t.run(GetTaskRun, { id: run.taskRuns.grows!.id });
+    expect(read.data?.taskRun?.state.result).toMatchObject({ value: "g".repeat(60_000) });
+  });
 });
