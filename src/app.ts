@@ -16,6 +16,7 @@ import { createHandlerRegistry } from "./results/handler-registry.js";
 import { ResultStore } from "./results/result-store.js";
 import { ApiKeyService } from "./services/api-keys.js";
 import { FlowService } from "./services/flows.js";
+import { LifecycleService } from "./services/lifecycle.js";
 import { ReachService } from "./services/reach.js";
 import { StateService } from "./services/states.js";
 
@@ -82,6 +83,13 @@ export function createServices(config: Config, database: Database, observability
       defaultHandler: config.defaultHandler,
       limits,
       logger: observability?.logger ?? silentLogger,
+    }),
+    lifecycle: new LifecycleService({
+      queries: queries.lifecycle,
+      registry,
+      reach,
+      logger: observability?.logger ?? silentLogger,
+      metrics: observability?.metrics,
     }),
     defaultHandler: config.defaultHandler,
     responseLimits: { maxBytes: config.responses.maxBytes, maxValues: config.responses.maxValues },

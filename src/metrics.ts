@@ -13,6 +13,9 @@ export interface Metrics {
   handlerBytes: Counter<"handler" | "call">;
   /** Failed result handler calls, by handler type, call and error code. */
   handlerErrors: Counter<"handler" | "call" | "code">;
+  /** Stored objects deleted (a run or flow deleted, a sweep), and their bytes, by handler type. */
+  reclaimedObjects: Counter<"handler">;
+  reclaimedBytes: Counter<"handler">;
   /**
    * The label for an operation name: the name itself for the first `maxOperations` names seen,
    * "other" after that, so that clients cannot grow the metrics without bound.
@@ -70,6 +73,18 @@ export function createMetrics(options: { maxOperations: number; pool?: () => Poo
     labelNames: ["handler", "call", "code"] as const,
     registers,
   });
+  const reclaimedObjects = new Counter({
+    name: "handled_storage_reclaimed_objects_total",
+    help: 'Stored objects deleted because no result points at them any more, by handler type (failures: handled_handler_errors_total{call="delete"}).',
+    labelNames: ["handler"] as const,
+    registers,
+  });
+  const reclaimedBytes = new Counter({
+    name: "handled_storage_reclaimed_bytes_total",
+    help: "Bytes of the stored objects deleted, by handler type.",
+    labelNames: ["handler"] as const,
+    registers,
+  });
   const poolGauge = (name: string, help: string, read: (stats: PoolStats) => number) =>
     new Gauge({
       name,
@@ -93,5 +108,15 @@ export function createMetrics(options: { maxOperations: number; pool?: () => Poo
     operations.add(name);
     return name;
   }
-  return { registry, sqlStatements, requestDuration, handlerDuration, handlerBytes, handlerErrors, operationLabel };
+  return {
+    registry,
+    sqlStatements,
+    requestDuration,
+    handlerDuration,
+    handlerBytes,
+    handlerErrors,
+    reclaimedObjects,
+    reclaimedBytes,
+    operationLabel,
+  };
 }

@@ -2,6 +2,7 @@ import type pg from "pg";
 import type { PrismaClient } from "../generated/prisma/client.js";
 import { apiKeyQueries } from "./api-keys.js";
 import { flowQueries } from "./flows.js";
+import { lifecycleQueries } from "./lifecycle.js";
 import { projectQueries } from "./projects.js";
 import { resultQueries } from "./results.js";
 import { runQueries } from "./runs.js";
@@ -21,6 +22,7 @@ export interface Queries {
   taskRuns: ReturnType<typeof taskRunQueries>;
   states: ReturnType<typeof stateQueries>;
   results: ReturnType<typeof resultQueries>;
+  lifecycle: ReturnType<typeof lifecycleQueries>;
 }
 
 /** The queries over a database: Prisma for the plain ones, the pool under it for plain SQL. */
@@ -33,5 +35,6 @@ export function createQueries(prisma: PrismaClient, pool: pg.Pool): Queries {
     taskRuns: taskRunQueries(pool),
     states: stateQueries(pool),
     results: resultQueries(prisma),
+    lifecycle: lifecycleQueries(pool),
   };
 }

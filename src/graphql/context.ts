@@ -5,6 +5,7 @@ import { ResponseBudget, type ResponseBudgetLimits } from "../results/response-b
 import type { ResultStore } from "../results/result-store.js";
 import type { ApiKeyService, Caller } from "../services/api-keys.js";
 import type { FlowService } from "../services/flows.js";
+import type { LifecycleService } from "../services/lifecycle.js";
 import type { ReachService } from "../services/reach.js";
 import type { StateService } from "../services/states.js";
 import { createLoaders, type Loaders } from "./loaders.js";
@@ -26,6 +27,8 @@ export interface Services {
   flows: FlowService;
   states: StateService;
   keys: ApiKeyService;
+  /** Deletion of flows and runs, and of the objects their results point at. */
+  lifecycle: LifecycleService;
   /** Where each project's handlers may go. */
   reach: ReachService;
   defaultHandler: HandlerSpec;

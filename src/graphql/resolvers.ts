@@ -75,6 +75,8 @@ export const resolvers: Resolvers = {
     createFlowRun: (_root, { input }, { flows, scope }) =>
       flows.createFlowRun(scope, input.flowId, input.parameters ?? []),
     setTaskRunStates: (_root, { input }, { states, scope }) => states.setTaskRunStates(scope, input),
+    deleteFlowRun: (_root, { id }, { lifecycle, scope }) => lifecycle.deleteFlowRun(scope, id),
+    deleteFlow: (_root, { id }, { lifecycle, scope }) => lifecycle.deleteFlow(scope, id),
     createApiKey: async (_root, { input }, { keys, caller }) => {
       requireScope(caller, "admin");
       const scope = input.scope.toLowerCase() as KeyScope;

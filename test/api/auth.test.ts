@@ -1,5 +1,5 @@
 import { createHash } from "node:crypto";
-import { mkdir, mkdtemp, realpath, rm, symlink } from "node:fs/promises";
+import { mkdir, mkdtemp, realpath, rm, stat, symlink } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { basename, dirname, join } from "node:path";
 import { createClient, HandledApiError, type Operation } from "@handled/client";
@@ -13,6 +13,8 @@ import {
   CreateApiKey,
   CreateFlow,
   CreateFlowRun,
+  DeleteFlow,
+  DeleteFlowRun,
   GetFlowRun,
   GetTaskRun,
   ListApiKeys,
@@ -286,6 +288,18 @@ describe("projects", () => {
       expect(theirs.codes).toEqual(["NOT_FOUND"]);
       expect(theirs.message.replace(a.flowId, "<id>")).toBe(none.message.replace(missing, "<id>"));
     },
+    "Mutation.deleteFlowRun": async (b, a) => {
+      const theirs = await refusalWithMessage(b, DeleteFlowRun, { id: a.flowRunId });
+      const none = await refusalWithMessage(b, DeleteFlowRun, { id: missing });
+      expect(theirs.codes).toEqual(["NOT_FOUND"]);
+      expect(theirs.message.replace(a.flowRunId, "<id>")).toBe(none.message.replace(missing, "<id>"));
+    },
+    "Mutation.deleteFlow": async (b, a) => {
+      const theirs = await refusalWithMessage(b, DeleteFlow, { id: a.flowId });
+      const none = await refusalWithMessage(b, DeleteFlow, { id: missing });
+      expect(theirs.codes).toEqual(["NOT_FOUND"]);
+      expect(theirs.message.replace(a.flowId, "<id>")).toBe(none.message.replace(missing, "<id>"));
+    },
     "Mutation.setTaskRunStates": async (b, a) => {
       const own = await startRun(b, { name: "b's run", tasks: [{ name: "x" }] });
       const inputs = [
@@ -392,6 +406,8 @@ describe("projects", () => {
       await expect(check(b, ids), field).resolves.toBeUndefined();
     }
     expect(await aRows()).toEqual(aBefore);
+    // Nothing B tried deleted A's file.
+    await expect(stat(file)).resolves.toBeDefined();
     // A's key still works, and A sees none of B's keys.
     const { apiKeys } = await a.ok(ListApiKeys, {});
     expect(apiKeys.map((key) => key.id)).toEqual([aKey.id]);

@@ -4,6 +4,8 @@ export {
   CreateApiKeyDocument as CreateApiKey,
   CreateFlowDocument as CreateFlow,
   CreateFlowRunDocument as CreateFlowRun,
+  DeleteFlowDocument as DeleteFlow,
+  DeleteFlowRunDocument as DeleteFlowRun,
   GetFlowRunDocument as GetFlowRun,
   GetTaskRunDocument as GetTaskRun,
   GetTaskRunHandlesDocument as GetTaskRunHandles,

@@ -1,0 +1,194 @@
+// Deleting runs and flows, and the storage intents that make sure the objects their results point
+// at go too (see StorageIntent in prisma/schema.prisma).
+import type pg from "pg";
+import type { HandlerType, Scope } from "./rows.js";
+import { statement } from "./sql.js";
+
+/** An object to delete: what reaches it, and its size. */
+export interface IntentRow {
+  id: string;
+  handlerType: HandlerType;
+  handlerConfig: unknown;
+  handle: string;
+  sizeBytes: number | null;
+  projectId: string | null;
+}
+
+/** What a deletion removed from the database, and the objects it left to delete. */
+export interface DeletedRows {
+  flowRuns: number;
+  flows: number;
+  results: number;
+  /** The intents written for the objects no remaining result points at. */
+  intents: IntentRow[];
+}
+
+const INTENT_COLUMNS = `id::text, handler_type::text AS "handlerType", handler_config AS "handlerConfig", handle,
+  size_bytes::float8 AS "sizeBytes", project_id::text AS "projectId"`;
+
+// The results of the doomed runs (their states' and their cached inputs'), read before the runs
+// are deleted (which takes states and cached inputs with them).
+const RESULTS_OF_RUNS = `
+  SELECT s.result_id AS id FROM task_run t JOIN state s ON s.task_run_id = t.id
+  WHERE t.flow_run_id = ANY($1::uuid[]) AND s.result_id IS NOT NULL
+  UNION
+  SELECT c.result_id FROM task_run t JOIN state s ON s.task_run_id = t.id JOIN cached_input c ON c.state_id = s.id
+  WHERE t.flow_run_id = ANY($1::uuid[])`;
+
+const RUNS_IN_SCOPE = statement(
+  "runs-in-scope",
+  `SELECT fr.id::text FROM flow_run fr JOIN flow f ON f.id = fr.flow_id
+   WHERE fr.id = ANY($1::uuid[]) AND f.project_id = $2 FOR UPDATE OF fr`,
+);
+const RUNS_OF_FLOW = statement(
+  "runs-of-flow",
+  `SELECT fr.id::text FROM flow f JOIN flow_run fr ON fr.flow_id = f.id WHERE f.id = $1 AND f.project_id = $2`,
+);
+const LOCK_FLOW = statement("lock-flow", `SELECT id FROM flow WHERE id = $1 AND project_id = $2 FOR UPDATE`);
+const CANDIDATES = statement("results-of-runs", RESULTS_OF_RUNS);
+const DELETE_RUNS = statement("delete-runs", `DELETE FROM flow_run WHERE id = ANY($1::uuid[])`);
+const DELETE_FLOW = statement("delete-flow", `DELETE FROM flow WHERE id = $1`);
+// A result goes once no state or cached input is left with it; its object, once no result left
+// points at the same handle (a client may record one object twice). JSON results have no object.
+const DELETE_RESULTS = statement(
+  "delete-unreferenced-results",
+  `WITH gone AS (
+     DELETE FROM result r WHERE r.id = ANY($1::uuid[])
+       AND NOT EXISTS (SELECT 1 FROM state s WHERE s.result_id = r.id)
+       AND NOT EXISTS (SELECT 1 FROM cached_input c WHERE c.result_id = r.id)
+     RETURNING r.id, r.handler_type, r.handler_config, r.handle, coalesce(r.stored_bytes, r.size_bytes) AS size_bytes
+   ), objects AS (
+     -- The statement's other parts see the rows as they were before it: the ones it deletes are
+     -- left out by id.
+     SELECT DISTINCT ON (handle) handler_type, handler_config, handle, size_bytes FROM gone g
+     WHERE g.handler_type <> 'JSON' AND NOT EXISTS (
+       SELECT 1 FROM result r WHERE r.handle = g.handle AND r.handler_type = g.handler_type
+         AND r.id NOT IN (SELECT id FROM gone))
+   ), intents AS (
+     INSERT INTO storage_intent (id, kind, handler_type, handler_config, handle, size_bytes, project_id)
+     SELECT gen_random_uuid(), 'delete', handler_type, handler_config, handle, size_bytes, $2 FROM objects
+     RETURNING ${INTENT_COLUMNS}
+   )
+   SELECT (SELECT count(*)::int FROM gone) AS results, coalesce(json_agg(intents), '[]') AS intents FROM intents`,
+);
+
+const CLAIM_INTENTS = statement(
+  "claim-intents",
+  `SELECT ${INTENT_COLUMNS} FROM storage_intent
+   WHERE ($1::uuid[] IS NULL OR id = ANY($1::uuid[])) AND NOT id = ANY($4::uuid[])
+     AND created_at <= now() - make_interval(secs => $2)
+   ORDER BY created_at LIMIT $3 FOR UPDATE SKIP LOCKED`,
+);
+const HANDLE_REFERENCED = statement(
+  "handle-referenced",
+  `SELECT EXISTS (SELECT 1 FROM result WHERE handle = $1 AND handler_type = $2::"HandlerType") AS referenced`,
+);
+const REMOVE_INTENT = statement("remove-intent", `DELETE FROM storage_intent WHERE id = $1`);
+
+/** One claimed intent, to settle while its row stays locked. */
+export interface ClaimedIntent extends IntentRow {
+  /** Whether a result points at its handle again (recorded since): then the object is kept. */
+  referenced: boolean;
+}
+
+/** Deletion of runs and flows, and the intents that finish it in storage. */
+export function lifecycleQueries(pool: pg.Pool) {
+  /** Runs `work` in a transaction on one connection: committed when it resolves, rolled back if it throws. */
+  async function transaction<T>(work: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+    const client = await pool.connect();
+    try {
+      await client.query("BEGIN");
+      const result = await work(client);
+      await client.query("COMMIT");
+      return result;
+    } catch (error) {
+      await client.query("ROLLBACK").catch(() => undefined);
+      throw error;
+    } finally {
+      client.release();
+    }
+  }
+
+  async function deleteRuns(client: pg.PoolClient, projectId: string, runIds: string[]) {
+    const { rows: candidates } = await client.query<{ id: string }>({ ...CANDIDATES, values: [runIds] });
+    const deleted = await client.query({ ...DELETE_RUNS, values: [runIds] });
+    const { rows } = await client.query<{ results: number; intents: IntentRow[] }>({
+      ...DELETE_RESULTS,
+      values: [candidates.map((c) => c.id), projectId],
+    });
+    return { flowRuns: deleted.rowCount ?? 0, results: rows[0]!.results, intents: rows[0]!.intents };
+  }
+
+  return {
+    /**
+     * Deletes a flow run of the caller's project with its task runs, states, cached inputs and
+     * the results no other row keeps, and writes a delete intent for each object no remaining
+     * result points at, all in one transaction. Null when there is no such run.
+     */
+    async deleteFlowRun({ projectId }: Scope, id: string): Promise<DeletedRows | null> {
+      return transaction(async (client) => {
+        const { rows } = await client.query<{ id: string }>({ ...RUNS_IN_SCOPE, values: [[id], projectId] });
+        if (rows.length === 0) return null;
+        return { flows: 0, ...(await deleteRuns(client, projectId, [id])) };
+      });
+    },
+
+    /** As deleteFlowRun, for a flow and all its runs. Null when there is no such flow. */
+    async deleteFlow({ projectId }: Scope, id: string): Promise<DeletedRows | null> {
+      return transaction(async (client) => {
+        // The flow is locked first: a run created while it is deleted waits, then finds it gone.
+        const locked = await client.query({ ...LOCK_FLOW, values: [id, projectId] });
+        if (locked.rowCount === 0) return null;
+        const { rows } = await client.query<{ id: string }>({ ...RUNS_OF_FLOW, values: [id, projectId] });
+        const removed = await deleteRuns(
+          client,
+          projectId,
+          rows.map((r) => r.id),
+        );
+        await client.query({ ...DELETE_FLOW, values: [id] });
+        return { ...removed, flows: 1 };
+      });
+    },
+
+    /**
+     * Claims up to `limit` intents at least `olderThanSeconds` old (only those of `ids`, when
+     * given; none of `exclude`), locked so no other sweeper takes them, and hands each to `settle` (which deletes its
+     * object) in the same transaction; an intent whose `settle` resolves is removed, one whose
+     * `settle` throws stays for a later sweep. Resolves to how many were claimed.
+     */
+    async sweepIntents(
+      options: { ids?: string[]; exclude: string[]; olderThanSeconds: number; limit: number },
+      settle: (intent: ClaimedIntent) => Promise<void>,
+    ): Promise<number> {
+      return transaction(async (client) => {
+        const { rows } = await client.query<IntentRow>({
+          ...CLAIM_INTENTS,
+          values: [options.ids ?? null, options.olderThanSeconds, options.limit, options.exclude],
+        });
+        for (const intent of rows) {
+          const referenced = await client.query<{ referenced: boolean }>({
+            ...HANDLE_REFERENCED,
+            values: [intent.handle, intent.handlerType],
+          });
+          try {
+            await settle({ ...intent, referenced: referenced.rows[0]!.referenced });
+          } catch {
+            continue; // settle reported it; the intent stays
+          }
+          await client.query({ ...REMOVE_INTENT, values: [intent.id] });
+        }
+        return rows.length;
+      });
+    },
+
+    /** Intents at least `olderThanSeconds` old, without claiming them (a dry run). */
+    async pendingIntents(olderThanSeconds: number): Promise<ClaimedIntent[]> {
+      const { rows } = await pool.query<ClaimedIntent>(
+        `SELECT ${INTENT_COLUMNS}, EXISTS (SELECT 1 FROM result r WHERE r.handle = i.handle AND r.handler_type = i.handler_type) AS referenced
+         FROM storage_intent i WHERE created_at <= now() - make_interval(secs => $1) ORDER BY created_at`,
+        [olderThanSeconds],
+      );
+      return rows;
+    },
+  };
+}
