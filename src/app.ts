@@ -78,6 +78,7 @@ export function createServices(config: Config, database: Database, observability
     }),
     states: new StateService({
       queries: queries.states,
+      intents: queries.lifecycle,
       results,
       reach,
       defaultHandler: config.defaultHandler,
@@ -116,6 +117,45 @@ function pruneBatchCommitsEvery(database: Database, config: Config, logger: Logg
   }, PRUNE_INTERVAL_MS);
   timer.unref();
   return timer;
+}
+
+/** A sweep that runs every HANDLED_GC_INTERVAL, one at a time; `stop` waits for the one running. */
+interface Sweeper {
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts the sweep of storage intents (see LifecycleService.sweep) in this replica. Replicas may
+ * all sweep: each claims its intents with SKIP LOCKED, so none is settled twice.
+ */
+function sweepEvery(lifecycle: LifecycleService, config: Config, logger: Logger): Sweeper {
+  const { gcGraceMs, gcIntervalMs } = config.lifecycle;
+  if (gcIntervalMs === 0) return { stop: async () => undefined };
+  let running: Promise<void> | undefined;
+  const timer = setInterval(() => {
+    if (running) return;
+    running = lifecycle
+      .sweep({ olderThanSeconds: gcGraceMs / 1000 })
+      .then((report) => {
+        if (Object.keys(report.deleted).length > 0 || report.failed > 0) logger.info({ ...report }, "storage swept");
+      })
+      .catch((error: unknown) => {
+        logger.error(
+          { cause: describeDatabaseError(error) },
+          "sweeping storage intents failed; the next sweep tries again",
+        );
+      })
+      .finally(() => {
+        running = undefined;
+      });
+  }, gcIntervalMs);
+  timer.unref();
+  return {
+    async stop() {
+      clearInterval(timer);
+      await running;
+    },
+  };
 }
 
 /** Listens on host:port; a port in use or not allowed is a start-up failure with what to change. */
@@ -199,6 +239,7 @@ export async function startApp(config: Config, logger: Logger = silentLogger): P
       );
     }
     const pruning = pruneBatchCommitsEvery(database, config, logger);
+    const sweeper = sweepEvery(services.lifecycle, config, logger);
     return {
       url: urlOf(config.host, address, "/graphql"),
       metricsUrl,
@@ -230,6 +271,7 @@ export async function startApp(config: Config, logger: Logger = silentLogger): P
         }
         await Promise.all(servers.slice(1).map((server) => server.close()));
         await apollo.stop();
+        await sweeper.stop();
         // After a clean drain nothing is running; otherwise cut requests may still hold connections.
         await database.close(drained ? {} : { waitMs: 1000 });
         return { drained };

@@ -189,4 +189,17 @@ describe("configuration", () => {
       );
     });
   });
+
+  it("reads the sweep's grace period and interval as durations", () => {
+    expect(loadConfig({}).lifecycle).toEqual({ gcGraceMs: 3_600_000, gcIntervalMs: 600_000 });
+    expect(loadConfig({ HANDLED_GC_GRACE: "90s", HANDLED_GC_INTERVAL: "0" }).lifecycle).toEqual({
+      gcGraceMs: 90_000,
+      gcIntervalMs: 0,
+    });
+    expect(loadConfig({ HANDLED_GC_GRACE: "2h", HANDLED_GC_INTERVAL: "500ms" }).lifecycle).toEqual({
+      gcGraceMs: 7_200_000,
+      gcIntervalMs: 500,
+    });
+    expect(() => loadConfig({ HANDLED_GC_GRACE: "an hour" })).toThrow(/HANDLED_GC_GRACE: is not a duration/);
+  });
 });

@@ -1,6 +1,6 @@
 import { z } from "zod";
 import { LOG_LEVELS, type LogLevel } from "../logger.js";
-import { bytes, count, type Env, flag, list, MiB, ms, parseEnv } from "./env.js";
+import { bytes, count, duration, type Env, flag, list, MiB, ms, parseEnv } from "./env.js";
 
 /** How the service runs among others: shutdown, logs, metrics and browsers on other origins. */
 export interface Operations {
@@ -122,6 +122,18 @@ export interface ServerConfig {
   responses: ResponseLimits;
   timeouts: Timeouts;
   operations: Operations;
+  lifecycle: LifecycleConfig;
+}
+
+/** Cleaning up after itself: the sweep of objects no result points at. */
+export interface LifecycleConfig {
+  /**
+   * How old a write's intent must be before a sweep may delete its object when no result points
+   * at it: longer than any write (and its batch) can take.
+   */
+  gcGraceMs: number;
+  /** How often each replica sweeps; 0: never (run `npm run gc` instead). */
+  gcIntervalMs: number;
 }
 
 const serverEnv = z.object({
@@ -168,6 +180,8 @@ const serverEnv = z.object({
   HANDLED_HEALTH_TIMEOUT_MS: ms(2_000),
   // Operations.
   HANDLED_SHUTDOWN_TIMEOUT_MS: ms(25_000),
+  HANDLED_GC_GRACE: duration("1h"),
+  HANDLED_GC_INTERVAL: duration("10m"),
   HANDLED_SHUTDOWN_DELAY_MS: z.coerce.number().int().min(0).max(600_000).default(0),
   HANDLED_CORS_ORIGINS: list.refine(
     (origins) => origins.every((origin) => origin === "*" || /^https?:\/\/[^/\s]+$/.test(origin)),
@@ -263,5 +277,6 @@ export function readServer(env: Env, problems: string[]): ServerConfig | undefin
       logLevel: e.LOG_LEVEL,
       maxMetricOperations: e.HANDLED_METRICS_MAX_OPERATIONS,
     },
+    lifecycle: { gcGraceMs: e.HANDLED_GC_GRACE, gcIntervalMs: e.HANDLED_GC_INTERVAL },
   };
 }

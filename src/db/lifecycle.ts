@@ -76,7 +76,7 @@ const CLAIM_INTENTS = statement(
   "claim-intents",
   `SELECT ${INTENT_COLUMNS} FROM storage_intent
    WHERE ($1::uuid[] IS NULL OR id = ANY($1::uuid[])) AND NOT id = ANY($4::uuid[])
-     AND created_at <= now() - make_interval(secs => $2)
+     AND created_at <= now() - make_interval(secs => CASE WHEN kind = 'delete' THEN 0 ELSE $2::float8 END)
    ORDER BY created_at LIMIT $3 FOR UPDATE SKIP LOCKED`,
 );
 const HANDLE_REFERENCED = statement(
@@ -85,11 +85,31 @@ const HANDLE_REFERENCED = statement(
 );
 const REMOVE_INTENT = statement("remove-intent", `DELETE FROM storage_intent WHERE id = $1`);
 
+const RECORD_WRITE_INTENTS = statement(
+  "record-write-intents",
+  `INSERT INTO storage_intent (id, kind, handler_type, handler_config, handle, size_bytes, project_id)
+   SELECT id, 'write', handler_type::"HandlerType", handler_config, handle, size_bytes, $6
+   FROM unnest($1::uuid[], $2::text[], $3::jsonb[], $4::text[], $5::bigint[])
+     AS i(id, handler_type, handler_config, handle, size_bytes)`,
+);
+const REMOVE_INTENTS = statement("remove-intents", `DELETE FROM storage_intent WHERE id = ANY($1::uuid[])`);
+
+/** An object about to be written: recorded before it is, so that a crash cannot leave it unknown. */
+export interface WriteIntent {
+  id: string;
+  handlerType: HandlerType;
+  handlerConfig: Record<string, unknown>;
+  handle: string;
+  sizeBytes: number;
+}
+
 /** One claimed intent, to settle while its row stays locked. */
 export interface ClaimedIntent extends IntentRow {
   /** Whether a result points at its handle again (recorded since): then the object is kept. */
   referenced: boolean;
 }
+
+export type LifecycleQueries = ReturnType<typeof lifecycleQueries>;
 
 /** Deletion of runs and flows, and the intents that finish it in storage. */
 export function lifecycleQueries(pool: pg.Pool) {
@@ -120,6 +140,27 @@ export function lifecycleQueries(pool: pg.Pool) {
   }
 
   return {
+    /** Records the intents of objects about to be written for a project's results, in one statement. */
+    async recordWriteIntents({ projectId }: Scope, intents: readonly WriteIntent[]): Promise<void> {
+      if (intents.length === 0) return;
+      await pool.query({
+        ...RECORD_WRITE_INTENTS,
+        values: [
+          intents.map((i) => i.id),
+          intents.map((i) => i.handlerType),
+          intents.map((i) => JSON.stringify(i.handlerConfig)),
+          intents.map((i) => i.handle),
+          intents.map((i) => i.sizeBytes),
+          projectId,
+        ],
+      });
+    },
+
+    /** Removes intents whose objects are known gone (or never written). */
+    async removeIntents(ids: readonly string[]): Promise<void> {
+      if (ids.length > 0) await pool.query({ ...REMOVE_INTENTS, values: [ids] });
+    },
+
     /**
      * Deletes a flow run of the caller's project with its task runs, states, cached inputs and
      * the results no other row keeps, and writes a delete intent for each object no remaining
@@ -151,8 +192,8 @@ export function lifecycleQueries(pool: pg.Pool) {
     },
 
     /**
-     * Claims up to `limit` intents at least `olderThanSeconds` old (only those of `ids`, when
-     * given; none of `exclude`), locked so no other sweeper takes them, and hands each to `settle` (which deletes its
+     * Claims up to `limit` intents due: every delete intent, and write intents at least
+     * `olderThanSeconds` old (only those of `ids`, when given; none of `exclude`), locked so no other sweeper takes them, and hands each to `settle` (which deletes its
      * object) in the same transaction; an intent whose `settle` resolves is removed, one whose
      * `settle` throws stays for a later sweep. Resolves to how many were claimed.
      */
@@ -181,11 +222,13 @@ export function lifecycleQueries(pool: pg.Pool) {
       });
     },
 
-    /** Intents at least `olderThanSeconds` old, without claiming them (a dry run). */
+    /** The intents a sweep would claim, without claiming them (a dry run). */
     async pendingIntents(olderThanSeconds: number): Promise<ClaimedIntent[]> {
       const { rows } = await pool.query<ClaimedIntent>(
         `SELECT ${INTENT_COLUMNS}, EXISTS (SELECT 1 FROM result r WHERE r.handle = i.handle AND r.handler_type = i.handler_type) AS referenced
-         FROM storage_intent i WHERE created_at <= now() - make_interval(secs => $1) ORDER BY created_at`,
+         FROM storage_intent i
+         WHERE created_at <= now() - make_interval(secs => CASE WHEN kind = 'delete' THEN 0 ELSE $1::float8 END)
+         ORDER BY created_at`,
         [olderThanSeconds],
       );
       return rows;

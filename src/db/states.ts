@@ -223,12 +223,15 @@ export interface StateBatch {
     keyId: string | null;
   }[];
   cachedInputs: { stateId: string; name: string; upstreamTaskRunId: string; resultId: string }[];
+  /** The write intents of the objects written for it: removed when it is recorded. */
+  intentIds: string[];
 }
 
 /** How a batch was recorded: all of it, or (some version being stale) none of it. */
 export type RecordOutcome =
   | { recorded: true }
-  | { recorded: false; stale: { taskRunId: string; current: number | null } };
+  | { recorded: false; stale: { taskRunId: string; current: number | null } }
+  | { recorded: false; intentsLost: true };
 
 const RECORD_BATCH = statement(
   "record-state-batch",
@@ -237,8 +240,13 @@ const RECORD_BATCH = statement(
      ), locked AS (
        -- In id order, so batches sharing task runs lock them in the same order: no deadlock.
        SELECT t.id, t.version FROM task_run t WHERE t.id IN (SELECT id FROM given) ORDER BY t.id FOR UPDATE
+     ), intents AS (
+       -- The intents of the objects it wrote: should a sweep have taken them (the batch took
+       -- longer than the grace period), the objects may be gone, and nothing is recorded.
+       SELECT id FROM storage_intent WHERE id = ANY($23::uuid[]) FOR UPDATE
      ), checked AS (
-       SELECT count(*) = $3 AS ok FROM locked JOIN given USING (id, version)
+       SELECT count(*) = $3 AND (SELECT count(*) FROM intents) = cardinality($23::uuid[]) AS ok
+       FROM locked JOIN given USING (id, version)
      ), committed AS (
        -- The fence: should the server have given this batch up (resolveBatchCommit), this key
        -- is taken and the whole statement fails, recording nothing.
@@ -266,8 +274,11 @@ const RECORD_BATCH = statement(
        SELECT gen_random_uuid(), state_id, name, upstream_task_run_id, result_id
        FROM unnest($12::uuid[], $13::text[], $14::uuid[], $15::uuid[]) AS c(state_id, name, upstream_task_run_id, result_id)
        WHERE (SELECT ok FROM checked)
+     ), written AS (
+       DELETE FROM storage_intent WHERE id IN (SELECT id FROM intents) AND (SELECT ok FROM checked)
      )
-     SELECT given.id, locked.version, given.version AS wanted, (SELECT ok FROM checked) AS recorded
+     SELECT given.id, locked.version, given.version AS wanted, (SELECT ok FROM checked) AS recorded,
+       (SELECT count(*) FROM intents) = cardinality($23::uuid[]) AS "intentsHeld"
      FROM given LEFT JOIN locked USING (id)`,
 );
 
@@ -280,7 +291,13 @@ const RECORD_BATCH = statement(
 export async function recordStateBatch(pool: pg.Pool, batch: StateBatch): Promise<RecordOutcome> {
   const { changes, results, cachedInputs } = batch;
   const column = <T, K extends keyof T>(rows: readonly T[], key: K) => rows.map((row) => row[key]);
-  const { rows } = await pool.query<{ id: string; version: number | null; wanted: number; recorded: boolean }>({
+  const { rows } = await pool.query<{
+    id: string;
+    version: number | null;
+    wanted: number;
+    recorded: boolean;
+    intentsHeld: boolean;
+  }>({
     ...RECORD_BATCH,
     values: [
       column(changes, "taskRunId"),
@@ -305,9 +322,11 @@ export async function recordStateBatch(pool: pg.Pool, batch: StateBatch): Promis
       column(results, "storedBytes"),
       results.map((r) => r.codecs.join(",")),
       column(results, "keyId"),
+      batch.intentIds,
     ],
   });
   if (rows[0]?.recorded) return { recorded: true };
+  if (rows[0] && !rows[0].intentsHeld) return { recorded: false, intentsLost: true };
   const stale = rows.find((row) => row.version !== row.wanted);
   return { recorded: false, stale: { taskRunId: stale?.id ?? changes[0]!.taskRunId, current: stale?.version ?? null } };
 }

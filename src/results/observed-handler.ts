@@ -86,13 +86,14 @@ export function observeHandler(
   }
 
   return {
-    write: (json) =>
+    write: (json, at) =>
       observe(
         "write",
         undefined,
-        () => handler.write(json),
+        () => handler.write(json, at),
         () => json.length,
       ),
+    ...(handler.newHandle ? { newHandle: () => handler.newHandle!() } : {}),
     read: (handle, maxBytes) =>
       observe(
         "read",

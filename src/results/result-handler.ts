@@ -20,8 +20,18 @@ export type Handle = string;
  * - `BAD_USER_INPUT` when a handle is not of this handler's form.
  */
 export interface ResultHandler {
-  /** Writes a value's JSON text (UTF-8 bytes) and returns the handle to read it back with. */
-  write(json: Buffer): Promise<Handle>;
+  /**
+   * Writes a value's JSON text (UTF-8 bytes) and returns the handle to read it back with: `at`,
+   * a handle `newHandle` gave, when given (so that it could be recorded before the write).
+   * Throws HANDLE_OUT_OF_BOUNDS for an `at` that is not one of this handler's new handles.
+   */
+  write(json: Buffer, at?: Handle): Promise<Handle>;
+
+  /**
+   * Optional, for handlers whose data lives outside the database: a handle no data has, where
+   * `write` may put the next value. Its name is random, so it is known only to whoever asked.
+   */
+  newHandle?(): Promise<Handle>;
 
   /**
    * Reads the bytes behind a handle written by this handler (or a client, with its spec).

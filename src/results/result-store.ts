@@ -99,6 +99,18 @@ function fromInlineForm(handle: Buffer): Buffer {
   return Buffer.from(text, "base64");
 }
 
+/**
+ * A value ready to be written (see ResultStore.prepare): its handler and the bytes it will write,
+ * and, for a handler that keeps data outside the database, the handle it will have, known before
+ * anything is written so that it can be recorded first.
+ */
+export interface PreparedWrite {
+  handler: ResultHandler;
+  bytes: Buffer;
+  handle: Handle | undefined;
+  stored: Omit<StoredHandle, "handle">;
+}
+
 /** A value encoded once as the UTF-8 bytes of its JSON text, ready for any handler. */
 export interface EncodedValue {
   json: Buffer;
@@ -149,6 +161,15 @@ export class ResultStore {
    * when it fits one. Returns what to store: the handler that took it, and what was applied.
    */
   async write(spec: HandlerSpec, value: EncodedValue, reach: Reach): Promise<StoredHandle> {
+    return this.put(await this.prepare(spec, value, reach));
+  }
+
+  /**
+   * Does all of `write` but the writing: encodes the value, picks the handler that will take it
+   * and, when that handler keeps data outside the database, the handle it will have. Writes
+   * nothing; throws as `write` does for what it can tell before writing.
+   */
+  async prepare(spec: HandlerSpec, value: EncodedValue, reach: Reach): Promise<PreparedWrite> {
     const { codecs = [], inlineBelowBytes } = spec;
     const encoded: Encoded =
       codecs.length === 0
@@ -165,18 +186,25 @@ export class ResultStore {
         ? { type: "JSON" }
         : (withoutPolicy(spec) as HandlerSpec);
     const handler = await this.options.registry.handlerFor(target, reach);
-    const handle = await handler.write(
-      target.type === "JSON" && encodedAsText ? inlineForm(encoded.bytes) : encoded.bytes,
-    );
     return {
-      spec: target,
-      handle,
-      sizeBytes: value.json.length,
-      sha256: sha256Of(encoded.bytes),
-      storedBytes: encoded.codecs.length === 0 ? null : encoded.bytes.length,
-      codecs: encoded.codecs,
-      keyId: encoded.keyId,
+      handler,
+      bytes: target.type === "JSON" && encodedAsText ? inlineForm(encoded.bytes) : encoded.bytes,
+      handle: handler.newHandle ? await handler.newHandle() : undefined,
+      stored: {
+        spec: target,
+        sizeBytes: value.json.length,
+        sha256: sha256Of(encoded.bytes),
+        storedBytes: encoded.codecs.length === 0 ? null : encoded.bytes.length,
+        codecs: encoded.codecs,
+        keyId: encoded.keyId,
+      },
     };
+  }
+
+  /** Writes what `prepare` prepared; returns what to store. Fails as `write` does. */
+  async put(prepared: PreparedWrite): Promise<StoredHandle> {
+    const handle = await prepared.handler.write(prepared.bytes, prepared.handle);
+    return { ...prepared.stored, handle };
   }
 
   /**
@@ -234,11 +262,15 @@ export class ResultStore {
     return { spec, handle, sizeBytes, sha256, storedBytes: null, codecs: [], keyId: null };
   }
 
-  /** Best-effort removal of what `write` wrote, for a request that records nothing. */
-  async discard(written: readonly StoredHandle[], reach: Reach): Promise<void> {
-    await Promise.allSettled(
+  /**
+   * Best-effort removal of what `write` wrote, for a request that records nothing. Resolves to
+   * the handles it could not remove (left to the sweeper).
+   */
+  async discard(written: readonly StoredHandle[], reach: Reach): Promise<Set<Handle>> {
+    const settled = await Promise.allSettled(
       written.map(async ({ spec, handle }) => (await this.options.registry.handlerFor(spec, reach)).delete?.(handle)),
     );
+    return new Set(written.filter((_, i) => settled[i]!.status === "rejected").map((stored) => stored.handle));
   }
 
   /**

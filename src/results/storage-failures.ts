@@ -63,9 +63,9 @@ export function codeFailures(handler: ResultHandler, wording: FailureWording): R
   }
 
   const coded: ResultHandler = {
-    async write(json) {
+    async write(json, at) {
       try {
-        return await handler.write(json);
+        return await handler.write(json, at);
       } catch (cause) {
         if (cause instanceof HandledError) throw cause;
         if (isStoreTimeout(cause)) {
@@ -82,6 +82,17 @@ export function codeFailures(handler: ResultHandler, wording: FailureWording): R
     readStart: (handle, maxBytes) => reading(handle, () => handler.readStart(handle, maxBytes)),
     verifyHandle: (handle) => reading(handle, () => handler.verifyHandle(handle)),
   };
+  const newHandle = handler.newHandle?.bind(handler);
+  if (newHandle) {
+    coded.newHandle = async () => {
+      try {
+        return await newHandle();
+      } catch (cause) {
+        if (cause instanceof HandledError) throw cause;
+        throw new HandledError(ErrorCode.RESULT_WRITE_FAILED, `Cannot write a result to ${where}.`, { cause });
+      }
+    };
+  }
   const remove = handler.delete?.bind(handler);
   if (remove) {
     coded.delete = async (handle) => {

@@ -2,6 +2,7 @@ import { randomUUID } from "node:crypto";
 import { setTimeout as sleep } from "node:timers/promises";
 import type { InputLimits } from "../config/config.js";
 import { describeDatabaseError, isDatabaseUnavailable } from "../db/errors.js";
+import type { LifecycleQueries, WriteIntent } from "../db/lifecycle.js";
 import type { Scope, StateType, TaskRunRow } from "../db/rows.js";
 import type {
   BatchCommitOutcome,
@@ -51,6 +52,8 @@ export interface StateChange {
 export interface StateServiceDeps {
   /** A batch is two statements: one loads its task runs, one records it (db/states). */
   queries: Pick<StateQueries, "loadTaskRunsForChange" | "recordStateBatch" | "resolveBatchCommit">;
+  /** Write intents: recorded before objects are written, removed with the batch (db/lifecycle). */
+  intents: Pick<LifecycleQueries, "recordWriteIntents" | "removeIntents">;
   results: ResultStore;
   /** Where each project's handlers may go. */
   reach: Pick<ReachService, "of">;
@@ -130,11 +133,12 @@ export class StateService {
     }
 
     const written: StoredHandle[] = [];
+    const intents: WriteIntent[] = [];
     let results: StateBatch["results"];
     try {
-      results = await this.writeResults(newResults, written, reach);
+      results = await this.writeResults(scope, newResults, written, intents, reach);
     } catch (error) {
-      await this.deps.results.discard(written, reach);
+      await this.discard(written, intents, reach);
       throw error;
     }
     const batch: StateBatch = {
@@ -150,11 +154,18 @@ export class StateService {
       })),
       results,
       cachedInputs: plans.flatMap(({ stateId, cachedInputs }) => cachedInputs.map((input) => ({ stateId, ...input }))),
+      intentIds: intents.map((intent) => intent.id),
     };
-    const outcome = await this.recordOrResolve(batch, written, reach);
+    const outcome = await this.recordOrResolve(batch, written, intents, reach);
     if (!outcome.recorded) {
       // Known not recorded: what this call wrote is referenced by nothing.
-      await this.deps.results.discard(written, reach);
+      await this.discard(written, intents, reach);
+      if ("intentsLost" in outcome) {
+        throw new HandledError(
+          ErrorCode.RESULT_WRITE_FAILED,
+          "Writing this batch's values took longer than the grace period after which unrecorded objects are deleted (HANDLED_GC_GRACE); nothing was recorded. Retry it.",
+        );
+      }
       // A retry that raced the call it repeats, and lost: answer with what that call recorded.
       const raced = keyed.length > 0 ? replayOf(changes, await this.loadTaskRuns(scope, ids, [], keyed)) : undefined;
       if (raced) return raced;
@@ -176,6 +187,7 @@ export class StateService {
   private async recordOrResolve(
     batch: StateBatch,
     written: readonly StoredHandle[],
+    intents: readonly WriteIntent[],
     reach: Reach,
   ): Promise<RecordOutcome> {
     try {
@@ -190,13 +202,13 @@ export class StateService {
         return { recorded: true };
       }
       if (outcome === "not-recorded") {
-        await this.deps.results.discard(written, reach);
+        await this.discard(written, intents, reach);
         throw error;
       }
       const kept = written.filter((stored) => stored.spec.type !== "JSON").map((stored) => stored.handle);
       this.deps.logger.error(
         { batch: batch.id, cause: describeDatabaseError(error), kept },
-        `the connection failed while the batch committed and its outcome could not be learnt; ${kept.length} stored objects are kept`,
+        `the connection failed while the batch committed and its outcome could not be learnt; ${kept.length} stored objects are kept (a sweep deletes them past HANDLED_GC_GRACE if it was not recorded)`,
       );
       throw new HandledError(
         ErrorCode.DATABASE_UNAVAILABLE,
@@ -205,6 +217,22 @@ export class StateService {
         { cause: error },
       );
     }
+  }
+
+  /**
+   * Removes what this call wrote for a batch that records nothing, and the intents of the objects
+   * removed (and of those never written); an object that could not be removed keeps its intent,
+   * for the sweeper.
+   */
+  private async discard(
+    written: readonly StoredHandle[],
+    intents: readonly WriteIntent[],
+    reach: Reach,
+  ): Promise<void> {
+    const left = await this.deps.results.discard(written, reach);
+    await this.deps.intents
+      .removeIntents(intents.filter((intent) => !left.has(intent.handle)).map((intent) => intent.id))
+      .catch(() => undefined); // the sweeper finds them, and the objects gone
   }
 
   /** resolveBatchCommit, tried again while PostgreSQL comes back; "unknown" if it does not. */
@@ -246,14 +274,36 @@ export class StateService {
    * succeeded is in `written`, so a failure leaves nothing unaccounted for to remove.
    */
   private async writeResults(
+    scope: Scope,
     newResults: readonly NewResult[],
     written: StoredHandle[],
+    intents: WriteIntent[],
     reach: Reach,
   ): Promise<StateBatch["results"]> {
+    const { results } = this.deps;
+    const prepared = await Promise.all(
+      newResults.map(({ source }) =>
+        "stored" in source ? undefined : results.prepare(source.spec, source.value, reach),
+      ),
+    );
+    // Where each object will be is recorded before any is written: whatever happens next (a
+    // failure, a crash), no object is left that nothing knows of (see LifecycleService.sweep).
+    for (const write of prepared) {
+      if (write?.handle === undefined) continue;
+      const { spec, storedBytes, sizeBytes } = write.stored;
+      intents.push({
+        id: randomUUID(),
+        handlerType: spec.type,
+        handlerConfig: handlerConfigOf(spec),
+        handle: write.handle,
+        sizeBytes: storedBytes ?? sizeBytes,
+      });
+    }
+    await this.deps.intents.recordWriteIntents(scope, intents);
     const settled = await Promise.allSettled(
-      newResults.map(async ({ source }) => {
+      newResults.map(async ({ source }, i) => {
         if ("stored" in source) return source.stored;
-        const stored = await this.deps.results.write(source.spec, source.value, reach);
+        const stored = await results.put(prepared[i]!);
         written.push(stored);
         return stored;
       }),

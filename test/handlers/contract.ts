@@ -178,6 +178,24 @@ export function testResultHandler(
       }
     });
 
+    it.runIf(abilities.storesData)("writes at a new handle it gave, and at no handle it did not give", async () => {
+      if (!h.handler.newHandle) throw new Error("a handler that stores data must give new handles");
+      const first = await h.handler.newHandle();
+      const second = await h.handler.newHandle();
+      expect(first).not.toBe(second);
+      // Nothing is there until it is written.
+      expect(await codeOf(h.handler.read(first))).toBe("RESULT_NOT_FOUND");
+
+      expect(await h.handler.write(Buffer.from('"at"'), first)).toBe(first);
+      expect((await h.handler.read(first)).toString("utf8")).toBe('"at"');
+      for (const foreign of h.outOfBounds) {
+        expect({ foreign, code: await codeOf(h.handler.write(Buffer.from("1"), foreign)) }).toEqual({
+          foreign,
+          code: "HANDLE_OUT_OF_BOUNDS",
+        });
+      }
+    });
+
     it.runIf(abilities.storesData)("deletes what it wrote, and deleting twice is fine", async () => {
       if (!h.handler.delete) throw new Error("a handler that stores data must be able to delete it");
       const handle = await h.handler.write(Buffer.from('{"short":"lived"}'));

@@ -125,8 +125,12 @@ function createGcsHandler(options: GcsHandlerOptions): ResultHandler {
   const file = (key: string) => storage.bucket(bucket).file(key);
 
   return {
-    async write(json) {
-      const key = newObjectKey(prefix);
+    async newHandle() {
+      return `gs://${bucket}/${newObjectKey(prefix)}`;
+    },
+
+    async write(json, at) {
+      const key = at === undefined ? newObjectKey(prefix) : locate(at).key;
       // One request: the value is already in memory, and a resumable session would cost
       // an extra round trip for every small result.
       // The SDK's timeout does not end an upload whose answer never comes; this deadline does

@@ -1,7 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { constants, type Stats } from "node:fs";
 import { type FileHandle, mkdir, open, realpath, rm, stat, unlink, writeFile } from "node:fs/promises";
-import { dirname, isAbsolute, join, relative, resolve, sep } from "node:path";
+import { basename, dirname, isAbsolute, join, relative, resolve, sep } from "node:path";
 import { z } from "zod";
 import { ErrorCode, HandledError } from "../../errors.js";
 import { type Bounds, checkBounds } from "../bounds.js";
@@ -42,6 +42,9 @@ async function realpathOfNearest(path: string): Promise<string> {
     return join(await realpathOfNearest(dirname(path)), path.slice(dirname(path).length));
   }
 }
+
+/** The name of a file `write` makes: a random UUID. */
+const NEW_NAME = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\.json$/;
 
 // ENOTDIR: a file stands where a directory of the path would be; ENAMETOOLONG: no such file
 // can exist. Either way there is nothing at the path.
@@ -146,11 +149,18 @@ function createLocalHandler(options: LocalHandlerOptions): ResultHandler {
   }
 
   return {
-    async write(json) {
+    async newHandle() {
+      return join(await resolveAllowedDir(dir, allowedDirs, bounds), `${randomUUID()}.json`);
+    },
+
+    async write(json, at) {
       const realDir = await resolveAllowedDir(dir, allowedDirs, bounds);
-      const path = join(realDir, `${randomUUID()}.json`);
-      // Written in place, not aside and renamed: no one knows the name until the write has
-      // finished and returned it, so no reader can meet the file half written.
+      if (at !== undefined && (dirname(at) !== realDir || !NEW_NAME.test(basename(at)))) {
+        throw outOfBounds(`The handle "${at}" is not one this handler gave, and`);
+      }
+      const path = at ?? join(realDir, `${randomUUID()}.json`);
+      // Written in place, not aside and renamed: no result points at the name until the write
+      // has finished, so no reader can meet the file half written; "wx": never over another file.
       const create = () => writeFile(path, json, { flag: "wx" });
       try {
         await create().catch(async (error: NodeJS.ErrnoException) => {
@@ -160,7 +170,8 @@ function createLocalHandler(options: LocalHandlerOptions): ResultHandler {
           await create();
         });
       } catch (error) {
-        await rm(path, { force: true }).catch(() => undefined);
+        // A partial file of this write goes; a file that was there before ("wx" failed) stays.
+        if ((error as NodeJS.ErrnoException).code !== "EEXIST") await rm(path, { force: true }).catch(() => undefined);
         throw error;
       }
       return path;

@@ -84,8 +84,12 @@ function createS3Handler(options: S3HandlerOptions): ResultHandler {
   const locate = (handle: Handle) => locateObject(handle, "s3", bucket, prefix, bounds);
 
   return {
-    async write(json) {
-      const key = newObjectKey(prefix);
+    async newHandle() {
+      return `s3://${bucket}/${newObjectKey(prefix)}`;
+    },
+
+    async write(json, at) {
+      const key = at === undefined ? newObjectKey(prefix) : locate(at).key;
       const params = { Bucket: bucket, Key: key, Body: json, ContentType: "application/json" };
       if (json.length <= multipartThreshold) {
         await client.send(new PutObjectCommand(params));

@@ -1,0 +1,63 @@
+import { access, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { describe, expect } from "vitest";
+import { runGc } from "../../src/cli/gc.js";
+import { test } from "../support/fixtures.js";
+import { startRun, succeed } from "../support/flows.js";
+
+// `npm run gc`: what a sweep would delete (--dry-run), then the sweep itself.
+
+const exists = (path: string) =>
+  access(path).then(
+    () => true,
+    () => false,
+  );
+
+describe("npm run gc", () => {
+  test("says what it would delete with --dry-run, deletes it without, and keeps what a result points at", async ({
+    t,
+  }) => {
+    const run = await startRun(t, { name: "gc", tasks: [{ name: "kept" }] });
+    const kept = await succeed(t, run.taskRuns.kept!, { kept: true });
+    // An object written two hours ago for a batch never recorded, and a fresh one (within the
+    // grace period: its batch may still be under way).
+    const orphan = join(t.resultsDir, "00000000-0000-4000-8000-000000000001.json");
+    const fresh = join(t.resultsDir, "00000000-0000-4000-8000-000000000002.json");
+    await writeFile(orphan, '"left behind"');
+    await writeFile(fresh, '"under way"');
+    const intent = (handle: string, age: string) =>
+      t.sql(
+        `INSERT INTO storage_intent (id, kind, handler_type, handler_config, handle, size_bytes, created_at)
+         VALUES (gen_random_uuid(), 'write', 'LOCAL', $1, $2, 13, now() - $3::interval)`,
+        [{ dir: t.resultsDir }, handle, age],
+      );
+    await intent(orphan, "2 hours");
+    await intent(fresh, "1 minute");
+    // A write intent whose result was recorded after all (its object is referenced): kept.
+    await intent(kept.handle, "2 hours");
+    const env = { ...process.env, DATABASE_URL: t.config.databaseUrl!, HANDLED_DATA_DIR: t.config.dataDir };
+
+    const dry: string[] = [];
+    await runGc(["--dry-run"], env, (line) => dry.push(line));
+    expect(dry).toEqual([
+      "LOCAL: would delete 1 objects, 13 bytes",
+      "1 would be kept (a result points at them). Nothing was deleted (--dry-run).",
+    ]);
+    expect(await exists(orphan)).toBe(true);
+
+    const swept: string[] = [];
+    await runGc([], env, (line) => swept.push(line));
+    expect(swept[0]).toBe("LOCAL: deleted 1 objects, 13 bytes");
+    expect(await exists(orphan)).toBe(false);
+    expect(await exists(fresh)).toBe(true);
+    expect(await exists(kept.handle)).toBe(true);
+    expect((await t.sql(`SELECT handle FROM storage_intent`)).map((row) => row.handle)).toEqual([fresh]);
+
+    // Past its grace period (given here), the fresh one goes too.
+    const again: string[] = [];
+    await runGc(["--grace", "30s"], env, (line) => again.push(line));
+    expect(again[0]).toBe("LOCAL: deleted 1 objects, 13 bytes");
+    expect(await exists(fresh)).toBe(false);
+    await expect(runGc(["--grace", "soon"], env, () => undefined)).rejects.toThrow(/Usage/);
+  });
+});
