@@ -18,6 +18,7 @@ import { ApiKeyService } from "./services/api-keys.js";
 import { FlowService } from "./services/flows.js";
 import { LifecycleService } from "./services/lifecycle.js";
 import { ReachService } from "./services/reach.js";
+import { RetentionService } from "./services/retention.js";
 import { StateService } from "./services/states.js";
 
 /** A running service. */
@@ -119,22 +120,52 @@ function pruneBatchCommitsEvery(database: Database, config: Config, logger: Logg
   return timer;
 }
 
-/** A sweep that runs every HANDLED_GC_INTERVAL, one at a time; `stop` waits for the one running. */
-interface Sweeper {
+/** A task that runs on a timer, one run at a time; `stop` waits for the one running. */
+interface Periodic {
   stop(): Promise<void>;
+}
+
+/** Runs `task` every `intervalMs` (never when 0), skipping a turn while the last is still running. */
+function every(intervalMs: number, task: () => Promise<void>): Periodic {
+  if (intervalMs === 0) return { stop: async () => undefined };
+  let running: Promise<void> | undefined;
+  const timer = setInterval(() => {
+    running ??= task().finally(() => {
+      running = undefined;
+    });
+  }, intervalMs);
+  timer.unref();
+  return {
+    async stop() {
+      clearInterval(timer);
+      await running;
+    },
+  };
+}
+
+/**
+ * Starts the retention passes (see RetentionService): every replica tries, one at a time runs
+ * (an advisory lock), so a replica that stops is taken over by the next one to try.
+ */
+function retainEvery(retention: RetentionService, intervalMs: number, logger: Logger): Periodic {
+  return every(intervalMs, () =>
+    retention
+      .pass()
+      .then(() => undefined)
+      .catch((error: unknown) => {
+        logger.error({ cause: describeDatabaseError(error) }, "retention pass failed; the next one takes it up");
+      }),
+  );
 }
 
 /**
  * Starts the sweep of storage intents (see LifecycleService.sweep) in this replica. Replicas may
  * all sweep: each claims its intents with SKIP LOCKED, so none is settled twice.
  */
-function sweepEvery(lifecycle: LifecycleService, config: Config, logger: Logger): Sweeper {
+function sweepEvery(lifecycle: LifecycleService, config: Config, logger: Logger): Periodic {
   const { gcGraceMs, gcIntervalMs } = config.lifecycle;
-  if (gcIntervalMs === 0) return { stop: async () => undefined };
-  let running: Promise<void> | undefined;
-  const timer = setInterval(() => {
-    if (running) return;
-    running = lifecycle
+  return every(gcIntervalMs, () =>
+    lifecycle
       .sweep({ olderThanSeconds: gcGraceMs / 1000 })
       .then((report) => {
         if (Object.keys(report.deleted).length > 0 || report.failed > 0) logger.info({ ...report }, "storage swept");
@@ -144,18 +175,8 @@ function sweepEvery(lifecycle: LifecycleService, config: Config, logger: Logger)
           { cause: describeDatabaseError(error) },
           "sweeping storage intents failed; the next sweep tries again",
         );
-      })
-      .finally(() => {
-        running = undefined;
-      });
-  }, gcIntervalMs);
-  timer.unref();
-  return {
-    async stop() {
-      clearInterval(timer);
-      await running;
-    },
-  };
+      }),
+  );
 }
 
 /** Listens on host:port; a port in use or not allowed is a start-up failure with what to change. */
@@ -240,6 +261,20 @@ export async function startApp(config: Config, logger: Logger = silentLogger): P
     }
     const pruning = pruneBatchCommitsEvery(database, config, logger);
     const sweeper = sweepEvery(services.lifecycle, config, logger);
+    const retention = retainEvery(
+      new RetentionService({
+        queries: database.queries.lifecycle,
+        lifecycle: services.lifecycle,
+        logger,
+        options: {
+          defaultDays: config.lifecycle.retentionDays,
+          batchSize: config.lifecycle.retentionBatchSize,
+          pauseMs: config.lifecycle.retentionPauseMs,
+        },
+      }),
+      config.lifecycle.retentionIntervalMs,
+      logger,
+    );
     return {
       url: urlOf(config.host, address, "/graphql"),
       metricsUrl,
@@ -272,6 +307,7 @@ export async function startApp(config: Config, logger: Logger = silentLogger): P
         await Promise.all(servers.slice(1).map((server) => server.close()));
         await apollo.stop();
         await sweeper.stop();
+        await retention.stop();
         // After a clean drain nothing is running; otherwise cut requests may still hold connections.
         await database.close(drained ? {} : { waitMs: 1000 });
         return { drained };

@@ -191,15 +191,22 @@ describe("configuration", () => {
   });
 
   it("reads the sweep's grace period and interval as durations", () => {
-    expect(loadConfig({}).lifecycle).toEqual({ gcGraceMs: 3_600_000, gcIntervalMs: 600_000 });
-    expect(loadConfig({ HANDLED_GC_GRACE: "90s", HANDLED_GC_INTERVAL: "0" }).lifecycle).toEqual({
+    expect(loadConfig({}).lifecycle).toEqual({
+      gcGraceMs: 3_600_000,
+      gcIntervalMs: 600_000,
+      retentionDays: undefined,
+      retentionIntervalMs: 3_600_000,
+      retentionBatchSize: 100,
+      retentionPauseMs: 50,
+    });
+    expect(loadConfig({ HANDLED_GC_GRACE: "90s", HANDLED_GC_INTERVAL: "0" }).lifecycle).toMatchObject({
       gcGraceMs: 90_000,
       gcIntervalMs: 0,
     });
-    expect(loadConfig({ HANDLED_GC_GRACE: "2h", HANDLED_GC_INTERVAL: "500ms" }).lifecycle).toEqual({
-      gcGraceMs: 7_200_000,
-      gcIntervalMs: 500,
-    });
+    expect(
+      loadConfig({ HANDLED_GC_GRACE: "2h", HANDLED_GC_INTERVAL: "500ms", HANDLED_RETENTION_DAYS: "30" }).lifecycle,
+    ).toMatchObject({ gcGraceMs: 7_200_000, gcIntervalMs: 500, retentionDays: 30 });
+    expect(() => loadConfig({ HANDLED_RETENTION_DAYS: "0" })).toThrow(/HANDLED_RETENTION_DAYS/);
     expect(() => loadConfig({ HANDLED_GC_GRACE: "an hour" })).toThrow(/HANDLED_GC_GRACE: is not a duration/);
   });
 });

@@ -134,6 +134,14 @@ export interface LifecycleConfig {
   gcGraceMs: number;
   /** How often each replica sweeps; 0: never (run `npm run gc` instead). */
   gcIntervalMs: number;
+  /** Days a run is kept after it ended, for flows that do not say; none: kept until deleted. */
+  retentionDays: number | undefined;
+  /** How often a retention pass runs (in one replica at a time); 0: never. */
+  retentionIntervalMs: number;
+  /** Runs one retention pass deletes at most. */
+  retentionBatchSize: number;
+  /** Pause between two runs' deletions in a pass. */
+  retentionPauseMs: number;
 }
 
 const serverEnv = z.object({
@@ -182,6 +190,10 @@ const serverEnv = z.object({
   HANDLED_SHUTDOWN_TIMEOUT_MS: ms(25_000),
   HANDLED_GC_GRACE: duration("1h"),
   HANDLED_GC_INTERVAL: duration("10m"),
+  HANDLED_RETENTION_DAYS: z.coerce.number().int().min(1).max(36_500).optional(),
+  HANDLED_RETENTION_INTERVAL: duration("1h"),
+  HANDLED_RETENTION_BATCH_SIZE: count(100, 10_000),
+  HANDLED_RETENTION_PAUSE: duration("50ms"),
   HANDLED_SHUTDOWN_DELAY_MS: z.coerce.number().int().min(0).max(600_000).default(0),
   HANDLED_CORS_ORIGINS: list.refine(
     (origins) => origins.every((origin) => origin === "*" || /^https?:\/\/[^/\s]+$/.test(origin)),
@@ -277,6 +289,13 @@ export function readServer(env: Env, problems: string[]): ServerConfig | undefin
       logLevel: e.LOG_LEVEL,
       maxMetricOperations: e.HANDLED_METRICS_MAX_OPERATIONS,
     },
-    lifecycle: { gcGraceMs: e.HANDLED_GC_GRACE, gcIntervalMs: e.HANDLED_GC_INTERVAL },
+    lifecycle: {
+      gcGraceMs: e.HANDLED_GC_GRACE,
+      gcIntervalMs: e.HANDLED_GC_INTERVAL,
+      retentionDays: e.HANDLED_RETENTION_DAYS,
+      retentionIntervalMs: e.HANDLED_RETENTION_INTERVAL,
+      retentionBatchSize: e.HANDLED_RETENTION_BATCH_SIZE,
+      retentionPauseMs: e.HANDLED_RETENTION_PAUSE,
+    },
   };
 }

@@ -10,6 +10,7 @@ export interface HandlerColumns {
 /** A flow to create, with its tasks in order. */
 export interface NewFlowRow extends HandlerColumns {
   name: string;
+  retentionDays: number | null;
   tasks: (HandlerColumns & { name: string; isParameter: boolean })[];
 }
 
@@ -67,6 +68,7 @@ export function flowQueries(prisma: PrismaClient) {
         data: {
           projectId,
           name: flow.name,
+          retentionDays: flow.retentionDays,
           ...handlerData(flow),
           tasks: {
             create: flow.tasks.map((task, position) => ({

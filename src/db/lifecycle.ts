@@ -44,6 +44,11 @@ const RUNS_OF_FLOW = statement(
   "runs-of-flow",
   `SELECT fr.id::text FROM flow f JOIN flow_run fr ON fr.flow_id = f.id WHERE f.id = $1 AND f.project_id = $2`,
 );
+// A run's task runs, locked: a batch writing to one of them waits, or is waited for.
+const LOCK_TASK_RUNS = statement(
+  "lock-task-runs-of-run",
+  `SELECT id FROM task_run WHERE flow_run_id = ANY($1::uuid[]) ORDER BY id FOR UPDATE`,
+);
 const LOCK_FLOW = statement("lock-flow", `SELECT id FROM flow WHERE id = $1 AND project_id = $2 FOR UPDATE`);
 const CANDIDATES = statement("results-of-runs", RESULTS_OF_RUNS);
 const DELETE_RUNS = statement("delete-runs", `DELETE FROM flow_run WHERE id = ANY($1::uuid[])`);
@@ -94,6 +99,29 @@ const RECORD_WRITE_INTENTS = statement(
 );
 const REMOVE_INTENTS = statement("remove-intents", `DELETE FROM storage_intent WHERE id = ANY($1::uuid[])`);
 
+// Runs whose every task run is in a final state, the last of those states older than their
+// flow's retention (or the server's, $1), oldest first. A run with no task runs ended when made.
+const EXPIRED_RUNS = statement(
+  "expired-runs",
+  `SELECT fr.id::text, f.project_id::text AS "projectId"
+   FROM flow_run fr JOIN flow f ON f.id = fr.flow_id
+   CROSS JOIN LATERAL (SELECT make_interval(days => coalesce(f.retention_days, $1::int)) AS kept) k
+   WHERE k.kept IS NOT NULL AND ($3::uuid IS NULL OR fr.id = $3::uuid)
+     -- A run cannot end before it starts: most runs are ruled out here, without their states.
+     AND fr.created_at < now() - k.kept
+     AND NOT EXISTS (
+       SELECT 1 FROM task_run t JOIN state s ON s.task_run_id = t.id AND s.version = t.version
+       WHERE t.flow_run_id = fr.id AND s.type NOT IN ('SUCCESS', 'FAILED', 'CANCELLED', 'CACHED', 'SKIPPED'))
+     AND coalesce(
+       (SELECT max(s.created_at) FROM task_run t JOIN state s ON s.task_run_id = t.id WHERE t.flow_run_id = fr.id),
+       fr.created_at) < now() - k.kept
+   ORDER BY fr.created_at LIMIT $2`,
+);
+
+// One replica at a time runs a retention pass: a session-level advisory lock, released when the
+// pass ends or its connection does (a crash).
+const RETENTION_LOCK = [0x48414e44, 1] as const;
+
 /** An object about to be written: recorded before it is, so that a crash cannot leave it unknown. */
 export interface WriteIntent {
   id: string;
@@ -130,6 +158,9 @@ export function lifecycleQueries(pool: pg.Pool) {
   }
 
   async function deleteRuns(client: pg.PoolClient, projectId: string, runIds: string[]) {
+    // Their task runs first: a batch recording states for one commits before the results are
+    // gathered (and its result goes too), or waits and then finds the task run gone.
+    await client.query({ ...LOCK_TASK_RUNS, values: [runIds] });
     const { rows: candidates } = await client.query<{ id: string }>({ ...CANDIDATES, values: [runIds] });
     const deleted = await client.query({ ...DELETE_RUNS, values: [runIds] });
     const { rows } = await client.query<{ results: number; intents: IntentRow[] }>({
@@ -140,6 +171,33 @@ export function lifecycleQueries(pool: pg.Pool) {
   }
 
   return {
+    /** Up to `limit` runs past their retention (see EXPIRED_RUNS), oldest first. */
+    async expiredRuns(defaultDays: number | null, limit: number): Promise<{ id: string; projectId: string }[]> {
+      const { rows } = await pool.query<{ id: string; projectId: string }>({
+        ...EXPIRED_RUNS,
+        values: [defaultDays, limit, null],
+      });
+      return rows;
+    },
+
+    /** Runs `work` holding the retention lock; null, without running it, when another holds it. */
+    async withRetentionLock<T>(work: () => Promise<T>): Promise<T | null> {
+      const client = await pool.connect();
+      try {
+        const { rows } = await client.query<{ locked: boolean }>("SELECT pg_try_advisory_lock($1, $2) AS locked", [
+          ...RETENTION_LOCK,
+        ]);
+        if (!rows[0]!.locked) return null;
+        try {
+          return await work();
+        } finally {
+          await client.query("SELECT pg_advisory_unlock($1, $2)", [...RETENTION_LOCK]);
+        }
+      } finally {
+        client.release();
+      }
+    },
+
     /** Records the intents of objects about to be written for a project's results, in one statement. */
     async recordWriteIntents({ projectId }: Scope, intents: readonly WriteIntent[]): Promise<void> {
       if (intents.length === 0) return;
@@ -166,10 +224,24 @@ export function lifecycleQueries(pool: pg.Pool) {
      * the results no other row keeps, and writes a delete intent for each object no remaining
      * result points at, all in one transaction. Null when there is no such run.
      */
-    async deleteFlowRun({ projectId }: Scope, id: string): Promise<DeletedRows | null> {
+    async deleteFlowRun(
+      { projectId }: Scope,
+      id: string,
+      options: { onlyIfExpired?: { defaultDays: number | null } } = {},
+    ): Promise<DeletedRows | null> {
       return transaction(async (client) => {
         const { rows } = await client.query<{ id: string }>({ ...RUNS_IN_SCOPE, values: [[id], projectId] });
         if (rows.length === 0) return null;
+        if (options.onlyIfExpired) {
+          // Checked again with its task runs locked: a state recorded since the run was found
+          // expired keeps it (and a batch that comes later finds it gone, and records nothing).
+          await client.query({ ...LOCK_TASK_RUNS, values: [[id]] });
+          const expired = await client.query({
+            ...EXPIRED_RUNS,
+            values: [options.onlyIfExpired.defaultDays, 1, id],
+          });
+          if (expired.rowCount === 0) return null;
+        }
         return { flows: 0, ...(await deleteRuns(client, projectId, [id])) };
       });
     },

@@ -22,7 +22,12 @@ export interface NewFlow {
   name: string;
   handler?: unknown;
   tasks: readonly NewTask[];
+  /** Days its runs are kept after they end; none: the server's default. */
+  retentionDays?: number | null;
 }
+
+/** The longest retention a flow may ask for: a hundred years. */
+const MAX_RETENTION_DAYS = 36_500;
 
 /** A parameter value of a new flow run; `value` may be null (a null value, not "none"). */
 export interface ParameterValue {
@@ -74,6 +79,16 @@ export class FlowService {
         `A flow may have at most ${maxTasksPerFlow} tasks (HANDLED_MAX_TASKS_PER_FLOW); this one has ${input.tasks.length}.`,
       );
     }
+    const retentionDays = input.retentionDays ?? null;
+    if (
+      retentionDays !== null &&
+      (!Number.isInteger(retentionDays) || retentionDays < 1 || retentionDays > MAX_RETENTION_DAYS)
+    ) {
+      throw new HandledError(
+        ErrorCode.BAD_USER_INPUT,
+        `"retentionDays" is a number of days from 1 to ${MAX_RETENTION_DAYS}, not ${retentionDays}.`,
+      );
+    }
     const reach = await this.deps.reach.of(scope);
     const flowSpec = await this.checkHandler(input.handler, reach);
     const seen = new Set<string>();
@@ -87,7 +102,7 @@ export class FlowService {
       const spec = await this.checkHandler(task.handler, reach);
       tasks.push({ name: taskName, isParameter: task.isParameter ?? false, ...handlerColumns(spec) });
     }
-    return this.deps.flows.create(scope, { name, ...handlerColumns(flowSpec), tasks });
+    return this.deps.flows.create(scope, { name, ...handlerColumns(flowSpec), retentionDays, tasks });
   }
 
   /**

@@ -58,6 +58,15 @@ export class LifecycleService {
     return this.finish(rows);
   }
 
+  /**
+   * Deletes a run as deleteFlowRun does, if it is still past its retention once its task runs
+   * are locked (see RetentionService). Null when it is not (a state came since), or is gone.
+   */
+  async deleteExpiredRun(scope: Scope, id: string, defaultDays: number | null): Promise<Deletion | null> {
+    const rows = await this.deps.queries.deleteFlowRun(scope, id, { onlyIfExpired: { defaultDays } });
+    return rows && this.finish(rows);
+  }
+
   /** As deleteFlowRun, for a flow and every run of it. Throws NOT_FOUND for a flow the caller does not have. */
   async deleteFlow(scope: Scope, id: string): Promise<Deletion> {
     const rows = isUuid(id) ? await this.deps.queries.deleteFlow(scope, id) : null;

@@ -170,7 +170,11 @@ export class StateService {
       const raced = keyed.length > 0 ? replayOf(changes, await this.loadTaskRuns(scope, ids, [], keyed)) : undefined;
       if (raced) return raced;
       const stale = changes.find((c) => c.taskRunId === outcome.stale.taskRunId)!;
-      throw versionMismatch(stale.taskRunId, stale.version, outcome.stale.current ?? undefined);
+      // Deleted since it was read (its run deleted meanwhile): not there, rather than stale.
+      if (outcome.stale.current === null) {
+        throw new HandledError(ErrorCode.NOT_FOUND, `No task run has the id "${stale.taskRunId}".`);
+      }
+      throw versionMismatch(stale.taskRunId, stale.version, outcome.stale.current);
     }
     return advanced(changes, loaded);
   }

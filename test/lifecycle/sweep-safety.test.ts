@@ -1,11 +1,15 @@
-import { access } from "node:fs/promises";
+import { access, readdir } from "node:fs/promises";
+import { join } from "node:path";
 import { ListObjectsV2Command } from "@aws-sdk/client-s3";
 import type { ResultHandlerInput } from "@handled/client";
 import { HandledApiError } from "@handled/client";
 import { describe, expect } from "vitest";
 import { createServices } from "../../src/app.js";
+import { silentLogger } from "../../src/logger.js";
+import { type RetentionPass, RetentionService } from "../../src/services/retention.js";
 import { CreateFlow, CreateFlowRun, SetTaskRunStatesLean } from "../support/documents.js";
 import { test as apiTest } from "../support/fixtures.js";
+import { startRun, succeed } from "../support/flows.js";
 
 // Sweeps with no grace at all, back to back, while batches are written: a sweep may take the
 // intent of a write still under way (and delete its object), but then that batch is refused, so
@@ -91,5 +95,69 @@ describe("sweeping while batches are written", () => {
     expect(recorded).toBeGreaterThan(0);
     expect(refused).toBeGreaterThan(0);
     console.log(`${recorded} batches recorded, ${refused} refused (their intents swept), over ${sweeps} sweeps`);
+  });
+});
+
+describe("retention while batches are written to the runs it deletes", () => {
+  test("leaves no recorded result without its object, and no result without its state", async ({ t }) => {
+    const services = createServices(t.config, t.app.database);
+    const retention = new RetentionService({
+      queries: t.app.database.queries.lifecycle,
+      lifecycle: services.lifecycle,
+      logger: silentLogger,
+      options: { defaultDays: 7, batchSize: 100, pauseMs: 0 },
+    });
+    const dir = join(t.resultsDir, "retained");
+    const outcomes = { recorded: 0, refused: 0, deleted: 0 };
+    for (let round = 0; round < 28; round++) {
+      const run = await startRun(t, {
+        name: `retained-${round}`,
+        handler: { type: "LOCAL", dir },
+        tasks: [{ name: "a" }, { name: "b" }, { name: "c" }],
+      });
+      const slots = Object.values(run.taskRuns);
+      for (const slot of slots) await succeed(t, slot, { round, first: true });
+      // It ended eight days ago, as far as retention can tell.
+      await t.sql(
+        `UPDATE state s SET created_at = s.created_at - interval '8 days' FROM task_run tr
+         WHERE tr.id = s.task_run_id AND tr.flow_run_id = $1`,
+        [run.flowRunId],
+      );
+      await t.sql(`UPDATE flow_run SET created_at = created_at - interval '8 days' WHERE id = $1`, [run.flowRunId]);
+      // A retry of the run's tasks races the pass that deletes it.
+      // The pass starts a little later each round: it finds the run before, during or after the batch.
+      const [pass, batch] = await Promise.allSettled([
+        new Promise((resolve) => setTimeout(resolve, (round % 7) * 6)).then(() => retention.pass()),
+        t.ok(SetTaskRunStatesLean, {
+          input: slots.map((slot) => ({
+            taskRunId: slot.id,
+            version: slot.version,
+            state: { type: "SUCCESS" as const, result: { value: { round, again: true } } },
+          })),
+        }),
+      ]);
+      expect(pass.status).toBe("fulfilled");
+      if (batch.status === "fulfilled") outcomes.recorded++;
+      else {
+        expect((batch.reason as HandledApiError).errors.map((e) => e.extensions?.code)).toEqual(["NOT_FOUND"]);
+        outcomes.refused++;
+      }
+      if (pass.status === "fulfilled" && (pass.value as RetentionPass | null)?.deletedRuns) outcomes.deleted++;
+    }
+
+    const files = (await readdir(dir)).map((name) => join(dir, name));
+    const results = await t.sql<{ handle: string; orphan: boolean }>(
+      `SELECT r.handle, NOT EXISTS (SELECT 1 FROM state s WHERE s.result_id = r.id) AS orphan
+       FROM result r WHERE r.handler_type = 'LOCAL' AND r.handle LIKE $1`,
+      [`${dir}/%`],
+    );
+    // Every result has its state and its file; every file has its result.
+    expect(results.filter((r) => r.orphan)).toEqual([]);
+    expect(results.map((r) => r.handle).sort()).toEqual(files.sort());
+    // A run deleted took its first results; one kept has both.
+    expect(results.length).toBe(outcomes.recorded * 6);
+    console.log(
+      `retention: ${outcomes.deleted} runs deleted; batches ${outcomes.recorded} recorded, ${outcomes.refused} refused`,
+    );
   });
 });

@@ -1,0 +1,2 @@
+-- AlterTable
+ALTER TABLE "flow" ADD COLUMN     "retention_days" INTEGER;
