@@ -41,7 +41,7 @@ export class RetentionService {
     const { queries, lifecycle, logger, options } = this.deps;
     const done = await queries.withRetentionLock(async () => {
       const expired = await queries.expiredRuns(options.defaultDays ?? null, options.batchSize);
-      const done: RetentionPass = { deletedRuns: 0, deletedObjects: 0, pendingObjects: 0 };
+      const tally: RetentionPass = { deletedRuns: 0, deletedObjects: 0, pendingObjects: 0 };
       for (const [i, run] of expired.entries()) {
         if (i > 0) await sleep(options.pauseMs);
         // Null: deleted meanwhile (by a client), or a state came since it was found.
@@ -51,12 +51,12 @@ export class RetentionService {
           options.defaultDays ?? null,
         );
         if (!deletion) continue;
-        done.deletedRuns += deletion.flowRuns;
-        done.deletedObjects += deletion.objectsDeleted;
-        done.pendingObjects += deletion.objectsPending;
+        tally.deletedRuns += deletion.flowRuns;
+        tally.deletedObjects += deletion.objectsDeleted;
+        tally.pendingObjects += deletion.objectsPending;
       }
-      if (done.deletedRuns > 0) logger.info({ ...done }, "retention deleted runs past their time");
-      return done;
+      if (tally.deletedRuns > 0) logger.info({ ...tally }, "retention deleted runs past their time");
+      return tally;
     });
     if (done === null) logger.debug("retention pass skipped: another replica is running one");
     return done;

@@ -83,6 +83,13 @@ describe("deleting", () => {
     expect(still.errors).toBeUndefined();
     expect(still.data?.taskRun?.state.result).toMatchObject({ value: { task: "s3", run: kept.flowRunId } });
 
+    // Counted by handler, with their bytes.
+    const metrics = await (await fetch(t.app.url.replace(/\/graphql$/, "/metrics"))).text();
+    for (const handler of ["LOCAL", "S3", "GCS"]) {
+      expect(metrics).toContain(`handled_storage_reclaimed_objects_total{handler="${handler}"} 1`);
+      expect(metrics).toMatch(new RegExp(`handled_storage_reclaimed_bytes_total\\{handler="${handler}"\\} [1-9]`));
+    }
+
     // Gone is gone: a second delete, an unknown id, and an id that is not one are NOT_FOUND.
     for (const id of [doomed.flowRunId, "00000000-0000-4000-8000-000000000000", "nope"]) {
       const again = await t.run(DeleteFlowRun, { id });

@@ -15,7 +15,8 @@ export interface HandlerUnderTest {
   cleanup?(): Promise<void>;
 }
 
-async function codeOf(promise: Promise<unknown>): Promise<string> {
+/** The code of the HandledError a call fails with (it must fail). */
+export async function codeOf(promise: Promise<unknown>): Promise<string> {
   try {
     await promise;
   } catch (error) {

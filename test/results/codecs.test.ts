@@ -1,7 +1,7 @@
 import { randomBytes } from "node:crypto";
 import { describe, expect, it } from "vitest";
-import { HandledError } from "../../src/errors.js";
 import { codecsProblem, decode, encode, type Keyring } from "../../src/results/codecs.js";
+import { codeOf } from "../handlers/contract.js";
 
 const keyring: Keyring = {
   writeKeyId: "a",
@@ -10,16 +10,6 @@ const keyring: Keyring = {
     ["b", Buffer.alloc(32, 2)],
   ]),
 };
-
-async function codeOf(promise: Promise<unknown>): Promise<string> {
-  try {
-    await promise;
-  } catch (error) {
-    if (error instanceof HandledError) return error.code;
-    throw error;
-  }
-  throw new Error("expected the call to fail");
-}
 
 describe("codecs", () => {
   const json = Buffer.from(JSON.stringify({ text: "z".repeat(100_000) }));
