@@ -90,12 +90,18 @@ const HANDLE_REFERENCED = statement(
 );
 const REMOVE_INTENT = statement("remove-intent", `DELETE FROM storage_intent WHERE id = $1`);
 
+// Committed without waiting for the WAL to reach the disk (synchronous_commit off, for this
+// statement's transaction only): the intent is what a crash of the server cannot lose, and it is
+// committed before the object is written; a crash of PostgreSQL itself could lose the last
+// fraction of a second of intents, leaving at worst an object nothing points at, never a result
+// without its object. Waiting for the disk cost a third of a LOCAL write's throughput.
 const RECORD_WRITE_INTENTS = statement(
   "record-write-intents",
   `INSERT INTO storage_intent (id, kind, handler_type, handler_config, handle, size_bytes, project_id)
    SELECT id, 'write', handler_type::"HandlerType", handler_config, handle, size_bytes, $6
    FROM unnest($1::uuid[], $2::text[], $3::jsonb[], $4::text[], $5::bigint[])
-     AS i(id, handler_type, handler_config, handle, size_bytes)`,
+     AS i(id, handler_type, handler_config, handle, size_bytes),
+   (SELECT set_config('synchronous_commit', 'off', true)) AS async_commit`,
 );
 const REMOVE_INTENTS = statement("remove-intents", `DELETE FROM storage_intent WHERE id = ANY($1::uuid[])`);
 
