@@ -106,18 +106,19 @@ const PRUNE_INTERVAL_MS = 10 * 60_000;
  * long as its statement could still be running: kept an hour, or twice the statement timeout
  * if that is longer. Every replica prunes; a delete that finds nothing costs nothing.
  */
-function pruneBatchCommitsEvery(database: Database, config: Config, logger: Logger): NodeJS.Timeout {
+function pruneBatchCommitsEvery(database: Database, config: Config, logger: Logger): Periodic {
   const keepSeconds = Math.max(3600, Math.ceil((2 * config.timeouts.dbStatement) / 1000));
-  const timer = setInterval(() => {
-    database.queries.states.pruneBatchCommits(keepSeconds).catch((error: unknown) => {
-      logger.error(
-        { cause: describeDatabaseError(error), retryInMinutes: PRUNE_INTERVAL_MS / 60_000 },
-        "pruning batch_commit failed",
-      );
-    });
-  }, PRUNE_INTERVAL_MS);
-  timer.unref();
-  return timer;
+  return every(PRUNE_INTERVAL_MS, () =>
+    database.queries.states
+      .pruneBatchCommits(keepSeconds)
+      .then(() => undefined)
+      .catch((error: unknown) => {
+        logger.error(
+          { cause: describeDatabaseError(error), retryInMinutes: PRUNE_INTERVAL_MS / 60_000 },
+          "pruning batch_commit failed",
+        );
+      }),
+  );
 }
 
 /** A task that runs on a timer, one run at a time; `stop` waits for the one running. */
@@ -281,7 +282,6 @@ export async function startApp(config: Config, logger: Logger = silentLogger): P
       database,
       async stop() {
         draining = true;
-        clearInterval(pruning);
         if (operations.shutdownDelayMs > 0) {
           // Still serving, /readyz at 503: load balancers take the replica out before its port closes.
           logger.info(
@@ -306,6 +306,7 @@ export async function startApp(config: Config, logger: Logger = silentLogger): P
         }
         await Promise.all(servers.slice(1).map((server) => server.close()));
         await apollo.stop();
+        await pruning.stop();
         await sweeper.stop();
         await retention.stop();
         // After a clean drain nothing is running; otherwise cut requests may still hold connections.

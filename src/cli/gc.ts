@@ -6,7 +6,7 @@ import { parseArgs } from "node:util";
 import { duration } from "../config/env.js";
 import { createLogger } from "../logger.js";
 import { createHandlerRegistry } from "../results/handler-registry.js";
-import { LifecycleService, type SweepReport } from "../services/lifecycle.js";
+import { countDeleted, LifecycleService, type SweepReport } from "../services/lifecycle.js";
 import { ReachService } from "../services/reach.js";
 import { runAsProgram, UsageError, withDatabase } from "./common.js";
 
@@ -46,11 +46,7 @@ export async function runGc(
           report.kept++;
           continue;
         }
-        const entry = report.deleted[intent.handlerType] ?? { objects: 0, bytes: 0 };
-        report.deleted[intent.handlerType] = {
-          objects: entry.objects + 1,
-          bytes: entry.bytes + (intent.sizeBytes ?? 0),
-        };
+        countDeleted(report, intent);
       }
       summarise(report, "would delete", print);
       print(`${report.kept} would be kept (a result points at them). Nothing was deleted (--dry-run).`);

@@ -77,16 +77,22 @@ const DELETE_RESULTS = statement(
    SELECT (SELECT count(*)::int FROM gone) AS results, coalesce(json_agg(intents), '[]') AS intents FROM intents`,
 );
 
+// An intent is due at once for a deletion, and past the grace period (seconds, in parameter
+// `grace`) for a write; "referenced": whether a result points at its handle (again, or after all).
+const due = (grace: string) =>
+  `created_at <= now() - make_interval(secs => CASE WHEN kind = 'delete' THEN 0 ELSE ${grace}::float8 END)`;
+const DUE_COLUMNS = `${INTENT_COLUMNS}, EXISTS (
+    SELECT 1 FROM result r WHERE r.handle = i.handle AND r.handler_type = i.handler_type) AS referenced`;
+
 const CLAIM_INTENTS = statement(
   "claim-intents",
-  `SELECT ${INTENT_COLUMNS} FROM storage_intent
-   WHERE ($1::uuid[] IS NULL OR id = ANY($1::uuid[])) AND NOT id = ANY($4::uuid[])
-     AND created_at <= now() - make_interval(secs => CASE WHEN kind = 'delete' THEN 0 ELSE $2::float8 END)
-   ORDER BY created_at LIMIT $3 FOR UPDATE SKIP LOCKED`,
+  `SELECT ${DUE_COLUMNS} FROM storage_intent i
+   WHERE ($1::uuid[] IS NULL OR id = ANY($1::uuid[])) AND NOT id = ANY($4::uuid[]) AND ${due("$2")}
+   ORDER BY created_at LIMIT $3 FOR UPDATE OF i SKIP LOCKED`,
 );
-const HANDLE_REFERENCED = statement(
-  "handle-referenced",
-  `SELECT EXISTS (SELECT 1 FROM result WHERE handle = $1 AND handler_type = $2::"HandlerType") AS referenced`,
+const PENDING_INTENTS = statement(
+  "pending-intents",
+  `SELECT ${DUE_COLUMNS} FROM storage_intent i WHERE ${due("$1")} ORDER BY created_at`,
 );
 const REMOVE_INTENT = statement("remove-intent", `DELETE FROM storage_intent WHERE id = $1`);
 
@@ -280,17 +286,13 @@ export function lifecycleQueries(pool: pg.Pool) {
       settle: (intent: ClaimedIntent) => Promise<void>,
     ): Promise<number> {
       return transaction(async (client) => {
-        const { rows } = await client.query<IntentRow>({
+        const { rows } = await client.query<ClaimedIntent>({
           ...CLAIM_INTENTS,
           values: [options.ids ?? null, options.olderThanSeconds, options.limit, options.exclude],
         });
         for (const intent of rows) {
-          const referenced = await client.query<{ referenced: boolean }>({
-            ...HANDLE_REFERENCED,
-            values: [intent.handle, intent.handlerType],
-          });
           try {
-            await settle({ ...intent, referenced: referenced.rows[0]!.referenced });
+            await settle(intent);
           } catch {
             continue; // settle reported it; the intent stays
           }
@@ -302,13 +304,7 @@ export function lifecycleQueries(pool: pg.Pool) {
 
     /** The intents a sweep would claim, without claiming them (a dry run). */
     async pendingIntents(olderThanSeconds: number): Promise<ClaimedIntent[]> {
-      const { rows } = await pool.query<ClaimedIntent>(
-        `SELECT ${INTENT_COLUMNS}, EXISTS (SELECT 1 FROM result r WHERE r.handle = i.handle AND r.handler_type = i.handler_type) AS referenced
-         FROM storage_intent i
-         WHERE created_at <= now() - make_interval(secs => CASE WHEN kind = 'delete' THEN 0 ELSE $1::float8 END)
-         ORDER BY created_at`,
-        [olderThanSeconds],
-      );
+      const { rows } = await pool.query<ClaimedIntent>({ ...PENDING_INTENTS, values: [olderThanSeconds] });
       return rows;
     },
   };

@@ -28,6 +28,12 @@ export interface SweepReport {
   failed: number;
 }
 
+/** Counts one object deleted (or to delete) in a report. */
+export function countDeleted(report: SweepReport, intent: Pick<ClaimedIntent, "handlerType" | "sizeBytes">): void {
+  const entry = report.deleted[intent.handlerType] ?? { objects: 0, bytes: 0 };
+  report.deleted[intent.handlerType] = { objects: entry.objects + 1, bytes: entry.bytes + (intent.sizeBytes ?? 0) };
+}
+
 export interface LifecycleServiceDeps {
   queries: ReturnType<typeof lifecycleQueries>;
   registry: HandlerRegistry;
@@ -133,10 +139,8 @@ export class LifecycleService {
       throw error;
     }
     logger.info(where, "stored object deleted");
-    const bytes = intent.sizeBytes ?? 0;
-    const entry = report.deleted[intent.handlerType] ?? { objects: 0, bytes: 0 };
-    report.deleted[intent.handlerType] = { objects: entry.objects + 1, bytes: entry.bytes + bytes };
+    countDeleted(report, intent);
     metrics?.reclaimedObjects.inc({ handler: intent.handlerType });
-    metrics?.reclaimedBytes.inc({ handler: intent.handlerType }, bytes);
+    metrics?.reclaimedBytes.inc({ handler: intent.handlerType }, intent.sizeBytes ?? 0);
   }
 }
