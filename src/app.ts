@@ -1,8 +1,10 @@
+import { randomBytes } from "node:crypto";
 import { mkdir } from "node:fs/promises";
 import type { AddressInfo } from "node:net";
 import { setTimeout as sleep } from "node:timers/promises";
 import type { FastifyInstance } from "fastify";
 import type { Config } from "./config/config.js";
+import { readSigningSecret } from "./config/transfers.js";
 import { type Database, openDatabase } from "./db/database.js";
 import { describeDatabaseError } from "./db/errors.js";
 import { DEFAULT_PROJECT } from "./db/projects.js";
@@ -20,6 +22,8 @@ import { LifecycleService } from "./services/lifecycle.js";
 import { ReachService } from "./services/reach.js";
 import { RetentionService } from "./services/retention.js";
 import { StateService } from "./services/states.js";
+import { TokenSigner } from "./services/tokens.js";
+import { TransferService } from "./services/transfers.js";
 
 /** A running service. */
 export interface App {
@@ -65,6 +69,7 @@ export function createServices(config: Config, database: Database, observability
   });
   const { queries } = database;
   const reach = new ReachService({ projects: queries.projects, registry, cacheMs: config.auth.cacheMs });
+  const logger = observability?.logger ?? silentLogger;
   return {
     queries,
     results,
@@ -75,7 +80,7 @@ export function createServices(config: Config, database: Database, observability
       projects: queries.projects,
       cacheMs: config.auth.cacheMs,
       maxNameLength: config.limits.maxNameLength,
-      logger: observability?.logger ?? silentLogger,
+      logger,
     }),
     states: new StateService({
       queries: queries.states,
@@ -84,13 +89,25 @@ export function createServices(config: Config, database: Database, observability
       reach,
       defaultHandler: config.defaultHandler,
       limits,
-      logger: observability?.logger ?? silentLogger,
+      logger,
+    }),
+    transfers: new TransferService({
+      taskRuns: queries.states,
+      intents: queries.lifecycle,
+      resultRows: queries.results,
+      results,
+      reach,
+      // Without a secret (a test's services), tokens of this process only.
+      signer: new TokenSigner(config.transfers.signingSecret ?? randomBytes(32).toString("base64url")),
+      defaultHandler: config.defaultHandler,
+      options: config.transfers,
+      logger,
     }),
     lifecycle: new LifecycleService({
       queries: queries.lifecycle,
       registry,
       reach,
-      logger: observability?.logger ?? silentLogger,
+      logger,
       metrics: observability?.metrics,
     }),
     defaultHandler: config.defaultHandler,
@@ -217,6 +234,14 @@ export async function startApp(config: Config, logger: Logger = silentLogger): P
   const { operations } = config;
   let pool: Database["pool"] | undefined;
   const metrics = createMetrics({ maxOperations: operations.maxMetricOperations, pool: () => pool });
+  const signing = await readSigningSecret(config.transfers, config.dataDir);
+  if (signing.generated) {
+    logger.info(
+      { file: signing.generated },
+      "made a signing secret for upload and download URLs; replicas must share one: set HANDLED_SIGNING_SECRET",
+    );
+  }
+  config = { ...config, transfers: { ...config.transfers, signingSecret: signing.secret } };
   const database = await openDatabase(config, logger, { onStatement: () => metrics.sqlStatements.inc() });
   pool = database.pool;
   let draining = false;
@@ -247,6 +272,7 @@ export async function startApp(config: Config, logger: Logger = silentLogger): P
       checkReady: () => database.checkReady(),
       isDraining: () => draining,
       readyTimeoutMs: config.timeouts.health,
+      publicUrl: config.transfers.publicUrl,
     });
     servers.push(http);
     const address = await listen(http, config.host, config.port, "PORT");

@@ -62,6 +62,17 @@ export const ErrorCode = {
   DOCUMENT_NOT_TRUSTED: "DOCUMENT_NOT_TRUSTED",
   /** A `documentId` names none of the SDK's operations, and no query came with it (HTTP 400). */
   DOCUMENT_NOT_FOUND: "DOCUMENT_NOT_FOUND",
+  /**
+   * An upload or download token that is forged, expired, already used, or for another task run,
+   * project or handle (HTTP 403); nothing was written.
+   */
+  TOKEN_INVALID: "TOKEN_INVALID",
+  /** A prepared upload's handle recorded after it expired, or by another task run than it was prepared for. */
+  UPLOAD_NOT_PREPARED: "UPLOAD_NOT_PREPARED",
+  /** An upload's body is larger than declared or than HANDLED_MAX_UPLOAD_BYTES (HTTP 413); nothing was kept. */
+  PAYLOAD_TOO_LARGE: "PAYLOAD_TOO_LARGE",
+  /** A download's Range asks for no byte the result has (HTTP 416). */
+  RANGE_NOT_SATISFIABLE: "RANGE_NOT_SATISFIABLE",
   /** The operation type (e.g. `subscription`) is not one this API serves. */
   OPERATION_NOT_SUPPORTED: "OPERATION_NOT_SUPPORTED",
 } as const;

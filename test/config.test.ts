@@ -1,6 +1,9 @@
-import { resolve } from "node:path";
+import { mkdtemp, rm, stat } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
 import { describe, expect, it } from "vitest";
 import { loadConfig } from "../src/config/config.js";
+import { readSigningSecret, SECRET_FILE } from "../src/config/transfers.js";
 
 describe("configuration", () => {
   it("defaults to a LOCAL handler under the data folder and an embedded database", () => {
@@ -208,5 +211,59 @@ describe("configuration", () => {
     ).toMatchObject({ gcGraceMs: 7_200_000, gcIntervalMs: 500, retentionDays: 30 });
     expect(() => loadConfig({ HANDLED_RETENTION_DAYS: "0" })).toThrow(/HANDLED_RETENTION_DAYS/);
     expect(() => loadConfig({ HANDLED_GC_GRACE: "an hour" })).toThrow(/HANDLED_GC_GRACE: is not a duration/);
+  });
+});
+
+describe("transfer settings", () => {
+  it("refuse a short signing secret and a public URL that is not one, naming no secret", () => {
+    const secret = "too-short-a-secret";
+    let message = "";
+    try {
+      loadConfig({
+        HANDLED_SIGNING_SECRET: secret,
+        HANDLED_PUBLIC_URL: "api.example.com",
+        HANDLED_UPLOAD_URL_EXPIRY: "8d",
+      });
+    } catch (error) {
+      message = (error as Error).message;
+    }
+    expect(message).toContain("HANDLED_SIGNING_SECRET: must be at least 32 characters");
+    expect(message).toContain("HANDLED_PUBLIC_URL");
+    expect(message).not.toContain(secret);
+  });
+
+  it("take a public URL without its trailing slash, and bounded expiries", () => {
+    const { transfers } = loadConfig({
+      HANDLED_PUBLIC_URL: "https://api.example.com/handled/",
+      HANDLED_UPLOAD_URL_EXPIRY: "5m",
+      HANDLED_DOWNLOAD_URL_MAX_EXPIRY: "2h",
+    });
+    expect(transfers).toMatchObject({
+      publicUrl: "https://api.example.com/handled",
+      uploadExpiryMs: 300_000,
+      maxDownloadExpiryMs: 7_200_000,
+      signingSecret: undefined,
+    });
+  });
+
+  it("keep a made signing secret in the data folder, readable by its owner only, and reuse it", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "handled-secret-"));
+    try {
+      const { transfers } = loadConfig({});
+      const made = await readSigningSecret(transfers, dir);
+      expect(made.generated).toBe(join(dir, SECRET_FILE));
+      expect((await stat(join(dir, SECRET_FILE))).mode & 0o777).toBe(0o600);
+      expect((await readSigningSecret(transfers, dir)).secret).toBe(made.secret);
+      // Two starts at once on a new folder agree on one secret: one makes it, the other reads it.
+      const fresh = join(dir, "fresh");
+      const both = await Promise.all([readSigningSecret(transfers, fresh), readSigningSecret(transfers, fresh)]);
+      expect(both[0].secret).toBe(both[1].secret);
+      expect(both.filter((read) => read.generated !== undefined)).toHaveLength(1);
+      expect((await readSigningSecret({ ...transfers, signingSecret: "x".repeat(32) }, dir)).secret).toBe(
+        "x".repeat(32),
+      );
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -4,6 +4,12 @@
 // Apollo Client and urql, are in @handled/client/documents.
 import type { DocumentTypeDecoration } from "@graphql-typed-document-node/core";
 
+import {
+  PrepareResultUploadDocument,
+  type ResultHandlerType,
+  TaskRunResultDownloadDocument,
+} from "./generated/graphql.js";
+
 export * from "./generated/graphql.js";
 export { possibleTypes } from "./possible-types.js";
 
@@ -63,6 +69,39 @@ export interface ClientOptions {
   fetch?: typeof fetch;
 }
 
+/** The bytes of a result to upload: in memory, or a stream (read once, never held whole). */
+export type ResultBytes = Uint8Array | string | ReadableStream<Uint8Array>;
+
+/** How uploadResult sends the bytes. */
+export interface UploadOptions {
+  /** The bytes' media type; application/octet-stream by default. */
+  contentType?: string;
+  /** The bytes' size, when known (it is for bytes in memory): a body of another size is refused. */
+  sizeBytes?: number;
+  /** SHA-256 of the bytes, hex: other bytes are refused. */
+  sha256?: string;
+  /**
+   * presigned (default): to the URL prepareResultUpload answers (the store itself where it can),
+   * then, for bytes in memory only, through the API when that URL cannot be reached. api: through
+   * the API's PUT /results/<taskRunId>, streamed to the task run's handler.
+   */
+  via?: "presigned" | "api";
+}
+
+/** What an upload stored: give `handled` as the state's result, before `expiresAt`. */
+export interface UploadedResult {
+  handled: {
+    handler: { type: ResultHandlerType; dir?: string; bucket?: string; prefix?: string };
+    handle: string;
+    sizeBytes?: number;
+    sha256?: string;
+  };
+  expiresAt: string;
+}
+
+/** Which result downloadResult fetches: a task run's current one (by id), or a URL already asked for. */
+export type ResultSource = string | { downloadUrl: string };
+
 export interface HandledClient {
   /**
    * Runs an operation and returns its data. Throws HandledApiError when the answer carries any
@@ -71,6 +110,18 @@ export interface HandledClient {
   request<R, V>(operation: Operation<R, V>, variables?: V): Promise<R>;
   /** Runs an operation and returns the answer as it came: data, errors or both. */
   execute<R, V>(operation: Operation<R, V>, variables?: V): Promise<ExecutionResult<R>>;
+  /**
+   * Uploads a task run's result without passing it through GraphQL (see UploadOptions.via), and
+   * answers what to record it with: `setTaskRunStates` with `result: { handled }`.
+   */
+  uploadResult(taskRunId: string, data: ResultBytes, options?: UploadOptions): Promise<UploadedResult>;
+  /**
+   * The bytes of a task run's current result (or of a download URL), fetched from the store where
+   * it signs URLs, through the API otherwise, and through the API when the store cannot be reached.
+   */
+  downloadResult(source: ResultSource): Promise<Uint8Array>;
+  /** As downloadResult, as a stream: for results too large to hold. */
+  openResult(source: ResultSource): Promise<ReadableStream<Uint8Array>>;
 }
 
 /**
@@ -128,14 +179,183 @@ export function createClient(options: ClientOptions): HandledClient {
     return { result: body, status: response.status };
   }
 
+  async function request<R, V>(operation: Operation<R, V>, variables?: V): Promise<R> {
+    const { result, status } = await call(operation, variables);
+    if (result.errors?.length || !result.data) throw new HandledApiError(result.errors ?? [], status, result.data);
+    return result.data;
+  }
+
+  /** A request to a URL other than the GraphQL endpoint; NETWORK_ERROR when nothing answers. */
+  async function transfer(url: string, init: RequestInit & { duplex?: "half" }): Promise<Response> {
+    try {
+      return await send(url, init);
+    } catch (cause) {
+      const message = `Cannot reach ${url.split("?")[0]}: ${cause instanceof Error ? cause.message : String(cause)}`;
+      throw new HandledApiError([{ message, extensions: { code: "NETWORK_ERROR" } }], 0, undefined, { cause });
+    }
+  }
+
+  /** Throws the API's error for an answer that is not a success (the store's, as BAD_RESPONSE). */
+  async function check(response: Response): Promise<Response> {
+    if (response.ok) return response;
+    const text = await response.text();
+    let errors: ApiErrorEntry[];
+    try {
+      errors = (JSON.parse(text) as { errors: ApiErrorEntry[] }).errors;
+      if (!Array.isArray(errors)) throw new Error("no errors");
+    } catch {
+      const message = `The transfer was refused (HTTP ${response.status}): ${text.slice(0, 200)}`;
+      errors = [{ message, extensions: { code: "BAD_RESPONSE" } }];
+    }
+    throw new HandledApiError(errors, response.status);
+  }
+
+  async function apiHeaders(): Promise<Record<string, string>> {
+    const extra = typeof options.headers === "function" ? await options.headers() : options.headers;
+    const bearer = options.apiKey ?? options.token;
+    return { ...extra, ...(bearer ? { authorization: `Bearer ${bearer}` } : {}) };
+  }
+
+  /** Streams the bytes through the API to the task run's handler. */
+  async function uploadThroughApi(
+    taskRunId: string,
+    body: RequestInit["body"],
+    upload: UploadOptions,
+  ): Promise<UploadedResult> {
+    const url = new URL(`results/${encodeURIComponent(taskRunId)}`, options.url).toString();
+    const response = await check(
+      await transfer(url, {
+        method: "PUT",
+        headers: { ...(await apiHeaders()), "content-type": upload.contentType ?? "application/octet-stream" },
+        body,
+        duplex: "half",
+      }),
+    );
+    const answer = (await response.json()) as {
+      handler: UploadedResult["handled"]["handler"];
+      handle: string;
+      sizeBytes: number;
+      sha256: string;
+      expiresAt: string;
+    };
+    return {
+      handled: {
+        handler: placeOf(answer.handler),
+        handle: answer.handle,
+        sizeBytes: answer.sizeBytes,
+        sha256: answer.sha256,
+      },
+      expiresAt: answer.expiresAt,
+    };
+  }
+
+  async function downloadUrlOf(source: ResultSource, viaApi: boolean): Promise<string> {
+    if (typeof source !== "string" && !viaApi) return source.downloadUrl;
+    const id = typeof source === "string" ? source : undefined;
+    if (id === undefined)
+      throw new Error("A download URL that cannot be reached has no other way; pass the task run's id.");
+    const { taskRun } = await request(TaskRunResultDownloadDocument, { id, viaApi });
+    const result = taskRun?.state.result;
+    if (!taskRun)
+      throw new HandledApiError(
+        [{ message: `No task run has the id "${id}".`, extensions: { code: "NOT_FOUND" } }],
+        200,
+      );
+    if (!result || !("downloadUrl" in result)) {
+      throw new HandledApiError(
+        [{ message: `Task run ${id} has no result.`, extensions: { code: "RESULT_NOT_HANDLED" } }],
+        200,
+      );
+    }
+    return result.downloadUrl;
+  }
+
+  async function openResult(source: ResultSource): Promise<ReadableStream<Uint8Array>> {
+    let response: Response;
+    try {
+      response = await transfer(await downloadUrlOf(source, false), {});
+    } catch (error) {
+      // The store cannot be reached from here: the API streams it instead.
+      if (!(error instanceof HandledApiError) || error.code !== "NETWORK_ERROR" || typeof source !== "string")
+        throw error;
+      response = await transfer(await downloadUrlOf(source, true), {});
+    }
+    const body = (await check(response)).body;
+    return body ?? new ReadableStream({ start: (controller) => controller.close() });
+  }
+
   return {
     async execute(operation, variables) {
       return (await call(operation, variables)).result;
     },
-    async request(operation, variables) {
-      const { result, status } = await call(operation, variables);
-      if (result.errors?.length || !result.data) throw new HandledApiError(result.errors ?? [], status, result.data);
-      return result.data;
+    request,
+
+    async uploadResult(taskRunId, data, upload = {}) {
+      const bytes = typeof data === "string" ? new TextEncoder().encode(data) : data;
+      const inMemory = bytes instanceof Uint8Array;
+      if (upload.via === "api") return uploadThroughApi(taskRunId, bytes as RequestInit["body"], upload);
+      const sizeBytes = upload.sizeBytes ?? (inMemory ? bytes.byteLength : undefined);
+      const { prepareResultUpload: prepared } = await request(PrepareResultUploadDocument, {
+        taskRunId,
+        contentType: upload.contentType ?? null,
+        sizeBytes: sizeBytes ?? null,
+        sha256: upload.sha256 ?? null,
+      });
+      const headers = Object.fromEntries(prepared.headers.map((header) => [header.name, header.value]));
+      let response: Response;
+      try {
+        response = await transfer(prepared.url, {
+          method: prepared.method,
+          headers,
+          body: bytes as RequestInit["body"],
+          duplex: "half",
+        });
+      } catch (error) {
+        // The URL cannot be reached from here (a store behind a firewall): bytes still in memory
+        // go through the API instead; a stream, already read, cannot.
+        if (!inMemory) throw error;
+        return uploadThroughApi(taskRunId, bytes as RequestInit["body"], { ...upload, sizeBytes });
+      }
+      await check(response);
+      // The API's own upload URL answers what it stored; a store's answers nothing of use.
+      const seen = response.headers.get("content-type")?.includes("application/json")
+        ? ((await response.json()) as { sizeBytes?: number; sha256?: string })
+        : {};
+      return {
+        handled: {
+          handler: placeOf(prepared.handler),
+          handle: prepared.handle,
+          ...(seen.sizeBytes !== undefined
+            ? { sizeBytes: seen.sizeBytes }
+            : sizeBytes !== undefined
+              ? { sizeBytes }
+              : {}),
+          ...(seen.sha256 ? { sha256: seen.sha256 } : upload.sha256 ? { sha256: upload.sha256 } : {}),
+        },
+        expiresAt: String(prepared.expiresAt),
+      };
     },
+
+    openResult,
+
+    async downloadResult(source) {
+      const stream = await openResult(source);
+      return new Uint8Array(await new Response(stream).arrayBuffer());
+    },
+  };
+}
+
+/** A handler as a state's handled result gives it: its type and place, without write policy. */
+function placeOf(handler: {
+  type: ResultHandlerType;
+  dir?: string | null;
+  bucket?: string | null;
+  prefix?: string | null;
+}): UploadedResult["handled"]["handler"] {
+  return {
+    type: handler.type,
+    ...(handler.dir ? { dir: handler.dir } : {}),
+    ...(handler.bucket ? { bucket: handler.bucket } : {}),
+    ...(handler.prefix ? { prefix: handler.prefix } : {}),
   };
 }

@@ -21,6 +21,7 @@ import {
   type ServerConfig,
   type Timeouts,
 } from "./server.js";
+import { readTransfers, type TransfersConfig } from "./transfers.js";
 
 export type { AuthConfig, InputLimits, Operations, QueryLimits, ResponseLimits, Timeouts };
 
@@ -37,6 +38,8 @@ export interface Config extends Omit<ServerConfig, "jsonMaxBytes"> {
   handlers: Handlers;
   /** The keys of `aes-256-gcm` (HANDLED_ENCRYPTION_KEYS), and the one new writes use. */
   encryption: Keyring;
+  /** Presigned and streamed uploads and downloads. */
+  transfers: TransfersConfig;
 }
 
 /** The settings of every handler type, one config model each (config/<type>.ts). */
@@ -74,11 +77,12 @@ export function loadConfig(env: Env = process.env): Config {
   const s3 = readS3(env, defaultOf("S3")?.bucket, storeTimeouts, problems);
   const gcs = readGcs(env, defaultOf("GCS")?.bucket, server?.timeouts.storeRequest, problems);
   const encryption = readEncryption(env, problems);
+  const transfers = readTransfers(env, problems);
   if (defaultHandler?.codecs?.includes("aes-256-gcm") && encryption.writeKeyId === undefined) {
     handlerProblems.push("HANDLED_DEFAULT_HANDLER_CODECS: names aes-256-gcm, but HANDLED_ENCRYPTION_KEYS gives no key");
   }
   problems.push(...handlerProblems);
-  if (!server || !defaultHandler || !local || !s3 || !gcs || problems.length > 0) {
+  if (!server || !defaultHandler || !local || !s3 || !gcs || !transfers || problems.length > 0) {
     // One line, as a supervisor's log shows it.
     throw new ConfigError(`Invalid configuration, fix and restart: ${problems.join("; ")}`);
   }
@@ -89,5 +93,6 @@ export function loadConfig(env: Env = process.env): Config {
     defaultHandler,
     handlers: { JSON: { maxBytes: jsonMaxBytes }, LOCAL: local, S3: s3, GCS: gcs },
     encryption,
+    transfers,
   };
 }

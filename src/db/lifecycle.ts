@@ -79,8 +79,9 @@ const DELETE_RESULTS = statement(
 
 // An intent is due at once for a deletion, and past the grace period (seconds, in parameter
 // `grace`) for a write; "referenced": whether a result points at its handle (again, or after all).
+// A prepared upload's intent counts from when it expires.
 const due = (grace: string) =>
-  `created_at <= now() - make_interval(secs => CASE WHEN kind = 'delete' THEN 0 ELSE ${grace}::float8 END)`;
+  `coalesce(expires_at, created_at) <= now() - make_interval(secs => CASE WHEN kind = 'delete' THEN 0 ELSE ${grace}::float8 END)`;
 const DUE_COLUMNS = `${INTENT_COLUMNS}, EXISTS (
     SELECT 1 FROM result r WHERE r.handle = i.handle AND r.handler_type = i.handler_type) AS referenced`;
 
@@ -110,6 +111,34 @@ const RECORD_WRITE_INTENTS = statement(
    (SELECT set_config('synchronous_commit', 'off', true)) AS async_commit`,
 );
 const REMOVE_INTENTS = statement("remove-intents", `DELETE FROM storage_intent WHERE id = ANY($1::uuid[])`);
+
+const PREPARED_COLUMNS = `${INTENT_COLUMNS}, task_run_id::text AS "taskRunId", expires_at AS "expiresAt",
+  uploaded_at AS "uploadedAt", sha256, value_bytes::float8 AS "valueBytes", codecs, key_id AS "keyId",
+  expires_at <= now() AS expired`;
+const RECORD_PREPARED = statement(
+  "record-prepared-upload",
+  `INSERT INTO storage_intent (id, kind, handler_type, handler_config, handle, size_bytes, project_id, task_run_id,
+     expires_at, uploaded_at, sha256, codecs)
+   VALUES ($1, 'write', $2::"HandlerType", $3, $4, $5, $6, $7, now() + make_interval(secs => $8::float8),
+     CASE WHEN $9::bool THEN now() END, $10, $11::text[])
+   RETURNING expires_at AS "expiresAt"`,
+);
+// Single use: the first PUT of a token takes its intent; any other finds it taken, or gone.
+const CLAIM_UPLOAD = statement(
+  "claim-prepared-upload",
+  `UPDATE storage_intent SET uploaded_at = now()
+   WHERE id = $1 AND project_id = $2 AND task_run_id = $3 AND handle = $4 AND uploaded_at IS NULL AND expires_at > now()
+   RETURNING ${PREPARED_COLUMNS}`,
+);
+const COMPLETE_UPLOAD = statement(
+  "complete-prepared-upload",
+  `UPDATE storage_intent SET sha256 = $2, size_bytes = $3, value_bytes = $4, codecs = $5::text[], key_id = $6
+   WHERE id = $1`,
+);
+const PREPARED_BY_HANDLES = statement(
+  "prepared-uploads-by-handle",
+  `SELECT ${PREPARED_COLUMNS} FROM storage_intent WHERE handle = ANY($1::text[]) AND task_run_id IS NOT NULL`,
+);
 
 // Runs whose every task run is in a final state, the last of those states older than their
 // flow's retention (or the server's, $1), oldest first. A run with no task runs ended when made.
@@ -141,6 +170,43 @@ export interface WriteIntent {
   handlerConfig: Record<string, unknown>;
   handle: string;
   sizeBytes: number;
+}
+
+/** An upload prepared for a task run (prepareResultUpload, or a body streamed through the API). */
+export interface PreparedUpload extends Omit<WriteIntent, "sizeBytes"> {
+  /** The size the client declared, if it did. */
+  sizeBytes: number | null;
+  taskRunId: string;
+  /** The codecs the server will apply to bytes that come through it. */
+  codecs: readonly string[];
+  /** Sets it as taken at once (an upload through the API, not by token). */
+  uploaded?: boolean;
+  /** The SHA-256 the client says the bytes have, when it said. */
+  sha256?: string | null;
+}
+
+/** A prepared upload's intent, as recorded. */
+export interface PreparedIntent extends IntentRow {
+  taskRunId: string;
+  expiresAt: Date;
+  /** When its bytes came through the API; null for an upload straight to the store. */
+  uploadedAt: Date | null;
+  expired: boolean;
+  /** The SHA-256 of the stored bytes: declared, or seen by the server when they came through it. */
+  sha256: string | null;
+  /** The size of the value before codecs, when the server applied any. */
+  valueBytes: number | null;
+  codecs: string[];
+  keyId: string | null;
+}
+
+/** What the server learnt of an upload's bytes as they came through it. */
+export interface UploadOutcome {
+  sha256: string;
+  storedBytes: number;
+  valueBytes: number;
+  codecs: readonly string[];
+  keyId: string | null;
 }
 
 /** One claimed intent, to settle while its row stays locked. */
@@ -224,6 +290,57 @@ export function lifecycleQueries(pool: pg.Pool) {
           projectId,
         ],
       });
+    },
+
+    /** Records a prepared upload's intent, expiring in `expiresInSeconds`; resolves to when it expires. */
+    async recordPreparedUpload({ projectId }: Scope, upload: PreparedUpload, expiresInSeconds: number): Promise<Date> {
+      const { rows } = await pool.query<{ expiresAt: Date }>({
+        ...RECORD_PREPARED,
+        values: [
+          upload.id,
+          upload.handlerType,
+          JSON.stringify(upload.handlerConfig),
+          upload.handle,
+          upload.sizeBytes,
+          projectId,
+          upload.taskRunId,
+          expiresInSeconds,
+          upload.uploaded ?? false,
+          upload.sha256 ?? null,
+          upload.codecs,
+        ],
+      });
+      return rows[0]!.expiresAt;
+    },
+
+    /**
+     * Takes a prepared upload for its bytes: null when it is not there (swept, or never made),
+     * expired, already taken, or not for that project, task run and handle.
+     */
+    async claimUpload(
+      id: string,
+      claims: { projectId: string; taskRunId: string; handle: string },
+    ): Promise<PreparedIntent | null> {
+      const { rows } = await pool.query<PreparedIntent>({
+        ...CLAIM_UPLOAD,
+        values: [id, claims.projectId, claims.taskRunId, claims.handle],
+      });
+      return rows[0] ?? null;
+    },
+
+    /** Keeps what the server learnt of an upload's bytes, for the state that records it. */
+    async completeUpload(id: string, outcome: UploadOutcome): Promise<void> {
+      await pool.query({
+        ...COMPLETE_UPLOAD,
+        values: [id, outcome.sha256, outcome.storedBytes, outcome.valueBytes, outcome.codecs, outcome.keyId],
+      });
+    },
+
+    /** The prepared uploads of these handles, whatever their project or task run. */
+    async preparedUploads(handles: readonly string[]): Promise<PreparedIntent[]> {
+      if (handles.length === 0) return [];
+      const { rows } = await pool.query<PreparedIntent>({ ...PREPARED_BY_HANDLES, values: [handles] });
+      return rows;
     },
 
     /** Removes intents whose objects are known gone (or never written). */

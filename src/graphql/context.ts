@@ -8,6 +8,7 @@ import type { FlowService } from "../services/flows.js";
 import type { LifecycleService } from "../services/lifecycle.js";
 import type { ReachService } from "../services/reach.js";
 import type { StateService } from "../services/states.js";
+import type { TransferService } from "../services/transfers.js";
 import { createLoaders, type Loaders } from "./loaders.js";
 
 /**
@@ -31,6 +32,8 @@ export interface Services {
   lifecycle: LifecycleService;
   /** Where each project's handlers may go. */
   reach: ReachService;
+  /** Uploads and downloads of large results, beside GraphQL. */
+  transfers: TransferService;
   defaultHandler: HandlerSpec;
   /** What one response may read from storage. */
   responseLimits: ResponseBudgetLimits;
@@ -48,15 +51,16 @@ export interface GraphQLContext extends Omit<Services, "queries"> {
   scope: Scope;
   /** Who is calling, and what it may do. */
   caller: Caller;
+  /** The API's address as this caller reaches it (scheme://host[:port]), for URLs it is given. */
+  origin: string;
 }
 
 /** The context of one request: its own loaders (nothing is cached across requests) and read budget. */
 export function createContext(
   services: Services,
-  requestId: string,
-  trace: RequestTrace,
-  caller: Caller,
+  request: { requestId: string; trace: RequestTrace; caller: Caller; origin: string },
 ): GraphQLContext {
+  const { requestId, trace, caller, origin } = request;
   const { queries, ...shared } = services;
   const { scope } = caller;
   return {
@@ -67,5 +71,6 @@ export function createContext(
     budget: new ResponseBudget(services.responseLimits),
     trace,
     requestId,
+    origin,
   };
 }

@@ -77,6 +77,7 @@ export const resolvers: Resolvers = {
     setTaskRunStates: (_root, { input }, { states, scope }) => states.setTaskRunStates(scope, input),
     deleteFlowRun: (_root, { id }, { lifecycle, scope }) => lifecycle.deleteFlowRun(scope, id),
     deleteFlow: (_root, { id }, { lifecycle, scope }) => lifecycle.deleteFlow(scope, id),
+    prepareResultUpload: (_root, args, { transfers, scope, origin }) => transfers.prepareUpload(scope, args, origin),
     createApiKey: async (_root, { input }, { keys, caller }) => {
       requireScope(caller, "admin");
       const scope = input.scope.toLowerCase() as KeyScope;
@@ -195,6 +196,8 @@ export const resolvers: Resolvers = {
     // Read from storage only when selected; a failure is an error on this field alone.
     value: async (result, _args, { results, budget, reach, scope }) =>
       results.read(result, budget, await reach.of(scope)),
+    downloadUrl: (result, { expiresIn, viaApi }, { transfers, scope, origin }) =>
+      transfers.downloadUrl(scope, result, { expiresIn, viaApi: viaApi ?? false }, origin),
     preview: async (result, { maxBytes }, { results, budget, reach, scope }) => {
       if (!Number.isInteger(maxBytes) || maxBytes < 1 || maxBytes > MAX_PREVIEW_BYTES) {
         throw new HandledError(

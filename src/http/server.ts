@@ -21,6 +21,7 @@ import { createContext, type GraphQLContext, type Services } from "../graphql/co
 import type { Logger } from "../logger.js";
 import type { Metrics } from "../metrics.js";
 import type { Caller } from "../services/api-keys.js";
+import { registerTransferRoutes } from "./transfers.js";
 
 /** Options of the HTTP front of the API. */
 export interface HttpServerOptions {
@@ -48,6 +49,8 @@ export interface HttpServerOptions {
   isDraining: () => boolean;
   /** How long /readyz waits for `checkReady` before answering 503, in milliseconds. */
   readyTimeoutMs: number;
+  /** The API's address as clients reach it, for the URLs it hands out; each request's own when absent. */
+  publicUrl: string | undefined;
 }
 
 /** Headers browser clients send with a GraphQL request, answered in CORS preflights. */
@@ -109,6 +112,8 @@ export async function createHttpServer(options: HttpServerOptions): Promise<Fast
     // name the request's id themselves.
     childLoggerFactory: (parent) => parent,
     bodyLimit: maxRequestBytes,
+    // Upload and download tokens travel in the path (PUT /uploads/<token>): a few hundred characters.
+    routerOptions: { maxParamLength: 2048 },
     genReqId: (req) => {
       const given = req.headers["x-request-id"];
       return typeof given === "string" && CLIENT_REQUEST_ID.test(given) ? given : randomUUID();
@@ -207,11 +212,17 @@ export async function createHttpServer(options: HttpServerOptions): Promise<Fast
   const everyone: Caller = { scope: options.defaultScope, can: "admin" };
   /** With auth on, a request let through without a key (GraphiQL's page): a project no row is in. */
   const nobody: Caller = { scope: { projectId: "00000000-0000-0000-0000-000000000000" }, can: "read" };
+  const callerOf = (request: FastifyRequest) => request.caller ?? (options.auth === "off" ? everyone : nobody);
   const graphql = fastifyApolloHandler<GraphQLContext>(apollo, {
     context: async (request) => {
       const trace: RequestTrace = { errorCodes: [] };
       request.trace = trace;
-      return createContext(services, request.id, trace, request.caller ?? (options.auth === "off" ? everyone : nobody));
+      return createContext(services, {
+        requestId: request.id,
+        trace,
+        caller: callerOf(request),
+        origin: options.publicUrl ?? `${request.protocol}://${request.host}`,
+      });
     },
   });
   /**
@@ -293,12 +304,20 @@ export async function createHttpServer(options: HttpServerOptions): Promise<Fast
         }),
     });
   }
+  const rateLimited = limited ? { config: { rateLimit: { max: options.ratePerMinute, timeWindow: 60_000 } } } : {};
   app.route({
     method: ["GET", "POST"],
     url: "/graphql",
     preHandler: options.auth === "required" ? [authenticate, useDocumentId] : useDocumentId,
     handler: graphql,
-    ...(limited ? { config: { rateLimit: { max: options.ratePerMinute, timeWindow: 60_000 } } } : {}),
+    ...rateLimited,
+  });
+  await registerTransferRoutes(app, {
+    transfers: services.transfers,
+    authenticate: options.auth === "required" ? authenticate : undefined,
+    callerOf,
+    routeConfig: rateLimited,
+    logger,
   });
 
   app.get("/livez", async () => ({ status: "ok" }));

@@ -1,4 +1,5 @@
-import { createCipheriv, createDecipheriv, randomBytes } from "node:crypto";
+import { createCipheriv, createDecipheriv, type DecipherGCM, randomBytes } from "node:crypto";
+import { Transform } from "node:stream";
 import { promisify } from "node:util";
 import zlib from "node:zlib";
 import { ErrorCode, HandledError } from "../errors.js";
@@ -170,14 +171,7 @@ export async function decode(stored: Encoded, sizeBytes: number, keyring: Keyrin
   let bytes = stored.bytes;
   for (const codec of [...stored.codecs].reverse()) {
     if (codec === "aes-256-gcm") {
-      const key = stored.keyId === null ? undefined : keyring.keys.get(stored.keyId);
-      if (key === undefined) {
-        throw new HandledError(
-          ErrorCode.RESULT_KEY_UNAVAILABLE,
-          `This result was encrypted with the key "${stored.keyId}", which this server no longer has (HANDLED_ENCRYPTION_KEYS).`,
-        );
-      }
-      bytes = decrypt(bytes, stored.keyId!, key);
+      bytes = decrypt(bytes, stored.keyId!, readKeyOf(stored.keyId, keyring));
     } else if (isCompression(codec)) {
       bytes = await decompress(codec, bytes, sizeBytes);
     } else {
@@ -185,4 +179,126 @@ export async function decode(stored: Encoded, sizeBytes: number, keyring: Keyrin
     }
   }
   return bytes;
+}
+
+/** The key a result was encrypted with; RESULT_KEY_UNAVAILABLE when the server no longer has it. */
+function readKeyOf(keyId: string | null, keyring: Keyring): Buffer {
+  const key = keyId === null ? undefined : keyring.keys.get(keyId);
+  if (key === undefined) {
+    throw new HandledError(
+      ErrorCode.RESULT_KEY_UNAVAILABLE,
+      `This result was encrypted with the key "${keyId}", which this server no longer has (HANDLED_ENCRYPTION_KEYS).`,
+    );
+  }
+  return key;
+}
+
+/** A Transform from a function of each chunk and one of the end. */
+function transform(each: (chunk: Buffer) => Buffer, end: () => Buffer): Transform {
+  return new Transform({
+    transform(chunk: Buffer, _encoding, done) {
+      try {
+        done(null, each(chunk));
+      } catch (error) {
+        done(error as Error);
+      }
+    },
+    flush(done) {
+      try {
+        done(null, end());
+      } catch (error) {
+        done(error as Error);
+      }
+    },
+  });
+}
+
+/**
+ * Streams that apply `codecs` in order to bytes as they come, in the form `encode` writes. Every
+ * codec is applied (a stream cannot tell beforehand whether compressing pays). Throws
+ * RESULT_KEY_UNAVAILABLE when encryption is asked for and the server has no key to write with.
+ */
+export function encodingStreams(
+  codecs: readonly Codec[],
+  keyring: Keyring,
+): { streams: Transform[]; keyId: string | null } {
+  let keyId: string | null = null;
+  const streams = codecs.map((codec) => {
+    if (codec === "gzip") return zlib.createGzip();
+    if (codec === "zstd") return zlib.createZstdCompress();
+    const { id, key } = writeKeyOf(keyring);
+    keyId = id;
+    const nonce = randomBytes(NONCE_BYTES);
+    const cipher = createCipheriv("aes-256-gcm", key, nonce, { authTagLength: TAG_BYTES });
+    cipher.setAAD(additionalData(id));
+    let head: Buffer | undefined = Buffer.concat([Buffer.from([FORMAT]), nonce]);
+    const withHead = (bytes: Buffer) => {
+      const out = head ? Buffer.concat([head, bytes]) : bytes;
+      head = undefined;
+      return out;
+    };
+    return transform(
+      (chunk) => withHead(cipher.update(chunk)),
+      () => withHead(Buffer.concat([cipher.final(), cipher.getAuthTag()])),
+    );
+  });
+  return { streams, keyId };
+}
+
+/**
+ * Streams that undo `codecs` (as recorded) on stored bytes as they come. Decompression fails past
+ * `sizeBytes`; decryption holds back GCM's tag and fails at the end when it does not authenticate
+ * (RESULT_INTEGRITY), after the bytes before it have gone on: a reader must treat output as good
+ * only once the stream has ended without error. Throws RESULT_KEY_UNAVAILABLE at once for a key
+ * the server no longer has.
+ */
+export function decodingStreams(
+  codecs: readonly Codec[],
+  keyId: string | null,
+  sizeBytes: number,
+  keyring: Keyring,
+): Transform[] {
+  return [...codecs].reverse().map((codec) => {
+    if (codec === "gzip") return zlib.createGunzip({ maxOutputLength: Math.max(1, sizeBytes) });
+    if (codec === "zstd") return zlib.createZstdDecompress({ maxOutputLength: Math.max(1, sizeBytes) });
+    if (codec !== "aes-256-gcm") throw corrupt(`It names a codec this server does not know ("${codec}").`);
+    const key = readKeyOf(keyId, keyring);
+    let pending: Buffer = Buffer.alloc(0);
+    let decipher: DecipherGCM | undefined;
+    return transform(
+      (chunk) => {
+        pending = pending.length === 0 ? chunk : Buffer.concat([pending, chunk]);
+        if (!decipher) {
+          if (pending.length < 1 + NONCE_BYTES) return Buffer.alloc(0);
+          if (pending[0] !== FORMAT) throw corrupt("Its encrypted data is not in the form this server writes.");
+          decipher = createDecipheriv("aes-256-gcm", key, pending.subarray(1, 1 + NONCE_BYTES), {
+            authTagLength: TAG_BYTES,
+          });
+          decipher.setAAD(additionalData(keyId!));
+          pending = pending.subarray(1 + NONCE_BYTES);
+        }
+        // The last TAG_BYTES may be the tag: kept back until the end.
+        const ready = pending.length - TAG_BYTES;
+        if (ready <= 0) return Buffer.alloc(0);
+        const out = decipher.update(pending.subarray(0, ready));
+        pending = pending.subarray(ready);
+        return out;
+      },
+      () => {
+        if (!decipher || pending.length !== TAG_BYTES) {
+          throw corrupt("Its encrypted data is not in the form this server writes.");
+        }
+        decipher.setAuthTag(pending);
+        try {
+          return decipher.final();
+        } catch (cause) {
+          throw new HandledError(
+            ErrorCode.RESULT_INTEGRITY,
+            "The stored data of this result is not what was written: its encryption does not authenticate.",
+            { cause },
+          );
+        }
+      },
+    );
+  });
 }

@@ -94,6 +94,25 @@ export function observeHandler(
         () => json.length,
       ),
     ...(handler.newHandle ? { newHandle: () => handler.newHandle!() } : {}),
+    // Streamed bytes are counted by the service that streams them (it knows how many went).
+    ...(handler.writeStream
+      ? {
+          writeStream: (source, at, contentType) =>
+            observe("writeStream", at, () => handler.writeStream!(source, at, contentType)),
+        }
+      : {}),
+    ...(handler.readStream
+      ? { readStream: (handle, range) => observe("readStream", handle, () => handler.readStream!(handle, range)) }
+      : {}),
+    ...(handler.presignUpload
+      ? { presignUpload: (at, options) => observe("presignUpload", at, () => handler.presignUpload!(at, options)) }
+      : {}),
+    ...(handler.presignDownload
+      ? {
+          presignDownload: (handle, expires) =>
+            observe("presignDownload", handle, () => handler.presignDownload!(handle, expires)),
+        }
+      : {}),
     read: (handle, maxBytes) =>
       observe(
         "read",

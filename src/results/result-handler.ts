@@ -1,3 +1,4 @@
+import type { Readable } from "node:stream";
 import { ErrorCode, HandledError } from "../errors.js";
 
 /**
@@ -54,6 +55,28 @@ export interface ResultHandler {
   verifyHandle(handle: Handle): Promise<{ sizeBytes: number; sha256?: string }>;
 
   /**
+   * Optional, for handlers whose data lives outside the database: writes the bytes a stream gives
+   * to `at` (a handle `newHandle` gave), holding a part at most in memory (a multipart or
+   * resumable upload; a file). On failure nothing is left at `at`, and the stream is destroyed.
+   */
+  writeStream?(source: Readable, at: Handle, contentType: string): Promise<void>;
+
+  /**
+   * Optional: the bytes behind a handle as a stream, from `start` to `end` (inclusive) when given,
+   * with the size of the whole. Checks the handle as `read` does.
+   */
+  readStream?(handle: Handle, range?: ByteRange): Promise<{ stream: Readable; size: number }>;
+
+  /**
+   * Optional: a URL a client sends the bytes of `at` (a handle `newHandle` gave) to itself, good
+   * for `expiresInSeconds`, with the method and headers the request must use.
+   */
+  presignUpload?(at: Handle, options: PresignUploadOptions): Promise<PresignedRequest>;
+
+  /** Optional: a URL a client GETs the bytes behind a handle from, straight from the store. */
+  presignDownload?(handle: Handle, expiresInSeconds: number): Promise<string>;
+
+  /**
    * Optional: removes what `write` wrote. Used to undo writes of a request that fails before
    * anything is recorded. Resolves when the data is gone or was already missing.
    */
@@ -85,4 +108,26 @@ export function storedSha256(checksumBase64: string | undefined, metadata: unkno
   }
   const given = (metadata as Record<string, unknown> | undefined)?.sha256;
   return typeof given === "string" && SHA256_HEX.test(given.toLowerCase()) ? given.toLowerCase() : undefined;
+}
+
+/** Bytes `start` to `end` of some data, both inclusive. */
+export interface ByteRange {
+  start: number;
+  end: number;
+}
+
+/** What a presigned upload URL is made for. */
+export interface PresignUploadOptions {
+  expiresInSeconds: number;
+  contentType: string;
+  /** The SHA-256 (hex) the client says the bytes have: kept with the object, for reads to check. */
+  sha256?: string | undefined;
+}
+
+/** A request a client makes to a store itself. */
+export interface PresignedRequest {
+  url: string;
+  method: "PUT";
+  /** Headers the request must carry (they are part of the signature). */
+  headers: Record<string, string>;
 }

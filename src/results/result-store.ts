@@ -1,14 +1,26 @@
+import { createHash } from "node:crypto";
+import { PassThrough, Readable, Transform } from "node:stream";
+import { pipeline } from "node:stream/promises";
 import { StringDecoder } from "node:string_decoder";
 import pLimit, { type LimitFunction } from "p-limit";
 import { ErrorCode, HandledError } from "../errors.js";
 import { checkJsonDepth, checkText } from "../validation.js";
-import { type Codec, decode, type Encoded, encode, type Keyring, writeKeyOf } from "./codecs.js";
+import {
+  type Codec,
+  decode,
+  decodingStreams,
+  type Encoded,
+  encode,
+  encodingStreams,
+  type Keyring,
+  writeKeyOf,
+} from "./codecs.js";
 import { withoutPolicy } from "./handler-definition.js";
 import type { HandlerRegistry, Reach } from "./handler-registry.js";
 import { type HandlerSpec, type HandlerType, parseHandlerSpec, specFromRow } from "./handler-spec.js";
 import { type IntegrityFailure, integrityError, parseSha256, sha256Of, sha256OfText } from "./integrity.js";
 import type { ResponseBudget } from "./response-budget.js";
-import type { Handle, ResultHandler } from "./result-handler.js";
+import type { ByteRange, Handle, ResultHandler } from "./result-handler.js";
 
 /** A handle and the spec of the handler that reads it: what a result row holds. */
 export interface StoredHandle {
@@ -111,6 +123,82 @@ export interface PreparedWrite {
   stored: Omit<StoredHandle, "handle">;
 }
 
+/** Where bytes a client sends go: a handler of the task run's, and a new handle of it. */
+export interface UploadTarget {
+  /** The task run's handler, with its codecs (applied when the bytes come through the server). */
+  spec: HandlerSpec;
+  handler: ResultHandler;
+  handle: Handle;
+}
+
+/** What the server learnt of bytes it wrote as they came (see writeStream). */
+export interface StreamedWrite {
+  /** SHA-256 of the stored bytes (after codecs), hex. */
+  sha256: string;
+  storedBytes: number;
+  /** Size of the bytes as they came, before codecs. */
+  valueBytes: number;
+  /** The codecs applied, in order. */
+  codecs: Codec[];
+  keyId: string | null;
+}
+
+/** A prepared upload, as recorded, for the state that records its handle (see verifyPrepared). */
+export interface PreparedResult {
+  spec: HandlerSpec;
+  handle: Handle;
+  /** The stored bytes' size the client declared, or the server saw. */
+  storedBytes: number | null;
+  /** Declared by the client, or seen by the server. */
+  sha256: string | null;
+  /** Set when the server applied codecs. */
+  valueBytes: number | null;
+  codecs: readonly string[];
+  keyId: string | null;
+}
+
+/** A stored result's bytes as a stream, decoded, and what a download says of them. */
+export interface ResultStream {
+  stream: Readable;
+  /** Bytes the stream gives (the range's, when one was served). */
+  length: number;
+  /** Size of the whole value. */
+  size: number;
+  /** The range served; none when the whole value is. */
+  range?: ByteRange;
+}
+
+/** Counts bytes going through; fails with PAYLOAD_TOO_LARGE past `maxBytes`. */
+function meter(maxBytes: number, what: string): Transform & { bytes: number } {
+  const counter = new Transform({
+    transform(chunk: Buffer, _encoding, done) {
+      counter.bytes += chunk.length;
+      if (counter.bytes > maxBytes) {
+        done(new HandledError(ErrorCode.PAYLOAD_TOO_LARGE, `${what} is over ${maxBytes} bytes; nothing was kept.`));
+        return;
+      }
+      done(null, chunk);
+    },
+  }) as Transform & { bytes: number };
+  counter.bytes = 0;
+  return counter;
+}
+
+/** Hashes bytes going through (SHA-256), and counts them. */
+function hasher(): Transform & { digest: () => string; bytes: number } {
+  const hash = createHash("sha256");
+  const through = new Transform({
+    transform(chunk: Buffer, _encoding, done) {
+      hash.update(chunk);
+      through.bytes += chunk.length;
+      done(null, chunk);
+    },
+  }) as Transform & { digest: () => string; bytes: number };
+  through.bytes = 0;
+  through.digest = () => hash.digest("hex");
+  return through;
+}
+
 /** A value encoded once as the UTF-8 bytes of its JSON text, ready for any handler. */
 export interface EncodedValue {
   json: Buffer;
@@ -205,6 +293,184 @@ export class ResultStore {
   async put(prepared: PreparedWrite): Promise<StoredHandle> {
     const handle = await prepared.handler.write(prepared.bytes, prepared.handle);
     return { ...prepared.stored, handle };
+  }
+
+  /**
+   * Where bytes a client sends for a result go: the handler of `spec` (the task run's, resolved
+   * as for a write) within `reach`, and a new handle of it. Throws BAD_USER_INPUT for a JSON
+   * handler (it keeps values in the database, sent with setTaskRunStates), and as `write` does.
+   */
+  async uploadTarget(spec: HandlerSpec, reach: Reach, at?: Handle): Promise<UploadTarget> {
+    if (spec.type === "JSON") {
+      throw new HandledError(
+        ErrorCode.BAD_USER_INPUT,
+        "This task run's results go to the JSON handler, which keeps them in the database: send the value with setTaskRunStates.",
+      );
+    }
+    this.checkPolicy(spec);
+    const handler = await this.options.registry.handlerFor(withoutPolicy(spec) as HandlerSpec, reach);
+    if (!handler.newHandle || !handler.writeStream) {
+      throw new HandledError(ErrorCode.BAD_USER_INPUT, `The ${spec.type} handler does not take uploads.`);
+    }
+    return { spec, handler, handle: at ?? (await handler.newHandle()) };
+  }
+
+  /**
+   * Writes the bytes a stream gives to an upload target, through its spec's codecs, holding a
+   * part at most in memory, and hashing the stored bytes on the way. Throws PAYLOAD_TOO_LARGE past
+   * `maxBytes` (the stream is cut off), RESULT_INTEGRITY when the bytes received are not of the
+   * `sha256` or `sizeBytes` given; either way, and on any failure, nothing is left at the handle.
+   */
+  async writeStream(
+    target: UploadTarget,
+    source: Readable,
+    options: {
+      maxBytes: number;
+      contentType: string;
+      /** What the client says the bytes it sends are: their SHA-256 (hex) and size. */
+      sha256?: string | null;
+      sizeBytes?: number | null;
+      /** What the bytes are called in a message ("The request body"). */
+      what: string;
+    },
+  ): Promise<StreamedWrite> {
+    const codecs = target.spec.codecs ?? [];
+    const { streams, keyId } = encodingStreams(codecs, this.options.keyring);
+    const counted = meter(options.maxBytes, options.what);
+    const hashed = hasher();
+    // The bytes as sent are hashed apart only when codecs change them before they are stored.
+    const sent = options.sha256 && codecs.length > 0 ? hasher() : undefined;
+    const fail = (message: string, check: IntegrityFailure["check"]) =>
+      integrityError(`${message}; nothing was kept.`, { handler: target.spec.type, location: target.handle, check });
+    try {
+      await Promise.all([
+        pipeline([source, counted, ...(sent ? [sent] : []), ...streams, hashed]),
+        target.handler.writeStream!(hashed, target.handle, options.contentType),
+      ]);
+      const sha256 = hashed.digest();
+      if (options.sizeBytes !== undefined && options.sizeBytes !== null && options.sizeBytes !== counted.bytes) {
+        throw fail(`${options.what} is ${counted.bytes} bytes, not the ${options.sizeBytes} declared`, "size");
+      }
+      if (options.sha256 && options.sha256 !== (sent ? sent.digest() : sha256)) {
+        throw fail(`${options.what} does not have the SHA-256 declared`, "sha256");
+      }
+      return { sha256, storedBytes: hashed.bytes, valueBytes: counted.bytes, codecs: [...codecs], keyId };
+    } catch (error) {
+      source.destroy();
+      // A partial file goes with its write; what a store kept of an upload cut short goes here.
+      await target.handler.delete?.(target.handle).catch(() => undefined);
+      throw error;
+    }
+  }
+
+  /**
+   * Checks a prepared upload's object, for the state that records it (see ResultStore.verifyHandled
+   * for results a client handled without preparing them): it must be there, of the size declared
+   * or seen, and its SHA-256 (kept by the store) the one declared or seen. Returns what to store.
+   */
+  async verifyPrepared(prepared: PreparedResult, claimed: ClaimedIntegrity, reach: Reach): Promise<StoredHandle> {
+    const { spec, handle } = prepared;
+    const handler = await this.options.registry.handlerFor(spec, reach);
+    const { sizeBytes: stored, sha256: kept } = await handler.verifyHandle(handle);
+    const fail = (message: string, check: IntegrityFailure["check"]) =>
+      integrityError(`${message}; nothing was recorded.`, { handler: spec.type, location: handle, check });
+    if (prepared.storedBytes !== null && prepared.storedBytes !== stored) {
+      throw fail(`The uploaded object is ${stored} bytes, not the ${prepared.storedBytes} declared`, "size");
+    }
+    const encoded = prepared.codecs.length > 0;
+    const sizeBytes = encoded ? (prepared.valueBytes ?? stored) : stored;
+    if (claimed.sizeBytes !== undefined && claimed.sizeBytes !== null && claimed.sizeBytes !== sizeBytes) {
+      throw fail(`The uploaded result is ${sizeBytes} bytes, not the ${claimed.sizeBytes} given`, "size");
+    }
+    const given = claimed.sha256 === undefined || claimed.sha256 === null ? null : parseSha256(claimed.sha256);
+    const known = [prepared.sha256, kept ?? null, given].filter((hash): hash is string => hash !== null);
+    if (known.some((hash) => hash !== known[0])) {
+      throw fail("The uploaded object's SHA-256 is not the one declared", "sha256");
+    }
+    return {
+      spec,
+      handle,
+      sizeBytes,
+      sha256: known[0] ?? null,
+      storedBytes: encoded ? stored : null,
+      codecs: prepared.codecs as Codec[],
+      keyId: prepared.keyId,
+    };
+  }
+
+  /**
+   * A stored result's bytes as a stream, decoded, for a download: the whole value, or `range`
+   * of it when its handler reads ranges and no codec was applied (a range of encoded bytes is not
+   * one of the value's). The stream fails (so a download is cut short, never wrong) when the
+   * bytes are not what was recorded: another size, SHA-256 (checked when the whole is read) or
+   * ciphertext that does not authenticate. Throws as `read` does before anything is sent.
+   */
+  async openStream(row: ResultRow, reach: Reach, range?: ByteRange): Promise<ResultStream> {
+    const handler = await this.handlerOf(row, reach);
+    const codecs = (row.codecs ?? []) as Codec[];
+    if (!handler.readStream || row.handlerType === "JSON" || row.sizeBytes === null) {
+      // A JSON handle is the value; a result without a recorded size is read and checked whole.
+      const bytes = await this.readDecoded(
+        row,
+        handler,
+        row.sizeBytes === null ? (await handler.verifyHandle(row.handle)).sizeBytes : Number(row.sizeBytes),
+      );
+      const part = range ? bytes.subarray(range.start, range.end + 1) : bytes;
+      return { stream: Readable.from([part]), length: part.length, size: bytes.length, ...(range ? { range } : {}) };
+    }
+    const size = Number(row.sizeBytes);
+    const storedBytes =
+      codecs.length > 0 && row.storedBytes !== null && row.storedBytes !== undefined ? Number(row.storedBytes) : size;
+    const ranged = range && codecs.length === 0 ? range : undefined;
+    const { stream: source, size: found } = await handler.readStream(row.handle, ranged);
+    if (found !== storedBytes) {
+      source.destroy();
+      throw this.integrityFailure(
+        row,
+        `The stored data of this result is ${found} bytes, not the ${storedBytes} recorded.`,
+        "size",
+      );
+    }
+    // The last piece is held back until the whole has been hashed: bytes that are not what was
+    // written never arrive whole.
+    const checks: Transform[] = [];
+    if (!ranged && row.sha256) {
+      const expected = row.sha256;
+      const hash = createHash("sha256");
+      let held: Buffer | undefined;
+      checks.push(
+        new Transform({
+          transform(chunk: Buffer, _encoding, done) {
+            hash.update(chunk);
+            const previous = held;
+            held = chunk;
+            done(null, previous);
+          },
+          flush: (done) => {
+            if (hash.digest("hex") !== expected) {
+              done(
+                integrityError(
+                  "The stored data of this result is not what was written: its SHA-256 differs (replaced, altered or truncated).",
+                  { handler: row.handlerType, location: row.handle, check: "sha256" },
+                ),
+              );
+              return;
+            }
+            done(null, held);
+          },
+        }),
+      );
+    }
+    const decoders = decodingStreams(codecs, row.keyId ?? null, size, this.options.keyring);
+    const length = ranged ? ranged.end - ranged.start + 1 : size;
+    const out = new PassThrough();
+    pipeline([source, ...checks, ...decoders, out]).catch((error: unknown) => {
+      if (error instanceof HandledError && error.code === ErrorCode.RESULT_INTEGRITY) {
+        this.options.onIntegrityFailure?.(row.handlerType);
+      }
+      out.destroy(error as Error);
+    });
+    return { stream: out, length, size, ...(ranged ? { range: ranged } : {}) };
   }
 
   /**
@@ -402,7 +668,8 @@ export class ResultStore {
     }
   }
 
-  private async handlerOf(row: ResultRow, reach: Reach): Promise<ResultHandler> {
+  /** The handler a stored result is read with, within `reach`; RESULT_NOT_HANDLED for a result never handled. */
+  async handlerOf(row: ResultRow, reach: Reach): Promise<ResultHandler> {
     if (!row.handled) {
       throw new HandledError(
         ErrorCode.RESULT_NOT_HANDLED,

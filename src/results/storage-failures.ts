@@ -62,36 +62,37 @@ export function codeFailures(handler: ResultHandler, wording: FailureWording): R
     }
   }
 
-  const coded: ResultHandler = {
-    async write(json, at) {
-      try {
-        return await handler.write(json, at);
-      } catch (cause) {
-        if (cause instanceof HandledError) throw cause;
-        if (isStoreTimeout(cause)) {
-          throw new HandledError(
-            ErrorCode.STORE_TIMEOUT,
-            `${capitalised(where)} did not answer in time; nothing was recorded.`,
-            { cause },
-          );
-        }
-        throw new HandledError(ErrorCode.RESULT_WRITE_FAILED, `Cannot write a result to ${where}.`, { cause });
+  async function writing<T>(run: () => Promise<T>): Promise<T> {
+    try {
+      return await run();
+    } catch (cause) {
+      if (cause instanceof HandledError) throw cause;
+      if (isStoreTimeout(cause)) {
+        throw new HandledError(
+          ErrorCode.STORE_TIMEOUT,
+          `${capitalised(where)} did not answer in time; nothing was recorded.`,
+          { cause },
+        );
       }
-    },
+      throw new HandledError(ErrorCode.RESULT_WRITE_FAILED, `Cannot write a result to ${where}.`, { cause });
+    }
+  }
+
+  const coded: ResultHandler = {
+    write: (json, at) => writing(() => handler.write(json, at)),
     read: (handle, maxBytes) => reading(handle, () => handler.read(handle, maxBytes)),
     readStart: (handle, maxBytes) => reading(handle, () => handler.readStart(handle, maxBytes)),
     verifyHandle: (handle) => reading(handle, () => handler.verifyHandle(handle)),
   };
-  const newHandle = handler.newHandle?.bind(handler);
-  if (newHandle) {
-    coded.newHandle = async () => {
-      try {
-        return await newHandle();
-      } catch (cause) {
-        if (cause instanceof HandledError) throw cause;
-        throw new HandledError(ErrorCode.RESULT_WRITE_FAILED, `Cannot write a result to ${where}.`, { cause });
-      }
-    };
+  const { newHandle, writeStream, readStream, presignUpload, presignDownload } = handler;
+  if (newHandle) coded.newHandle = () => writing(() => newHandle.call(handler));
+  if (writeStream) {
+    coded.writeStream = (source, at, contentType) => writing(() => writeStream.call(handler, source, at, contentType));
+  }
+  if (readStream) coded.readStream = (handle, range) => reading(handle, () => readStream.call(handler, handle, range));
+  if (presignUpload) coded.presignUpload = (at, options) => writing(() => presignUpload.call(handler, at, options));
+  if (presignDownload) {
+    coded.presignDownload = (handle, expires) => reading(handle, () => presignDownload.call(handler, handle, expires));
   }
   const remove = handler.delete?.bind(handler);
   if (remove) {

@@ -2,7 +2,7 @@ import { randomUUID } from "node:crypto";
 import { setTimeout as sleep } from "node:timers/promises";
 import type { InputLimits } from "../config/config.js";
 import { describeDatabaseError, isDatabaseUnavailable } from "../db/errors.js";
-import type { LifecycleQueries, WriteIntent } from "../db/lifecycle.js";
+import type { LifecycleQueries, PreparedIntent, WriteIntent } from "../db/lifecycle.js";
 import type { Scope, StateType, TaskRunRow } from "../db/rows.js";
 import type {
   BatchCommitOutcome,
@@ -14,13 +14,15 @@ import type {
 } from "../db/states.js";
 import { ErrorCode, HandledError } from "../errors.js";
 import type { Logger } from "../logger.js";
+import { withoutPolicy } from "../results/handler-definition.js";
 import type { Reach } from "../results/handler-registry.js";
-import { type HandlerSpec, handlerConfigOf } from "../results/handler-spec.js";
+import { type HandlerSpec, handlerConfigOf, parseHandlerSpec } from "../results/handler-spec.js";
 import { resolveResultHandler } from "../results/resolve-handler.js";
 import type { EncodedValue, ResultStore, StoredHandle } from "../results/result-store.js";
 import { checkText } from "../validation.js";
 import { isUuid } from "./ids.js";
 import type { ReachService } from "./reach.js";
+import { preparedResult } from "./transfers.js";
 
 /** A state's result: a raw `value` (null included) or a result the client already handled. */
 export interface ResultInput {
@@ -53,12 +55,12 @@ export interface StateServiceDeps {
   /** A batch is two statements: one loads its task runs, one records it (db/states). */
   queries: Pick<StateQueries, "loadTaskRunsForChange" | "recordStateBatch" | "resolveBatchCommit">;
   /** Write intents: recorded before objects are written, removed with the batch (db/lifecycle). */
-  intents: Pick<LifecycleQueries, "recordWriteIntents" | "removeIntents">;
+  intents: Pick<LifecycleQueries, "recordWriteIntents" | "removeIntents" | "preparedUploads">;
   results: ResultStore;
   /** Where each project's handlers may go. */
   reach: Pick<ReachService, "of">;
   defaultHandler: HandlerSpec;
-  limits: Pick<InputLimits, "maxBatchSize" | "maxNameLength" | "maxMessageLength">;
+  limits: Pick<InputLimits, "maxBatchSize" | "maxNameLength" | "maxMessageLength" | "maxHandleLength">;
   logger: Logger;
 }
 
@@ -77,7 +79,23 @@ interface Plan {
   change: StateChange;
   stateId: string;
   result?: NewResult;
+  /** The intent of the prepared upload its result records, removed with the batch. */
+  preparedIntentId?: string;
   cachedInputs: { name: string; upstreamTaskRunId: string; resultId: string }[];
+}
+
+/** Whether two handler specs name the same place (their write policies aside). */
+function sameHandler(a: HandlerSpec, b: HandlerSpec): boolean {
+  const canonical = (spec: HandlerSpec) => {
+    const config = handlerConfigOf(withoutPolicy(spec) as HandlerSpec);
+    return JSON.stringify([
+      spec.type,
+      Object.keys(config)
+        .sort()
+        .map((key) => [key, config[key]]),
+    ]);
+  };
+  return canonical(a) === canonical(b);
 }
 
 function has(object: object, key: string): boolean {
@@ -121,8 +139,9 @@ export class StateService {
       // Checked before anything is written, and again when the batch is recorded.
       if (run.version !== change.version) throw versionMismatch(change.taskRunId, change.version, run.version);
     }
+    const prepared = await this.preparedUploadsOf(changes);
     const plans = await Promise.all(
-      changes.map((change) => this.planResult(change, loaded.get(change.taskRunId)!, reach)),
+      changes.map((change) => this.planResult(scope, change, loaded.get(change.taskRunId)!, reach, prepared)),
     );
     const batchResults = new Map(
       plans.flatMap((plan) => (plan.result ? [[plan.change.taskRunId, plan.result.id] as const] : [])),
@@ -154,7 +173,11 @@ export class StateService {
       })),
       results,
       cachedInputs: plans.flatMap(({ stateId, cachedInputs }) => cachedInputs.map((input) => ({ stateId, ...input }))),
-      intentIds: intents.map((intent) => intent.id),
+      // A prepared upload's intent goes with the batch that records it (and keeps it otherwise).
+      intentIds: [
+        ...intents.map((intent) => intent.id),
+        ...new Set(plans.flatMap((plan) => (plan.preparedIntentId ? [plan.preparedIntentId] : []))),
+      ],
     };
     const outcome = await this.recordOrResolve(batch, written, intents, reach);
     if (!outcome.recorded) {
@@ -321,8 +344,59 @@ export class StateService {
     });
   }
 
+  /**
+   * The prepared uploads (see TransferService) among the handles a batch's handled results give,
+   * by handle; one statement, and none for a batch without such results.
+   */
+  private async preparedUploadsOf(changes: readonly StateChange[]): Promise<Map<string, PreparedIntent>> {
+    const handles = changes.flatMap(({ state }) => {
+      const handled = state.result?.handled;
+      const type = (handled?.handler as { type?: unknown } | undefined)?.type;
+      if (!handled || type === "JSON" || typeof handled.handle !== "string") return [];
+      // Checked before it is looked up: a handle that is not text PostgreSQL takes is refused here.
+      return [checkText(handled.handle, "A handle", this.deps.limits.maxHandleLength)];
+    });
+    if (handles.length === 0) return new Map();
+    return new Map((await this.deps.intents.preparedUploads(handles)).map((intent) => [intent.handle, intent]));
+  }
+
+  /**
+   * What a handled result stores: a prepared upload's object is checked against what was declared
+   * or seen of it, and may be recorded only by its own task run before it expires
+   * (UPLOAD_NOT_PREPARED); any other is checked as a client's own object (verifyHandled).
+   */
+  private async storedHandled(
+    scope: Scope,
+    change: StateChange,
+    handled: NonNullable<ResultInput["handled"]>,
+    reach: Reach,
+    prepared: Map<string, PreparedIntent>,
+  ): Promise<{ stored: StoredHandle; preparedIntentId?: string }> {
+    const { results } = this.deps;
+    const intent = prepared.get(handled.handle);
+    if (!intent) return { stored: await results.verifyHandled(handled.handler, handled.handle, reach, handled) };
+    const refuse = (why: string) =>
+      new HandledError(ErrorCode.UPLOAD_NOT_PREPARED, `The handle "${handled.handle}" ${why}; nothing was recorded.`);
+    if (intent.projectId !== scope.projectId || intent.taskRunId !== change.taskRunId) {
+      throw refuse("was prepared for another task run");
+    }
+    if (intent.expired) throw refuse(`expired at ${intent.expiresAt.toISOString()}: prepare another upload`);
+    if (intent.uploadedAt !== null && intent.sha256 === null)
+      throw refuse("is still being uploaded, or its upload failed");
+    const result = preparedResult(intent);
+    const given = parseHandlerSpec(handled.handler);
+    if (!sameHandler(given, result.spec)) throw refuse(`was prepared for another handler (${intent.handlerType})`);
+    return { stored: await results.verifyPrepared(result, handled, reach), preparedIntentId: intent.id };
+  }
+
   /** Checks an entry's own result and works out what it will store; writes nothing. */
-  private async planResult(change: StateChange, run: TaskRunForChange, reach: Reach): Promise<Plan> {
+  private async planResult(
+    scope: Scope,
+    change: StateChange,
+    run: TaskRunForChange,
+    reach: Reach,
+    prepared: Map<string, PreparedIntent>,
+  ): Promise<Plan> {
     const { results, defaultHandler } = this.deps;
     const plan: Plan = { change, stateId: randomUUID(), cachedInputs: [] };
     const result = change.state.result;
@@ -334,14 +408,14 @@ export class StateService {
           `The result for task run ${change.taskRunId} must give exactly one of "value" or "handled" (omit "result" for no result).`,
         );
       }
-      plan.result = {
-        id: randomUUID(),
-        source: result.handled
-          ? {
-              stored: await results.verifyHandled(result.handled.handler, result.handled.handle, reach, result.handled),
-            }
-          : { spec: resolveResultHandler(run.task, run.flow, defaultHandler), value: results.encode(result.value) },
-      };
+      if (result.handled) {
+        const { stored, preparedIntentId } = await this.storedHandled(scope, change, result.handled, reach, prepared);
+        plan.result = { id: randomUUID(), source: { stored } };
+        if (preparedIntentId) plan.preparedIntentId = preparedIntentId;
+      } else {
+        const spec = resolveResultHandler(run.task, run.flow, defaultHandler);
+        plan.result = { id: randomUUID(), source: { spec, value: results.encode(result.value) } };
+      }
     }
     return plan;
   }

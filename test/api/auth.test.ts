@@ -19,6 +19,7 @@ import {
   GetTaskRun,
   ListApiKeys,
   ListFlows,
+  PrepareResultUpload,
   RevokeApiKey,
   SetTaskRunStates,
 } from "../support/documents.js";
@@ -299,6 +300,17 @@ describe("projects", () => {
       const none = await refusalWithMessage(b, DeleteFlow, { id: missing });
       expect(theirs.codes).toEqual(["NOT_FOUND"]);
       expect(theirs.message.replace(a.flowId, "<id>")).toBe(none.message.replace(missing, "<id>"));
+    },
+    "Mutation.prepareResultUpload": async (b, a) => {
+      const theirs = await refusalWithMessage(b, PrepareResultUpload, { taskRunId: a.taskRunId });
+      const none = await refusalWithMessage(b, PrepareResultUpload, { taskRunId: missing });
+      expect(theirs.codes).toEqual(["NOT_FOUND"]);
+      expect(theirs.message.replace(a.taskRunId, "<id>")).toBe(none.message.replace(missing, "<id>"));
+      // Nor may B stream a result into A's task run through the API.
+      await expect(b.client.uploadResult(a.taskRunId, "stolen", { via: "api" })).rejects.toMatchObject({
+        code: "NOT_FOUND",
+        status: 404,
+      });
     },
     "Mutation.setTaskRunStates": async (b, a) => {
       const own = await startRun(b, { name: "b's run", tasks: [{ name: "x" }] });

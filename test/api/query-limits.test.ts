@@ -72,6 +72,7 @@ describe("query limits", () => {
       id: "x",
       flowId: "x",
       flowRunId: "x",
+      taskRunId: "x",
       input: [],
     };
     for (const definition of document.definitions) {

@@ -13,8 +13,10 @@ export {
   ListFlowRunsDocument as ListFlowRuns,
   ListFlowsDocument as ListFlows,
   ListTaskRunsDocument as ListTaskRuns,
+  PrepareResultUploadDocument as PrepareResultUpload,
   RevokeApiKeyDocument as RevokeApiKey,
   SetTaskRunStatesDocument as SetTaskRunStates,
   SetTaskRunStatesLeanDocument as SetTaskRunStatesLean,
   TaskRunHistoryDocument as TaskRunHistory,
+  TaskRunResultDownloadDocument as TaskRunResultDownload,
 } from "@handled/client";

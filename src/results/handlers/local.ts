@@ -2,6 +2,7 @@ import { randomUUID } from "node:crypto";
 import { constants, type Stats } from "node:fs";
 import { type FileHandle, mkdir, open, realpath, rm, stat, unlink, writeFile } from "node:fs/promises";
 import { basename, dirname, isAbsolute, join, relative, resolve, sep } from "node:path";
+import { pipeline } from "node:stream/promises";
 import { z } from "zod";
 import { ErrorCode, HandledError } from "../../errors.js";
 import { type Bounds, checkBounds } from "../bounds.js";
@@ -126,10 +127,10 @@ function createLocalHandler(options: LocalHandlerOptions): ResultHandler {
   }
 
   /**
-   * Opens the regular file behind a handle, inside the handler's reach, and reads it with
-   * `use`. Anything else (a FIFO, a device, a directory) is refused with HANDLE_OUT_OF_BOUNDS.
+   * Opens the regular file behind a handle, inside the handler's reach. Anything else (a FIFO, a
+   * device, a directory) is refused with HANDLE_OUT_OF_BOUNDS. The caller closes it.
    */
-  async function withFile<T>(handle: Handle, use: (file: FileHandle, stats: Stats) => Promise<T>): Promise<T> {
+  async function openFile(handle: Handle): Promise<{ file: FileHandle; stats: Stats }> {
     const real = await locate(handle);
     // O_NOFOLLOW: should the file be swapped for a symlink after `locate`, opening fails.
     // O_NONBLOCK: opening a FIFO or a device must not wait for a writer; it is refused below.
@@ -142,9 +143,51 @@ function createLocalHandler(options: LocalHandlerOptions): ResultHandler {
           `The handle "${handle}" names something other than a regular file.`,
         );
       }
+      return { file, stats };
+    } catch (error) {
+      await file.close();
+      throw error;
+    }
+  }
+
+  /** Reads the regular file behind a handle with `use` (see openFile), then closes it. */
+  async function withFile<T>(handle: Handle, use: (file: FileHandle, stats: Stats) => Promise<T>): Promise<T> {
+    const { file, stats } = await openFile(handle);
+    try {
       return await use(file, stats);
     } finally {
       await file.close();
+    }
+  }
+
+  /**
+   * Where a write goes: `at` when it is one of this handler's new handles (HANDLE_OUT_OF_BOUNDS
+   * otherwise), else a new name; in the handler's real directory.
+   */
+  async function target(at: Handle | undefined): Promise<{ realDir: string; path: string }> {
+    const realDir = await resolveAllowedDir(dir, allowedDirs, bounds);
+    if (at !== undefined && (dirname(at) !== realDir || !NEW_NAME.test(basename(at)))) {
+      throw outOfBounds(`The handle "${at}" is not one this handler gave, and`);
+    }
+    return { realDir, path: at ?? join(realDir, `${randomUUID()}.json`) };
+  }
+
+  /**
+   * Runs `create` (which makes the file at `path`, never over another: "wx"), making the directory
+   * first if it is missing. A partial file of a failed write goes; a file that was there before
+   * ("wx" failed) stays.
+   */
+  async function create(realDir: string, path: string, make: () => Promise<unknown>): Promise<void> {
+    try {
+      await make().catch(async (error: NodeJS.ErrnoException) => {
+        if (error.code !== "ENOENT") throw error;
+        // The first write into a new directory.
+        await mkdir(realDir, { recursive: true });
+        await make();
+      });
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== "EEXIST") await rm(path, { force: true }).catch(() => undefined);
+      throw error;
     }
   }
 
@@ -154,27 +197,29 @@ function createLocalHandler(options: LocalHandlerOptions): ResultHandler {
     },
 
     async write(json, at) {
-      const realDir = await resolveAllowedDir(dir, allowedDirs, bounds);
-      if (at !== undefined && (dirname(at) !== realDir || !NEW_NAME.test(basename(at)))) {
-        throw outOfBounds(`The handle "${at}" is not one this handler gave, and`);
-      }
-      const path = at ?? join(realDir, `${randomUUID()}.json`);
+      const { realDir, path } = await target(at);
       // Written in place, not aside and renamed: no result points at the name until the write
-      // has finished, so no reader can meet the file half written; "wx": never over another file.
-      const create = () => writeFile(path, json, { flag: "wx" });
-      try {
-        await create().catch(async (error: NodeJS.ErrnoException) => {
-          if (error.code !== "ENOENT") throw error;
-          // The first write into a new directory.
-          await mkdir(realDir, { recursive: true });
-          await create();
-        });
-      } catch (error) {
-        // A partial file of this write goes; a file that was there before ("wx" failed) stays.
-        if ((error as NodeJS.ErrnoException).code !== "EEXIST") await rm(path, { force: true }).catch(() => undefined);
-        throw error;
-      }
+      // has finished, so no reader can meet the file half written.
+      await create(realDir, path, () => writeFile(path, json, { flag: "wx" }));
       return path;
+    },
+
+    async writeStream(source, at) {
+      const { realDir, path } = await target(at);
+      await create(realDir, path, async () => {
+        const file = await open(path, "wx");
+        // The stream closes the file, whether the copy ends or fails.
+        await pipeline(source, file.createWriteStream());
+      }).catch((error: unknown) => {
+        source.destroy();
+        throw error;
+      });
+    },
+
+    async readStream(handle, range) {
+      const { file, stats } = await openFile(handle);
+      // The stream closes the file when it ends or is destroyed.
+      return { stream: file.createReadStream(range ? { start: range.start, end: range.end } : {}), size: stats.size };
     },
 
     async read(handle, maxBytes) {

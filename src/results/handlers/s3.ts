@@ -1,3 +1,4 @@
+import type { Readable } from "node:stream";
 import {
   DeleteObjectCommand,
   GetObjectCommand,
@@ -6,6 +7,7 @@ import {
   S3Client,
 } from "@aws-sdk/client-s3";
 import { Upload } from "@aws-sdk/lib-storage";
+import { getSignedUrl } from "@aws-sdk/s3-request-presigner";
 import type { Bounds } from "../bounds.js";
 import { defineHandler } from "../handler-definition.js";
 import { type Handle, largerThanRecorded, type ResultHandler, storedSha256 } from "../result-handler.js";
@@ -35,6 +37,8 @@ export interface S3Settings {
 export interface S3Options {
   buckets: readonly string[];
   client: S3Client;
+  /** The client URLs are presigned with (see createS3Client); `client` when absent. */
+  presigner?: S3Client;
   partSize?: number;
   multipartThreshold?: number;
 }
@@ -61,7 +65,7 @@ function isMissing(error: unknown): boolean {
  * fails the attempt; three attempts at most, so a dead store fails a request with
  * STORE_TIMEOUT instead of holding it.
  */
-function createS3Client(settings: S3Settings): S3Client {
+function createS3Client(settings: S3Settings, purpose: "requests" | "presigning" = "requests"): S3Client {
   return new S3Client({
     region: settings.region,
     endpoint: settings.endpoint,
@@ -69,6 +73,9 @@ function createS3Client(settings: S3Settings): S3Client {
     credentials: settings.credentials,
     maxAttempts: 3,
     requestHandler: { connectionTimeout: settings.connectTimeoutMs, socketTimeout: settings.requestTimeoutMs },
+    // A presigned PUT has no body when it is signed: the SDK's default checksum would be that of
+    // no bytes, and the store would refuse the client's upload.
+    ...(purpose === "presigning" ? { requestChecksumCalculation: "WHEN_REQUIRED" as const } : {}),
   });
 }
 
@@ -79,6 +86,7 @@ function createS3Client(settings: S3Settings): S3Client {
  */
 function createS3Handler(options: S3HandlerOptions): ResultHandler {
   const { bucket, prefix, client, bounds } = options;
+  const presigner = options.presigner ?? client;
   const partSize = options.partSize ?? 8 * MiB;
   const multipartThreshold = Math.max(options.multipartThreshold ?? 16 * MiB, partSize);
   const locate = (handle: Handle) => locateObject(handle, "s3", bucket, prefix, bounds);
@@ -98,6 +106,61 @@ function createS3Handler(options: S3HandlerOptions): ResultHandler {
         await new Upload({ client, params, partSize, queueSize: 1, leavePartsOnError: false }).done();
       }
       return `s3://${bucket}/${key}`;
+    },
+
+    async writeStream(source, at, contentType) {
+      const { key } = locate(at);
+      // One part in memory at a time; a body that fits one part goes up in one PutObject.
+      const upload = new Upload({
+        client,
+        params: { Bucket: bucket, Key: key, Body: source, ContentType: contentType },
+        partSize,
+        queueSize: 1,
+        leavePartsOnError: false,
+      });
+      await upload.done().catch((error: unknown) => {
+        source.destroy();
+        throw error;
+      });
+    },
+
+    async readStream(handle, range) {
+      const { key } = locate(handle);
+      const object = await client.send(
+        new GetObjectCommand({
+          Bucket: bucket,
+          Key: key,
+          ...(range ? { Range: `bytes=${range.start}-${range.end}` } : {}),
+        }),
+      );
+      if (!object.Body) throw new Error("the object has no body");
+      const total = object.ContentRange ? Number(object.ContentRange.split("/")[1]) : object.ContentLength;
+      return { stream: object.Body as Readable, size: total ?? 0 };
+    },
+
+    async presignUpload(at, { expiresInSeconds, contentType, sha256 }) {
+      const { key } = locate(at);
+      // The SHA-256 goes with the object as metadata (S3 does not check a checksum sent to a
+      // presigned URL); the server records it, and checks the bytes against it on every read.
+      const metadata = sha256 ? { sha256 } : undefined;
+      const command = new PutObjectCommand({ Bucket: bucket, Key: key, ContentType: contentType, Metadata: metadata });
+      const headers: Record<string, string> = {
+        "content-type": contentType,
+        ...(sha256 ? { "x-amz-meta-sha256": sha256 } : {}),
+      };
+      const url = await getSignedUrl(presigner, command, {
+        expiresIn: expiresInSeconds,
+        signableHeaders: new Set(Object.keys(headers)),
+        unhoistableHeaders: new Set(Object.keys(headers)),
+      });
+      return { url, method: "PUT", headers };
+    },
+
+    async presignDownload(handle, expiresInSeconds) {
+      const { key } = locate(handle);
+      return getSignedUrl(presigner, new GetObjectCommand({ Bucket: bucket, Key: key }), {
+        expiresIn: expiresInSeconds,
+      });
     },
 
     async read(handle, maxBytes) {
@@ -160,12 +223,13 @@ export const s3Handler = defineHandler({
       : {
           buckets: settings.buckets,
           client: createS3Client(settings),
+          presigner: createS3Client(settings, "presigning"),
           partSize: settings.partSize,
           multipartThreshold: settings.multipartThreshold,
         },
   ...bucketReach<S3Options>("s3", "S3"),
-  create: ({ bucket, prefix }, { buckets, client, partSize, multipartThreshold }, bounds) => {
+  create: ({ bucket, prefix }, { buckets, client, presigner, partSize, multipartThreshold }, bounds) => {
     checkBucket("s3", { bucket, prefix }, buckets, bounds);
-    return createS3Handler({ bucket, prefix, client, partSize, multipartThreshold, bounds });
+    return createS3Handler({ bucket, prefix, client, presigner, partSize, multipartThreshold, bounds });
   },
 });
