@@ -4,7 +4,7 @@ import { cpus, totalmem } from "node:os";
 
 /** One measured figure. Higher is better for every figure and ratio but memory growth. */
 export interface Row {
-  section: "write" | "read" | "large" | "codecs";
+  section: "write" | "read" | "large" | "codecs" | "transfers";
   /** What ran, e.g. "API setTaskRunStates" or "pg multi-row INSERT (ceiling)". */
   what: string;
   handler?: string;

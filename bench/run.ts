@@ -5,7 +5,7 @@
 //   npm run bench -- --update  the full run, recorded in bench/latest.json (for BENCHMARKS.md)
 //   npm run bench -- --quick   about a minute, for CI: a smoke test of the benchmark, with
 //                              figures too short and noisy to compare; writes dist-bench/quick.json
-//   --only=write|read|large|codecs  one section only (with --quick too)
+//   --only=write|read|large|codecs|transfers  one section only (with --quick too)
 //   --seconds=N                how long each load runs (full: 3, quick: 0.5)
 //   --auth                     the API requires API keys, and every request carries one
 import { randomBytes } from "node:crypto";
@@ -17,12 +17,14 @@ import pg from "pg";
 import { runKeys } from "../src/cli/keys.js";
 import { loadEmbeddedPostgres } from "../src/db/database.js";
 import { freePort } from "../src/free-port.js";
+import { startGcsEmulator } from "../test/support/emulators.js";
 import { ApiClient } from "./api.js";
 import { codecRows } from "./codecs.js";
 import { apiHeaders } from "./load.js";
 import { startApi, startApolloCeiling, startS3Emulator } from "./processes.js";
 import { describeMachine, markdownTable, type Row, writeJson } from "./report.js";
-import { type Bench, largeValueRows, readRows, writeRows } from "./scenarios.js";
+import { largeValueRows, readRows, writeRows } from "./scenarios.js";
+import { type TransferBench, transferRows } from "./transfers.js";
 
 const quick = process.argv.includes("--quick");
 // With --auth, the API requires keys and every request carries one: what checking keys costs.
@@ -30,9 +32,11 @@ const auth = process.argv.includes("--auth");
 const update = process.argv.includes("--update");
 if (update && quick) throw new Error("--update records a full run; it does not go with --quick");
 const only = process.argv.find((arg) => arg.startsWith("--only="))?.slice("--only=".length);
-if (only && !["write", "read", "large", "codecs"].includes(only))
-  throw new Error(`--only takes write, read, large or codecs, not "${only}"`);
-const settings: Bench["settings"] = quick
+if (only && !["write", "read", "large", "codecs", "transfers"].includes(only))
+  throw new Error(`--only takes write, read, large, codecs or transfers, not "${only}"`);
+// Result sizes of the transfer rows, and how many times each path runs (the median is shown).
+const transfers = quick ? { sizes: [1_000_000], repeats: 1 } : { sizes: [10_000_000, 100_000_000], repeats: 3 };
+const settings: TransferBench["settings"] = quick
   ? { seconds: 0.5, warmupSeconds: 0.2, concurrencies: [4], sequential: 3, largeBytes: 1_000_000, largeRepeats: 1 }
   : {
       seconds: 3,
@@ -81,6 +85,10 @@ try {
   stops.push(async () => s3Client.destroy());
   await s3Client.send(new CreateBucketCommand({ Bucket: "bench" }));
 
+  // The GCS emulator, in this process (its storage counts in no one's memory the rows measure).
+  const gcs = await startGcsEmulator("handled-bench");
+  stops.push(() => gcs.stop());
+
   const resultsDir = join(dir, "results");
   await mkdir(resultsDir, { recursive: true });
   // /metrics on a port of its own, as deployed (with keys required it is served nowhere else).
@@ -95,6 +103,8 @@ try {
     HANDLED_S3_FORCE_PATH_STYLE: "true",
     HANDLED_S3_BUCKETS: "bench",
     AWS_CREDENTIALS: JSON.stringify({ ACCESS_KEY: "bench", SECRET_ACCESS_KEY: "bench" }),
+    STORAGE_EMULATOR_HOST: gcs.host,
+    ...gcs.env(["bench-gcs"]),
     // A key of this run only, for the codec rows.
     HANDLED_ENCRYPTION_KEYS: `bench:${randomBytes(32).toString("base64")}`,
     // The rate limiter counts every request, but never holds the benchmark back.
@@ -113,7 +123,9 @@ try {
   const pool = new pg.Pool({ connectionString: url.toString(), max: Math.max(...settings.concurrencies) });
   stops.push(() => pool.end());
 
-  const bench: Bench = {
+  const bench: TransferBench = {
+    gcs: { storage: gcs.storage, bucket: "bench-gcs" },
+    transfers,
     settings,
     api: new ApiClient(api.origin, `http://127.0.0.1:${metricsPort}`),
     apiPid: api.child.pid!,
@@ -134,6 +146,7 @@ try {
   if (!only || only === "read") rows.push(...(await readRows(bench)));
   if (!only || only === "large") rows.push(...(await largeValueRows(bench)));
   if (!only || only === "codecs") rows.push(...(await codecRows(bench)));
+  if (!only || only === "transfers") rows.push(...(await transferRows(bench)));
 
   const machine = describeMachine(postgres, quick ? "quick" : "full");
   console.log(

@@ -168,32 +168,23 @@ export interface ResultStream {
   range?: ByteRange;
 }
 
-/** Counts bytes going through; fails with PAYLOAD_TOO_LARGE past `maxBytes`. */
-function meter(maxBytes: number, what: string): Transform & { bytes: number } {
-  const counter = new Transform({
-    transform(chunk: Buffer, _encoding, done) {
-      counter.bytes += chunk.length;
-      if (counter.bytes > maxBytes) {
-        done(new HandledError(ErrorCode.PAYLOAD_TOO_LARGE, `${what} is over ${maxBytes} bytes; nothing was kept.`));
-        return;
-      }
-      done(null, chunk);
-    },
-  }) as Transform & { bytes: number };
-  counter.bytes = 0;
-  return counter;
-}
+/** A stream that counts and hashes (SHA-256) the bytes going through it. */
+type Hasher = Transform & { digest: () => string; bytes: number };
 
-/** Hashes bytes going through (SHA-256), and counts them. */
-function hasher(): Transform & { digest: () => string; bytes: number } {
+/** Counts and hashes bytes going through; fails with PAYLOAD_TOO_LARGE past `maxBytes`. */
+function hasher(maxBytes = Number.POSITIVE_INFINITY, what = "The data"): Hasher {
   const hash = createHash("sha256");
   const through = new Transform({
     transform(chunk: Buffer, _encoding, done) {
-      hash.update(chunk);
       through.bytes += chunk.length;
+      if (through.bytes > maxBytes) {
+        done(new HandledError(ErrorCode.PAYLOAD_TOO_LARGE, `${what} is over ${maxBytes} bytes; nothing was kept.`));
+        return;
+      }
+      hash.update(chunk);
       done(null, chunk);
     },
-  }) as Transform & { digest: () => string; bytes: number };
+  }) as Hasher;
   through.bytes = 0;
   through.digest = () => hash.digest("hex");
   return through;
@@ -336,22 +327,22 @@ export class ResultStore {
   ): Promise<StreamedWrite> {
     const codecs = target.spec.codecs ?? [];
     const { streams, keyId } = encodingStreams(codecs, this.options.keyring);
-    const counted = meter(options.maxBytes, options.what);
-    const hashed = hasher();
-    // The bytes as sent are hashed apart only when codecs change them before they are stored.
-    const sent = options.sha256 && codecs.length > 0 ? hasher() : undefined;
+    // The bytes as sent: counted (and cut off past the limit) and hashed, for the SHA-256 declared.
+    const counted = hasher(options.maxBytes, options.what);
+    // Without codecs the bytes stored are the bytes sent: one pass counts and hashes them.
+    const hashed = codecs.length === 0 ? counted : hasher();
     const fail = (message: string, check: IntegrityFailure["check"]) =>
       integrityError(`${message}; nothing was kept.`, { handler: target.spec.type, location: target.handle, check });
     try {
       await Promise.all([
-        pipeline([source, counted, ...(sent ? [sent] : []), ...streams, hashed]),
+        pipeline([source, counted, ...streams, ...(hashed === counted ? [] : [hashed])]),
         target.handler.writeStream!(hashed, target.handle, options.contentType),
       ]);
       const sha256 = hashed.digest();
       if (options.sizeBytes !== undefined && options.sizeBytes !== null && options.sizeBytes !== counted.bytes) {
         throw fail(`${options.what} is ${counted.bytes} bytes, not the ${options.sizeBytes} declared`, "size");
       }
-      if (options.sha256 && options.sha256 !== (sent ? sent.digest() : sha256)) {
+      if (options.sha256 && options.sha256 !== (hashed === counted ? sha256 : counted.digest())) {
         throw fail(`${options.what} does not have the SHA-256 declared`, "sha256");
       }
       return { sha256, storedBytes: hashed.bytes, valueBytes: counted.bytes, codecs: [...codecs], keyId };

@@ -209,7 +209,9 @@ function createLocalHandler(options: LocalHandlerOptions): ResultHandler {
       await create(realDir, path, async () => {
         const file = await open(path, "wx");
         // The stream closes the file, whether the copy ends or fails.
-        await pipeline(source, file.createWriteStream());
+        // A larger buffer than the default 16 KiB: pieces that arrive while one is written go
+        // to the disk together (writev), in fewer trips through the thread pool.
+        await pipeline(source, file.createWriteStream({ highWaterMark: 1024 * 1024 }));
       }).catch((error: unknown) => {
         source.destroy();
         throw error;

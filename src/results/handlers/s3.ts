@@ -53,6 +53,8 @@ interface S3HandlerOptions extends Omit<S3Options, "buckets"> {
 }
 
 const MiB = 1024 * 1024;
+/** Part size of streamed uploads: S3's smallest, so a stream holds as little as S3 allows. */
+const STREAM_PART_BYTES = 5 * MiB;
 
 function isMissing(error: unknown): boolean {
   const e = error as { name?: string; $metadata?: { httpStatusCode?: number } } | undefined;
@@ -110,11 +112,12 @@ function createS3Handler(options: S3HandlerOptions): ResultHandler {
 
     async writeStream(source, at, contentType) {
       const { key } = locate(at);
-      // One part in memory at a time; a body that fits one part goes up in one PutObject.
+      // In S3's smallest parts, one sent at a time: what a stream holds is a few parts' worth,
+      // whatever its size. A body that fits one part goes up in one PutObject.
       const upload = new Upload({
         client,
         params: { Bucket: bucket, Key: key, Body: source, ContentType: contentType },
-        partSize,
+        partSize: STREAM_PART_BYTES,
         queueSize: 1,
         leavePartsOnError: false,
       });
