@@ -226,7 +226,13 @@ export function createClient(options: ClientOptions): HandledClient {
     const response = await check(
       await transfer(url, {
         method: "PUT",
-        headers: { ...(await apiHeaders()), "content-type": upload.contentType ?? "application/octet-stream" },
+        headers: {
+          ...(await apiHeaders()),
+          "content-type": upload.contentType ?? "application/octet-stream",
+          ...(upload.sizeBytes !== undefined && !(body instanceof Uint8Array)
+            ? { "content-length": String(upload.sizeBytes) }
+            : {}),
+        },
         body,
         duplex: "half",
       }),
@@ -301,7 +307,11 @@ export function createClient(options: ClientOptions): HandledClient {
         sizeBytes: sizeBytes ?? null,
         sha256: upload.sha256 ?? null,
       });
-      const headers = Object.fromEntries(prepared.headers.map((header) => [header.name, header.value]));
+      const headers: Record<string, string> = {
+        ...Object.fromEntries(prepared.headers.map((header) => [header.name, header.value])),
+        // A stream's length, when given, is sent ahead of it: S3 takes no upload without one.
+        ...(!inMemory && sizeBytes !== undefined ? { "content-length": String(sizeBytes) } : {}),
+      };
       let response: Response;
       try {
         response = await transfer(prepared.url, {

@@ -201,9 +201,11 @@ export async function createHttpServer(options: HttpServerOptions): Promise<Fast
   if (options.corsOrigins === "*" || options.corsOrigins.length > 0) {
     await app.register(fastifyCors, {
       origin: options.corsOrigins === "*" ? "*" : options.corsOrigins,
-      methods: ["GET", "POST"],
+      // PUT: a page may send a result's bytes to an upload URL of this API (PUT /uploads/<token>).
+      methods: ["GET", "POST", "PUT"],
       allowedHeaders: CORS_HEADERS,
-      exposedHeaders: ["x-request-id"],
+      // What a page reading a download (GET /results/<id>) needs to resume it.
+      exposedHeaders: ["x-request-id", "etag", "content-range", "accept-ranges", "content-length"],
       maxAge: 600,
     });
   }

@@ -94,7 +94,7 @@ export function observeHandler(
         () => json.length,
       ),
     ...(handler.newHandle ? { newHandle: () => handler.newHandle!() } : {}),
-    // Streamed bytes are counted by the service that streams them (it knows how many went).
+    // Timed and counted as calls; their bytes are not counted (a stream's length is its caller's to know).
     ...(handler.writeStream
       ? {
           writeStream: (source, at, contentType) =>

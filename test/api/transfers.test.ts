@@ -161,6 +161,30 @@ describe.each<Store>(["LOCAL", "S3", "GCS"])("%s: a 50 MB result", (store) => {
   });
 });
 
+describe("the SDK", () => {
+  test.for<Store>(["LOCAL", "S3", "GCS"])(
+    "%s: uploads a stream of known size, and streams it back",
+    async (store, { t }) => {
+      const value = randomBytes(3 * MB + 17);
+      for (const via of ["presigned", "api"] as const) {
+        const { out } = await runFor(t, store);
+        const stream = new ReadableStream<Uint8Array>({
+          start(controller) {
+            for (let at = 0; at < value.length; at += 256 * 1024)
+              controller.enqueue(value.subarray(at, at + 256 * 1024));
+            controller.close();
+          },
+        });
+        const uploaded = await t.client.uploadResult(out.id, stream, { via, sizeBytes: value.length });
+        expect(uploaded.handled.sizeBytes).toBe(value.length);
+        expect((await record(t, out, uploaded.handled)).errors).toBeUndefined();
+        const back = Buffer.from(await new Response(await t.client.openResult(out.id)).arrayBuffer());
+        expect(back.equals(value)).toBe(true);
+      }
+    },
+  );
+});
+
 describe("codecs on the upload paths", () => {
   test.for<Store>(["LOCAL", "S3", "GCS"])(
     "%s: a handler with ZSTD and AES_256_GCM gets the bytes through the API, stored encoded",

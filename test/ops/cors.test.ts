@@ -67,7 +67,7 @@ describe("CORS", () => {
     const response = await preflight(allowed.origin);
     expect(response.status).toBe(204);
     expect(response.headers.get("access-control-allow-origin")).toBe(allowed.origin);
-    expect(response.headers.get("access-control-allow-methods")?.split(/,\s*/)).toEqual(["GET", "POST"]);
+    expect(response.headers.get("access-control-allow-methods")?.split(/,\s*/)).toEqual(["GET", "POST", "PUT"]);
     expect(response.headers.get("access-control-allow-headers")?.split(/,\s*/)).toEqual(
       expect.arrayContaining(["content-type", "authorization", "apollo-require-preflight", "x-request-id"]),
     );
