@@ -19,23 +19,27 @@ const EMULATOR_REQUEST_BYTES = 11 * 1024 * 1024;
 const PART_BYTES = 8 * 1024 * 1024;
 
 export interface TransferBench extends Bench {
-  gcs: { storage: Storage; bucket: string };
+  /** Started for the transfer rows only. */
+  gcs: Gcs | undefined;
   transfers: { sizes: number[]; repeats: number };
 }
 
 type Store = "LOCAL" | "S3" | "GCS";
+type Gcs = { storage: Storage; bucket: string };
 
 /** The rows of the transfers section. */
 export async function transferRows(b: TransferBench): Promise<Row[]> {
+  const gcs = b.gcs;
+  if (!gcs) throw new Error("the transfer rows need the GCS emulator");
   const rows: Row[] = [];
   for (const size of b.transfers.sizes) {
     const bytes = randomBytes(size);
-    for (const store of ["LOCAL", "S3", "GCS"] as Store[]) rows.push(...(await storeRows(b, store, bytes)));
+    for (const store of ["LOCAL", "S3", "GCS"] as Store[]) rows.push(...(await storeRows(b, gcs, store, bytes)));
   }
   return rows;
 }
 
-async function storeRows(b: TransferBench, store: Store, bytes: Buffer): Promise<Row[]> {
+async function storeRows(b: TransferBench, gcs: Gcs, store: Store, bytes: Buffer): Promise<Row[]> {
   const { api } = b;
   const mb = bytes.length / 1e6;
   const label = `${mb.toFixed(0)} MB`;
@@ -45,7 +49,7 @@ async function storeRows(b: TransferBench, store: Store, bytes: Buffer): Promise
       ? { type: "LOCAL", dir: b.resultsDir }
       : store === "S3"
         ? { type: "S3", bucket: b.s3.bucket, prefix: "transfers" }
-        : { type: "GCS", bucket: b.gcs.bucket, prefix: "transfers" };
+        : { type: "GCS", bucket: gcs.bucket, prefix: "transfers" };
   const flowId = await api.createFlow(`transfers-${store}-${label}-${Date.now()}`, spec, 1);
   const runs = (await api.createFlowRuns(flowId, 4 * repeats + 2)).map((run) => run.slot.taskRunIds[0]!);
   const nextRun = () => runs.pop()!;
@@ -83,10 +87,9 @@ async function storeRows(b: TransferBench, store: Store, bytes: Buffer): Promise
     },
     GCS: {
       up: "raw GCS upload",
-      put: (i: number) =>
-        b.gcs.storage.bucket(b.gcs.bucket).file(`raw/transfer-${i}`).save(bytes, { resumable: false }),
+      put: (i: number) => gcs.storage.bucket(gcs.bucket).file(`raw/transfer-${i}`).save(bytes, { resumable: false }),
       down: "raw GCS download",
-      get: (i: number) => b.gcs.storage.bucket(b.gcs.bucket).file(`raw/transfer-${i}`).download(),
+      get: (i: number) => gcs.storage.bucket(gcs.bucket).file(`raw/transfer-${i}`).download(),
     },
   }[store];
   b.progress(`${label} ${store}: ${raw.up}`);

@@ -8,4 +8,6 @@ ADD COLUMN     "uploaded_at" TIMESTAMPTZ(3),
 ADD COLUMN     "value_bytes" BIGINT;
 
 -- CreateIndex
-CREATE INDEX "storage_intent_handle_idx" ON "storage_intent"("handle");
+-- Partial: only prepared uploads are looked up by handle, and the intents of ordinary writes (50
+-- a request, inserted and deleted again) are spared the index.
+CREATE INDEX "storage_intent_handle_idx" ON "storage_intent"("handle") WHERE "task_run_id" IS NOT NULL;
