@@ -126,9 +126,10 @@ export class TransferService {
     const { target, id, expiresAt } = await this.prepare(scope, request.taskRunId, { sizeBytes, sha256 });
     const expiresIn = Math.floor(this.deps.options.uploadExpiryMs / 1000);
     try {
-      const direct = (target.spec.codecs ?? []).length === 0 && target.handler.presignUpload;
-      if (direct) {
-        const presigned = await direct(target.handle, {
+      const { handler } = target;
+      // Straight to the store when the bytes stored are the bytes sent (no codecs to apply).
+      if ((target.spec.codecs ?? []).length === 0 && handler.presignUpload) {
+        const presigned = await handler.presignUpload(target.handle, {
           expiresInSeconds: expiresIn,
           contentType,
           sha256: sha256 ?? undefined,
