@@ -112,13 +112,14 @@ function createS3Handler(options: S3HandlerOptions): ResultHandler {
 
     async writeStream(source, at, contentType) {
       const { key } = locate(at);
-      // In S3's smallest parts, one sent at a time: what a stream holds is a few parts' worth,
-      // whatever its size. A body that fits one part goes up in one PutObject.
+      // In S3's smallest parts, two in flight: one goes to the store while the next arrives. What
+      // a stream holds is a few parts' worth, whatever its size. A body that fits one part goes up
+      // in one PutObject.
       const upload = new Upload({
         client,
         params: { Bucket: bucket, Key: key, Body: source, ContentType: contentType },
         partSize: STREAM_PART_BYTES,
-        queueSize: 1,
+        queueSize: 2,
         leavePartsOnError: false,
       });
       await upload.done().catch((error: unknown) => {
