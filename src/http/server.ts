@@ -21,6 +21,7 @@ import { createContext, type GraphQLContext, type Services } from "../graphql/co
 import type { Logger } from "../logger.js";
 import type { Metrics } from "../metrics.js";
 import type { Caller } from "../services/api-keys.js";
+import { sendError } from "./errors.js";
 import { registerTransferRoutes } from "./transfers.js";
 
 /** Options of the HTTP front of the API. */
@@ -72,14 +73,6 @@ declare module "fastify" {
     /** Set for GraphQL requests: who is calling (from its API key, or the default project). */
     caller?: Caller;
   }
-}
-
-/** A GraphQL-shaped error answer, as clients of the endpoint parse them. */
-function sendError(reply: FastifyReply, status: number, code: string, message: string): FastifyReply {
-  return reply
-    .code(status)
-    .type("application/json; charset=utf-8")
-    .send({ errors: [{ message, extensions: { code } }] });
 }
 
 class BodyError extends Error {

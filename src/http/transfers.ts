@@ -8,6 +8,7 @@ import { storageFailureOf } from "../results/observed-handler.js";
 import type { ByteRange } from "../results/result-handler.js";
 import type { Caller } from "../services/api-keys.js";
 import type { RangeRequest, TransferService, UploadBody, UploadedResult } from "../services/transfers.js";
+import { sendError } from "./errors.js";
 
 /** The HTTP status of each code a transfer can fail with; 500 for any other. */
 const STATUS: Partial<Record<string, number>> = {
@@ -115,11 +116,7 @@ export async function registerTransferRoutes(app: FastifyInstance, options: Tran
     // The body was not read to its end: the connection goes with the answer.
     if (request.method === "PUT" && !request.raw.readableEnded) reply.header("connection", "close");
     if (status === 401) reply.header("www-authenticate", 'Bearer realm="handled"');
-    const message = error instanceof HandledError ? error.message : "The transfer failed.";
-    return reply
-      .code(status)
-      .type("application/json; charset=utf-8")
-      .send({ errors: [{ message, extensions: { code } }] });
+    return sendError(reply, status, code, error instanceof HandledError ? error.message : "The transfer failed.");
   }
 
   const uploaded = (result: UploadedResult) => ({

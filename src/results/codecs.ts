@@ -1,4 +1,4 @@
-import { createCipheriv, createDecipheriv, type DecipherGCM, randomBytes } from "node:crypto";
+import { type CipherGCM, createCipheriv, createDecipheriv, type DecipherGCM, randomBytes } from "node:crypto";
 import { Transform } from "node:stream";
 import { promisify } from "node:util";
 import zlib from "node:zlib";
@@ -77,28 +77,29 @@ const NONCE_BYTES = 12;
 const TAG_BYTES = 16;
 const additionalData = (keyId: string) => Buffer.from(`handled:${keyId}`, "utf8");
 
-function encrypt(bytes: Buffer, keyId: string, key: Buffer): Buffer {
+/** A new encryption under `key`: its cipher, and the head the ciphertext follows (format, nonce). */
+function cipherOf(keyId: string, key: Buffer): { cipher: CipherGCM; head: Buffer } {
   const nonce = randomBytes(NONCE_BYTES);
   const cipher = createCipheriv("aes-256-gcm", key, nonce, { authTagLength: TAG_BYTES });
   cipher.setAAD(additionalData(keyId));
-  const head = Buffer.from([FORMAT]);
-  const body = cipher.update(bytes);
-  const end = cipher.final();
-  return Buffer.concat([head, nonce, body, end, cipher.getAuthTag()]);
+  return { cipher, head: Buffer.concat([Buffer.from([FORMAT]), nonce]) };
 }
 
-function decrypt(bytes: Buffer, keyId: string, key: Buffer): Buffer {
-  if (bytes.length < 1 + NONCE_BYTES + TAG_BYTES || bytes[0] !== FORMAT) {
-    throw corrupt("Its encrypted data is not in the form this server writes.");
-  }
-  const nonce = bytes.subarray(1, 1 + NONCE_BYTES);
-  const tag = bytes.subarray(bytes.length - TAG_BYTES);
-  const decipher = createDecipheriv("aes-256-gcm", key, nonce, { authTagLength: TAG_BYTES });
+/** The decryption of bytes that start with `head` (format, nonce); RESULT_CORRUPT for another form. */
+function decipherOf(keyId: string, key: Buffer, head: Buffer): DecipherGCM {
+  if (head.length < 1 + NONCE_BYTES || head[0] !== FORMAT) throw notOurForm();
+  const decipher = createDecipheriv("aes-256-gcm", key, head.subarray(1, 1 + NONCE_BYTES), {
+    authTagLength: TAG_BYTES,
+  });
   decipher.setAAD(additionalData(keyId));
+  return decipher;
+}
+
+/** The end of a decryption: its last bytes, once GCM's tag authenticates what came before. */
+function finalOf(decipher: DecipherGCM, tag: Buffer): Buffer {
   decipher.setAuthTag(tag);
-  const body = decipher.update(bytes.subarray(1 + NONCE_BYTES, bytes.length - TAG_BYTES));
   try {
-    return Buffer.concat([body, decipher.final()]);
+    return decipher.final();
   } catch (cause) {
     // GCM's tag did not match: the ciphertext, nonce or tag was altered, or another key wrote it.
     // The store names the result, logs and counts it (see ResultStore.read).
@@ -108,6 +109,22 @@ function decrypt(bytes: Buffer, keyId: string, key: Buffer): Buffer {
       { cause },
     );
   }
+}
+
+const notOurForm = () => corrupt("Its encrypted data is not in the form this server writes.");
+
+function encrypt(bytes: Buffer, keyId: string, key: Buffer): Buffer {
+  const { cipher, head } = cipherOf(keyId, key);
+  const body = cipher.update(bytes);
+  const end = cipher.final();
+  return Buffer.concat([head, body, end, cipher.getAuthTag()]);
+}
+
+function decrypt(bytes: Buffer, keyId: string, key: Buffer): Buffer {
+  if (bytes.length < 1 + NONCE_BYTES + TAG_BYTES) throw notOurForm();
+  const decipher = decipherOf(keyId, key, bytes);
+  const body = decipher.update(bytes.subarray(1 + NONCE_BYTES, bytes.length - TAG_BYTES));
+  return Buffer.concat([body, finalOf(decipher, bytes.subarray(bytes.length - TAG_BYTES))]);
 }
 
 function corrupt(what: string, cause?: unknown): HandledError {
@@ -228,10 +245,9 @@ export function encodingStreams(
     if (codec === "zstd") return zlib.createZstdCompress();
     const { id, key } = writeKeyOf(keyring);
     keyId = id;
-    const nonce = randomBytes(NONCE_BYTES);
-    const cipher = createCipheriv("aes-256-gcm", key, nonce, { authTagLength: TAG_BYTES });
-    cipher.setAAD(additionalData(id));
-    let head: Buffer | undefined = Buffer.concat([Buffer.from([FORMAT]), nonce]);
+    const started = cipherOf(id, key);
+    const { cipher } = started;
+    let head: Buffer | undefined = started.head;
     const withHead = (bytes: Buffer) => {
       const out = head ? Buffer.concat([head, bytes]) : bytes;
       head = undefined;
@@ -270,11 +286,7 @@ export function decodingStreams(
         pending = pending.length === 0 ? chunk : Buffer.concat([pending, chunk]);
         if (!decipher) {
           if (pending.length < 1 + NONCE_BYTES) return Buffer.alloc(0);
-          if (pending[0] !== FORMAT) throw corrupt("Its encrypted data is not in the form this server writes.");
-          decipher = createDecipheriv("aes-256-gcm", key, pending.subarray(1, 1 + NONCE_BYTES), {
-            authTagLength: TAG_BYTES,
-          });
-          decipher.setAAD(additionalData(keyId!));
+          decipher = decipherOf(keyId!, key, pending);
           pending = pending.subarray(1 + NONCE_BYTES);
         }
         // The last TAG_BYTES may be the tag: kept back until the end.
@@ -285,19 +297,8 @@ export function decodingStreams(
         return out;
       },
       () => {
-        if (!decipher || pending.length !== TAG_BYTES) {
-          throw corrupt("Its encrypted data is not in the form this server writes.");
-        }
-        decipher.setAuthTag(pending);
-        try {
-          return decipher.final();
-        } catch (cause) {
-          throw new HandledError(
-            ErrorCode.RESULT_INTEGRITY,
-            "The stored data of this result is not what was written: its encryption does not authenticate.",
-            { cause },
-          );
-        }
+        if (!decipher || pending.length !== TAG_BYTES) throw notOurForm();
+        return finalOf(decipher, pending);
       },
     );
   });

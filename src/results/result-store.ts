@@ -190,6 +190,11 @@ function hasher(maxBytes = Number.POSITIVE_INFINITY, what = "The data"): Hasher 
   return through;
 }
 
+/** A result's recorded size; results recorded before sizes were kept are asked for theirs (a stat, a HEAD). */
+async function sizeOf(row: ResultRow, handler: ResultHandler): Promise<number> {
+  return row.sizeBytes === null ? (await handler.verifyHandle(row.handle)).sizeBytes : Number(row.sizeBytes);
+}
+
 /** A value encoded once as the UTF-8 bytes of its JSON text, ready for any handler. */
 export interface EncodedValue {
   json: Buffer;
@@ -401,11 +406,7 @@ export class ResultStore {
     const codecs = (row.codecs ?? []) as Codec[];
     if (!handler.readStream || row.handlerType === "JSON" || row.sizeBytes === null) {
       // A JSON handle is the value; a result without a recorded size is read and checked whole.
-      const bytes = await this.readDecoded(
-        row,
-        handler,
-        row.sizeBytes === null ? (await handler.verifyHandle(row.handle)).sizeBytes : Number(row.sizeBytes),
-      );
+      const bytes = await this.readDecoded(row, handler, await sizeOf(row, handler));
       const part = range ? bytes.subarray(range.start, range.end + 1) : bytes;
       return { stream: Readable.from([part]), length: part.length, size: bytes.length, ...(range ? { range } : {}) };
     }
@@ -540,8 +541,7 @@ export class ResultStore {
    */
   async read(row: ResultRow, budget: ResponseBudget, reach: Reach): Promise<unknown> {
     const handler = await this.handlerOf(row, reach);
-    // Results recorded before sizes were kept are asked for theirs (a stat, a HEAD).
-    const size = row.sizeBytes === null ? (await handler.verifyHandle(row.handle)).sizeBytes : Number(row.sizeBytes);
+    const size = await sizeOf(row, handler);
     budget.reserve(size);
     const readAndParse = async () => {
       const bytes = await this.readBytes(row, handler, size);

@@ -7,7 +7,6 @@ import type { StateQueries } from "../db/states.js";
 import { ErrorCode, HandledError } from "../errors.js";
 import type { Logger } from "../logger.js";
 import { withoutPolicy } from "../results/handler-definition.js";
-import type { Reach } from "../results/handler-registry.js";
 import { type HandlerSpec, handlerConfigOf, specFromRow } from "../results/handler-spec.js";
 import { parseSha256 } from "../results/integrity.js";
 import { resolveResultHandler } from "../results/resolve-handler.js";
@@ -165,10 +164,10 @@ export class TransferService {
     const claims = this.deps.signer.verify(token, "upload");
     const intent = await this.deps.intents.claimUpload(claims.intentId, claims);
     if (!intent) throw spent();
-    const reach = await this.deps.reach.of({ projectId: claims.projectId });
     const spec = { ...specFromRow(intent.handlerType, intent.handlerConfig), codecs: intent.codecs } as HandlerSpec;
-    return this.receive(spec, reach, intent.id, intent.expiresAt, body, {
-      handle: intent.handle,
+    const target = async () =>
+      this.deps.results.uploadTarget(spec, await this.deps.reach.of({ projectId: claims.projectId }), intent.handle);
+    return this.receive(target, intent.id, intent.expiresAt, body, {
       sizeBytes: intent.sizeBytes,
       sha256: intent.sha256,
     });
@@ -180,16 +179,12 @@ export class TransferService {
    * `acceptUpload` does, leaving nothing.
    */
   async streamResult(scope: Scope, taskRunId: string, body: UploadBody): Promise<UploadedResult> {
-    const { target, id, expiresAt, reach } = await this.prepare(scope, taskRunId, {
+    const { target, id, expiresAt } = await this.prepare(scope, taskRunId, {
       sizeBytes: null,
       sha256: null,
       uploaded: true,
     });
-    return this.receive(target.spec, reach, id, expiresAt, body, {
-      handle: target.handle,
-      sizeBytes: null,
-      sha256: null,
-    });
+    return this.receive(async () => target, id, expiresAt, body, { sizeBytes: null, sha256: null });
   }
 
   /**
@@ -263,7 +258,7 @@ export class TransferService {
     scope: Scope,
     taskRunId: string,
     declared: { sizeBytes: number | null; sha256: string | null; uploaded?: boolean },
-  ): Promise<{ target: UploadTarget; id: string; expiresAt: Date; reach: Reach }> {
+  ): Promise<{ target: UploadTarget; id: string; expiresAt: Date }> {
     const notFound = () => new HandledError(ErrorCode.NOT_FOUND, `No task run has the id "${taskRunId}".`);
     if (!isUuid(taskRunId)) throw notFound();
     const run = (await this.deps.taskRuns.loadTaskRunsForChange(scope, [taskRunId], [])).get(taskRunId);
@@ -288,17 +283,19 @@ export class TransferService {
       },
       this.deps.options.uploadExpiryMs / 1000,
     );
-    return { target, id, expiresAt, reach };
+    return { target, id, expiresAt };
   }
 
-  /** Streams a body to an upload's handle and keeps what was learnt of it; nothing is left on failure. */
+  /**
+   * Streams a body to an upload's target (resolved by `targetOf`, inside the failure handling)
+   * and keeps what was learnt of it; on failure nothing is left, and the intent goes.
+   */
   private async receive(
-    spec: HandlerSpec,
-    reach: Reach,
+    targetOf: () => Promise<UploadTarget>,
     intentId: string,
     expiresAt: Date,
     body: UploadBody,
-    declared: { handle: string; sizeBytes: number | null; sha256: string | null },
+    declared: { sizeBytes: number | null; sha256: string | null },
   ): Promise<UploadedResult> {
     try {
       const maxBytes = declared.sizeBytes ?? this.deps.options.maxUploadBytes;
@@ -308,7 +305,7 @@ export class TransferService {
           `The request body is ${body.contentLength} bytes, over the ${maxBytes} ${declared.sizeBytes === null ? "this server accepts (HANDLED_MAX_UPLOAD_BYTES)" : "declared"}; nothing was kept.`,
         );
       }
-      const target = await this.deps.results.uploadTarget(spec, reach, declared.handle);
+      const target = await targetOf();
       const written = await this.deps.results.writeStream(target, body.stream, {
         maxBytes,
         contentType: this.checkContentType(body.contentType),
