@@ -173,7 +173,7 @@ function createLocalHandler(options: LocalHandlerOptions): ResultHandler {
   }
 
   /**
-   * Runs `create` (which makes the file at `path`, never over another: "wx"), making the directory
+   * Runs `make` (which makes the file at `path`, never over another: "wx"), making the directory
    * first if it is missing. A partial file of a failed write goes; a file that was there before
    * ("wx" failed) stays.
    */
