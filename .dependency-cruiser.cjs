@@ -61,6 +61,13 @@ module.exports = {
       to: { path: "^sdk/" },
     },
     {
+      name: "browser-through-sdk",
+      comment: "The results browser (ui/) is a client like any other: it reaches the API through the SDK only.",
+      severity: "error",
+      from: { path: "^ui/" },
+      to: { path: "^src/" },
+    },
+    {
       name: "no-circular",
       severity: "error",
       from: {},

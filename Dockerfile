@@ -17,6 +17,8 @@ COPY scripts ./scripts
 COPY schema.graphql codegen.ts prisma.config.ts tsconfig.json tsconfig.build.json ./
 COPY src ./src
 COPY sdk ./sdk
+# The results browser, built by Vite into dist/ui and served at /.
+COPY ui ./ui
 RUN npm run build
 
 # 2. What runs: production dependencies only (no Prisma CLI, TypeScript or embedded PostgreSQL).

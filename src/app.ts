@@ -2,23 +2,27 @@ import { randomBytes } from "node:crypto";
 import { mkdir } from "node:fs/promises";
 import type { AddressInfo } from "node:net";
 import { setTimeout as sleep } from "node:timers/promises";
+import { fileURLToPath } from "node:url";
 import type { FastifyInstance } from "fastify";
 import type { Config } from "./config/config.js";
 import { readSigningSecret } from "./config/transfers.js";
+import { ChangeListener } from "./db/changes.js";
 import { type Database, openDatabase } from "./db/database.js";
 import { describeDatabaseError } from "./db/errors.js";
 import { DEFAULT_PROJECT } from "./db/projects.js";
 import { ErrorCode, StartupError } from "./errors.js";
-import { createApolloServer } from "./graphql/apollo.js";
+import { createApolloServer, createSchema } from "./graphql/apollo.js";
 import type { Services } from "./graphql/context.js";
 import { createHttpServer, createMetricsServer } from "./http/server.js";
 import { type Logger, silentLogger } from "./logger.js";
 import { createMetrics, type Metrics } from "./metrics.js";
+import { projectFile } from "./project-files.js";
 import { createHandlerRegistry } from "./results/handler-registry.js";
 import { ResultStore } from "./results/result-store.js";
 import { ApiKeyService } from "./services/api-keys.js";
 import { FlowService } from "./services/flows.js";
 import { LifecycleService } from "./services/lifecycle.js";
+import { LiveUpdates } from "./services/live.js";
 import { ReachService } from "./services/reach.js";
 import { RetentionService } from "./services/retention.js";
 import { StateService } from "./services/states.js";
@@ -74,7 +78,16 @@ export function createServices(config: Config, database: Database, observability
     queries,
     results,
     reach,
-    flows: new FlowService({ flows: queries.flows, runs: queries.runs, registry, results, reach, limits }),
+    flows: new FlowService({
+      flows: queries.flows,
+      runs: queries.runs,
+      changes: queries.changes,
+      registry,
+      results,
+      reach,
+      limits,
+      logger,
+    }),
     keys: new ApiKeyService({
       keys: queries.apiKeys,
       projects: queries.projects,
@@ -101,6 +114,17 @@ export function createServices(config: Config, database: Database, observability
       signer: new TokenSigner(config.transfers.signingSecret ?? randomBytes(32).toString("base64url")),
       defaultHandler: config.defaultHandler,
       options: config.transfers,
+      logger,
+    }),
+    live: new LiveUpdates({
+      source: (onChange) =>
+        new ChangeListener({
+          url: database.url,
+          logger,
+          connectTimeoutMs: config.timeouts.dbConnect,
+          onChange,
+        }),
+      maxSubscriptions: config.operations.maxSubscriptions,
       logger,
     }),
     lifecycle: new LifecycleService({
@@ -246,10 +270,22 @@ export async function startApp(config: Config, logger: Logger = silentLogger): P
   pool = database.pool;
   let draining = false;
   const servers: FastifyInstance[] = [];
+  let liveUpdates: Services["live"] | undefined;
   try {
     const services = createServices(config, database, { logger, metrics });
+    liveUpdates = services.live;
     const defaultScope = { projectId: await database.queries.projects.ensure(DEFAULT_PROJECT) };
+    // Every replica hears every other's changes: a connection that cannot listen fails start-up.
+    await services.live.start().catch((error: unknown) => {
+      throw new StartupError(
+        `The live-update listener could not connect to PostgreSQL (${describeDatabaseError(error)}); check DATABASE_URL and the server's connection limit.`,
+        { cause: error },
+      );
+    });
+    const schema = createSchema();
+    const uiDir = operations.ui ? builtUi(logger) : undefined;
     const apollo = createApolloServer({
+      schema,
       graphiql: config.graphiql,
       introspection: config.introspection,
       fieldSuggestions: config.fieldSuggestions,
@@ -259,6 +295,10 @@ export async function startApp(config: Config, logger: Logger = silentLogger): P
     await apollo.start();
     const http = await createHttpServer({
       apollo,
+      schema,
+      queryLimits: config.queryLimits,
+      fieldSuggestions: config.fieldSuggestions,
+      uiDir,
       services,
       auth: config.auth.mode,
       defaultScope,
@@ -316,6 +356,9 @@ export async function startApp(config: Config, logger: Logger = silentLogger): P
           );
           await sleep(operations.shutdownDelayMs);
         }
+        // Subscriptions end (their streams complete; clients reconnect to another replica), so
+        // that their connections do not hold the drain.
+        await services.live.stop();
         let drained = true;
         const deadline = setTimeout(() => {
           drained = false;
@@ -342,7 +385,18 @@ export async function startApp(config: Config, logger: Logger = silentLogger): P
     };
   } catch (error) {
     await Promise.all(servers.map((server) => server.close().catch(() => undefined)));
+    await liveUpdates?.stop();
     await database.close();
     throw error;
+  }
+}
+
+/** The results browser's built folder (npm run build); none, with a warning, when it was not built. */
+function builtUi(logger: Logger): string | undefined {
+  try {
+    return fileURLToPath(new URL(".", projectFile("dist/ui/index.html")));
+  } catch {
+    logger.warn("the results browser is not built (run npm run build); / serves nothing");
+    return undefined;
   }
 }

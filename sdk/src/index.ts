@@ -3,6 +3,7 @@
 // `fetch` does and needs no GraphQL runtime. The same operations as DocumentNode objects, for
 // Apollo Client and urql, are in @handled/client/documents.
 import type { DocumentTypeDecoration } from "@graphql-typed-document-node/core";
+import { createClient as createStreamClient, type Client as StreamClient } from "graphql-sse";
 
 import {
   PrepareResultUploadDocument,
@@ -67,6 +68,27 @@ export interface ClientOptions {
   timeoutMs?: number;
   /** The fetch to use; the global one by default. */
   fetch?: typeof fetch;
+  /**
+   * How many times in a row a subscription's stream is opened again after it was cut (a replica
+   * stopping, a network failure) before its sink gets NETWORK_ERROR; 5 by default. The waits grow
+   * from 1 s to 10 s.
+   */
+  streamRetries?: number;
+}
+
+/** Where a subscription's events go. */
+export interface SubscriptionSink<R> {
+  /** Each event's data. */
+  next(data: R): void;
+  /**
+   * An event with errors (e.g. UNAUTHENTICATED when the key stopped working, after which the
+   * subscription ends), a refusal (NOT_FOUND, FORBIDDEN...), or NETWORK_ERROR once retries ran out.
+   */
+  error?(error: HandledApiError): void;
+  /** The server ended the subscription. */
+  complete?(): void;
+  /** The stream is open (again, when `reconnected`): changes made while it was not were not sent. */
+  connected?(reconnected: boolean): void;
 }
 
 /** The bytes of a result to upload: in memory, or a stream (read once, never held whole). */
@@ -122,6 +144,31 @@ export interface HandledClient {
   downloadResult(source: ResultSource): Promise<Uint8Array>;
   /** As downloadResult, as a stream: for results too large to hold. */
   openResult(source: ResultSource): Promise<ReadableStream<Uint8Array>>;
+  /**
+   * Runs a subscription (e.g. TaskRunStateChangedDocument) over Server-Sent Events at the
+   * endpoint's `/stream`, and gives each event's data to `sink`. Returns a function that ends it.
+   */
+  subscribe<R, V>(operation: Operation<R, V>, variables: V, sink: SubscriptionSink<R>): () => void;
+}
+
+/**
+ * The API's refusal of a subscription, as a stream of its one error: graphql-sse would take any
+ * answer but a stream for a network failure, and try again. Overload (429) and server failures
+ * (5xx) are left to be tried again.
+ */
+async function refusalAsStream(response: Response): Promise<Response> {
+  if (response.ok || response.status === 429 || response.status >= 500) return response;
+  let errors: ApiErrorEntry[];
+  try {
+    errors = ((await response.json()) as { errors: ApiErrorEntry[] }).errors;
+    if (!Array.isArray(errors)) throw new Error("no errors");
+  } catch {
+    errors = [
+      { message: `The subscription was refused (HTTP ${response.status}).`, extensions: { code: "BAD_RESPONSE" } },
+    ];
+  }
+  const events = `event: next\ndata: ${JSON.stringify({ errors })}\n\nevent: complete\ndata:\n\n`;
+  return new Response(events, { status: 200, headers: { "content-type": "text/event-stream" } });
 }
 
 /**
@@ -136,6 +183,19 @@ function documentIdOf(operation: unknown): { documentId?: string } {
 
 export function createClient(options: ClientOptions): HandledClient {
   const send = options.fetch ?? fetch;
+  let streams: StreamClient | undefined;
+  /** The client of subscription streams, made on first use. */
+  const streamClient = () => {
+    streams ??= createStreamClient({
+      url: new URL("graphql/stream", new URL(".", options.url)).toString(),
+      headers: () => apiHeaders(),
+      fetchFn: async (input: string | URL | Request, init?: RequestInit) => refusalAsStream(await send(input, init)),
+      retryAttempts: options.streamRetries ?? 5,
+      retry: (retries) =>
+        new Promise((resolve) => setTimeout(resolve, Math.min(1000 * 2 ** retries, 10_000) + Math.random() * 500)),
+    });
+    return streams;
+  };
 
   async function call<R, V>(
     operation: Operation<R, V>,
@@ -347,6 +407,38 @@ export function createClient(options: ClientOptions): HandledClient {
     },
 
     openResult,
+
+    subscribe(operation, variables, sink) {
+      let connectedBefore = false;
+      return streamClient().subscribe<never>(
+        { query: operation.toString(), variables: (variables ?? {}) as Record<string, unknown> },
+        {
+          next(result) {
+            if (result.errors?.length) {
+              sink.error?.(new HandledApiError(result.errors as unknown as ApiErrorEntry[], 200, result.data));
+            } else if (result.data) {
+              sink.next(result.data as never);
+            }
+          },
+          error(error) {
+            const message = error instanceof Error ? error.message : "The subscription's stream failed.";
+            const errors = Array.isArray(error)
+              ? (error as ApiErrorEntry[])
+              : [{ message, extensions: { code: "NETWORK_ERROR" } }];
+            sink.error?.(new HandledApiError(errors, 0, undefined, { cause: error }));
+          },
+          complete() {
+            sink.complete?.();
+          },
+        },
+        {
+          connected(reconnected) {
+            sink.connected?.(reconnected || connectedBefore);
+            connectedBefore = true;
+          },
+        },
+      );
+    },
 
     async downloadResult(source) {
       const stream = await openResult(source);

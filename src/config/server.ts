@@ -19,6 +19,10 @@ export interface Operations {
   logLevel: LogLevel;
   /** How many distinct operation names label request metrics; later names count as "other". */
   maxMetricOperations: number;
+  /** Whether the results browser is served at `/`. */
+  ui: boolean;
+  /** Subscriptions (live updates) one replica serves at once; more are refused with RATE_LIMITED. */
+  maxSubscriptions: number;
 }
 
 /** How large and how deep what clients send may be; past these, BAD_USER_INPUT. */
@@ -201,6 +205,8 @@ const serverEnv = z.object({
   ),
   HANDLED_METRICS_PORT: z.coerce.number().int().min(1).max(65535).optional(),
   HANDLED_METRICS_MAX_OPERATIONS: count(200, 10_000),
+  HANDLED_UI: flag.default("true"),
+  HANDLED_MAX_SUBSCRIPTIONS: count(1000, 1_000_000),
   LOG_LEVEL: z.enum(LOG_LEVELS).default("info"),
 });
 
@@ -288,6 +294,8 @@ export function readServer(env: Env, problems: string[]): ServerConfig | undefin
       metricsPort: e.HANDLED_METRICS_PORT,
       logLevel: e.LOG_LEVEL,
       maxMetricOperations: e.HANDLED_METRICS_MAX_OPERATIONS,
+      ui: e.HANDLED_UI === "true",
+      maxSubscriptions: e.HANDLED_MAX_SUBSCRIPTIONS,
     },
     lifecycle: {
       gcGraceMs: e.HANDLED_GC_GRACE,

@@ -27,15 +27,20 @@ function handlerData({ handlerType, handlerConfig }: HandlerColumns) {
 /** Flows and their tasks. */
 export function flowQueries(prisma: PrismaClient) {
   return {
-    /** Up to `limit` flows of the scope's project, newest first, after `after` when given. */
-    page({ projectId }: Scope, limit: number, after: FlowCursor | null): Promise<FlowRow[]> {
+    /**
+     * Up to `limit` flows of the scope's project, newest first, after `after` when given; with
+     * `nameContains`, only those whose name contains it, ignoring case.
+     */
+    page({ projectId }: Scope, limit: number, after: FlowCursor | null, nameContains?: string): Promise<FlowRow[]> {
       return prisma.flow.findMany({
-        where: after
-          ? {
-              projectId,
-              OR: [{ createdAt: { lt: after.createdAt } }, { createdAt: after.createdAt, id: { lt: after.id } }],
-            }
-          : { projectId },
+        where: {
+          projectId,
+          // Prisma's `contains` is ILIKE '%…%': the text's own % and _ are escaped to mean themselves.
+          ...(nameContains ? { name: { contains: nameContains.replace(/[\\%_]/g, "\\$&"), mode: "insensitive" } } : {}),
+          ...(after
+            ? { OR: [{ createdAt: { lt: after.createdAt } }, { createdAt: after.createdAt, id: { lt: after.id } }] }
+            : {}),
+        },
         orderBy: [{ createdAt: "desc" }, { id: "desc" }],
         take: limit,
       });

@@ -1,6 +1,7 @@
 import type pg from "pg";
 import type { PrismaClient } from "../generated/prisma/client.js";
 import { apiKeyQueries } from "./api-keys.js";
+import { changeQueries } from "./changes.js";
 import { flowQueries } from "./flows.js";
 import { lifecycleQueries } from "./lifecycle.js";
 import { projectQueries } from "./projects.js";
@@ -23,6 +24,7 @@ export interface Queries {
   states: ReturnType<typeof stateQueries>;
   results: ReturnType<typeof resultQueries>;
   lifecycle: ReturnType<typeof lifecycleQueries>;
+  changes: ReturnType<typeof changeQueries>;
 }
 
 /** The queries over a database: Prisma for the plain ones, the pool under it for plain SQL. */
@@ -36,5 +38,6 @@ export function createQueries(prisma: PrismaClient, pool: pg.Pool): Queries {
     states: stateQueries(pool),
     results: resultQueries(prisma),
     lifecycle: lifecycleQueries(pool),
+    changes: changeQueries(pool),
   };
 }

@@ -3,6 +3,7 @@
 // Prisma has no single statement for either, so both are plain SQL, sent on the pool under
 // Prisma's adapter (see Database.pool).
 import type pg from "pg";
+import { CHANGES_CHANNEL } from "./changes.js";
 import type { HandlerType, Scope, StateRow, StateType, Tagged } from "./rows.js";
 import { RESULT_COLUMNS, type ResultColumns, resultFromColumns, statement } from "./sql.js";
 
@@ -92,6 +93,7 @@ export type StateQueries = ReturnType<typeof stateQueries>;
 export interface TaskRunForChange {
   id: string;
   flowRunId: string;
+  flowId: string;
   taskId: string;
   version: number;
   task: { isParameter: boolean; handlerType: HandlerType | null; handlerConfig: unknown };
@@ -105,6 +107,7 @@ export interface TaskRunForChange {
 interface TaskRunRow {
   id: string;
   flow_run_id: string;
+  flow_id: string;
   task_id: string;
   version: number;
   is_parameter: boolean;
@@ -129,7 +132,7 @@ const KEYED_STATE_JOIN = `
 
 /** The task runs a batch names, with what it needs of them; `keyed`: with the states its keys name. */
 function forChange(keyed: boolean): string {
-  return `SELECT t.id, t.flow_run_id, t.task_id, t.version,
+  return `SELECT t.id, t.flow_run_id, k.flow_id, t.task_id, t.version,
             k.is_parameter, k.handler_type AS task_handler_type, k.handler_config AS task_handler_config,
             f.handler_type AS flow_handler_type, f.handler_config AS flow_handler_config,
             CASE WHEN t.id = ANY($2::uuid[]) THEN (
@@ -181,6 +184,7 @@ export async function loadTaskRunsForChange(
       {
         id: row.id,
         flowRunId: row.flow_run_id,
+        flowId: row.flow_id,
         taskId: row.task_id,
         version: row.version,
         task: {
@@ -225,6 +229,8 @@ export interface StateBatch {
   cachedInputs: { stateId: string; name: string; upstreamTaskRunId: string; resultId: string }[];
   /** The write intents of the objects written for it: removed when it is recorded. */
   intentIds: string[];
+  /** What the batch changed, announced to every replica's subscribers when (and only if) it commits. */
+  notices: string[];
 }
 
 /** How a batch was recorded: all of it, or (some version being stale) none of it. */
@@ -276,9 +282,13 @@ const RECORD_BATCH = statement(
        WHERE (SELECT ok FROM checked)
      ), written AS (
        DELETE FROM storage_intent WHERE id IN (SELECT id FROM intents) AND (SELECT ok FROM checked)
+     ), notified AS (
+       -- Sent by PostgreSQL when the transaction commits, never when it does not.
+       SELECT pg_notify('${CHANGES_CHANNEL}', n) FROM unnest($24::text[]) AS n WHERE (SELECT ok FROM checked)
      )
      SELECT given.id, locked.version, given.version AS wanted, (SELECT ok FROM checked) AS recorded,
-       (SELECT count(*) FROM intents) = cardinality($23::uuid[]) AS "intentsHeld"
+       (SELECT count(*) FROM intents) = cardinality($23::uuid[]) AS "intentsHeld",
+       (SELECT count(*) FROM notified) AS notices
      FROM given LEFT JOIN locked USING (id)`,
 );
 
@@ -323,6 +333,7 @@ export async function recordStateBatch(pool: pg.Pool, batch: StateBatch): Promis
       results.map((r) => r.codecs.join(",")),
       column(results, "keyId"),
       batch.intentIds,
+      batch.notices,
     ],
   });
   if (rows[0]?.recorded) return { recorded: true };

@@ -6,7 +6,8 @@ import {
   ApolloServerPluginCacheControlDisabled,
   ApolloServerPluginLandingPageDisabled,
 } from "@apollo/server/plugin/disabled";
-import { GraphQLError, type GraphQLFormattedError, type OperationDefinitionNode } from "graphql";
+import { makeExecutableSchema } from "@graphql-tools/schema";
+import { GraphQLError, type GraphQLFormattedError, type GraphQLSchema, type OperationDefinitionNode } from "graphql";
 import type { QueryLimits } from "../config/config.js";
 import { describeDatabaseError, isDatabaseUnavailable } from "../db/errors.js";
 import { ErrorCode, HandledError } from "../errors.js";
@@ -23,6 +24,11 @@ import { resolvers } from "./resolvers.js";
 /** The SDL the API serves, read from the repository's schema.graphql. */
 export const typeDefs = readFileSync(projectFile("schema.graphql"), "utf8");
 
+/** The executable schema: one for queries and mutations (Apollo) and subscriptions (graphql-sse). */
+export function createSchema(): GraphQLSchema {
+  return makeExecutableSchema({ typeDefs, resolvers });
+}
+
 /**
  * Shapes every error sent to clients: a HandledError keeps its message and stable code;
  * GraphQL's own errors (parse, validation, bad variables) pass through, a query refused by a
@@ -30,7 +36,11 @@ export const typeDefs = readFileSync(projectFile("schema.graphql"), "utf8");
  * of the schema; a database that cannot be reached is DATABASE_UNAVAILABLE; anything else is an
  * internal error whose details go to the log only (see `logging`).
  */
-function formatError(formatted: GraphQLFormattedError, error: unknown, suggestions: boolean): GraphQLFormattedError {
+export function formatError(
+  formatted: GraphQLFormattedError,
+  error: unknown,
+  suggestions: boolean,
+): GraphQLFormattedError {
   const original = unwrapResolverError(error);
   const limit = refusedByLimit(formatted, original);
   if (limit) return { message: limit.message, locations: formatted.locations, extensions: { code: limit.code } };
@@ -152,14 +162,15 @@ function logging(logger: Logger): ApolloServerPlugin<GraphQLContext> {
 }
 
 /**
- * The schema has no subscriptions, and graphql-js would fail such an operation as an internal
- * error: it is refused up front, as a client's mistake.
+ * Subscriptions are served as streams at /graphql/stream, not here, where graphql-js would fail
+ * one as an internal error: it is refused up front, as a client's mistake.
  */
 function queriesAndMutationsOnly(operation: OperationDefinitionNode): void {
   if (operation.operation === "query" || operation.operation === "mutation") return;
-  throw new GraphQLError(`This API serves queries and mutations, not ${operation.operation}s.`, {
-    extensions: { code: ErrorCode.OPERATION_NOT_SUPPORTED, http: { status: 400 } },
-  });
+  throw new GraphQLError(
+    `This endpoint serves queries and mutations; subscriptions are served at /graphql/stream (Server-Sent Events, the graphql-sse protocol).`,
+    { extensions: { code: ErrorCode.OPERATION_NOT_SUPPORTED, http: { status: 400 } } },
+  );
 }
 
 /**
@@ -183,6 +194,8 @@ function operationChecks(maxCost: number): ApolloServerPlugin<GraphQLContext> {
 
 /** Options of the API's Apollo Server. */
 export interface ApolloOptions {
+  /** The schema (createSchema). */
+  schema: GraphQLSchema;
   /** Serve GraphiQL to a browser opening the endpoint (development), or no page at all. */
   graphiql: boolean;
   /** Answer introspection queries (GraphiQL needs them). */
@@ -199,8 +212,7 @@ export function createApolloServer(options: ApolloOptions): ApolloServer<GraphQL
   const landingPage =
     (options.graphiql && graphiqlLandingPage(options.logger)) || ApolloServerPluginLandingPageDisabled();
   return new ApolloServer<GraphQLContext>({
-    typeDefs,
-    resolvers,
+    schema: options.schema,
     formatError: (formatted, error) => formatError(formatted, error, options.fieldSuggestions),
     validationRules: limitRules(options.limits),
     parseOptions: { maxTokens: options.limits.maxTokens },

@@ -6,6 +6,7 @@ import type { ResultStore } from "../results/result-store.js";
 import type { ApiKeyService, Caller } from "../services/api-keys.js";
 import type { FlowService } from "../services/flows.js";
 import type { LifecycleService } from "../services/lifecycle.js";
+import type { LiveUpdates } from "../services/live.js";
 import type { ReachService } from "../services/reach.js";
 import type { StateService } from "../services/states.js";
 import type { TransferService } from "../services/transfers.js";
@@ -34,6 +35,8 @@ export interface Services {
   reach: ReachService;
   /** Uploads and downloads of large results, beside GraphQL. */
   transfers: TransferService;
+  /** What subscriptions are given: every replica's changes, heard over PostgreSQL LISTEN. */
+  live: LiveUpdates;
   defaultHandler: HandlerSpec;
   /** What one response may read from storage. */
   responseLimits: ResponseBudgetLimits;
@@ -53,17 +56,30 @@ export interface GraphQLContext extends Omit<Services, "queries"> {
   caller: Caller;
   /** The API's address as this caller reaches it (scheme://host[:port]), for URLs it is given. */
   origin: string;
+  /**
+   * Starts afresh: new loaders and read budget. A subscription calls it for each event, so that
+   * every event is read as it is then, and each has a response's budget.
+   */
+  renew(): void;
+  /** For a subscription: whether its API key still works (checked before each event); none when auth is off. */
+  stillAllowed?: () => Promise<boolean>;
 }
 
 /** The context of one request: its own loaders (nothing is cached across requests) and read budget. */
 export function createContext(
   services: Services,
-  request: { requestId: string; trace: RequestTrace; caller: Caller; origin: string },
+  request: {
+    requestId: string;
+    trace: RequestTrace;
+    caller: Caller;
+    origin: string;
+    stillAllowed?: () => Promise<boolean>;
+  },
 ): GraphQLContext {
-  const { requestId, trace, caller, origin } = request;
+  const { requestId, trace, caller, origin, stillAllowed } = request;
   const { queries, ...shared } = services;
   const { scope } = caller;
-  return {
+  const context: GraphQLContext = {
     ...shared,
     scope,
     caller,
@@ -72,5 +88,11 @@ export function createContext(
     trace,
     requestId,
     origin,
+    renew() {
+      context.loaders = createLoaders(queries, scope);
+      context.budget = new ResponseBudget(services.responseLimits);
+    },
+    ...(stillAllowed ? { stillAllowed } : {}),
   };
+  return context;
 }

@@ -7,7 +7,9 @@ import { specFromRow } from "../results/handler-spec.js";
 import { resolveResultHandler, storedSpec } from "../results/resolve-handler.js";
 import { highestScope, type KeyScope } from "../services/api-keys.js";
 import { isUuid } from "../services/ids.js";
+import { KEY_REVOKED, type LiveEvent } from "../services/live.js";
 import { requireScope } from "./authorization.js";
+import type { GraphQLContext } from "./context.js";
 import { NO_RESULT } from "./mappers.js";
 import { DEFAULT_PAGE_SIZES, decodeCursor, edgesOf, pageSize, toPage } from "./pagination.js";
 
@@ -39,6 +41,22 @@ const isTimeAndId = (key: unknown[]): key is [string, string] =>
 /** A lookup by id: ids that are not UUIDs cannot exist, so they are not looked up. */
 const byId = <T>(id: string, find: (id: string) => Promise<T | null>) => (isUuid(id) ? find(id) : null);
 
+/** What a subscription sends for one event: the row as it is now, read with fresh loaders. */
+async function afresh<T>(
+  event: LiveEvent,
+  context: GraphQLContext,
+  load: (id: string) => Promise<T | null | undefined>,
+  what: string,
+): Promise<T> {
+  if (event === KEY_REVOKED) {
+    throw new HandledError(ErrorCode.UNAUTHENTICATED, "The API key of this subscription no longer works.");
+  }
+  context.renew();
+  const row = await load(event);
+  if (!row) throw new HandledError(ErrorCode.NOT_FOUND, `The ${what} "${event}" was deleted.`);
+  return row;
+}
+
 /**
  * Thin resolvers: each root field is one service call or lookup. Nested fields read through
  * the request's loaders, so a level of the query costs one statement however many items it has.
@@ -51,13 +69,14 @@ export const resolvers: Resolvers = {
   Codec: { GZIP: "gzip", ZSTD: "zstd", AES_256_GCM: "aes-256-gcm" },
 
   Query: {
-    flows: async (_root, { first, after }, { flows, scope }) => {
+    flows: async (_root, { first, after, nameContains }, { flows, scope }) => {
       const size = pageSize(first, DEFAULT_PAGE_SIZES.flows);
       const [time, id] = after ? decodeCursor(after, isTimeAndId) : [];
       const rows = await flows.listFlows(
         scope,
         size + 1,
         time === undefined ? null : { createdAt: new Date(time), id: id! },
+        nameContains,
       );
       return toPage(rows, size, (flow) => [flow.createdAt.toISOString(), flow.id], time !== undefined);
     },
@@ -91,6 +110,31 @@ export const resolvers: Resolvers = {
     revokeApiKey: async (_root, { id }, { keys, caller }) => {
       requireScope(caller, "admin");
       return (await keys.revoke(id, caller.scope)) ?? null;
+    },
+  },
+
+  // Each event is read afresh (renew: loaders that cache nothing from the event before), as it is
+  // when it is sent; the subscription sees only its project, as queries do.
+  Subscription: {
+    taskRunStateChanged: {
+      subscribe: async (_root, { flowRunId }, { live, loaders, scope, stillAllowed }) => {
+        if (!(await byId(flowRunId, (id) => loaders.flowRun.load(id)))) {
+          throw new HandledError(ErrorCode.NOT_FOUND, `No flow run has the id "${flowRunId}".`);
+        }
+        return live.taskRuns(scope, flowRunId, stillAllowed);
+      },
+      resolve: (event: LiveEvent, _args: unknown, context: GraphQLContext) =>
+        afresh(event, context, (id) => context.loaders.taskRun.load(id), "task run"),
+    },
+    flowRunsChanged: {
+      subscribe: async (_root, { flowId }, { live, loaders, scope, stillAllowed }) => {
+        if (flowId != null && !(await byId(flowId, (id) => loaders.flow.load(id)))) {
+          throw new HandledError(ErrorCode.NOT_FOUND, `No flow has the id "${flowId}".`);
+        }
+        return live.flowRuns(scope, flowId ?? null, stillAllowed);
+      },
+      resolve: (event: LiveEvent, _args: unknown, context: GraphQLContext) =>
+        afresh(event, context, (id) => context.loaders.flowRun.load(id), "flow run"),
     },
   },
 

@@ -4,6 +4,7 @@ import type { ApolloServer } from "@apollo/server";
 import { fastifyApolloHandler } from "@as-integrations/fastify";
 import fastifyCors from "@fastify/cors";
 import fastifyRateLimit from "@fastify/rate-limit";
+import fastifyStatic from "@fastify/static";
 import Fastify, {
   type FastifyBaseLogger,
   type FastifyError,
@@ -12,6 +13,8 @@ import Fastify, {
   type FastifyRequest,
   LogController,
 } from "fastify";
+import type { GraphQLSchema } from "graphql";
+import type { QueryLimits } from "../config/config.js";
 import type { Scope } from "../db/rows.js";
 import { withDeadline } from "../deadline.js";
 import { ErrorCode, HandledError } from "../errors.js";
@@ -22,11 +25,20 @@ import type { Logger } from "../logger.js";
 import type { Metrics } from "../metrics.js";
 import type { Caller } from "../services/api-keys.js";
 import { sendError } from "./errors.js";
+import { registerSubscriptionRoutes } from "./subscriptions.js";
 import { registerTransferRoutes } from "./transfers.js";
 
 /** Options of the HTTP front of the API. */
 export interface HttpServerOptions {
   apollo: ApolloServer<GraphQLContext>;
+  /** The schema Apollo serves: subscriptions run on it too. */
+  schema: GraphQLSchema;
+  /** How large a document may be (subscriptions are checked here, queries by Apollo). */
+  queryLimits: QueryLimits;
+  /** Keep GraphQL's "Did you mean ...?" suggestions in error messages. */
+  fieldSuggestions: boolean;
+  /** The built results browser's folder, served at `/`; none: no page there. */
+  uiDir: string | undefined;
   services: Services;
   /** required: every GraphQL request needs an API key; off: every caller is in `defaultScope`, with every scope. */
   auth: "required" | "off";
@@ -158,7 +170,14 @@ export async function createHttpServer(options: HttpServerOptions): Promise<Fast
     );
     return sendError(reply, 500, "INTERNAL_SERVER_ERROR", "The request failed.");
   });
-  app.setNotFoundHandler((_request, reply) => sendError(reply, 404, "NOT_FOUND", "The API is served at /graphql."));
+  app.setNotFoundHandler((_request, reply) =>
+    sendError(
+      reply,
+      404,
+      "NOT_FOUND",
+      options.uiDir ? "The API is served at /graphql, the results browser at /." : "The API is served at /graphql.",
+    ),
+  );
 
   app.addHook("onRequest", async (request, reply) => {
     reply.header("x-request-id", request.id);
@@ -307,6 +326,19 @@ export async function createHttpServer(options: HttpServerOptions): Promise<Fast
     handler: graphql,
     ...rateLimited,
   });
+  registerSubscriptionRoutes(app, {
+    schema: options.schema,
+    services,
+    limits: options.queryLimits,
+    fieldSuggestions: options.fieldSuggestions,
+    trustedDocuments: options.trustedDocuments,
+    authenticate: options.auth === "required" ? authenticate : undefined,
+    callerOf,
+    publicUrl: options.publicUrl,
+    routeConfig: rateLimited,
+    logger,
+  });
+  if (options.uiDir) await registerUi(app, options.uiDir);
   await registerTransferRoutes(app, {
     transfers: services.transfers,
     authenticate: options.auth === "required" ? authenticate : undefined,
@@ -335,6 +367,38 @@ export async function createHttpServer(options: HttpServerOptions): Promise<Fast
   if (options.serveMetrics) registerMetricsRoute(app, metrics);
   return app;
 }
+
+/**
+ * The results browser (ui/, built by Vite) at `/`: a static page that calls the API like any
+ * client. Its script and styles, named by their hash, are cached for good; the page itself is
+ * checked each time. Compressed copies made by the build are sent to browsers that take them.
+ */
+async function registerUi(app: FastifyInstance, root: string): Promise<void> {
+  await app.register(fastifyStatic, {
+    root,
+    prefix: "/",
+    wildcard: false,
+    preCompressed: true,
+    // Only what a page needs: no listing, no dotfiles.
+    list: false,
+    dotfiles: "deny",
+    setHeaders: (response, path) => {
+      response.header("x-content-type-options", "nosniff");
+      // The page itself, or a compressed copy of it.
+      if (/\.html(\.(gz|br))?$/.test(path)) {
+        response.header("cache-control", "no-cache");
+        response.header("content-security-policy", UI_CONTENT_SECURITY_POLICY);
+        response.header("referrer-policy", "no-referrer");
+      } else {
+        response.header("cache-control", "public, max-age=31536000, immutable");
+      }
+    },
+  });
+}
+
+/** The page loads nothing from elsewhere, and no other site may frame it. */
+const UI_CONTENT_SECURITY_POLICY =
+  "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'";
 
 /** GET /metrics, in Prometheus' text format. */
 export function registerMetricsRoute(app: FastifyInstance, metrics: Metrics): void {

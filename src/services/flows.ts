@@ -1,8 +1,11 @@
 import type { InputLimits } from "../config/config.js";
+import type { ChangeQueries } from "../db/changes.js";
+import { describeDatabaseError } from "../db/errors.js";
 import type { FlowCursor, FlowQueries, HandlerColumns, NewFlowRow } from "../db/flows.js";
 import type { FlowRow, FlowRunRow, Scope } from "../db/rows.js";
 import type { NewParameterResult, RunQueries } from "../db/runs.js";
 import { ErrorCode, HandledError } from "../errors.js";
+import type { Logger } from "../logger.js";
 import { ANYWHERE, type HandlerRegistry, type Reach } from "../results/handler-registry.js";
 import { type HandlerSpec, handlerConfigOf, parseHandlerSpec } from "../results/handler-spec.js";
 import type { ResultStore } from "../results/result-store.js";
@@ -38,6 +41,9 @@ export interface ParameterValue {
 export interface FlowServiceDeps {
   flows: FlowQueries;
   runs: RunQueries;
+  /** Announces new runs to live updates' subscribers. */
+  changes: ChangeQueries;
+  logger: Logger;
   registry: HandlerRegistry;
   results: ResultStore;
   /** Where each project's handlers may go. */
@@ -62,8 +68,9 @@ export class FlowService {
   constructor(private readonly deps: FlowServiceDeps) {}
 
   /** Up to `limit` flows, newest first, after `after` when given. */
-  listFlows(scope: Scope, limit: number, after: FlowCursor | null): Promise<FlowRow[]> {
-    return this.deps.flows.page(scope, limit, after);
+  listFlows(scope: Scope, limit: number, after: FlowCursor | null, nameContains?: string | null): Promise<FlowRow[]> {
+    if (nameContains) checkText(nameContains, "A name to search for", this.deps.limits.maxNameLength);
+    return this.deps.flows.page(scope, limit, after, nameContains ?? undefined);
   }
 
   /**
@@ -147,7 +154,17 @@ export class FlowService {
         sha256,
       });
     }
-    return this.deps.runs.create(flow.id, [...taskIds.values()], results);
+    const run = await this.deps.runs.create(flow.id, [...taskIds.values()], results);
+    // The run is created whether or not subscribers hear of it: a failure here is logged, not answered.
+    await this.deps.changes
+      .notify([{ projectId: scope.projectId, flowId: flow.id, flowRunId: run.id, taskRunIds: [] }])
+      .catch((error: unknown) => {
+        this.deps.logger.warn(
+          { flowRun: run.id, cause: describeDatabaseError(error) },
+          "a new flow run could not be announced to live updates",
+        );
+      });
+    return run;
   }
 
   private async checkHandler(input: unknown, reach: Reach): Promise<HandlerSpec | undefined> {

@@ -1,6 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { setTimeout as sleep } from "node:timers/promises";
 import type { InputLimits } from "../config/config.js";
+import { type Change, noticesOf } from "../db/changes.js";
 import { describeDatabaseError, isDatabaseUnavailable } from "../db/errors.js";
 import type { LifecycleQueries, PreparedIntent, WriteIntent } from "../db/lifecycle.js";
 import type { Scope, StateType, TaskRunRow } from "../db/rows.js";
@@ -178,6 +179,7 @@ export class StateService {
         ...intents.map((intent) => intent.id),
         ...new Set(plans.flatMap((plan) => (plan.preparedIntentId ? [plan.preparedIntentId] : []))),
       ],
+      notices: noticesOf(changesOf(scope, ids, loaded)),
     };
     const outcome = await this.recordOrResolve(batch, written, intents, reach);
     if (!outcome.recorded) {
@@ -523,4 +525,23 @@ function versionMismatch(taskRunId: string, given: number, current: number | und
     ErrorCode.VERSION_MISMATCH,
     `Task run ${taskRunId} is at version ${current ?? "unknown"}, not ${given}: read it again and retry.`,
   );
+}
+
+/** What a batch changes, per flow run: its task runs, each named once. */
+function changesOf(
+  scope: Scope,
+  taskRunIds: readonly string[],
+  loaded: ReadonlyMap<string, TaskRunForChange>,
+): Change[] {
+  const byRun = new Map<string, Change>();
+  for (const id of new Set(taskRunIds)) {
+    const run = loaded.get(id)!;
+    let change = byRun.get(run.flowRunId);
+    if (!change) {
+      change = { projectId: scope.projectId, flowId: run.flowId, flowRunId: run.flowRunId, taskRunIds: [] };
+      byRun.set(run.flowRunId, change);
+    }
+    change.taskRunIds.push(id);
+  }
+  return [...byRun.values()];
 }

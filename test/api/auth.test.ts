@@ -15,6 +15,7 @@ import {
   CreateFlowRun,
   DeleteFlow,
   DeleteFlowRun,
+  FlowRunsChanged,
   GetFlowRun,
   GetTaskRun,
   ListApiKeys,
@@ -22,9 +23,11 @@ import {
   PrepareResultUpload,
   RevokeApiKey,
   SetTaskRunStates,
+  TaskRunStateChanged,
 } from "../support/documents.js";
 import { test as apiTest } from "../support/fixtures.js";
 import { startRun } from "../support/flows.js";
+import { subscribed } from "../support/subscriptions.js";
 
 // With HANDLED_AUTH=required every request needs an API key; a key belongs to a project and can
 // read, write or administer; a caller never sees or changes another project's rows.
@@ -252,6 +255,16 @@ describe("projects", () => {
     "Query.taskRun": async (b, a) => {
       expect(await b.ok(GetTaskRun, { id: a.taskRunId })).toEqual({ taskRun: null });
     },
+    "Subscription.taskRunStateChanged": async (b, a) => {
+      const refused = await subscribed(b.client, TaskRunStateChanged, { flowRunId: a.flowRunId });
+      await refused.ended();
+      expect(refused.errors.map((e) => e.code)).toEqual(["NOT_FOUND"]);
+    },
+    "Subscription.flowRunsChanged": async (b, a) => {
+      const refused = await subscribed(b.client, FlowRunsChanged, { flowId: a.flowId });
+      await refused.ended();
+      expect(refused.errors.map((e) => e.code)).toEqual(["NOT_FOUND"]);
+    },
     "Query.apiKeys": async (b, a) => {
       const { apiKeys } = await b.ok(ListApiKeys, {});
       expect(apiKeys.map((key) => key.id)).not.toContain(a.keyId);
@@ -359,7 +372,7 @@ describe("projects", () => {
     const schema = buildSchema(
       (await import("node:fs")).readFileSync(new URL("../../schema.graphql", import.meta.url), "utf8"),
     );
-    const fields = ["Query", "Mutation"].flatMap((name) => {
+    const fields = ["Query", "Mutation", "Subscription"].flatMap((name) => {
       const type = schema.getType(name);
       return isObjectType(type) ? Object.keys(type.getFields()).map((field) => `${name}.${field}`) : [];
     });
@@ -552,5 +565,40 @@ describe("project places", () => {
     });
     const own = beside[0]!.state.result;
     expect(own.__typename === "Result" && dirname(own.handle)).toBe(root);
+  });
+});
+
+describe("subscriptions", () => {
+  test("need a key, see their project's changes only, and end when their key is revoked", async ({ t }) => {
+    const admin = await makeKey(t, "live-a", "admin");
+    const reader = await makeKey(t, "live-a", "read");
+    const a = as(t, admin.key);
+    const b = as(t, (await makeKey(t, "live-b", "read")).key);
+    const run = await startRun(a, { name: "private", tasks: [{ name: "x" }] });
+
+    const anonymous = await subscribed(createClient({ url: t.app.url }), TaskRunStateChanged, {
+      flowRunId: run.flowRunId,
+    });
+    await anonymous.ended();
+    expect(anonymous.errors.map((e) => e.code)).toEqual(["UNAUTHENTICATED"]);
+    const bAll = await subscribed(b.client, FlowRunsChanged, { flowId: null });
+
+    const reading = await subscribed(as(t, reader.key).client, TaskRunStateChanged, { flowRunId: run.flowRunId });
+    await a.ok(SetTaskRunStates, {
+      input: [{ taskRunId: run.taskRuns.x!.id, version: 1, state: { type: "RUNNING" } }],
+    });
+    await reading.until((e) => e.taskRunStateChanged.version === 2);
+
+    await a.ok(RevokeApiKey, { id: reader.id });
+    await a.ok(SetTaskRunStates, {
+      input: [{ taskRunId: run.taskRuns.x!.id, version: 2, state: { type: "SUCCESS" } }],
+    });
+    await reading.ended();
+    expect(reading.errors.map((e) => e.code)).toEqual(["UNAUTHENTICATED"]);
+    expect(reading.events.map((e) => e.taskRunStateChanged.version)).toEqual([2]);
+    // B heard nothing of A's run: neither its creation nor its states.
+    expect(bAll.events).toEqual([]);
+    expect(bAll.errors).toEqual([]);
+    bAll.stop();
   });
 });

@@ -455,8 +455,8 @@ describe("bad input gets a clear, coded error and changes nothing", () => {
     }
   });
 
-  test("answers a subscription with 400 and a code, not an internal error", async ({ t }) => {
-    const answer = await postRaw(t, JSON.stringify({ query: "subscription { flows { id } }" }));
+  test("answers a subscription at /graphql with 400 and a code, not an internal error", async ({ t }) => {
+    const answer = await postRaw(t, JSON.stringify({ query: "subscription { flowRunsChanged { id } }" }));
     expect(answer.status).toBe(400);
     expect(answer.body.errors?.[0]?.extensions?.code).toBe("OPERATION_NOT_SUPPORTED");
   });

@@ -37,6 +37,7 @@ describe("a batch's commit fence", () => {
       results: [],
       cachedInputs: [],
       intentIds: [],
+      notices: [],
     };
   }
 

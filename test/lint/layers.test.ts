@@ -13,12 +13,13 @@ const rules = createRequire(import.meta.url)("../../.dependency-cruiser.cjs") as
 async function violationsIn(
   root: string,
   files: Record<string, string>,
+  folders = ["src"],
 ): Promise<Pick<IViolation, "rule" | "from" | "to">[]> {
   for (const [path, content] of Object.entries(files)) {
     await mkdir(dirname(join(root, path)), { recursive: true });
     await writeFile(join(root, path), content);
   }
-  const result = await cruise(["src"], {
+  const result = await cruise(folders, {
     baseDir: root,
     ruleSet: { forbidden: rules.forbidden } as never,
     tsPreCompilationDeps: true,
@@ -53,6 +54,23 @@ describe("the layers of src/", () => {
         "prisma-only-in-db: src/graphql/resolvers.ts → src/generated/prisma/client.ts",
       ].sort(),
     );
+  });
+
+  it("keep the SDK and the results browser off the server's code", async () => {
+    const violations = await violationsIn(
+      join(root, "clients"),
+      {
+        "src/errors.ts": "export const e = 1;\n",
+        "sdk/src/index.ts": 'import { e } from "../../src/errors.ts";\nexport const sdk = e;\n',
+        "ui/src/main.tsx":
+          'import { e } from "../../src/errors.ts";\nimport { sdk } from "../../sdk/src/index.ts";\nexport const m = [e, sdk];\n',
+      },
+      ["sdk/src", "ui/src"],
+    );
+    expect(violations.map((v) => `${v.rule.name}: ${v.from} → ${v.to}`).sort()).toEqual([
+      "browser-through-sdk: ui/src/main.tsx → src/errors.ts",
+      "client-stands-alone: sdk/src/index.ts → src/errors.ts",
+    ]);
   });
 
   it("keep Prisma and the pool out of the GraphQL layer", async () => {

@@ -4,9 +4,16 @@ import { join } from "node:path";
 import { HandledApiError } from "@handled/client";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createTestDatabase, type TestDatabase } from "../support/database.js";
-import { GetTaskRun, SetTaskRunStates } from "../support/documents.js";
+import {
+  CreateFlowRun,
+  FlowRunsChanged,
+  GetTaskRun,
+  SetTaskRunStates,
+  TaskRunStateChanged,
+} from "../support/documents.js";
 import { startRun } from "../support/flows.js";
 import { type ServiceProcess, startServiceProcess } from "../support/process.js";
+import { subscribed } from "../support/subscriptions.js";
 
 // The service keeps no state of its own: two processes on one database (and one results
 // folder, standing in for one bucket) serve the same runs, as replicas behind a load balancer.
@@ -59,6 +66,25 @@ describe("two replicas on one database", () => {
       { version: 2, value: { from: "a", n: 1 } },
       { version: 2, value: [1, 2, 3] },
     ]);
+  });
+
+  it("deliver a state written through one to subscribers of the other", async () => {
+    const run = await startRun(a, { name: "watched-across", tasks: [{ name: "x" }] });
+    const onB = await subscribed(b.client, TaskRunStateChanged, { flowRunId: run.flowRunId });
+    const runsOnA = await subscribed(a.client, FlowRunsChanged, { flowId: run.flowId });
+    try {
+      await a.ok(SetTaskRunStates, {
+        input: [{ taskRunId: run.taskRuns.x!.id, version: 1, state: { type: "SUCCESS", result: { value: "from a" } } }],
+      });
+      const event = await onB.until((e) => e.taskRunStateChanged.version === 2);
+      expect(event.taskRunStateChanged.state).toMatchObject({ type: "SUCCESS", result: { __typename: "Result" } });
+      // And back: a run created through B reaches A's subscriber.
+      const { createFlowRun } = await b.ok(CreateFlowRun, { input: { flowId: run.flowId } });
+      await runsOnA.until((e) => e.flowRunsChanged.id === createFlowRun.id);
+    } finally {
+      onB.stop();
+      runsOnA.stop();
+    }
   });
 
   it("respect versions across both: of concurrent batches on the same task runs, one wins whole", async () => {

@@ -1,14 +1,19 @@
 // The tests drive the API through the SDK's own operations (sdk/operations/*.graphql),
 // so every test is also a test of the SDK.
 export {
+  BrowseFlowRunsDocument as BrowseFlowRuns,
+  BrowseFlowsDocument as BrowseFlows,
+  BrowseTaskRunsDocument as BrowseTaskRuns,
   CreateApiKeyDocument as CreateApiKey,
   CreateFlowDocument as CreateFlow,
   CreateFlowRunDocument as CreateFlowRun,
   DeleteFlowDocument as DeleteFlow,
   DeleteFlowRunDocument as DeleteFlowRun,
+  FlowRunsChangedDocument as FlowRunsChanged,
   GetFlowRunDocument as GetFlowRun,
   GetTaskRunDocument as GetTaskRun,
   GetTaskRunHandlesDocument as GetTaskRunHandles,
+  InspectTaskRunDocument as InspectTaskRun,
   ListApiKeysDocument as ListApiKeys,
   ListFlowRunsDocument as ListFlowRuns,
   ListFlowsDocument as ListFlows,
@@ -19,4 +24,5 @@ export {
   SetTaskRunStatesLeanDocument as SetTaskRunStatesLean,
   TaskRunHistoryDocument as TaskRunHistory,
   TaskRunResultDownloadDocument as TaskRunResultDownload,
+  TaskRunStateChangedDocument as TaskRunStateChanged,
 } from "@handled/client";
