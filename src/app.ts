@@ -117,12 +117,13 @@ export function createServices(config: Config, database: Database, observability
       logger,
     }),
     live: new LiveUpdates({
-      source: (onChange) =>
+      source: (onChange, onResumed) =>
         new ChangeListener({
           url: database.url,
           logger,
           connectTimeoutMs: config.timeouts.dbConnect,
           onChange,
+          onResumed,
         }),
       maxSubscriptions: config.operations.maxSubscriptions,
       logger,
@@ -257,7 +258,12 @@ export async function startApp(config: Config, logger: Logger = silentLogger): P
   if (config.defaultHandler.type === "LOCAL") await mkdir(config.defaultHandler.dir, { recursive: true });
   const { operations } = config;
   let pool: Database["pool"] | undefined;
-  const metrics = createMetrics({ maxOperations: operations.maxMetricOperations, pool: () => pool });
+  let liveUpdates: Services["live"] | undefined;
+  const metrics = createMetrics({
+    maxOperations: operations.maxMetricOperations,
+    pool: () => pool,
+    live: () => liveUpdates && { subscriptions: liveUpdates.size, listening: liveUpdates.listening },
+  });
   const signing = await readSigningSecret(config.transfers, config.dataDir);
   if (signing.generated) {
     logger.info(
@@ -270,7 +276,6 @@ export async function startApp(config: Config, logger: Logger = silentLogger): P
   pool = database.pool;
   let draining = false;
   const servers: FastifyInstance[] = [];
-  let liveUpdates: Services["live"] | undefined;
   try {
     const services = createServices(config, database, { logger, metrics });
     liveUpdates = services.live;

@@ -38,7 +38,12 @@ const DURATION_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.
  * process, as in the tests, count apart. Process metrics (memory, CPU, event-loop lag) are
  * collected into it too.
  */
-export function createMetrics(options: { maxOperations: number; pool?: () => PoolStats | undefined }): Metrics {
+export function createMetrics(options: {
+  maxOperations: number;
+  pool?: () => PoolStats | undefined;
+  /** Live updates' numbers, read when /metrics is scraped. */
+  live?: () => { subscriptions: number; listening: boolean } | undefined;
+}): Metrics {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
   const registers = [registry];
@@ -98,6 +103,27 @@ export function createMetrics(options: { maxOperations: number; pool?: () => Poo
   poolGauge("handled_db_pool_connections", "Connections the PostgreSQL pool holds open.", (s) => s.totalCount);
   poolGauge("handled_db_pool_idle_connections", "Open connections of the pool not in use.", (s) => s.idleCount);
   poolGauge("handled_db_pool_waiting_requests", "Queries waiting for a connection of the pool.", (s) => s.waitingCount);
+
+  const liveGauge = (
+    name: string,
+    help: string,
+    read: (live: { subscriptions: number; listening: boolean }) => number,
+  ) =>
+    new Gauge({
+      name,
+      help,
+      registers,
+      collect() {
+        const live = options.live?.();
+        if (live) this.set(read(live));
+      },
+    });
+  liveGauge("handled_subscriptions", "Subscriptions (live updates) this replica streams now.", (l) => l.subscriptions);
+  liveGauge(
+    "handled_live_listener_up",
+    "1 while this replica listens for other replicas' changes (PostgreSQL LISTEN), 0 while it reconnects.",
+    (l) => (l.listening ? 1 : 0),
+  );
 
   const operations = new Set<string>();
   function operationLabel(name: string | undefined): string {

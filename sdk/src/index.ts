@@ -411,7 +411,12 @@ export function createClient(options: ClientOptions): HandledClient {
     subscribe(operation, variables, sink) {
       let connectedBefore = false;
       return streamClient().subscribe<never>(
-        { query: operation.toString(), variables: (variables ?? {}) as Record<string, unknown> },
+        {
+          query: operation.toString(),
+          variables: (variables ?? {}) as Record<string, unknown>,
+          // A server that runs only the SDK's operations (HANDLED_TRUSTED_DOCUMENTS=only) knows them by it.
+          extensions: documentIdOf(operation),
+        },
         {
           next(result) {
             if (result.errors?.length) {

@@ -68,14 +68,14 @@ export interface ChangeListenerOptions {
   connectTimeoutMs: number;
   /** Called with every change heard. */
   onChange: (change: Change) => void;
-  /** Called when the listener is connected again after losing its connection (changes may have been missed). */
+  /** Called when the listener is connected again after losing its connection (changes made meanwhile were missed). */
   onResumed?: () => void;
 }
 
 /**
  * One connection of its own that LISTENs for changes, whichever replica made them, and hands each
  * to `onChange`. A lost connection is logged once and opened again, backing off up to 5 s; changes
- * made meanwhile are not heard (subscribers are told through `onResumed`).
+ * made meanwhile are not heard, and `onResumed` says so once it listens again.
  */
 export class ChangeListener {
   private client: pg.Client | undefined;
@@ -136,7 +136,7 @@ export class ChangeListener {
       this.connect().then(
         () => {
           if (this.stopped) return;
-          if (this.failures > 0 || this.client) this.options.logger.info("the live-update listener is listening again");
+          this.options.logger.info("the live-update listener is listening again");
           this.failures = 0;
           this.options.onResumed?.();
         },

@@ -23,9 +23,6 @@ import { checkCost, limitRules } from "../graphql/limits.js";
 import type { Logger } from "../logger.js";
 import type { Caller } from "../services/api-keys.js";
 
-/** The texts of the SDK's operations: what a key without admin may subscribe with, under trusted documents. */
-const TRUSTED_TEXTS = new Set(TRUSTED_DOCUMENTS.values());
-
 export interface SubscriptionRoutesOptions {
   schema: GraphQLSchema;
   services: Services;
@@ -90,18 +87,26 @@ export function registerSubscriptionRoutes(app: FastifyInstance, options: Subscr
     onSubscribe: (req, params) => {
       const request = req.raw;
       const caller = options.callerOf(request);
-      if (options.trustedDocuments === "only" && request.caller && request.caller.can !== "admin") {
-        if (!TRUSTED_TEXTS.has(params.query)) {
-          return refusal(
-            403,
-            ErrorCode.DOCUMENT_NOT_TRUSTED,
-            "This API key may run only the SDK's operations; use the SDK, or an admin key.",
-          );
-        }
+      // One of the SDK's operations, named by the documentId its subscribe sends in `extensions`
+      // (as /graphql takes it in the body), runs that operation's text.
+      const id = params.extensions?.documentId;
+      const trusted = typeof id === "string" ? TRUSTED_DOCUMENTS.get(id) : undefined;
+      if (
+        trusted === undefined &&
+        options.trustedDocuments === "only" &&
+        request.caller &&
+        request.caller.can !== "admin"
+      ) {
+        return refusal(
+          403,
+          ErrorCode.DOCUMENT_NOT_TRUSTED,
+          "This API key may run only the SDK's operations, named by their documentId; use the SDK, or an admin key.",
+        );
       }
+      const query = trusted ?? params.query;
       let document: DocumentNode;
       try {
-        document = parse(params.query, { maxTokens: limits.maxTokens });
+        document = parse(query, { maxTokens: limits.maxTokens });
       } catch (error) {
         return failed([coded(error as GraphQLError, "GRAPHQL_PARSE_FAILED")]);
       }
@@ -169,6 +174,13 @@ export function registerSubscriptionRoutes(app: FastifyInstance, options: Subscr
   // open them again, on another replica (a completed subscription is not opened again).
   const open = new Set<FastifyReply["raw"]>();
   app.addHook("preClose", async () => {
+    for (const response of open) response.destroy();
+  });
+  // Likewise when this replica may have missed changes (its listening connection was lost): the
+  // clients reconnect, and read again what they show (the SDK's `connected(true)`).
+  services.live.onResume(() => {
+    if (open.size > 0)
+      logger.info({ streams: open.size }, "changes may have been missed; cutting streams so that clients read again");
     for (const response of open) response.destroy();
   });
   const stream = async (request: FastifyRequest, reply: FastifyReply) => {

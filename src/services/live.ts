@@ -13,11 +13,16 @@ export type LiveEvent = string | typeof KEY_REVOKED;
 export interface ChangeSource {
   start(): Promise<void>;
   stop(): Promise<void>;
+  /** Whether it is listening now (false while it reconnects). */
+  readonly listening: boolean;
 }
 
 export interface LiveUpdatesOptions {
-  /** Makes the source, which calls `onChange` with every change any replica makes. */
-  source: (onChange: (change: Change) => void) => ChangeSource;
+  /**
+   * Makes the source, which calls `onChange` with every change any replica makes, and `onResumed`
+   * when it listens again after losing its connection (changes made meanwhile were not heard).
+   */
+  source: (onChange: (change: Change) => void, onResumed: () => void) => ChangeSource;
   /** Subscriptions this replica serves at once; more are refused (RATE_LIMITED). */
   maxSubscriptions: number;
   logger: Logger;
@@ -100,6 +105,7 @@ class Subscription implements AsyncIterableIterator<LiveEvent> {
  */
 export class LiveUpdates {
   private readonly subscriptions = new Set<Subscription>();
+  private readonly resumeListeners = new Set<() => void>();
   private source: ChangeSource | undefined;
   private starting: Promise<void> | undefined;
 
@@ -108,9 +114,14 @@ export class LiveUpdates {
   /** Starts listening; rejects when the first connection fails. Subscribing starts it too. */
   start(): Promise<void> {
     if (!this.starting) {
-      const source = this.options.source((change) => {
-        for (const subscription of this.subscriptions) subscription.offer(change);
-      });
+      const source = this.options.source(
+        (change) => {
+          for (const subscription of this.subscriptions) subscription.offer(change);
+        },
+        () => {
+          for (const listener of this.resumeListeners) listener();
+        },
+      );
       this.source = source;
       this.starting = source.start().catch((error: unknown) => {
         this.starting = undefined;
@@ -130,9 +141,22 @@ export class LiveUpdates {
     await source?.stop();
   }
 
+  /**
+   * Calls `listener` when changes may have been missed (the listening connection was lost, and
+   * is back): what was sent since is not the whole story, and subscribers should read again.
+   */
+  onResume(listener: () => void): void {
+    this.resumeListeners.add(listener);
+  }
+
   /** How many subscriptions this replica serves now. */
   get size(): number {
     return this.subscriptions.size;
+  }
+
+  /** Whether changes of every replica reach this one now. */
+  get listening(): boolean {
+    return this.source?.listening ?? false;
   }
 
   /** The ids of the flow run's task runs as they get new states. */

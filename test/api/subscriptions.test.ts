@@ -121,6 +121,9 @@ describe("subscriptions", () => {
     const over = await subscribed(t.client, TaskRunStateChanged, { flowRunId: run.flowRunId });
     await over.ended();
     expect(over.errors.map((e) => e.code)).toEqual(["RATE_LIMITED"]);
+    const metrics = await (await fetch(new URL("/metrics", t.app.url))).text();
+    expect(metrics).toMatch(/^handled_subscriptions 3$/m);
+    expect(metrics).toMatch(/^handled_live_listener_up 1$/m);
     for (const live of held) live.stop();
     await expect
       .poll(async () => {
@@ -129,5 +132,28 @@ describe("subscriptions", () => {
         return again.errors.length;
       })
       .toBe(0);
+  });
+
+  test("a listener whose connection is cut listens again, and its subscribers reconnect and go on", async ({ t }) => {
+    const run = await startRun(t, { name: "cut", tasks: [{ name: "x" }] });
+    const live = await subscribed(t.client, TaskRunStateChanged, { flowRunId: run.flowRunId });
+    const listeners = () =>
+      t.sql<{ pid: number }>(
+        `SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND query = 'LISTEN handled_changes'`,
+      );
+    const [before] = await listeners();
+    expect(before).toBeDefined();
+    await t.sql("SELECT pg_terminate_backend($1)", [before!.pid]);
+    await expect
+      .poll(async () => (await listeners()).map((row) => row.pid), { timeout: 10_000 })
+      .not.toContain(before!.pid);
+    await expect.poll(async () => (await listeners()).length, { timeout: 10_000 }).toBe(1);
+    // What changed while it was not listening was not heard: its streams are cut, and clients
+    // (told by `connected(true)`) read again.
+    await expect.poll(() => live.reconnections(), { timeout: 10_000 }).toBe(1);
+    await t.ok(SetTaskRunStates, running(run.taskRuns.x!.id, 1));
+    await live.until((e) => e.taskRunStateChanged.version === 2);
+    expect(live.errors).toEqual([]);
+    live.stop();
   });
 });

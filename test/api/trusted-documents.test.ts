@@ -2,8 +2,9 @@ import { createClient, HandledApiError, type Operation } from "@handled/client";
 import { describe, expect } from "vitest";
 import { runKeys } from "../../src/cli/keys.js";
 import type { TestApp } from "../support/app.js";
-import { CreateFlow, GetFlowRun, ListFlows } from "../support/documents.js";
+import { CreateFlow, CreateFlowRun, FlowRunsChanged, GetFlowRun, ListFlows } from "../support/documents.js";
 import { test as apiTest } from "../support/fixtures.js";
+import { subscribed } from "../support/subscriptions.js";
 
 // With HANDLED_TRUSTED_DOCUMENTS=only, keys without admin run only the SDK's operations, named by
 // the documentId the SDK sends; a leaked read key cannot run a query of its own.
@@ -84,5 +85,25 @@ describe("trusted documents only", () => {
     const nothingToRun = await post(t, key, { documentId: "sha256:0000" });
     expect(nothingToRun.status).toBe(400);
     expect(nothingToRun.body.errors).toMatchObject([{ extensions: { code: "DOCUMENT_NOT_FOUND" } }]);
+  });
+});
+
+describe("trusted documents only, for subscriptions", () => {
+  test("let keys without admin subscribe with the SDK's subscriptions, and refuse their own", async ({ t }) => {
+    const writer = createClient({ url: t.app.url, apiKey: await keyOf(t, "write") });
+    const { createFlow } = await writer.request(CreateFlow, { input: { name: "watched", tasks: [{ name: "x" }] } });
+    const reader = createClient({ url: t.app.url, apiKey: await keyOf(t, "read") });
+    const live = await subscribed(reader, FlowRunsChanged, { flowId: createFlow.id });
+    const { createFlowRun } = await writer.request(CreateFlowRun, { input: { flowId: createFlow.id } });
+    await live.until((event) => event.flowRunsChanged.id === createFlowRun.id);
+    live.stop();
+
+    const own = await subscribed(
+      reader,
+      { toString: () => "subscription { flowRunsChanged { id } }" } as Operation<unknown, Record<string, never>>,
+      {},
+    );
+    await own.ended();
+    expect(own.errors.map((error) => error.code)).toEqual(["DOCUMENT_NOT_TRUSTED"]);
   });
 });

@@ -8,6 +8,8 @@ export interface Subscribed<R> {
   completed(): boolean;
   /** Resolves once its stream is open (the server has registered it). */
   connected: Promise<void>;
+  /** How many times its stream was opened again after being cut. */
+  reconnections(): number;
   /** Resolves with the first event (from the start) that `match` accepts. */
   until(match: (event: R) => boolean, timeoutMs?: number): Promise<R>;
   /** Resolves once it has errors, or the server ended it. */
@@ -24,6 +26,7 @@ export async function subscribed<R, V>(
   const events: R[] = [];
   const errors: HandledApiError[] = [];
   let completed = false;
+  let reconnections = 0;
   const waiters = new Set<() => void>();
   const poke = () => {
     for (const waiter of waiters) waiter();
@@ -47,7 +50,11 @@ export async function subscribed<R, V>(
       onConnected();
       poke();
     },
-    connected: () => onConnected(),
+    connected: (again) => {
+      if (again) reconnections++;
+      onConnected();
+      poke();
+    },
   });
   const waitFor = <T>(check: () => T | undefined, timeoutMs: number, what: string) =>
     new Promise<T>((resolve, reject) => {
@@ -75,6 +82,7 @@ export async function subscribed<R, V>(
     errors,
     completed: () => completed,
     connected,
+    reconnections: () => reconnections,
     until: (match, timeoutMs = 5000) => waitFor(() => events.find(match), timeoutMs, "no matching event"),
     ended: (timeoutMs = 5000) =>
       waitFor(() => (errors.length > 0 || completed ? true : undefined), timeoutMs, "not ended").then(() => undefined),
