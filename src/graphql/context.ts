@@ -19,6 +19,8 @@ import { createLoaders, type Loaders } from "./loaders.js";
 export interface RequestTrace {
   operationName?: string;
   errorCodes: string[];
+  /** A subscription's stream: it lasts as long as the client stays, so it is not timed as a request. */
+  stream?: boolean;
 }
 
 /** The services, built once per server. */

@@ -190,7 +190,7 @@ export async function createHttpServer(options: HttpServerOptions): Promise<Fast
   app.addHook("onResponse", async (request: FastifyRequest, reply: FastifyReply) => {
     const trace = request.trace;
     const durationMs = reply.elapsedTime;
-    if (trace) {
+    if (trace && !trace.stream) {
       const outcome = trace.errorCodes[0] ?? (reply.statusCode < 400 ? "ok" : `HTTP_${reply.statusCode}`);
       metrics.requestDuration.observe(
         { operation: metrics.operationLabel(trace.operationName), outcome },

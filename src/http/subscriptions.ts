@@ -127,7 +127,9 @@ export function registerSubscriptionRoutes(app: FastifyInstance, options: Subscr
       } catch (error) {
         return failed([error as GraphQLError]);
       }
-      const trace: RequestTrace = { errorCodes: [], operationName: operation.name?.value };
+      // The request's log line (written when the stream ends) names the operation and its errors' codes.
+      const trace: RequestTrace = { errorCodes: [], operationName: operation.name?.value, stream: true };
+      request.trace = trace;
       const authorization = request.headers.authorization;
       const contextValue = createContext(services, {
         requestId: request.id,
@@ -188,31 +190,25 @@ export function registerSubscriptionRoutes(app: FastifyInstance, options: Subscr
     reply.hijack();
     open.add(reply.raw);
     reply.raw.once("close", () => open.delete(reply.raw));
-    const started = performance.now();
     try {
       await handler(request, reply);
     } catch (error) {
+      // Where it was thrown, not its message: a message can quote data.
+      const { name, stack } = error as Error;
       logger.error(
-        { requestId: request.id, err: { name: (error as Error).name, stack: (error as Error).stack } },
+        { requestId: request.id, err: { name, stack: stack?.split("\n").slice(1).join("\n") } },
         "subscription failed",
       );
-      if (!reply.raw.headersSent) reply.raw.writeHead(500, { "content-type": "application/json; charset=utf-8" });
-      reply.raw.end(
-        JSON.stringify({
-          errors: [{ message: "The subscription failed.", extensions: { code: "INTERNAL_SERVER_ERROR" } }],
-        }),
-      );
+      if (reply.raw.headersSent) reply.raw.destroy();
+      else {
+        reply.raw.writeHead(500, { "content-type": "application/json; charset=utf-8" });
+        reply.raw.end(
+          JSON.stringify({
+            errors: [{ message: "The subscription failed.", extensions: { code: "INTERNAL_SERVER_ERROR" } }],
+          }),
+        );
+      }
     }
-    logger.info(
-      {
-        requestId: request.id,
-        method: request.method,
-        path: "/graphql/stream",
-        status: reply.raw.statusCode,
-        durationMs: Math.round(performance.now() - started),
-      },
-      "subscription",
-    );
   };
   app.route({
     method: ["GET", "POST"],
