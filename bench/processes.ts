@@ -67,9 +67,9 @@ export function startApi(env: Record<string, string>): Promise<Served> {
   return serve("the API", here("../src/main.js"), env, "/healthz", nodeArgs);
 }
 
-/** A one-field Apollo Server on its standalone HTTP server: the framework's own ceiling. */
-export function startApolloCeiling(): Promise<Served> {
-  return serve("the Apollo ceiling server", here("./apollo-ceiling.js"), {}, "/");
+/** Apollo Server on its standalone HTTP server (a trivial field, and one pg SELECT on `databaseUrl`): the framework's ceilings. */
+export function startApolloCeiling(databaseUrl: string): Promise<Served> {
+  return serve("the Apollo ceiling server", here("./apollo-ceiling.js"), { DATABASE_URL: databaseUrl }, "/");
 }
 
 /** The S3 emulator (fauxqs) in its own process, so its storage counts in no one's memory. */

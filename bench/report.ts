@@ -95,3 +95,63 @@ export function markdownTable(rows: readonly Row[]): string {
 export async function writeJson(file: string, machine: Machine, rows: readonly Row[]): Promise<void> {
   await writeFile(file, `${JSON.stringify({ machine, rows }, null, 2)}\n`);
 }
+
+const median = (values: readonly number[]) => {
+  const sorted = [...values].sort((a, b) => a - b);
+  const middle = Math.floor(sorted.length / 2);
+  return sorted.length % 2 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
+};
+
+/** Whether a ratio meets a target as the rows write it ("≥ 0.5", "< 3× value"); undefined for others. */
+function meets(target: string, ratio: number): boolean | undefined {
+  const atLeast = /^≥ ([\d.]+)$/.exec(target);
+  if (atLeast) return ratio >= Number(atLeast[1]);
+  const below = /^< ([\d.]+)× value$/.exec(target);
+  if (below) return ratio < Number(below[1]);
+  return undefined;
+}
+
+/**
+ * The rows of several runs of the same sections as one: each figure, latency, ceiling and ratio
+ * the median of its runs' (a ratio is taken within its own run, against that run's ceiling), and
+ * the range of the ratio in a note. Rows are matched by what, handler, batch and concurrency.
+ */
+export function mergeRuns(runs: readonly (readonly Row[])[]): Row[] {
+  if (runs.length === 1) return [...runs[0]!];
+  const key = (r: Row) => [r.section, r.what, r.handler, r.batch, r.concurrency].join("|");
+  const groups = new Map<string, Row[]>();
+  for (const run of runs) {
+    for (const row of run) {
+      const group = groups.get(key(row)) ?? [];
+      group.push(row);
+      groups.set(key(row), group);
+    }
+  }
+  return [...groups.values()].map((group) => {
+    const first = group[0]!;
+    const pick = (read: (r: Row) => number | undefined) => {
+      const values = group.map(read).filter((v): v is number => v !== undefined && !Number.isNaN(v));
+      return values.length ? median(values) : undefined;
+    };
+    const ratios = group.map((r) => r.ratio).filter((v): v is number => v !== undefined);
+    const ratio = pick((r) => r.ratio);
+    const met =
+      first.target && ratio !== undefined ? (meets(first.target, ratio) ?? group.every((r) => r.met)) : first.met;
+    const range =
+      ratios.length > 1
+        ? `ratio ${Math.min(...ratios).toFixed(2)}–${Math.max(...ratios).toFixed(2)} over ${group.length} runs`
+        : "";
+    return {
+      ...first,
+      value: pick((r) => r.value)!,
+      p50: pick((r) => r.p50),
+      p99: pick((r) => r.p99),
+      sqlPerRequest: pick((r) => r.sqlPerRequest),
+      ...(first.ceiling ? { ceiling: { what: first.ceiling.what, value: pick((r) => r.ceiling?.value)! } } : {}),
+      ratio,
+      met,
+      errors: group.reduce((sum, r) => sum + (r.errors ?? 0), 0) || undefined,
+      note: [range, first.note].filter(Boolean).join("; ") || undefined,
+    };
+  });
+}

@@ -8,6 +8,10 @@
 //   --only=write|read|large|codecs|transfers  one section only (with --quick too)
 //   --seconds=N                how long each load runs (full: 3, quick: 0.5)
 //   --auth                     the API requires API keys, and every request carries one
+//   --repeat=N                 runs the sections N times; each figure and ratio is the median,
+//                              with the ratio's range in the notes
+// The same thread pool as the API's (16 threads): the LOCAL ceilings read files through it too.
+import "../src/threadpool.js";
 import { randomBytes } from "node:crypto";
 import { chmod, mkdir, mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -22,7 +26,7 @@ import { ApiClient } from "./api.js";
 import { codecRows } from "./codecs.js";
 import { apiHeaders } from "./load.js";
 import { startApi, startApolloCeiling, startS3Emulator } from "./processes.js";
-import { describeMachine, markdownTable, type Row, writeJson } from "./report.js";
+import { describeMachine, markdownTable, mergeRuns, type Row, writeJson } from "./report.js";
 import { largeValueRows, readRows, writeRows } from "./scenarios.js";
 import { type TransferBench, transferRows } from "./transfers.js";
 
@@ -46,6 +50,11 @@ const settings: TransferBench["settings"] = quick
       largeBytes: 10_000_000,
       largeRepeats: 5,
     };
+
+const repeatArg = process.argv.find((arg) => arg.startsWith("--repeat="));
+const repeat = repeatArg ? Number(repeatArg.slice("--repeat=".length)) : 1;
+if (!Number.isInteger(repeat) || repeat < 1 || repeat > 20)
+  throw new Error("--repeat takes a whole number from 1 to 20");
 
 const seconds = process.argv.find((arg) => arg.startsWith("--seconds="));
 if (seconds) settings.seconds = Number(seconds.slice("--seconds=".length));
@@ -119,7 +128,7 @@ try {
     );
     apiHeaders.authorization = `Bearer ${printed.at(-1)}`;
   }
-  const apollo = await startApolloCeiling();
+  const apollo = await startApolloCeiling(url.toString());
   stops.push(() => apollo.stop());
   const pool = new pg.Pool({ connectionString: url.toString(), max: Math.max(...settings.concurrencies) });
   stops.push(() => pool.end());
@@ -142,12 +151,18 @@ try {
     progress: (what) => process.stderr.write(`  ${what}\n`),
   };
   console.error(`Benchmark (${quick ? "quick" : "full"}): API ${api.origin}, PostgreSQL ${postgres}`);
-  const rows: Row[] = [];
-  if (!only || only === "write") rows.push(...(await writeRows(bench)));
-  if (!only || only === "read") rows.push(...(await readRows(bench)));
-  if (!only || only === "large") rows.push(...(await largeValueRows(bench)));
-  if (!only || only === "codecs") rows.push(...(await codecRows(bench)));
-  if (!only || only === "transfers") rows.push(...(await transferRows(bench)));
+  const runs: Row[][] = [];
+  for (let round = 1; round <= repeat; round++) {
+    if (repeat > 1) console.error(`Round ${round} of ${repeat}`);
+    const rows: Row[] = [];
+    if (!only || only === "write") rows.push(...(await writeRows(bench)));
+    if (!only || only === "read") rows.push(...(await readRows(bench)));
+    if (!only || only === "large") rows.push(...(await largeValueRows(bench)));
+    if (!only || only === "codecs") rows.push(...(await codecRows(bench)));
+    if (!only || only === "transfers") rows.push(...(await transferRows(bench)));
+    runs.push(rows);
+  }
+  const rows = mergeRuns(runs);
 
   const machine = describeMachine(postgres, quick ? "quick" : "full");
   console.log(
