@@ -70,12 +70,28 @@ async function resolveAllowedDir(
   bounds: Bounds | undefined,
 ): Promise<string> {
   if (!isAbsolute(dir)) throw outOfBounds(`The directory "${dir}" is not absolute and`);
+  const key = `${dir}\0${allowedDirs.join("\0")}`;
+  let resolving = inFlight.get(key);
+  if (!resolving) {
+    resolving = realAllowedDir(dir, allowedDirs).finally(() => inFlight.delete(key));
+    inFlight.set(key, resolving);
+  }
+  const real = await resolving;
+  checkBounds(real, bounds, `The directory "${dir}"`);
+  return real;
+}
+
+/**
+ * Resolutions of a directory running now. Calls made while one runs (the values of one response,
+ * read at once) share it, rather than each resolving the same paths. Nothing is kept once it ends:
+ * a call sees the directories as they were when a resolution still running began, never older.
+ */
+const inFlight = new Map<string, Promise<string>>();
+
+async function realAllowedDir(dir: string, allowedDirs: readonly string[]): Promise<string> {
   const real = await realpathOfNearest(resolve(dir));
   for (const allowed of allowedDirs) {
-    if (isInside(real, await realpathOfNearest(allowed))) {
-      checkBounds(real, bounds, `The directory "${dir}"`);
-      return real;
-    }
+    if (isInside(real, await realpathOfNearest(allowed))) return real;
   }
   throw outOfBounds(`The directory "${dir}"`);
 }
@@ -109,11 +125,11 @@ function createLocalHandler(options: LocalHandlerOptions): ResultHandler {
   const { dir, allowedDirs, bounds } = options;
 
   /** The real path of an existing handle inside the handler's real dir. */
-  async function locate(handle: Handle): Promise<string> {
+  async function locate(handle: Handle, resolvedDir?: string): Promise<string> {
     if (!isAbsolute(handle)) {
       throw new HandledError(ErrorCode.HANDLE_OUT_OF_BOUNDS, "A LOCAL handle must be an absolute file path.");
     }
-    const realDir = await resolveAllowedDir(dir, allowedDirs, bounds);
+    const realDir = resolvedDir ?? (await resolveAllowedDir(dir, allowedDirs, bounds));
     // Refuse `..` and foreign absolute paths before touching the file system at all.
     if (!isInside(resolve(handle), resolve(dir)) && !isInside(resolve(handle), realDir)) {
       throw outOfBounds(`The handle "${handle}"`);
@@ -131,10 +147,26 @@ function createLocalHandler(options: LocalHandlerOptions): ResultHandler {
    * device, a directory) is refused with HANDLE_OUT_OF_BOUNDS. The caller closes it.
    */
   async function openFile(handle: Handle): Promise<{ file: FileHandle; stats: Stats }> {
-    const real = await locate(handle);
-    // O_NOFOLLOW: should the file be swapped for a symlink after `locate`, opening fails.
-    // O_NONBLOCK: opening a FIFO or a device must not wait for a writer; it is refused below.
-    const file = await open(real, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
+    // O_NOFOLLOW: a symlink at the path is not opened (should the file be swapped for one after
+    // it was located, opening fails). O_NONBLOCK: opening a FIFO or a device must not wait for a
+    // writer; it is refused below.
+    const flags = constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK;
+    let file: FileHandle;
+    const realDir = await resolveAllowedDir(dir, allowedDirs, bounds);
+    if (isAbsolute(handle) && dirname(handle) === realDir && resolve(handle) === handle) {
+      // A file right in the handler's real directory (every handle the handler wrote): no part of
+      // the path but the file's own name can be a symlink, and O_NOFOLLOW refuses that one, so the
+      // file is opened without resolving its path first. A symlink (ELOOP) is located as below.
+      checkBounds(handle, bounds, `The handle "${handle}"`);
+      try {
+        file = await open(handle, flags);
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code !== "ELOOP") throw error;
+        file = await open(await locate(handle, realDir), flags);
+      }
+    } else {
+      file = await open(await locate(handle, realDir), flags);
+    }
     try {
       const stats = await file.stat();
       if (!stats.isFile()) {
