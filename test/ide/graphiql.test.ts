@@ -1,16 +1,12 @@
-import { existsSync } from "node:fs";
 import { mkdir } from "node:fs/promises";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startTestApp, type TestApp } from "../support/app.js";
+import { haveChromium, launchChromium } from "../support/browser.js";
 import { CreateFlow } from "../support/documents.js";
 
 // GraphiQL at /graphql in development, working with no network beyond the server; nothing in
 // production. The browser check needs Chromium (Debian's `chromium`, or CHROMIUM_PATH): CI
 // installs it and fails without it; elsewhere the check is skipped when it is missing.
-
-const chromium = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
-const haveChromium = existsSync(chromium);
-if (process.env.CI && !haveChromium) throw new Error(`CI must run the browser check: no Chromium at ${chromium}`);
 
 /** The endpoint as a browser opens it. */
 const openInBrowser = (url: string) => fetch(url, { headers: { accept: "text/html" } });
@@ -37,19 +33,7 @@ describe("in development", () => {
 
   it.runIf(haveChromium)("loads in headless Chromium, runs a query and shows the result", async () => {
     const { createFlow } = await t.ok(CreateFlow, { input: { name: "seen-in-graphiql", tasks: [{ name: "only" }] } });
-    const { chromium: browserType } = await import("playwright-core");
-    const browser = await browserType.launch({
-      executablePath: chromium,
-      args: [
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-quic",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-      ],
-    });
+    const browser = await launchChromium();
     try {
       const page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
       const elsewhere: string[] = [];

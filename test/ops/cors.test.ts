@@ -1,16 +1,12 @@
-import { existsSync } from "node:fs";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startTestApp, type TestApp } from "../support/app.js";
+import { haveChromium, launchChromium } from "../support/browser.js";
 import { CreateFlow } from "../support/documents.js";
 
 // A browser UI served from another origin calls the API. Origins listed in HANDLED_CORS_ORIGINS
 // may; others are blocked by the browser, because the API sends them no CORS headers.
-
-const chromium = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
-const haveChromium = existsSync(chromium);
-if (process.env.CI && !haveChromium) throw new Error(`CI must run the browser check: no Chromium at ${chromium}`);
 
 /** A page that queries the API with fetch, as a UI would, and shows what it got. */
 function pageFor(apiUrl: string): string {
@@ -96,19 +92,7 @@ describe("CORS", () => {
   it.runIf(haveChromium)(
     "lets a page from an allowed origin query the API in Chromium, and blocks a page from another",
     async () => {
-      const { chromium: browserType } = await import("playwright-core");
-      const browser = await browserType.launch({
-        executablePath: chromium,
-        args: [
-          "--no-sandbox",
-          "--disable-gpu",
-          "--disable-quic",
-          "--no-first-run",
-          "--disable-background-networking",
-          "--disable-component-update",
-          "--disable-sync",
-        ],
-      });
+      const browser = await launchChromium();
       try {
         const shown = async (origin: string) => {
           const page = await browser.newPage();

@@ -1,19 +1,15 @@
 import { spawn } from "node:child_process";
-import { existsSync } from "node:fs";
 import { mkdir, rm, writeFile } from "node:fs/promises";
 import { createClient, type HandledClient } from "@handled/client";
 import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { runKeys } from "../../src/cli/keys.js";
 import { startTestApp, type TestApp } from "../support/app.js";
+import { haveChromium, launchChromium } from "../support/browser.js";
 import { CreateFlow, CreateFlowRun, SetTaskRunStates } from "../support/documents.js";
 
 // The results browser at `/`, driven in headless Chromium: flows → a run → a task run's result,
 // live updates from another process, and its weight and first render, reported.
-
-const chromium = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
-const haveChromium = existsSync(chromium);
-if (process.env.CI && !haveChromium) throw new Error(`CI must run the browser check: no Chromium at ${chromium}`);
 
 /** What the page may weigh, scripts and styles gzipped (the issue's budget). */
 const MAX_PAGE_BYTES = 150 * 1024;
@@ -79,19 +75,7 @@ describe("the results browser", () => {
     beforeAll(async () => {
       if (!haveChromium) return;
       run = await seed(client, t);
-      const { chromium: browserType } = await import("playwright-core");
-      browser = await browserType.launch({
-        executablePath: chromium,
-        args: [
-          "--no-sandbox",
-          "--disable-gpu",
-          "--disable-quic",
-          "--no-first-run",
-          "--disable-background-networking",
-          "--disable-component-update",
-          "--disable-sync",
-        ],
-      });
+      browser = await launchChromium();
       page = await browser.newPage({ viewport: { width: 1440, height: 900 }, colorScheme: "light" });
       page.on("request", (request) => {
         const url = request.url();
