@@ -38,6 +38,8 @@ export interface App {
    * when keys are required and no metrics port is set (the API's port holds nothing open to all).
    */
   metricsUrl: string | undefined;
+  /** The results browser, when it is served (HANDLED_UI, and built). */
+  uiUrl: string | undefined;
   database: Database;
   /**
    * Stops: /readyz answers 503 at once (and the service keeps serving for
@@ -350,6 +352,7 @@ export async function startApp(config: Config, logger: Logger = silentLogger): P
     return {
       url: urlOf(config.host, address, "/graphql"),
       metricsUrl,
+      uiUrl: uiDir ? urlOf(config.host, address, "/") : undefined,
       database,
       async stop() {
         draining = true;

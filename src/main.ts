@@ -19,11 +19,12 @@ try {
   logger.info(
     {
       url: app.url,
+      ...(app.uiUrl ? { ui: app.uiUrl } : {}),
       metrics: app.metricsUrl ?? "not served: API keys are required, so set HANDLED_METRICS_PORT to serve /metrics",
       database: where,
       defaultHandler: config.defaultHandler.type,
     },
-    `Handled is serving ${app.url}`,
+    `Handled is serving ${app.url}${app.uiUrl ? `, and the results browser at ${app.uiUrl}` : ""}`,
   );
 
   let stopping = false;
