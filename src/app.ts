@@ -364,9 +364,6 @@ export async function startApp(config: Config, logger: Logger = silentLogger): P
           );
           await sleep(operations.shutdownDelayMs);
         }
-        // Subscriptions end (their streams complete; clients reconnect to another replica), so
-        // that their connections do not hold the drain.
-        await services.live.stop();
         let drained = true;
         const deadline = setTimeout(() => {
           drained = false;
@@ -382,6 +379,9 @@ export async function startApp(config: Config, logger: Logger = silentLogger): P
           clearTimeout(deadline);
         }
         await Promise.all(servers.slice(1).map((server) => server.close()));
+        // Its subscriptions' streams were cut as the HTTP front closed (not completed: clients
+        // reconnect, to another replica); now it stops listening.
+        await services.live.stop();
         await apollo.stop();
         await pruning.stop();
         await sweeper.stop();

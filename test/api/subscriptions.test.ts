@@ -1,5 +1,6 @@
-import type { Operation } from "@handled/client";
+import { createClient, type Operation } from "@handled/client";
 import { describe, expect } from "vitest";
+import { startTestApp } from "../support/app.js";
 import {
   BrowseFlows,
   CreateFlowRun,
@@ -155,5 +156,24 @@ describe("subscriptions", () => {
     await live.until((e) => e.taskRunStateChanged.version === 2);
     expect(live.errors).toEqual([]);
     live.stop();
+  });
+
+  test("a replica that stops cuts its streams rather than completing them, so clients reconnect elsewhere", async () => {
+    const stopping = await startTestApp();
+    let stopped = false;
+    try {
+      const run = await startRun(stopping, { name: "stopping", tasks: [{ name: "x" }] });
+      const client = createClient({ url: stopping.app.url, streamRetries: 1 });
+      const live = await subscribed(client, TaskRunStateChanged, { flowRunId: run.flowRunId });
+      stopped = true;
+      await stopping.stop();
+      // The client tries again (and, with nothing left to reach, gives up): it was not told "complete".
+      await live.ended(10_000);
+      expect(live.completed()).toBe(false);
+      expect(live.errors.map((e) => e.code)).toEqual(["NETWORK_ERROR"]);
+      live.stop();
+    } finally {
+      if (!stopped) await stopping.stop();
+    }
   });
 });
