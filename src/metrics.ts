@@ -90,39 +90,37 @@ export function createMetrics(options: {
     labelNames: ["handler"] as const,
     registers,
   });
-  const poolGauge = (name: string, help: string, read: (stats: PoolStats) => number) =>
+  /** A gauge read when /metrics is scraped; left as it was when `read` has nothing to say. */
+  const readGauge = (name: string, help: string, read: () => number | undefined) =>
     new Gauge({
       name,
       help,
       registers,
       collect() {
-        const stats = options.pool?.();
-        if (stats) this.set(read(stats));
+        const value = read();
+        if (value !== undefined) this.set(value);
       },
+    });
+  const poolGauge = (name: string, help: string, pick: (stats: PoolStats) => number) =>
+    readGauge(name, help, () => {
+      const stats = options.pool?.();
+      return stats && pick(stats);
     });
   poolGauge("handled_db_pool_connections", "Connections the PostgreSQL pool holds open.", (s) => s.totalCount);
   poolGauge("handled_db_pool_idle_connections", "Open connections of the pool not in use.", (s) => s.idleCount);
   poolGauge("handled_db_pool_waiting_requests", "Queries waiting for a connection of the pool.", (s) => s.waitingCount);
-
-  const liveGauge = (
-    name: string,
-    help: string,
-    read: (live: { subscriptions: number; listening: boolean }) => number,
-  ) =>
-    new Gauge({
-      name,
-      help,
-      registers,
-      collect() {
-        const live = options.live?.();
-        if (live) this.set(read(live));
-      },
-    });
-  liveGauge("handled_subscriptions", "Subscriptions (live updates) this replica streams now.", (l) => l.subscriptions);
-  liveGauge(
+  readGauge(
+    "handled_subscriptions",
+    "Subscriptions (live updates) this replica streams now.",
+    () => options.live?.()?.subscriptions,
+  );
+  readGauge(
     "handled_live_listener_up",
     "1 while this replica listens for other replicas' changes (PostgreSQL LISTEN), 0 while it reconnects.",
-    (l) => (l.listening ? 1 : 0),
+    () => {
+      const live = options.live?.();
+      return live && (live.listening ? 1 : 0);
+    },
   );
 
   const operations = new Set<string>();

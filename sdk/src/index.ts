@@ -152,21 +152,29 @@ export interface HandledClient {
 }
 
 /**
+ * The errors of a refusal: the API's own (a JSON body with `errors`), or, for any other body (a
+ * store's, a proxy's), one BAD_RESPONSE quoting its start.
+ */
+async function errorsOf(response: Response, what: string): Promise<ApiErrorEntry[]> {
+  const text = await response.text();
+  try {
+    const errors = (JSON.parse(text) as { errors?: unknown }).errors;
+    if (Array.isArray(errors)) return errors as ApiErrorEntry[];
+  } catch {
+    // Not JSON: quoted below.
+  }
+  const message = `The ${what} was refused (HTTP ${response.status}): ${text.slice(0, 200)}`;
+  return [{ message, extensions: { code: "BAD_RESPONSE" } }];
+}
+
+/**
  * The API's refusal of a subscription, as a stream of its one error: graphql-sse would take any
  * answer but a stream for a network failure, and try again. Overload (429) and server failures
  * (5xx) are left to be tried again.
  */
 async function refusalAsStream(response: Response): Promise<Response> {
   if (response.ok || response.status === 429 || response.status >= 500) return response;
-  let errors: ApiErrorEntry[];
-  try {
-    errors = ((await response.json()) as { errors: ApiErrorEntry[] }).errors;
-    if (!Array.isArray(errors)) throw new Error("no errors");
-  } catch {
-    errors = [
-      { message: `The subscription was refused (HTTP ${response.status}).`, extensions: { code: "BAD_RESPONSE" } },
-    ];
-  }
+  const errors = await errorsOf(response, "subscription");
   const events = `event: next\ndata: ${JSON.stringify({ errors })}\n\nevent: complete\ndata:\n\n`;
   return new Response(events, { status: 200, headers: { "content-type": "text/event-stream" } });
 }
@@ -201,14 +209,7 @@ export function createClient(options: ClientOptions): HandledClient {
     operation: Operation<R, V>,
     variables?: V,
   ): Promise<{ result: ExecutionResult<R>; status: number }> {
-    const extra = typeof options.headers === "function" ? await options.headers() : options.headers;
-    const headers: Record<string, string> = {
-      "content-type": "application/json",
-      accept: "application/json",
-      ...extra,
-    };
-    const bearer = options.apiKey ?? options.token;
-    if (bearer) headers.authorization = `Bearer ${bearer}`;
+    const headers = { "content-type": "application/json", accept: "application/json", ...(await apiHeaders()) };
     let response: Response;
     try {
       response = await send(options.url, {
@@ -258,18 +259,10 @@ export function createClient(options: ClientOptions): HandledClient {
   /** Throws the API's error for an answer that is not a success (the store's, as BAD_RESPONSE). */
   async function check(response: Response): Promise<Response> {
     if (response.ok) return response;
-    const text = await response.text();
-    let errors: ApiErrorEntry[];
-    try {
-      errors = (JSON.parse(text) as { errors: ApiErrorEntry[] }).errors;
-      if (!Array.isArray(errors)) throw new Error("no errors");
-    } catch {
-      const message = `The transfer was refused (HTTP ${response.status}): ${text.slice(0, 200)}`;
-      errors = [{ message, extensions: { code: "BAD_RESPONSE" } }];
-    }
-    throw new HandledApiError(errors, response.status);
+    throw new HandledApiError(await errorsOf(response, "transfer"), response.status);
   }
 
+  /** The caller's headers for every request to the API: its own, then its key or token. */
   async function apiHeaders(): Promise<Record<string, string>> {
     const extra = typeof options.headers === "function" ? await options.headers() : options.headers;
     const bearer = options.apiKey ?? options.token;

@@ -18,7 +18,6 @@ import type { QueryLimits } from "../config/config.js";
 import type { Scope } from "../db/rows.js";
 import { withDeadline } from "../deadline.js";
 import { ErrorCode, HandledError } from "../errors.js";
-import { TRUSTED_DOCUMENTS } from "../generated/trusted-documents.js";
 import type { RequestTrace } from "../graphql/context.js";
 import { createContext, type GraphQLContext, type Services } from "../graphql/context.js";
 import type { Logger } from "../logger.js";
@@ -27,6 +26,7 @@ import type { Caller } from "../services/api-keys.js";
 import { sendError } from "./errors.js";
 import { registerSubscriptionRoutes } from "./subscriptions.js";
 import { registerTransferRoutes } from "./transfers.js";
+import { trustedDocumentOf } from "./trusted-documents.js";
 
 /** Options of the HTTP front of the API. */
 export interface HttpServerOptions {
@@ -277,17 +277,13 @@ export async function createHttpServer(options: HttpServerOptions): Promise<Fast
     // let through on a documentId.
     const params = (request.method === "POST" ? request.body : undefined) as Record<string, unknown> | null | undefined;
     const id = params?.documentId;
-    const text = typeof id === "string" ? TRUSTED_DOCUMENTS.get(id) : undefined;
-    if (text !== undefined) {
-      params!.query = text;
+    const trusted = trustedDocumentOf(id, request.caller, trustedOnly);
+    if (trusted && "text" in trusted) {
+      params!.query = trusted.text;
       return done();
     }
-    if (trustedOnly && request.caller && request.caller.can !== "admin") {
-      const message =
-        id === undefined
-          ? "This API key may run only the SDK's operations, named by their documentId; use the SDK, or an admin key."
-          : "The documentId names none of the operations of this server's SDK; use the SDK of this server's version.";
-      sendError(reply, 403, ErrorCode.DOCUMENT_NOT_TRUSTED, message);
+    if (trusted) {
+      sendError(reply, 403, ErrorCode.DOCUMENT_NOT_TRUSTED, trusted.refusal);
       return;
     }
     if (id !== undefined && params?.query === undefined) {

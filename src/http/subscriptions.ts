@@ -15,13 +15,13 @@ import {
 import { createHandler } from "graphql-sse/lib/use/fastify";
 import type { QueryLimits } from "../config/config.js";
 import { ErrorCode, HandledError } from "../errors.js";
-import { TRUSTED_DOCUMENTS } from "../generated/trusted-documents.js";
 import { formatError } from "../graphql/apollo.js";
 import { authorize } from "../graphql/authorization.js";
 import { createContext, type GraphQLContext, type RequestTrace, type Services } from "../graphql/context.js";
 import { checkCost, limitRules } from "../graphql/limits.js";
 import type { Logger } from "../logger.js";
 import type { Caller } from "../services/api-keys.js";
+import { trustedDocumentOf } from "./trusted-documents.js";
 
 export interface SubscriptionRoutesOptions {
   schema: GraphQLSchema;
@@ -89,21 +89,13 @@ export function registerSubscriptionRoutes(app: FastifyInstance, options: Subscr
       const caller = options.callerOf(request);
       // One of the SDK's operations, named by the documentId its subscribe sends in `extensions`
       // (as /graphql takes it in the body), runs that operation's text.
-      const id = params.extensions?.documentId;
-      const trusted = typeof id === "string" ? TRUSTED_DOCUMENTS.get(id) : undefined;
-      if (
-        trusted === undefined &&
-        options.trustedDocuments === "only" &&
-        request.caller &&
-        request.caller.can !== "admin"
-      ) {
-        return refusal(
-          403,
-          ErrorCode.DOCUMENT_NOT_TRUSTED,
-          "This API key may run only the SDK's operations, named by their documentId; use the SDK, or an admin key.",
-        );
-      }
-      const query = trusted ?? params.query;
+      const trusted = trustedDocumentOf(
+        params.extensions?.documentId,
+        request.caller,
+        options.trustedDocuments === "only",
+      );
+      if (trusted && "refusal" in trusted) return refusal(403, ErrorCode.DOCUMENT_NOT_TRUSTED, trusted.refusal);
+      const query = trusted?.text ?? params.query;
       let document: DocumentNode;
       try {
         document = parse(query, { maxTokens: limits.maxTokens });
