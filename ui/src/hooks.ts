@@ -65,5 +65,63 @@ export function useLoad<T>(
   return { data: state.data, failure: state.failure, loading: state.loading, reload };
 }
 
+/** A page of a list as the API answers it. */
+export interface Page<T> {
+  nodes: T[];
+  pageInfo: { endCursor?: string | null; hasNextPage: boolean };
+}
+
+/**
+ * A list loaded a page at a time: its first page whenever `key` changes, with the rest of that
+ * answer as `head` (null: what the list belongs to does not exist), the next on `loadMore`.
+ * `setRows` changes the rows in place (live updates).
+ */
+export function usePaged<T, H>(
+  key: string,
+  fetchPage: (after: string | null) => Promise<{ head: H; page: Page<T> } | null>,
+) {
+  const [rows, setRows] = useState<T[]>([]);
+  const [next, setNext] = useState<{ after: string | null; more: boolean }>({ after: null, more: false });
+  const [loadingMore, setLoadingMore] = useState(false);
+  const [moreFailure, setMoreFailure] = useState<Failure>();
+  const nextOf = (page: Page<T> | undefined) => ({
+    after: page?.pageInfo.endCursor ?? null,
+    more: page?.pageInfo.hasNextPage ?? false,
+  });
+  const first = useLoad(async () => {
+    const answer = await fetchPage(null);
+    setRows(answer?.page.nodes ?? []);
+    setNext(nextOf(answer?.page));
+    setMoreFailure(undefined);
+    // null: what the list belongs to does not exist; undefined is kept for "not loaded yet".
+    return answer === null ? null : answer.head;
+  }, key);
+  const loadMore = async () => {
+    setLoadingMore(true);
+    try {
+      const answer = await fetchPage(next.after);
+      setRows((current) => [...current, ...(answer?.page.nodes ?? [])]);
+      setNext(nextOf(answer?.page));
+      setMoreFailure(undefined);
+    } catch (error) {
+      setMoreFailure(failureOf(error));
+    } finally {
+      setLoadingMore(false);
+    }
+  };
+  return {
+    /** Undefined while the first page loads. */
+    head: first.data,
+    rows,
+    setRows,
+    more: next.more,
+    loadMore,
+    loadingMore,
+    failure: first.failure ?? moreFailure,
+    loading: first.loading,
+    reload: first.reload,
+  };
+}
+
 /** Whether live updates are flowing: connecting, live, or stopped on an error. */
 export type LiveStatus = "connecting" | "live" | "reconnecting" | "off";

@@ -1,8 +1,6 @@
 import {
   BrowseFlowRunsDocument,
-  type BrowseFlowRunsQuery,
   BrowseFlowsDocument,
-  type BrowseFlowsQuery,
   BrowseTaskRunsDocument,
   type BrowseTaskRunsQuery,
   type FlowRunState,
@@ -13,7 +11,7 @@ import {
 import { useEffect, useRef, useState } from "preact/hooks";
 import { request, subscribe } from "./api";
 import { bytes, place, shortId, time } from "./format";
-import { failureOf, href, type LiveStatus, useLoad } from "./hooks";
+import { href, type LiveStatus, usePaged } from "./hooks";
 import { Badge, ErrorBox, ResultCell } from "./parts";
 import { ResultPanel } from "./result-panel";
 
@@ -39,40 +37,18 @@ function More({ shown, loading, onMore }: { shown: boolean; loading: boolean; on
   );
 }
 
-type FlowNode = BrowseFlowsQuery["flows"]["nodes"][number];
-
 export function FlowsView() {
   const [search, setSearch] = useState("");
   const [term, setTerm] = useState("");
-  const [extra, setExtra] = useState<{ nodes: FlowNode[]; cursor: string | null; more: boolean }>();
-  const [moreLoading, setMoreLoading] = useState(false);
   useEffect(() => {
     const timer = setTimeout(() => setTerm(search.trim()), 250);
     return () => clearTimeout(timer);
   }, [search]);
-  const { data, failure, loading, reload } = useLoad(() => {
-    setExtra(undefined);
-    return request(BrowseFlowsDocument, { first: PAGE, nameContains: term || null });
-  }, term);
-  const nodes = [...(data?.flows.nodes ?? []), ...(extra?.nodes ?? [])];
-  const pageInfo = extra ?? { cursor: data?.flows.pageInfo.endCursor ?? null, more: data?.flows.pageInfo.hasNextPage };
-  const loadMore = async () => {
-    setMoreLoading(true);
-    try {
-      const next = await request(BrowseFlowsDocument, {
-        first: PAGE,
-        after: pageInfo.cursor,
-        nameContains: term || null,
-      });
-      setExtra({
-        nodes: [...(extra?.nodes ?? []), ...next.flows.nodes],
-        cursor: next.flows.pageInfo.endCursor ?? null,
-        more: next.flows.pageInfo.hasNextPage,
-      });
-    } finally {
-      setMoreLoading(false);
-    }
-  };
+  const flows = usePaged(term, async (after) => {
+    const answer = await request(BrowseFlowsDocument, { first: PAGE, after, nameContains: term || null });
+    return { head: true, page: answer.flows };
+  });
+  const { failure, loading, reload } = flows;
   return (
     <section aria-labelledby="flows-heading">
       <div class="toolbar">
@@ -87,7 +63,7 @@ export function FlowsView() {
         />
       </div>
       {failure && <ErrorBox failure={failure} retry={reload} />}
-      {!failure && !loading && nodes.length === 0 && (
+      {!failure && !loading && flows.rows.length === 0 && (
         <p class="muted">{term ? `No flow's name contains "${term}".` : "No flows yet."}</p>
       )}
       <table class="list">
@@ -100,7 +76,7 @@ export function FlowsView() {
           </tr>
         </thead>
         <tbody>
-          {nodes.map((flow) => (
+          {flows.rows.map((flow) => (
             <tr key={flow.id}>
               <td>
                 <a href={href.flow(flow.id)} data-row>
@@ -120,29 +96,28 @@ export function FlowsView() {
           ))}
         </tbody>
       </table>
-      <More shown={Boolean(pageInfo.more)} loading={moreLoading} onMore={loadMore} />
+      <More shown={flows.more} loading={flows.loadingMore} onMore={flows.loadMore} />
     </section>
   );
 }
 
 const RUN_STATES: FlowRunState[] = ["PENDING", "RUNNING", "SUCCESS", "FAILED", "CANCELLED"];
-type RunNode = NonNullable<BrowseFlowRunsQuery["flow"]>["runs"]["nodes"][number];
-
 export function FlowView({ flowId }: { flowId: string }) {
   const [state, setState] = useState<FlowRunState | "">("");
-  const [runs, setRuns] = useState<RunNode[]>([]);
-  const [cursor, setCursor] = useState<{ after: string | null; more: boolean }>({ after: null, more: false });
-  const [moreLoading, setMoreLoading] = useState(false);
   const [live, setLive] = useState<LiveStatus>("connecting");
-  const { data, failure, reload } = useLoad(async () => {
-    const answer = await request(BrowseFlowRunsDocument, { flowId, first: PAGE, state: state || null });
-    setRuns(answer.flow?.runs.nodes ?? []);
-    setCursor({
-      after: answer.flow?.runs.pageInfo.endCursor ?? null,
-      more: answer.flow?.runs.pageInfo.hasNextPage ?? false,
-    });
-    return answer;
-  }, `${flowId}:${state}`);
+  const {
+    head: flow,
+    rows: runs,
+    setRows: setRuns,
+    more,
+    loadMore,
+    loadingMore,
+    failure,
+    reload,
+  } = usePaged(`${flowId}:${state}`, async (after) => {
+    const answer = await request(BrowseFlowRunsDocument, { flowId, first: PAGE, after, state: state || null });
+    return answer.flow && { head: answer.flow, page: answer.flow.runs };
+  });
   useEffect(
     () =>
       subscribe(
@@ -166,33 +141,14 @@ export function FlowView({ flowId }: { flowId: string }) {
       ),
     [flowId, state, reload],
   );
-  const loadMore = async () => {
-    setMoreLoading(true);
-    try {
-      const next = await request(BrowseFlowRunsDocument, {
-        flowId,
-        first: PAGE,
-        after: cursor.after,
-        state: state || null,
-      });
-      setRuns((current) => [...current, ...(next.flow?.runs.nodes ?? [])]);
-      setCursor({
-        after: next.flow?.runs.pageInfo.endCursor ?? null,
-        more: next.flow?.runs.pageInfo.hasNextPage ?? false,
-      });
-    } finally {
-      setMoreLoading(false);
-    }
-  };
-  if (data && !data.flow)
-    return <ErrorBox failure={{ code: "NOT_FOUND", message: `No flow has the id "${flowId}".` }} />;
+  if (flow === null) return <ErrorBox failure={{ code: "NOT_FOUND", message: `No flow has the id "${flowId}".` }} />;
   return (
     <section aria-labelledby="flow-heading">
       <nav class="crumbs" aria-label="Breadcrumbs">
-        <a href={href.flows()}>Flows</a> / <span>{data?.flow?.name ?? "…"}</span>
+        <a href={href.flows()}>Flows</a> / <span>{flow?.name ?? "…"}</span>
       </nav>
       <div class="toolbar">
-        <h1 id="flow-heading">{data?.flow?.name ?? "Flow"}</h1>
+        <h1 id="flow-heading">{flow?.name ?? "Flow"}</h1>
         <label>
           State{" "}
           <select
@@ -210,7 +166,7 @@ export function FlowView({ flowId }: { flowId: string }) {
         <LiveDot status={live} />
       </div>
       {failure && <ErrorBox failure={failure} retry={reload} />}
-      {data && runs.length === 0 && <p class="muted">No runs{state ? ` in state ${state.toLowerCase()}` : ""}.</p>}
+      {flow && runs.length === 0 && <p class="muted">No runs{state ? ` in state ${state.toLowerCase()}` : ""}.</p>}
       <table class="list">
         <thead>
           <tr>
@@ -235,32 +191,38 @@ export function FlowView({ flowId }: { flowId: string }) {
           ))}
         </tbody>
       </table>
-      <More shown={cursor.more} loading={moreLoading} onMore={loadMore} />
+      <More shown={more} loading={loadingMore} onMore={loadMore} />
     </section>
   );
 }
 
-type RunAnswer = NonNullable<BrowseTaskRunsQuery["flowRun"]>;
+type RunHead = Omit<NonNullable<BrowseTaskRunsQuery["flowRun"]>, "taskRuns">;
 
 export function RunView({ flowRunId, taskRunId }: { flowRunId: string; taskRunId?: string }) {
-  const [rows, setRows] = useState<TaskRunRowFieldsFragment[]>([]);
-  const [cursor, setCursor] = useState<{ after: string | null; more: boolean }>({ after: null, more: false });
-  const [run, setRun] = useState<Omit<RunAnswer, "taskRuns">>();
-  const [moreLoading, setMoreLoading] = useState(false);
   const [live, setLive] = useState<LiveStatus>("connecting");
   const [panelRound, setPanelRound] = useState(0);
+  // The run's state as read again after its task runs changed (see below), for this run only.
+  const [latest, setLatest] = useState<{ flowRunId: string; state: FlowRunState }>();
   const selected = useRef(taskRunId);
   selected.current = taskRunId;
-  const { data, failure, reload } = useLoad(async () => {
-    const answer = await request(BrowseTaskRunsDocument, { flowRunId, first: TASK_RUN_PAGE });
-    if (answer.flowRun) {
-      const { taskRuns, ...rest } = answer.flowRun;
-      setRun(rest);
-      setRows(taskRuns.nodes);
-      setCursor({ after: taskRuns.pageInfo.endCursor ?? null, more: taskRuns.pageInfo.hasNextPage });
-    }
-    return answer;
-  }, flowRunId);
+  const {
+    head: run,
+    rows,
+    setRows,
+    more,
+    loadMore,
+    loadingMore,
+    failure,
+    reload,
+  } = usePaged<TaskRunRowFieldsFragment, RunHead>(flowRunId, async (after) => {
+    const answer = await request(BrowseTaskRunsDocument, { flowRunId, first: TASK_RUN_PAGE, after });
+    if (!answer.flowRun) return null;
+    const { taskRuns, ...head } = answer.flowRun;
+    // A first page read again (a reconnect) has the run's state as it is now.
+    if (after === null) setLatest(undefined);
+    return { head, page: taskRuns };
+  });
+  const runState = latest?.flowRunId === flowRunId ? latest.state : run?.state;
   useEffect(() => {
     if (!rows.length) return;
     performance.mark("handled:task-runs-rendered");
@@ -281,8 +243,7 @@ export function RunView({ flowRunId, taskRunId }: { flowRunId: string; taskRunId
             clearTimeout(refreshRun.current);
             refreshRun.current = setTimeout(() => {
               request(BrowseTaskRunsDocument, { flowRunId, first: 1 }).then(
-                (answer) =>
-                  answer.flowRun && setRun((previous) => previous && { ...previous, state: answer.flowRun!.state }),
+                (answer) => answer.flowRun && setLatest({ flowRunId, state: answer.flowRun.state }),
                 () => undefined,
               );
             }, 300);
@@ -296,22 +257,7 @@ export function RunView({ flowRunId, taskRunId }: { flowRunId: string; taskRunId
       ),
     [flowRunId, reload],
   );
-  const loadMore = async () => {
-    setMoreLoading(true);
-    try {
-      const next = await request(BrowseTaskRunsDocument, { flowRunId, first: TASK_RUN_PAGE, after: cursor.after });
-      setRows((current) => [...current, ...(next.flowRun?.taskRuns.nodes ?? [])]);
-      setCursor({
-        after: next.flowRun?.taskRuns.pageInfo.endCursor ?? null,
-        more: next.flowRun?.taskRuns.pageInfo.hasNextPage ?? false,
-      });
-    } catch (error) {
-      alert(failureOf(error).message);
-    } finally {
-      setMoreLoading(false);
-    }
-  };
-  if (data && !data.flowRun) {
+  if (run === null) {
     return <ErrorBox failure={{ code: "NOT_FOUND", message: `No flow run has the id "${flowRunId}".` }} />;
   }
   return (
@@ -325,7 +271,7 @@ export function RunView({ flowRunId, taskRunId }: { flowRunId: string; taskRunId
           <h1 id="run-heading">
             Run <span class="mono">{shortId(flowRunId)}</span>
           </h1>
-          {run && <Badge kind={run.state}>{run.state}</Badge>}
+          {runState && <Badge kind={runState}>{runState}</Badge>}
           <LiveDot status={live} />
         </div>
         {failure && <ErrorBox failure={failure} retry={reload} />}
@@ -364,7 +310,7 @@ export function RunView({ flowRunId, taskRunId }: { flowRunId: string; taskRunId
             ))}
           </tbody>
         </table>
-        <More shown={cursor.more} loading={moreLoading} onMore={loadMore} />
+        <More shown={more} loading={loadingMore} onMore={loadMore} />
       </section>
       {taskRunId && <ResultPanel key={taskRunId} taskRunId={taskRunId} flowRunId={flowRunId} round={panelRound} />}
     </div>
