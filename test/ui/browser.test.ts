@@ -186,7 +186,10 @@ describe("the results browser", () => {
         const fresh = await browser.newPage({ viewport: { width: 1440, height: 900 } });
         await fresh.addInitScript(`sessionStorage.setItem("handled.apiKey", ${JSON.stringify(key)})`);
         await fresh.goto(`${origin()}/#/runs/${createFlowRun.id}`);
-        await fresh.waitForFunction('document.querySelectorAll("[data-task-run]").length === 100');
+        // A locator, not waitForFunction: polling a predicate evaluates it as a string, which the
+        // page's Content-Security-Policy (no unsafe-eval) refuses.
+        await fresh.locator("[data-task-run]").nth(99).waitFor();
+        expect(await fresh.locator("[data-task-run]").count()).toBe(100);
         // Marked by the page when the rows are first rendered, in ms since navigation started.
         times.push(
           Math.round(
