@@ -19,6 +19,7 @@ import { withoutPolicy } from "./handler-definition.js";
 import type { HandlerRegistry, Reach } from "./handler-registry.js";
 import { type HandlerSpec, type HandlerType, parseHandlerSpec, specFromRow } from "./handler-spec.js";
 import { type IntegrityFailure, integrityError, parseSha256, sha256Of, sha256OfText } from "./integrity.js";
+import { jsonBytes } from "./json-bytes.js";
 import type { ResponseBudget } from "./response-budget.js";
 import type { ByteRange, Handle, ResultHandler } from "./result-handler.js";
 
@@ -217,18 +218,7 @@ export class ResultStore {
    * VALUE_TOO_LARGE over the size limit.
    */
   encode(value: unknown): EncodedValue {
-    checkJsonDepth(value, this.options.maxJsonDepth);
-    // Only the bytes are kept: the text is garbage once they exist, so a large value is held
-    // once while it is written.
-    const json = Buffer.from(JSON.stringify(value), "utf8");
-    const bytes = json.length;
-    if (bytes > this.options.maxValueBytes) {
-      throw new HandledError(
-        ErrorCode.VALUE_TOO_LARGE,
-        `The value is ${bytes} bytes of JSON; this server accepts at most ${this.options.maxValueBytes} (HANDLED_MAX_VALUE_BYTES).`,
-      );
-    }
-    return { json };
+    return { json: jsonBytes(value, this.options.maxJsonDepth, this.options.maxValueBytes) };
   }
 
   /**
