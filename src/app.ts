@@ -26,6 +26,7 @@ import { LiveUpdates } from "./services/live.js";
 import { ReachService } from "./services/reach.js";
 import { RetentionService } from "./services/retention.js";
 import { StateService } from "./services/states.js";
+import { TaskRunFactsCache } from "./services/task-run-facts.js";
 import { TokenSigner } from "./services/tokens.js";
 import { TransferService } from "./services/transfers.js";
 
@@ -102,6 +103,7 @@ export function createServices(config: Config, database: Database, observability
       intents: queries.lifecycle,
       results,
       reach,
+      facts: new TaskRunFactsCache(config.taskRunCacheSize),
       defaultHandler: config.defaultHandler,
       limits,
       logger,

@@ -106,6 +106,10 @@ export interface ServerConfig {
   databaseUrl: string | undefined;
   /** Whether the hot statements are prepared once per connection (see db/database.ts PoolOptions). */
   preparedStatements: boolean;
+  /** Most connections to PostgreSQL one replica keeps open for requests. */
+  poolSize: number;
+  /** Task runs whose fixed facts a replica keeps, to record batches of inline values in one statement. */
+  taskRunCacheSize: number;
   host: string;
   port: number;
   /** Largest value, as JSON text in bytes, the server writes through any handler. */
@@ -185,6 +189,8 @@ const serverEnv = z.object({
   HANDLED_DB_CONNECT_TIMEOUT_MS: ms(5_000),
   HANDLED_DB_STATEMENT_TIMEOUT_MS: ms(30_000),
   HANDLED_DB_PREPARED_STATEMENTS: flag.default("true"),
+  HANDLED_DB_POOL_SIZE: count(10, 1000),
+  HANDLED_TASK_RUN_CACHE_SIZE: z.coerce.number().int().min(0).max(10_000_000).default(10_000),
   HANDLED_DB_IDLE_IN_TRANSACTION_TIMEOUT_MS: ms(30_000),
   HANDLED_DB_STARTUP_TIMEOUT_MS: ms(120_000),
   HANDLED_STORE_CONNECT_TIMEOUT_MS: ms(5_000),
@@ -240,6 +246,8 @@ export function readServer(env: Env, problems: string[]): ServerConfig | undefin
   return {
     databaseUrl: e.DATABASE_URL,
     preparedStatements: e.HANDLED_DB_PREPARED_STATEMENTS === "true",
+    poolSize: e.HANDLED_DB_POOL_SIZE,
+    taskRunCacheSize: e.HANDLED_TASK_RUN_CACHE_SIZE,
     host: e.HOST,
     port: e.PORT,
     maxValueBytes,

@@ -53,6 +53,8 @@ export interface DatabaseOptions {
   timeouts: DatabaseTimeouts;
   /** See PoolOptions.preparedStatements; true when absent. */
   preparedStatements?: boolean;
+  /** See PoolOptions.max; node-postgres's 10 when absent. */
+  poolSize?: number;
 }
 
 /** Options of the connection pool under Prisma. */
@@ -248,6 +250,7 @@ export async function openDatabase(
     throw error;
   }
   const { prisma, pool: pgPool } = createPrismaClient(url, {
+    max: config.poolSize,
     ...pool,
     timeouts: config.timeouts,
     logger,

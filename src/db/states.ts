@@ -1,5 +1,6 @@
 // States: reading a task run's history, and recording state changes. A batch of state changes
-// costs two statements whatever its size: one to load the task runs it names, one to record it.
+// costs two statements whatever its size: one to load the task runs it names, one to record it
+// (only the second when the service already knows what the first would load).
 // Prisma has no single statement for either, so both are plain SQL, sent on the pool under
 // Prisma's adapter (see Database.pool).
 import type pg from "pg";

@@ -23,6 +23,7 @@ import type { EncodedValue, ResultStore, StoredHandle } from "../results/result-
 import { checkText } from "../validation.js";
 import { isUuid } from "./ids.js";
 import type { ReachService } from "./reach.js";
+import type { TaskRunFactsCache } from "./task-run-facts.js";
 import { preparedResult } from "./transfers.js";
 
 /** A state's result: a raw `value` (null included) or a result the client already handled. */
@@ -53,13 +54,15 @@ export interface StateChange {
 }
 
 export interface StateServiceDeps {
-  /** A batch is two statements: one loads its task runs, one records it (db/states). */
+  /** A batch is two statements: one loads its task runs (unless `facts` knows them), one records it (db/states). */
   queries: Pick<StateQueries, "loadTaskRunsForChange" | "recordStateBatch" | "resolveBatchCommit">;
   /** Write intents: recorded before objects are written, removed with the batch (db/lifecycle). */
   intents: Pick<LifecycleQueries, "recordWriteIntents" | "removeIntents" | "preparedUploads">;
   results: ResultStore;
   /** Where each project's handlers may go. */
   reach: Pick<ReachService, "of">;
+  /** What never changes about task runs loaded before: lets a batch of inline values skip loading them. */
+  facts: TaskRunFactsCache;
   defaultHandler: HandlerSpec;
   limits: Pick<InputLimits, "maxBatchSize" | "maxNameLength" | "maxMessageLength" | "maxHandleLength">;
   logger: Logger;
@@ -130,8 +133,11 @@ export class StateService {
     const keyed = keyedChanges(changes);
     const upstreamIds = changes.flatMap((c) => (c.state.cachedInputs ?? []).map((i) => i.upstreamTaskRunId));
     // One statement loads the batch's task runs, the upstream ones its cached inputs name, and
-    // the states already recorded with its idempotency keys.
-    const loaded = await this.loadTaskRuns(scope, [...ids, ...upstreamIds], upstreamIds, keyed);
+    // the states already recorded with its idempotency keys; none for a batch that writes
+    // nothing outside the database, of task runs loaded before (see knownBatch).
+    const loaded =
+      this.knownBatch(scope, changes, keyed, upstreamIds) ??
+      (await this.loadTaskRuns(scope, [...ids, ...upstreamIds], upstreamIds, keyed));
     const replay = replayOf(changes, loaded);
     if (replay) return replay;
     const reach = await this.deps.reach.of(scope);
@@ -197,6 +203,7 @@ export class StateService {
       const stale = changes.find((c) => c.taskRunId === outcome.stale.taskRunId)!;
       // Deleted since it was read (its run deleted meanwhile): not there, rather than stale.
       if (outcome.stale.current === null) {
+        this.deps.facts.forget(scope, stale.taskRunId);
         throw new HandledError(ErrorCode.NOT_FOUND, `No task run has the id "${stale.taskRunId}".`);
       }
       throw versionMismatch(stale.taskRunId, stale.version, outcome.stale.current);
@@ -466,6 +473,42 @@ export class StateService {
     return created;
   }
 
+  /**
+   * The batch's task runs from what is known of them, when loading them can be skipped: every
+   * one was loaded before in this project, no entry has idempotency keys or cached inputs, and
+   * every result is a value its handler keeps in the database (JSON), so nothing is written
+   * anywhere before the recording statement checks each version and that each task run still
+   * exists (which reports a stale or gone one as the loaded path does, only after the values
+   * are checked rather than before). Undefined otherwise.
+   */
+  private knownBatch(
+    scope: Scope,
+    changes: readonly StateChange[],
+    keyed: readonly KeyedChange[],
+    upstreamIds: readonly string[],
+  ): Map<string, TaskRunForChange> | undefined {
+    if (keyed.length > 0 || upstreamIds.length > 0) return undefined;
+    const known = this.deps.facts.all(
+      scope,
+      changes.map((change) => change.taskRunId),
+    );
+    if (!known) return undefined;
+    const loaded = new Map<string, TaskRunForChange>();
+    for (const change of changes) {
+      const facts = known.get(change.taskRunId)!;
+      const result = change.state.result;
+      if (
+        result &&
+        (!has(result, "value") ||
+          resolveResultHandler(facts.task, facts.flow, this.deps.defaultHandler).type !== "JSON")
+      ) {
+        return undefined;
+      }
+      loaded.set(change.taskRunId, { ...facts, version: change.version, latestResultId: null, keyedState: null });
+    }
+    return loaded;
+  }
+
   /** Loads task runs by id; throws NOT_FOUND naming the first that does not exist. */
   private async loadTaskRuns(
     scope: Scope,
@@ -479,6 +522,7 @@ export class StateService {
     const byId = await this.deps.queries.loadTaskRunsForChange(scope, unique, [...new Set(withLatestResult)], keyed);
     const missing = unique.find((id) => !byId.has(id));
     if (missing) throw new HandledError(ErrorCode.NOT_FOUND, `No task run has the id "${missing}".`);
+    this.deps.facts.remember(scope, byId.values());
     return byId;
   }
 }

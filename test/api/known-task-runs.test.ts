@@ -1,0 +1,93 @@
+import { readdir } from "node:fs/promises";
+import { describe, expect } from "vitest";
+import type { TestApp } from "../support/app.js";
+import { DeleteFlowRun, GetTaskRun, SetTaskRunStates, SetTaskRunStatesLean } from "../support/documents.js";
+import { test } from "../support/fixtures.js";
+import { startRun } from "../support/flows.js";
+import { statementsOf } from "../support/metrics.js";
+
+// A batch of values the JSON handler keeps in the database, for task runs a batch has loaded
+// before, is recorded in one statement: what it would load never changes, and the recording
+// statement checks versions and existence itself. These tests hold it to the answers the
+// two-statement path gives.
+
+type Entry = { id: string; version: number };
+
+const succeed = (runs: Entry[], value: (i: number) => unknown) =>
+  runs.map((run, i) => ({
+    taskRunId: run.id,
+    version: run.version,
+    state: { type: "SUCCESS" as const, result: { value: value(i) } },
+  }));
+
+async function started(t: TestApp, name: string, handler: { type: "JSON" } | { type: "LOCAL"; dir: string }) {
+  const run = await startRun(t, { name, handler, tasks: [{ name: "a" }, { name: "b" }] });
+  return { run, entries: Object.values(run.taskRuns) };
+}
+
+async function storedValue(t: TestApp, id: string): Promise<unknown> {
+  const { taskRun } = await t.ok(GetTaskRun, { id });
+  const result = taskRun!.state.result;
+  if (result.__typename !== "Result") throw new Error("expected a result");
+  return result.value;
+}
+
+describe("a batch of inline values for task runs loaded before", () => {
+  test("is recorded in one statement, as the first batch was in two", async ({ t }) => {
+    const { entries } = await started(t, "known twice", { type: "JSON" });
+    expect(
+      await statementsOf(t, () => t.ok(SetTaskRunStatesLean, { input: succeed(entries, (i) => ({ first: i })) })),
+    ).toBe(2);
+    for (const entry of entries) entry.version++;
+    const { setTaskRunStates } = await t.ok(SetTaskRunStates, { input: succeed(entries, (i) => ({ second: i })) });
+    expect(setTaskRunStates.map((run) => run.version)).toEqual([3, 3]);
+    for (const entry of entries) entry.version++;
+    expect(
+      await statementsOf(t, () => t.ok(SetTaskRunStatesLean, { input: succeed(entries, (i) => ({ third: i })) })),
+    ).toBe(1);
+    expect(await storedValue(t, entries[1]!.id)).toEqual({ third: 1 });
+  });
+
+  test("is refused with VERSION_MISMATCH for a stale version, recording none of it", async ({ t }) => {
+    const { entries } = await started(t, "known stale", { type: "JSON" });
+    await t.ok(SetTaskRunStatesLean, { input: succeed(entries, () => "kept") });
+    // Entry a is current (2), entry b stale (1).
+    const errors = await t.fail(SetTaskRunStatesLean, {
+      input: succeed([{ id: entries[0]!.id, version: 2 }, entries[1]!], () => "lost"),
+    });
+    expect(errors.map((error) => error.extensions?.code)).toEqual(["VERSION_MISMATCH"]);
+    expect(errors[0]!.message).toBe(`Task run ${entries[1]!.id} is at version 2, not 1: read it again and retry.`);
+    for (const entry of entries) {
+      expect(await storedValue(t, entry.id)).toBe("kept");
+      expect((await t.ok(GetTaskRun, { id: entry.id })).taskRun!.version).toBe(2);
+    }
+  });
+
+  test("is refused with NOT_FOUND once its flow run is deleted, as before", async ({ t }) => {
+    const { run, entries } = await started(t, "known deleted", { type: "JSON" });
+    await t.ok(SetTaskRunStatesLean, { input: succeed(entries, () => 1) });
+    for (const entry of entries) entry.version++;
+    await t.ok(DeleteFlowRun, { id: run.flowRunId });
+    for (let attempt = 0; attempt < 2; attempt++) {
+      const errors = await t.fail(SetTaskRunStatesLean, { input: succeed(entries, () => 2) });
+      expect(errors.map((error) => error.extensions?.code)).toEqual(["NOT_FOUND"]);
+      expect(errors[0]!.message).toMatch(/^No task run has the id "/);
+    }
+    expect(await t.sql("SELECT 1 FROM state WHERE task_run_id = ANY($1::uuid[])", [entries.map((e) => e.id)])).toEqual(
+      [],
+    );
+  });
+
+  test("is loaded first when its values go outside the database: a stale LOCAL batch writes no file", async ({ t }) => {
+    const { entries } = await started(t, "known local", { type: "LOCAL", dir: t.resultsDir });
+    await t.ok(SetTaskRunStatesLean, { input: succeed(entries, () => "on disk") });
+    const files = (await readdir(t.resultsDir, { recursive: true })).length;
+    const errors = await t.fail(SetTaskRunStatesLean, { input: succeed(entries, () => "never written") });
+    expect(errors.map((error) => error.extensions?.code)).toEqual(["VERSION_MISMATCH"]);
+    expect((await readdir(t.resultsDir, { recursive: true })).length).toBe(files);
+    for (const entry of entries) entry.version++;
+    expect(
+      await statementsOf(t, () => t.ok(SetTaskRunStatesLean, { input: succeed(entries, () => "again") })),
+    ).toBeGreaterThan(1);
+  });
+});
