@@ -178,7 +178,12 @@ export async function writeRows(b: Bench): Promise<Row[]> {
           unit: "states/s",
           sqlPerRequest,
           ...loadFigures(load),
-          ...against(states, ceilings.get(`${batch}:${concurrency}`), batch === BIG_BATCH ? 0.5 : undefined),
+          // Batches of 50 inline values are held to 0.6 of the ceiling, those that write files to 0.5.
+          ...against(
+            states,
+            ceilings.get(`${batch}:${concurrency}`),
+            batch === BIG_BATCH ? (handler.name === "JSON" ? 0.6 : 0.5) : undefined,
+          ),
         });
       }
     }
