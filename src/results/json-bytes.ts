@@ -1,4 +1,5 @@
 import { ErrorCode, HandledError } from "../errors.js";
+import { checkJsonDepth } from "../validation.js";
 
 /**
  * A value's JSON as UTF-8 bytes, exactly those of `Buffer.from(JSON.stringify(value))`.
@@ -34,8 +35,9 @@ class NotPlainJson extends Error {}
 
 /**
  * Checks the value's depth (BAD_USER_INPUT past `maxDepth`, before going deeper, so the walk
- * recurses at most `maxDepth` levels: at most 1000, HANDLED_MAX_JSON_DEPTH's bound) and returns the byte length of its
- * JSON (when not `exact`, a lower bound of it, found faster), or null when it is not plain JSON.
+ * recurses at most `maxDepth` levels: at most 1000, HANDLED_MAX_JSON_DEPTH's bound) and returns
+ * the byte length of its JSON (when not `exact`, a lower bound of it, found faster), or null when
+ * it is not plain JSON (and then stops, its depth not fully checked).
  */
 function measure(value: unknown, maxDepth: number, exact: boolean): number | null {
   const walk = (node: unknown, depth: number): number => {
@@ -134,6 +136,7 @@ export function jsonBytes(value: unknown, maxDepth: number, maxBytes: number): B
   const size = atLeast === null || atLeast < WRITE_IN_PLACE_FROM ? null : measure(value, maxDepth, true);
   if (size !== null) tooLarge(size, maxBytes);
   if (size === null) {
+    if (atLeast === null) checkJsonDepth(value, maxDepth);
     const bytes = Buffer.from(JSON.stringify(value), "utf8");
     tooLarge(bytes.length, maxBytes);
     return bytes;

@@ -99,6 +99,8 @@ describe("a value's JSON bytes", () => {
     expect(refusal(() => jsonBytes(deep, 10, 1e9)).code).toBe(ErrorCode.BAD_USER_INPUT);
     expect(jsonBytes(deep, 11, 1e9).equals(stringified(deep))).toBe(true);
     expect(refusal(() => jsonBytes([[[1]]], 2, 1e9)).code).toBe(ErrorCode.BAD_USER_INPUT);
+    // Also past what JSON.stringify would be left with: here the walk meets `undefined` first.
+    expect(refusal(() => jsonBytes({ skipped: undefined, deep }, 10, 1e9)).code).toBe(ErrorCode.BAD_USER_INPUT);
   });
 
   it("refuse a value over the size limit by its exact size, small or large", () => {
