@@ -1,4 +1,5 @@
 import { writeFile } from "node:fs/promises";
+import { connect } from "node:net";
 import { join } from "node:path";
 import type { CreateFlowInput, SetTaskRunStateInput } from "@handled/client";
 import { describe, expect } from "vitest";
@@ -476,6 +477,65 @@ describe("bad input gets a clear, coded error and changes nothing", () => {
     expect(await response.json()).toEqual({
       errors: [{ message: "The request body is not valid JSON.", extensions: { code: "BAD_REQUEST" } }],
     });
+  });
+
+  test("reads a body sent without a length (chunked) as one with, and refuses it past the limit with 413", async ({
+    t,
+  }) => {
+    const chunked = (text: string, pieces: number) => {
+      const bytes = new TextEncoder().encode(text);
+      const size = Math.ceil(bytes.length / pieces);
+      return new ReadableStream<Uint8Array>({
+        start(controller) {
+          for (let at = 0; at < bytes.length; at += size) controller.enqueue(bytes.subarray(at, at + size));
+          controller.close();
+        },
+      });
+    };
+    const post = (body: ReadableStream<Uint8Array>) =>
+      fetch(t.app.url, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body,
+        duplex: "half",
+      } as RequestInit);
+    const small = await post(chunked(JSON.stringify({ query: "{ __typename }" }), 3));
+    expect(await small.json()).toEqual({ data: { __typename: "Query" } });
+    const large = await post(
+      chunked(
+        JSON.stringify({ query: "{ __typename }", variables: { pad: "x".repeat(t.config.maxRequestBytes) } }),
+        64,
+      ),
+    );
+    expect(large.status).toBe(413);
+    expect(((await large.json()) as { errors: { extensions: { code: string } }[] }).errors[0]?.extensions.code).toBe(
+      "PAYLOAD_TOO_LARGE",
+    );
+  });
+
+  test("answers a request body cut short of its Content-Length with 400, and goes on serving", async ({ t }) => {
+    const { hostname, port } = new URL(t.app.url);
+    const answer = await new Promise<string>((resolve, reject) => {
+      const socket = connect(Number(port), hostname, () => {
+        socket.write(
+          `POST /graphql HTTP/1.1\r\nHost: ${hostname}\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{"query":`,
+        );
+        socket.end();
+      });
+      let text = "";
+      socket.on("data", (chunk) => {
+        text += chunk.toString();
+      });
+      socket.on("close", () => resolve(text));
+      socket.on("error", reject);
+    });
+    expect(answer === "" || answer.startsWith("HTTP/1.1 400")).toBe(true);
+    const next = await fetch(t.app.url, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ query: "{ __typename }" }),
+    });
+    expect(await next.json()).toEqual({ data: { __typename: "Query" } });
   });
 
   test("answers a request body over the limit with 413", async ({ t }) => {
