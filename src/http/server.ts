@@ -101,13 +101,14 @@ class BodyError extends Error {
 /**
  * Reads a request body of at most `limit` bytes, as Fastify's own reader does (413 past the
  * limit, 400 when it ends short of its Content-Length or breaks off), but into one buffer of the
- * declared length, each chunk copied in as it arrives: Fastify's keeps every chunk until the end
- * and then joins them, holding a large body twice.
+ * declared length, made when the first bytes arrive and each chunk copied in as it comes:
+ * Fastify's keeps every chunk until the end and then joins them, holding a large body twice.
  */
 function readBody(payload: Readable, contentLength: string | undefined, limit: number): Promise<Buffer> {
   const declared = contentLength === undefined ? Number.NaN : Number(contentLength);
   if (declared > limit) return Promise.reject(new errorCodes.FST_ERR_CTP_BODY_TOO_LARGE());
-  const sized = Number.isSafeInteger(declared) && declared >= 0 ? Buffer.allocUnsafe(declared) : undefined;
+  const known = Number.isSafeInteger(declared) && declared >= 0;
+  let sized: Buffer | undefined;
   const chunks: Buffer[] = [];
   let received = 0;
   return new Promise((resolve, reject) => {
@@ -116,17 +117,21 @@ function readBody(payload: Readable, contentLength: string | undefined, limit: n
       payload.removeListener("end", onEnd);
       payload.removeListener("error", onError);
       if (error) return reject(error);
-      if (sized && received !== declared) return reject(new errorCodes.FST_ERR_CTP_INVALID_CONTENT_LENGTH());
-      resolve(sized ?? Buffer.concat(chunks, received));
+      if (known && received !== declared) return reject(new errorCodes.FST_ERR_CTP_INVALID_CONTENT_LENGTH());
+      resolve(known ? (sized ?? Buffer.alloc(0)) : Buffer.concat(chunks, received));
     };
     const onData = (chunk: Buffer) => {
-      if (received + chunk.length > (sized ? declared : limit)) {
+      if (received + chunk.length > (known ? declared : limit)) {
         return finish(
-          sized ? new errorCodes.FST_ERR_CTP_INVALID_CONTENT_LENGTH() : new errorCodes.FST_ERR_CTP_BODY_TOO_LARGE(),
+          known ? new errorCodes.FST_ERR_CTP_INVALID_CONTENT_LENGTH() : new errorCodes.FST_ERR_CTP_BODY_TOO_LARGE(),
         );
       }
-      if (sized) chunk.copy(sized, received);
-      else chunks.push(chunk);
+      if (known) {
+        sized ??= Buffer.allocUnsafe(declared);
+        chunk.copy(sized, received);
+      } else {
+        chunks.push(chunk);
+      }
       received += chunk.length;
     };
     const onEnd = () => finish();
