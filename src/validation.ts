@@ -34,15 +34,18 @@ export function checkJsonDepth(value: unknown, maxDepth: number): void {
   const pending: [object, number][] = [[value, 1]];
   while (pending.length > 0) {
     const [node, depth] = pending.pop()!;
-    if (depth > maxDepth) {
-      throw new HandledError(
-        ErrorCode.BAD_USER_INPUT,
-        `The value nests objects and arrays deeper than ${maxDepth} levels.`,
-      );
-    }
+    if (depth > maxDepth) throw tooDeep(maxDepth);
     const children = Array.isArray(node) ? node : Object.values(node);
     for (const child of children) {
       if (typeof child === "object" && child !== null) pending.push([child, depth + 1]);
     }
   }
+}
+
+/** The refusal of a value nesting objects and arrays deeper than `maxDepth`: BAD_USER_INPUT. */
+export function tooDeep(maxDepth: number): HandledError {
+  return new HandledError(
+    ErrorCode.BAD_USER_INPUT,
+    `The value nests objects and arrays deeper than ${maxDepth} levels.`,
+  );
 }

@@ -1,5 +1,5 @@
 import { ErrorCode, HandledError } from "../errors.js";
-import { checkJsonDepth } from "../validation.js";
+import { checkJsonDepth, tooDeep } from "../validation.js";
 
 /**
  * A value's JSON as UTF-8 bytes, exactly those of `Buffer.from(JSON.stringify(value))`.
@@ -50,12 +50,7 @@ function measure(value: unknown, maxDepth: number, exact: boolean): number | nul
         return node ? 4 : 5;
       case "object": {
         if (node === null) return 4;
-        if (depth > maxDepth) {
-          throw new HandledError(
-            ErrorCode.BAD_USER_INPUT,
-            `The value nests objects and arrays deeper than ${maxDepth} levels.`,
-          );
-        }
+        if (depth > maxDepth) throw tooDeep(maxDepth);
         if (Array.isArray(node)) {
           if (Object.getPrototypeOf(node) !== Array.prototype) throw new NotPlainJson();
           let bytes = 2 + Math.max(0, node.length - 1);
