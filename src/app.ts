@@ -73,6 +73,8 @@ export function createServices(config: Config, database: Database, observability
     // Counted with the failures of handler calls: a read that returned data that is not what was written.
     onIntegrityFailure: (handler) =>
       observability?.metrics.handlerErrors.inc({ handler, call: "read", code: ErrorCode.RESULT_INTEGRITY }),
+    // A value read from its row is no handler call, but its bytes are read as the JSON handler's.
+    onInlineRead: (bytes) => observability?.metrics.handlerBytes.inc({ handler: "JSON", call: "read" }, bytes),
   });
   const { queries } = database;
   const reach = new ReachService({ projects: queries.projects, registry, cacheMs: config.auth.cacheMs });

@@ -45,11 +45,20 @@ const OF_FLOWS = statement(
    ) x`,
 );
 
+const BY_IDS = statement(
+  "flow-runs-by-ids",
+  `SELECT fr.id::text, fr.flow_id::text AS "flowId", fr.created_at AS "createdAt"
+   FROM flow_run fr JOIN flow f ON f.id = fr.flow_id
+   WHERE fr.id = ANY($1::uuid[]) AND f.project_id = $2::uuid`,
+);
+
 /** Flow runs: creating them, finding them, and their states. */
 export function runQueries(prisma: PrismaClient, pool: pg.Pool) {
   return {
-    byIds({ projectId }: Scope, ids: readonly string[]): Promise<FlowRunRow[]> {
-      return prisma.flowRun.findMany({ where: { id: { in: [...ids] }, flow: { projectId } } });
+    /** The flow runs of `ids` in the caller's project: another project's are not found. */
+    async byIds({ projectId }: Scope, ids: readonly string[]): Promise<FlowRunRow[]> {
+      const { rows } = await pool.query<FlowRunRow>({ ...BY_IDS, values: [ids, projectId] });
+      return rows;
     },
 
     /** The state of each flow run given that has task runs (a run without any is done: SUCCESS). */

@@ -1,5 +1,6 @@
 import { GraphQLScalarType, Kind } from "graphql";
 import { JSONResolver, SafeIntResolver } from "graphql-scalars";
+import type { StateRow, TaskRunRow } from "../db/rows.js";
 import { ErrorCode, HandledError } from "../errors.js";
 import type { Resolvers } from "../generated/graphql.js";
 import type { Codec } from "../results/codecs.js";
@@ -10,6 +11,7 @@ import { isUuid } from "../services/ids.js";
 import { KEY_REVOKED, type LiveEvent } from "../services/live.js";
 import { requireScope } from "./authorization.js";
 import type { GraphQLContext } from "./context.js";
+import type { Loaders } from "./loaders.js";
 import { NO_RESULT } from "./mappers.js";
 import { DEFAULT_PAGE_SIZES, decodeCursor, edgesOf, pageSize, toPage } from "./pagination.js";
 
@@ -55,6 +57,13 @@ async function afresh<T>(
   const row = await load(event);
   if (!row) throw new HandledError(ErrorCode.NOT_FOUND, `The ${what} "${event}" was deleted.`);
   return row;
+}
+
+/** A task run's state at the version it was read at, when what was loaded with it is not that one. */
+async function stateAtVersion(run: TaskRunRow, loaders: Loaders): Promise<StateRow> {
+  const loaded = run.loadedState ?? (await loaders.taskRun.load(run.id))?.loadedState;
+  if (loaded?.version === run.version) return loaded;
+  return (await loaders.stateAt.load({ taskRunId: run.id, version: run.version }))!;
 }
 
 /**
@@ -185,13 +194,11 @@ export const resolvers: Resolvers = {
   TaskRun: {
     task: async (run, _args, { loaders }) => (await loaders.task.load(run.taskId))!,
     flowRun: async (run, _args, { loaders }) => (await loaders.flowRun.load(run.flowRunId))!,
-    state: async (run, _args, { loaders }) => {
-      // The state of the version this task run was read at: loaded with it, or with the
-      // other task runs of this request; looked up alone only if it has moved on since.
-      const loaded = run.loadedState ?? (await loaders.taskRun.load(run.id))?.loadedState;
-      if (loaded?.version === run.version) return loaded;
-      return (await loaders.stateAt.load({ taskRunId: run.id, version: run.version }))!;
-    },
+    // The state of the version this task run was read at: loaded with it (given at once, so a
+    // page of task runs completes without a promise each), or with the other task runs of this
+    // request; looked up alone only if it has moved on since.
+    state: (run, _args, { loaders }) =>
+      run.loadedState?.version === run.version ? run.loadedState : stateAtVersion(run, loaders),
     states: (run, { first, after }, { loaders }) =>
       loaders.statesOfTaskRun.load({
         parent: run.id,
@@ -201,9 +208,9 @@ export const resolvers: Resolvers = {
   },
 
   State: {
-    result: async (state, _args, { loaders }) => {
+    result: (state, _args, { loaders }) => {
       if (state.loadedResult !== undefined) return state.loadedResult ?? NO_RESULT;
-      return state.resultId ? (await loaders.result.load(state.resultId))! : NO_RESULT;
+      return state.resultId ? loaders.result.load(state.resultId).then((result) => result!) : NO_RESULT;
     },
     cachedInputs: (state, _args, { loaders }) => loaders.cachedInputsOfState.load(state.id),
   },
@@ -238,8 +245,7 @@ export const resolvers: Resolvers = {
     },
     codecs: (result) => result.codecs as Codec[],
     // Read from storage only when selected; a failure is an error on this field alone.
-    value: async (result, _args, { results, budget, reach, scope }) =>
-      results.read(result, budget, await reach.of(scope)),
+    value: (result, _args, { results, budget, reach, scope }) => results.read(result, budget, () => reach.of(scope)),
     downloadUrl: (result, { expiresIn, viaApi }, { transfers, scope, origin }) =>
       transfers.downloadUrl(scope, result, { expiresIn, viaApi: viaApi ?? false }, origin),
     preview: async (result, { maxBytes }, { results, budget, reach, scope }) => {

@@ -63,7 +63,7 @@ describe("reads of large values", () => {
     const rows = await Promise.all(Array.from({ length: 8 }, (_, i) => stored("L".repeat(2000 + i))));
     mostInFlight = 0;
 
-    const values = await Promise.all(rows.map((row) => store.read(row, budget(), ANYWHERE)));
+    const values = await Promise.all(rows.map((row) => store.read(row, budget(), () => ANYWHERE)));
 
     expect(values.map((value) => (value as string).length)).toEqual(rows.map((_, i) => 2000 + i));
     expect(mostInFlight).toBe(2);
@@ -73,7 +73,7 @@ describe("reads of large values", () => {
     const rows = await Promise.all(Array.from({ length: 8 }, (_, i) => stored(i)));
     mostInFlight = 0;
 
-    await Promise.all(rows.map((row) => store.read(row, budget(), ANYWHERE)));
+    await Promise.all(rows.map((row) => store.read(row, budget(), () => ANYWHERE)));
 
     expect(mostInFlight).toBe(8);
   });
