@@ -1,24 +1,90 @@
 // The framework's ceilings: Apollo Server on its own standalone HTTP server, with one field that
-// touches nothing, and one that reads a task run's result by primary key with one plain `pg`
-// SELECT (what any API serving a stored result must at least do). Whatever the API does beyond
-// these costs more. Started by the benchmark, with DATABASE_URL set to its database.
+// touches nothing, one that reads a task run's result by primary key with one plain `pg` SELECT
+// (what any API serving a stored result must at least do), a flow run's task runs with their
+// results and values, answered from one plain `pg` SELECT in the shape of the API's own answer
+// (what any GraphQL API serving that document must at least do), and a batch of states taken as
+// the API takes it and stored with one plain `pg` statement. Whatever the API does beyond these
+// costs more. Started by the benchmark, with DATABASE_URL set to its database.
+import { randomUUID } from "node:crypto";
 import { ApolloServer } from "@apollo/server";
 import { startStandaloneServer } from "@apollo/server/standalone";
+import { JSONResolver } from "graphql-scalars";
 import pg from "pg";
+import { FLOW_RUN_RESULTS_SQL, MULTI_ROW_SQL } from "./ceiling-sql.js";
 
 // The same statement as the benchmark's "pg SELECT of one result" ceiling.
 const RESULT_SQL = `
   SELECT r.handle FROM task_run t JOIN state s ON s.task_run_id = t.id AND s.version = t.version
   LEFT JOIN result r ON r.id = s.result_id WHERE t.id = $1`;
 
+interface ResultColumns {
+  id: string;
+  version: number;
+  type: string;
+  handle: string | null;
+}
+
+const typeDefs = `
+  scalar JSON
+  type Query { ok: Boolean!, handle(taskRunId: ID!): String, flowRun(id: ID!): FlowRun }
+  type FlowRun { taskRuns(first: Int): TaskRunPage! }
+  type TaskRunPage { nodes: [TaskRun!]! }
+  type TaskRun { id: ID!, version: Int!, state: State! }
+  type State { type: String!, result: Result }
+  type Result { handle: String!, value: JSON }
+  input SetTaskRunStateInput { taskRunId: ID!, version: Int!, state: StateInput! }
+  input StateInput { type: String!, result: ResultInput }
+  input ResultInput { value: JSON }
+  type TaskRunVersion { id: ID!, version: Int! }
+  type Mutation { setTaskRunStates(input: [SetTaskRunStateInput!]!): [TaskRunVersion!]! }
+`;
+
+interface StateInput {
+  taskRunId: string;
+  version: number;
+  state: { type: string; result?: { value?: unknown } | null };
+}
+
 const pool = new pg.Pool({ connectionString: process.env.DATABASE_URL, max: 16 });
 const server = new ApolloServer({
-  typeDefs: "type Query { ok: Boolean!, handle(taskRunId: ID!): String }",
+  typeDefs,
   resolvers: {
+    JSON: JSONResolver,
     Query: {
       ok: () => true,
       handle: async (_root: unknown, { taskRunId }: { taskRunId: string }) =>
         (await pool.query<{ handle: string | null }>(RESULT_SQL, [taskRunId])).rows[0]?.handle ?? null,
+      // Values kept by the JSON handler: the handle is the value's JSON text.
+      flowRun: async (_root: unknown, { id }: { id: string }) => {
+        const { rows } = await pool.query<ResultColumns>(FLOW_RUN_RESULTS_SQL, [id]);
+        return {
+          taskRuns: {
+            nodes: rows.map((row) => ({
+              id: row.id,
+              version: row.version,
+              state: {
+                type: row.type,
+                result: row.handle === null ? null : { handle: row.handle, value: JSON.parse(row.handle) },
+              },
+            })),
+          },
+        };
+      },
+    },
+    Mutation: {
+      // A batch of values, each stored as its JSON text with the same statement as the
+      // benchmark's "pg multi-row INSERT" ceiling.
+      setTaskRunStates: async (_root: unknown, { input }: { input: StateInput[] }) => {
+        const ids = () => input.map(() => randomUUID());
+        await pool.query(MULTI_ROW_SQL, [
+          input.map((entry) => entry.taskRunId),
+          input.map((entry) => entry.version),
+          ids(),
+          ids(),
+          input.map((entry) => JSON.stringify(entry.state.result?.value ?? null)),
+        ]);
+        return input.map((entry) => ({ id: entry.taskRunId, version: entry.version + 1 }));
+      },
     },
   },
 });

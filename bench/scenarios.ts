@@ -7,6 +7,7 @@ import { performance } from "node:perf_hooks";
 import type { S3Client } from "@aws-sdk/client-s3";
 import type pg from "pg";
 import { type ApiClient, SET_STATES, setStatesBody, type TaskRunSlot, valueOfSize } from "./api.js";
+import { FLOW_RUN_RESULTS_SQL, MULTI_ROW_SQL } from "./ceiling-sql.js";
 import { httpLoad, type LoadResult, medianTime, type NextRequest, pgLoad } from "./load.js";
 import { readRss, resetPeakRss } from "./processes.js";
 import type { Row } from "./report.js";
@@ -87,15 +88,66 @@ const SINGLE_ROW_SQL = `
   WITH bumped AS (UPDATE task_run SET version = version + 1 WHERE id = $1 AND version = $2),
        r AS (INSERT INTO result (id, handler_type, handler_config, handle) VALUES ($4, 'JSON', '{"type":"JSON"}', $5))
   INSERT INTO state (id, task_run_id, version, type, result_id) VALUES ($3, $1, $2 + 1, 'SUCCESS', $4)`;
-const MULTI_ROW_SQL = `
-  WITH given AS (
-         SELECT * FROM unnest($1::uuid[], $2::int[], $3::uuid[], $4::uuid[], $5::text[])
-           AS g(task_run_id, version, state_id, result_id, handle)),
-       bumped AS (UPDATE task_run t SET version = t.version + 1 FROM given g WHERE t.id = g.task_run_id AND t.version = g.version),
-       r AS (INSERT INTO result (id, handler_type, handler_config, handle)
-             SELECT result_id, 'JSON', '{"type":"JSON"}', handle FROM given)
-  INSERT INTO state (id, task_run_id, version, type, result_id)
-  SELECT state_id, task_run_id, version + 1, 'SUCCESS', result_id FROM given`;
+
+/**
+ * What any server of a batch of 50 values must at least do, beside the bare statement: on the
+ * same framework, take the batch as GraphQL input (the API's own request body) and run that
+ * statement; or write the 50 files, as the LOCAL handler does, then run it. Each is given against
+ * the bare statement (`bare` states/s), and kept in `batchCeilings` for the API's rows.
+ */
+async function batchCeilings(
+  b: Bench,
+  flowId: string,
+  slots: TaskRunSlot[],
+  handles: string[],
+  concurrency: number,
+  bare: number,
+): Promise<Row[]> {
+  const versus = { what: "pg", value: bare };
+  const runs = async () => (await b.api.createFlowRuns(flowId, 2 * concurrency)).map((run) => run.slot);
+  const [warm, measured] = [await runs(), await runs()];
+  let first = true;
+  const value = (i: number) => valueOfSize(SMALL_BYTES, i);
+  const apollo = await warmAndMeasure(b, b.apolloUrl, concurrency, () => {
+    const next = fromSlots(first ? warm : measured, value);
+    first = false;
+    return next;
+  });
+  const withFiles = await pgLoad(b.pool, concurrency, b.settings.seconds, async (client, worker) => {
+    const slot = slots[worker]!;
+    const ids = () => slot.taskRunIds.map(() => randomUUID());
+    const paths = handles.map(() => join(b.resultsDir, `${randomUUID()}.json`));
+    await Promise.all(paths.map((path, i) => writeFile(path, handles[i]!, { flag: "wx" })));
+    await client.query(MULTI_ROW_SQL, [slot.taskRunIds, slot.taskRunIds.map(() => slot.version), ids(), ids(), paths]);
+    slot.version++;
+  });
+  const figures = { apollo: apollo.perSecond * BIG_BATCH, files: withFiles.perSecond * BIG_BATCH };
+  batchCeilingFigures.set(concurrency, figures);
+  const row = (what: string, load: LoadResult, states: number): Row => ({
+    section: "write",
+    what,
+    batch: BIG_BATCH,
+    concurrency,
+    value: states,
+    unit: "states/s",
+    sqlPerRequest: 1,
+    ...loadFigures(load),
+    ...against(states, versus),
+  });
+  return [
+    row("Apollo Server + the same multi-row INSERT, from the API's request (ceiling)", apollo, figures.apollo),
+    row("pg multi-row INSERT + the 50 files written with fs (ceiling)", withFiles, figures.files),
+  ];
+}
+const batchCeilingFigures = new Map<number, { apollo: number; files: number }>();
+
+/** A batch-50 row against the ceiling closest to what it does (see batchCeilings). */
+function batchNote(handler: string, states: number, concurrency: number): string {
+  const figures = batchCeilingFigures.get(concurrency)!;
+  return handler === "JSON"
+    ? `against Apollo + the same INSERT: ${(states / figures.apollo).toFixed(2)} at ${concurrency} at once`
+    : `against pg + the files written with fs: ${(states / figures.files).toFixed(2)} at ${concurrency} at once`;
+}
 
 /** Writes: plain-pg ceilings, then setTaskRunStates per handler, batch size and concurrency. */
 export async function writeRows(b: Bench): Promise<Row[]> {
@@ -143,6 +195,7 @@ export async function writeRows(b: Bench): Promise<Row[]> {
         sqlPerRequest: 1,
         ...loadFigures(load),
       });
+      if (batch === BIG_BATCH) rows.push(...(await batchCeilings(b, flowId, slots, handles, concurrency, value)));
     }
   }
 
@@ -184,6 +237,7 @@ export async function writeRows(b: Bench): Promise<Row[]> {
             ceilings.get(`${batch}:${concurrency}`),
             batch === BIG_BATCH ? (handler.name === "JSON" ? 0.6 : 0.5) : undefined,
           ),
+          ...(batch === BIG_BATCH ? { note: batchNote(handler.name, states, concurrency) } : {}),
         });
       }
     }
@@ -196,12 +250,6 @@ const TASK_RUN_RESULT_SQL = `
   FROM task_run t JOIN state s ON s.task_run_id = t.id AND s.version = t.version
   LEFT JOIN result r ON r.id = s.result_id
   WHERE t.id = $1`;
-const FLOW_RUN_RESULTS_SQL = `
-  SELECT t.id, t.version, s.type, r.handler_type, r.handler_config, r.handle, r.handled
-  FROM task_run t JOIN task k ON k.id = t.task_id
-  JOIN state s ON s.task_run_id = t.id AND s.version = t.version
-  LEFT JOIN result r ON r.id = s.result_id
-  WHERE t.flow_run_id = $1 ORDER BY k.position`;
 const TASK_RUN_QUERY = `query($id: ID!) { taskRun(id: $id) { state { result { ... on Result { value } } } } }`;
 const FLOW_RUN_QUERY = `query($id: ID!) {
   flowRun(id: $id) { taskRuns(first: ${FLOW_RUN_TASKS}) { nodes { id version state { type result { ... on Result { handle value } } } } } }
@@ -228,6 +276,7 @@ export async function readRows(b: Bench): Promise<Row[]> {
   const apolloPg = new Map<number, number>();
   const pgFlowRun = new Map<number, number>();
   const pgFsFlowRun = new Map<number, number>();
+  const apolloFlowRun = new Map<number, number>();
   const localFlowRunId = sample.get("LOCAL")!.flowRunId;
   for (const concurrency of settings.concurrencies) {
     b.progress(`ceilings for reads, ${concurrency} at once`);
@@ -297,6 +346,22 @@ export async function readRows(b: Bench): Promise<Row[]> {
       sqlPerRequest: 1,
       ...loadFigures(whole),
     });
+    // What a GraphQL server on the same framework does at least for the same document: that
+    // SELECT, then its 100 task runs completed and serialised, each value parsed from its handle.
+    const apolloWhole = await warmAndMeasure(b, b.apolloUrl, concurrency, () =>
+      roundRobin([JSON.stringify({ query: FLOW_RUN_QUERY, variables: { id: flowRunId } })]),
+    );
+    apolloFlowRun.set(concurrency, apolloWhole.perSecond);
+    rows.push({
+      section: "read",
+      what: `Apollo Server + one pg SELECT, a flow run's ${FLOW_RUN_TASKS} JSON values (ceiling)`,
+      concurrency,
+      value: apolloWhole.perSecond,
+      unit: "req/s",
+      sqlPerRequest: 1,
+      ...loadFigures(apolloWhole),
+      ...against(apolloWhole.perSecond, { what: "pg", value: whole.perSecond }),
+    });
     // The LOCAL flow run's ceiling: the same SELECT, then the 100 files read with fs, as any
     // server of those values must at least do.
     const withFiles = await pgLoad(b.pool, concurrency, settings.seconds, async (client) => {
@@ -352,7 +417,14 @@ export async function readRows(b: Bench): Promise<Row[]> {
         ...(handler.name === "LOCAL"
           ? against(whole.perSecond, { what: "pg + fs", value: pgFsFlowRun.get(concurrency)! }, 0.5)
           : against(whole.perSecond, { what: "pg", value: pgFlowRun.get(concurrency)! }, 0.5)),
-        note: `SQL statements per request: ${sqlSmall} for a flow run of 10 task runs, ${sqlWhole} for ${FLOW_RUN_TASKS}${sqlWhole === sqlSmall ? " (constant)" : " (NOT constant)"}.`,
+        note: [
+          `SQL statements per request: ${sqlSmall} for a flow run of 10 task runs, ${sqlWhole} for ${FLOW_RUN_TASKS}${sqlWhole === sqlSmall ? " (constant)" : " (NOT constant)"}.`,
+          ...(handler.name === "JSON"
+            ? [
+                `Against Apollo + one pg SELECT of the same document: ${(whole.perSecond / apolloFlowRun.get(concurrency)!).toFixed(2)} at ${concurrency} at once.`,
+              ]
+            : []),
+        ].join(" "),
       });
     }
   }
