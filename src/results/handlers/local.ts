@@ -1,8 +1,9 @@
 import { randomUUID } from "node:crypto";
-import { constants, type Stats } from "node:fs";
-import { type FileHandle, mkdir, open, realpath, rm, stat, unlink, writeFile } from "node:fs/promises";
+import { close, constants, createReadStream, fstat, open as openFd, read, type Stats, write } from "node:fs";
+import { mkdir, open, realpath, rm, stat, unlink } from "node:fs/promises";
 import { basename, dirname, isAbsolute, join, relative, resolve, sep } from "node:path";
 import { pipeline } from "node:stream/promises";
+import { promisify } from "node:util";
 import { z } from "zod";
 import { ErrorCode, HandledError } from "../../errors.js";
 import { type Bounds, checkBounds } from "../bounds.js";
@@ -24,6 +25,27 @@ interface LocalHandlerOptions extends LocalSettings {
   dir: string;
   /** The caller's places, as real paths; anywhere in allowedDirs when absent. */
   bounds?: Bounds | undefined;
+}
+
+// Values are read and written through file descriptors, not FileHandle objects: the same system
+// calls, at about three quarters of the CPU for small files (no object, close tracking or
+// finaliser per file).
+const fileAt = promisify(openFd);
+const statsOf = promisify(fstat);
+const readInto = promisify(read);
+const writeFrom = promisify(write);
+const closeFile = promisify(close);
+
+/** Writes `bytes` to a new file at `path`, never over another ("wx"), and closes it. */
+async function writeNewFile(path: string, bytes: Buffer): Promise<void> {
+  const fd = await fileAt(path, "wx");
+  try {
+    for (let written = 0; written < bytes.length; ) {
+      written += (await writeFrom(fd, bytes, written, bytes.length - written)).bytesWritten;
+    }
+  } finally {
+    await closeFile(fd);
+  }
 }
 
 /** Whether `child` is `parent` or inside it (both absolute, normalised). */
@@ -146,12 +168,12 @@ function createLocalHandler(options: LocalHandlerOptions): ResultHandler {
    * Opens the regular file behind a handle, inside the handler's reach. Anything else (a FIFO, a
    * device, a directory) is refused with HANDLE_OUT_OF_BOUNDS. The caller closes it.
    */
-  async function openFile(handle: Handle): Promise<{ file: FileHandle; stats: Stats }> {
+  async function openFile(handle: Handle): Promise<{ fd: number; stats: Stats }> {
     // O_NOFOLLOW: a symlink at the path is not opened (should the file be swapped for one after
     // it was located, opening fails). O_NONBLOCK: opening a FIFO or a device must not wait for a
     // writer; it is refused below.
     const flags = constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK;
-    let file: FileHandle;
+    let fd: number;
     const realDir = await resolveAllowedDir(dir, allowedDirs, bounds);
     if (isAbsolute(handle) && dirname(handle) === realDir && resolve(handle) === handle) {
       // A file right in the handler's real directory (every handle the handler wrote): no part of
@@ -159,36 +181,36 @@ function createLocalHandler(options: LocalHandlerOptions): ResultHandler {
       // file is opened without resolving its path first. A symlink (ELOOP) is located as below.
       checkBounds(handle, bounds, `The handle "${handle}"`);
       try {
-        file = await open(handle, flags);
+        fd = await fileAt(handle, flags);
       } catch (error) {
         if ((error as NodeJS.ErrnoException).code !== "ELOOP") throw error;
-        file = await open(await locate(handle, realDir), flags);
+        fd = await fileAt(await locate(handle, realDir), flags);
       }
     } else {
-      file = await open(await locate(handle, realDir), flags);
+      fd = await fileAt(await locate(handle, realDir), flags);
     }
     try {
-      const stats = await file.stat();
+      const stats = await statsOf(fd);
       if (!stats.isFile()) {
         throw new HandledError(
           ErrorCode.HANDLE_OUT_OF_BOUNDS,
           `The handle "${handle}" names something other than a regular file.`,
         );
       }
-      return { file, stats };
+      return { fd, stats };
     } catch (error) {
-      await file.close();
+      await closeFile(fd);
       throw error;
     }
   }
 
   /** Reads the regular file behind a handle with `use` (see openFile), then closes it. */
-  async function withFile<T>(handle: Handle, use: (file: FileHandle, stats: Stats) => Promise<T>): Promise<T> {
-    const { file, stats } = await openFile(handle);
+  async function withFile<T>(handle: Handle, use: (fd: number, stats: Stats) => Promise<T>): Promise<T> {
+    const { fd, stats } = await openFile(handle);
     try {
-      return await use(file, stats);
+      return await use(fd, stats);
     } finally {
-      await file.close();
+      await closeFile(fd);
     }
   }
 
@@ -232,7 +254,7 @@ function createLocalHandler(options: LocalHandlerOptions): ResultHandler {
       const { realDir, path } = await target(at);
       // Written in place, not aside and renamed: no result points at the name until the write
       // has finished, so no reader can meet the file half written.
-      await create(realDir, path, () => writeFile(path, json, { flag: "wx" }));
+      await create(realDir, path, () => writeNewFile(path, json));
       return path;
     },
 
@@ -251,20 +273,21 @@ function createLocalHandler(options: LocalHandlerOptions): ResultHandler {
     },
 
     async readStream(handle, range) {
-      const { file, stats } = await openFile(handle);
+      const { fd, stats } = await openFile(handle);
       // The stream closes the file when it ends or is destroyed.
-      return { stream: file.createReadStream(range ? { start: range.start, end: range.end } : {}), size: stats.size };
+      const stream = createReadStream("", { fd, ...(range ? { start: range.start, end: range.end } : {}) });
+      return { stream, size: stats.size };
     },
 
     async read(handle, maxBytes) {
-      return withFile(handle, async (file, stats) => {
+      return withFile(handle, async (fd, stats) => {
         if (maxBytes !== undefined && stats.size > maxBytes) throw largerThanRecorded(`"${handle}"`, maxBytes);
         // The size is known: one read of that many bytes, where readFile would stat the file
         // again and read it in 512 KiB pieces, each a trip through the thread pool.
         const buffer = Buffer.allocUnsafe(stats.size);
         let filled = 0;
         while (filled < stats.size) {
-          const { bytesRead } = await file.read(buffer, filled, stats.size - filled, filled);
+          const { bytesRead } = await readInto(fd, buffer, filled, stats.size - filled, filled);
           if (bytesRead === 0) break;
           filled += bytesRead;
         }
@@ -273,15 +296,15 @@ function createLocalHandler(options: LocalHandlerOptions): ResultHandler {
     },
 
     async readStart(handle, maxBytes) {
-      return withFile(handle, async (file) => {
+      return withFile(handle, async (fd) => {
         const buffer = Buffer.alloc(maxBytes);
-        const { bytesRead } = await file.read(buffer, 0, maxBytes, 0);
+        const { bytesRead } = await readInto(fd, buffer, 0, maxBytes, 0);
         return buffer.subarray(0, bytesRead);
       });
     },
 
     async verifyHandle(handle) {
-      return withFile(handle, async (_file, stats) => ({ sizeBytes: stats.size }));
+      return withFile(handle, async (_fd, stats) => ({ sizeBytes: stats.size }));
     },
 
     async delete(handle) {
