@@ -1,11 +1,15 @@
 // The framework's ceilings: Apollo Server on its own standalone HTTP server, with one field that
 // touches nothing, one that reads a task run's result by primary key with one plain `pg` SELECT
 // (what any API serving a stored result must at least do), a flow run's task runs with their
-// results and values, answered from one plain `pg` SELECT in the shape of the API's own answer
-// (what any GraphQL API serving that document must at least do), and a batch of states taken as
+// results and values, answered from one plain `pg` SELECT (and, for LOCAL values, `fs` reads of
+// their files) in the shape of the API's own answer (what any GraphQL API serving that document
+// must at least do), and a batch of states taken as
 // the API takes it and stored with one plain `pg` statement. Whatever the API does beyond these
 // costs more. Started by the benchmark, with DATABASE_URL set to its database.
+// The same thread pool as the API's (16 threads), for the files it reads.
+import "../src/threadpool.js";
 import { randomUUID } from "node:crypto";
+import { readFile } from "node:fs/promises";
 import { ApolloServer } from "@apollo/server";
 import { startStandaloneServer } from "@apollo/server/standalone";
 import { JSONResolver } from "graphql-scalars";
@@ -21,6 +25,7 @@ interface ResultColumns {
   id: string;
   version: number;
   type: string;
+  handler_type: string | null;
   handle: string | null;
 }
 
@@ -54,17 +59,23 @@ const server = new ApolloServer({
       ok: () => true,
       handle: async (_root: unknown, { taskRunId }: { taskRunId: string }) =>
         (await pool.query<{ handle: string | null }>(RESULT_SQL, [taskRunId])).rows[0]?.handle ?? null,
-      // Values kept by the JSON handler: the handle is the value's JSON text.
+      // A JSON handle is the value's JSON text; a LOCAL one, the file that holds it.
       flowRun: async (_root: unknown, { id }: { id: string }) => {
         const { rows } = await pool.query<ResultColumns>(FLOW_RUN_RESULTS_SQL, [id]);
+        // A LOCAL handle is a file's path: the files are read together, as the API reads them.
+        const texts = await Promise.all(
+          rows.map((row) =>
+            row.handle !== null && row.handler_type === "LOCAL" ? readFile(row.handle, "utf8") : row.handle,
+          ),
+        );
         return {
           taskRuns: {
-            nodes: rows.map((row) => ({
+            nodes: rows.map((row, i) => ({
               id: row.id,
               version: row.version,
               state: {
                 type: row.type,
-                result: row.handle === null ? null : { handle: row.handle, value: JSON.parse(row.handle) },
+                result: row.handle === null ? null : { handle: row.handle, value: JSON.parse(texts[i]!) },
               },
             })),
           },

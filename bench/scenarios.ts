@@ -276,7 +276,8 @@ export async function readRows(b: Bench): Promise<Row[]> {
   const apolloPg = new Map<number, number>();
   const pgFlowRun = new Map<number, number>();
   const pgFsFlowRun = new Map<number, number>();
-  const apolloFlowRun = new Map<number, number>();
+  /** By handler and concurrency ("JSON:4"). */
+  const apolloFlowRun = new Map<string, number>();
   const localFlowRunId = sample.get("LOCAL")!.flowRunId;
   for (const concurrency of settings.concurrencies) {
     b.progress(`ceilings for reads, ${concurrency} at once`);
@@ -351,7 +352,7 @@ export async function readRows(b: Bench): Promise<Row[]> {
     const apolloWhole = await warmAndMeasure(b, b.apolloUrl, concurrency, () =>
       roundRobin([JSON.stringify({ query: FLOW_RUN_QUERY, variables: { id: flowRunId } })]),
     );
-    apolloFlowRun.set(concurrency, apolloWhole.perSecond);
+    apolloFlowRun.set(`JSON:${concurrency}`, apolloWhole.perSecond);
     rows.push({
       section: "read",
       what: `Apollo Server + one pg SELECT, a flow run's ${FLOW_RUN_TASKS} JSON values (ceiling)`,
@@ -377,6 +378,21 @@ export async function readRows(b: Bench): Promise<Row[]> {
       unit: "req/s",
       sqlPerRequest: 1,
       ...loadFigures(withFiles),
+    });
+    // And for LOCAL values: the SELECT, the 100 files read, and the same document answered.
+    const apolloFiles = await warmAndMeasure(b, b.apolloUrl, concurrency, () =>
+      roundRobin([JSON.stringify({ query: FLOW_RUN_QUERY, variables: { id: localFlowRunId } })]),
+    );
+    apolloFlowRun.set(`LOCAL:${concurrency}`, apolloFiles.perSecond);
+    rows.push({
+      section: "read",
+      what: `Apollo Server + one pg SELECT + fs reads, a flow run's ${FLOW_RUN_TASKS} LOCAL values (ceiling)`,
+      concurrency,
+      value: apolloFiles.perSecond,
+      unit: "req/s",
+      sqlPerRequest: 1,
+      ...loadFigures(apolloFiles),
+      ...against(apolloFiles.perSecond, { what: "pg + fs", value: withFiles.perSecond }),
     });
   }
 
@@ -419,11 +435,7 @@ export async function readRows(b: Bench): Promise<Row[]> {
           : against(whole.perSecond, { what: "pg", value: pgFlowRun.get(concurrency)! }, 0.5)),
         note: [
           `SQL statements per request: ${sqlSmall} for a flow run of 10 task runs, ${sqlWhole} for ${FLOW_RUN_TASKS}${sqlWhole === sqlSmall ? " (constant)" : " (NOT constant)"}.`,
-          ...(handler.name === "JSON"
-            ? [
-                `Against Apollo + one pg SELECT of the same document: ${(whole.perSecond / apolloFlowRun.get(concurrency)!).toFixed(2)} at ${concurrency} at once.`,
-              ]
-            : []),
+          `Against Apollo + one pg SELECT${handler.name === "LOCAL" ? " + fs reads" : ""} answering the same document: ${(whole.perSecond / apolloFlowRun.get(`${handler.name}:${concurrency}`)!).toFixed(2)} at ${concurrency} at once.`,
         ].join(" "),
       });
     }
