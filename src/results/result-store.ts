@@ -524,9 +524,10 @@ export class ResultStore {
   }
 
   /**
-   * Reads a stored result's value through the handler that wrote it, within the reach `reachOf` gives, once its
-   * size is taken from the request's budget. Throws RESULT_NOT_HANDLED, RESPONSE_TOO_LARGE,
-   * HANDLE_OUT_OF_BOUNDS, RESULT_NOT_FOUND, RESULT_READ_FAILED, STORE_TIMEOUT, RESULT_INTEGRITY
+   * Reads a stored result's value through the handler that wrote it, within the reach `reachOf`
+   * gives, once its size is taken from the request's budget. Throws RESULT_NOT_HANDLED,
+   * RESPONSE_TOO_LARGE, HANDLE_OUT_OF_BOUNDS, RESULT_NOT_FOUND, RESULT_READ_FAILED, STORE_TIMEOUT,
+   * RESULT_INTEGRITY
    * (not the bytes recorded: another SHA-256 or size, or ciphertext that does not authenticate),
    * RESULT_KEY_UNAVAILABLE (encrypted with a key the server no longer has) or RESULT_CORRUPT (not
    * JSON, not decodable, or nested deeper than values may be). `reachOf` is asked only for a
