@@ -1,5 +1,5 @@
-// Imported first by main.ts: libuv reads UV_THREADPOOL_SIZE when its pool first starts, and
-// every file the LOCAL handler reads or writes goes through that pool. Its default of 4
-// threads queues a batch of 50 files behind one another; 16 is a better start for a server.
-// An operator's own setting wins.
+// Imported first by main.ts: libuv reads UV_THREADPOOL_SIZE when its pool first starts. The
+// LOCAL handler's larger files (and every file with HANDLED_LOCAL_FILE_WORKERS=0) go through
+// that pool, where its default of 4 threads would queue a batch's files behind one another; 16
+// is a better start for a server. An operator's own setting wins.
 process.env.UV_THREADPOOL_SIZE ??= "16";

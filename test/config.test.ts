@@ -21,6 +21,14 @@ describe("configuration", () => {
     expect(config.handlers.LOCAL.allowedDirs).toEqual(["/srv/a", "/srv/b"]);
   });
 
+  it("gives LOCAL files one worker thread unless told otherwise, and none with 0", () => {
+    expect(loadConfig({}).handlers.LOCAL.fileWorkers).toBe(1);
+    expect(loadConfig({ HANDLED_LOCAL_FILE_WORKERS: "0" }).handlers.LOCAL.fileWorkers).toBe(0);
+    expect(loadConfig({ HANDLED_LOCAL_FILE_WORKERS: "4" }).handlers.LOCAL.fileWorkers).toBe(4);
+    expect(() => loadConfig({ HANDLED_LOCAL_FILE_WORKERS: "-1" })).toThrow(/HANDLED_LOCAL_FILE_WORKERS/);
+    expect(() => loadConfig({ HANDLED_LOCAL_FILE_WORKERS: "two" })).toThrow(/HANDLED_LOCAL_FILE_WORKERS/);
+  });
+
   it("lists every problem at once", () => {
     expect(() => loadConfig({ PORT: "http", DATABASE_URL: "not a url", HANDLED_MAX_VALUE_BYTES: "-1" })).toThrow(
       /PORT[\s\S]*DATABASE_URL|DATABASE_URL[\s\S]*PORT/,

@@ -3,7 +3,10 @@ import { z } from "zod";
 import type { LocalSettings } from "../results/handlers/local.js";
 import { type Env, list, parseEnv } from "./env.js";
 
-const localEnv = z.object({ HANDLED_LOCAL_DIRS: list });
+const localEnv = z.object({
+  HANDLED_LOCAL_DIRS: list,
+  HANDLED_LOCAL_FILE_WORKERS: z.coerce.number().int().min(0).max(64).default(1),
+});
 
 /**
  * LOCAL handlers: the directories of HANDLED_LOCAL_DIRS (relative ones from the working
@@ -13,6 +16,7 @@ export function readLocal(env: Env, defaultDir: string | undefined, problems: st
   const e = parseEnv(localEnv, env, problems);
   if (!e) return undefined;
   return {
+    fileWorkers: e.HANDLED_LOCAL_FILE_WORKERS,
     allowedDirs: [
       ...new Set([...e.HANDLED_LOCAL_DIRS.map((dir) => resolve(dir)), ...(defaultDir ? [defaultDir] : [])]),
     ],

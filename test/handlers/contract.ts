@@ -129,12 +129,18 @@ export function testResultHandler(
           foreign,
           code: "HANDLE_OUT_OF_BOUNDS",
         });
+        // With the size recorded, as every read of a stored result is.
+        expect({ foreign, code: await codeOf(h.handler.read(foreign, 1000)) }).toEqual({
+          foreign,
+          code: "HANDLE_OUT_OF_BOUNDS",
+        });
       }
     });
 
     it.runIf(abilities.storesData)("reports data that is gone as RESULT_NOT_FOUND", async () => {
       expect(h.missing).toBeDefined();
       expect(await codeOf(h.handler.read(h.missing!))).toBe("RESULT_NOT_FOUND");
+      expect(await codeOf(h.handler.read(h.missing!, 1000))).toBe("RESULT_NOT_FOUND");
       expect(await codeOf(h.handler.verifyHandle(h.missing!))).toBe("RESULT_NOT_FOUND");
       expect(await codeOf(h.handler.readStart(h.missing!, 10))).toBe("RESULT_NOT_FOUND");
     });

@@ -9,6 +9,7 @@ import { ErrorCode, HandledError } from "../../errors.js";
 import { type Bounds, checkBounds } from "../bounds.js";
 import { defineHandler } from "../handler-definition.js";
 import { type Handle, largerThanRecorded, type ResultHandler } from "../result-handler.js";
+import { FileWorkers } from "./file-worker.js";
 
 /** Settings (and options) of LOCAL handlers. */
 export interface LocalSettings {
@@ -17,6 +18,11 @@ export interface LocalSettings {
    * symlinks are resolved, must be inside one of them.
    */
   allowedDirs: readonly string[];
+  /**
+   * Worker threads that write and read files of up to SMALL_FILE_BYTES, each turn's files in one
+   * batch (HANDLED_LOCAL_FILE_WORKERS); 0: every file through libuv's pool. 1 when absent.
+   */
+  fileWorkers?: number;
 }
 
 /** Options of one local handler. */
@@ -36,8 +42,25 @@ const readInto = promisify(read);
 const writeFrom = promisify(write);
 const closeFile = promisify(close);
 
+/**
+ * Files up to this size are written and read by the file workers (when there are any): above it,
+ * the bytes, not the system calls, are what a file costs.
+ */
+export const SMALL_FILE_BYTES = 256 * 1024;
+
+/** The file workers of each size asked for, shared by every LOCAL handler. */
+const fileWorkers = new Map<number, FileWorkers>();
+
+function fileWorkersOf(count: number): FileWorkers | undefined {
+  if (count === 0) return undefined;
+  const workers = fileWorkers.get(count) ?? new FileWorkers(count);
+  fileWorkers.set(count, workers);
+  return workers;
+}
+
 /** Writes `bytes` to a new file at `path`, never over another ("wx"), and closes it. */
-async function writeNewFile(path: string, bytes: Buffer): Promise<void> {
+async function writeNewFile(path: string, bytes: Buffer, smallFiles: FileWorkers | undefined): Promise<void> {
+  if (smallFiles && bytes.length <= SMALL_FILE_BYTES) return smallFiles.writeNew(path, bytes);
   const fd = await fileAt(path, "wx");
   try {
     for (let written = 0; written < bytes.length; ) {
@@ -72,6 +95,18 @@ const NEW_NAME = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\
 // ENOTDIR: a file stands where a directory of the path would be; ENAMETOOLONG: no such file
 // can exist. Either way there is nothing at the path.
 const MISSING = new Set(["ENOENT", "ENOTDIR", "ENAMETOOLONG"]);
+
+// O_NOFOLLOW: a symlink at the path is not opened (should the file be swapped for one after it
+// was located, opening fails). O_NONBLOCK: opening a FIFO or a device must not wait for a
+// writer; it is refused once open.
+const OPEN_FLAGS = constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK;
+
+function notAFile(handle: Handle): HandledError {
+  return new HandledError(
+    ErrorCode.HANDLE_OUT_OF_BOUNDS,
+    `The handle "${handle}" names something other than a regular file.`,
+  );
+}
 
 const isMissing = (cause: unknown) => MISSING.has(String((cause as NodeJS.ErrnoException | undefined)?.code));
 
@@ -145,6 +180,7 @@ async function checkAllowedDir(
  */
 function createLocalHandler(options: LocalHandlerOptions): ResultHandler {
   const { dir, allowedDirs, bounds } = options;
+  const smallFiles = fileWorkersOf(options.fileWorkers ?? 1);
 
   /** The real path of an existing handle inside the handler's real dir. */
   async function locate(handle: Handle, resolvedDir?: string): Promise<string> {
@@ -165,38 +201,36 @@ function createLocalHandler(options: LocalHandlerOptions): ResultHandler {
   }
 
   /**
+   * Opens the file behind a handle with `open`, inside the handler's reach: a file right in the
+   * handler's real directory (every handle the handler wrote) by its own path, anything else
+   * once located.
+   */
+  async function inReach<T>(handle: Handle, open: (path: string) => Promise<T>): Promise<T> {
+    const realDir = await resolveAllowedDir(dir, allowedDirs, bounds);
+    if (isAbsolute(handle) && dirname(handle) === realDir && resolve(handle) === handle) {
+      // No part of the path but the file's own name can be a symlink, and O_NOFOLLOW refuses
+      // that one, so the file is opened without resolving its path first. A symlink (ELOOP) is
+      // located as below.
+      checkBounds(handle, bounds, `The handle "${handle}"`);
+      try {
+        return await open(handle);
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code !== "ELOOP") throw error;
+        return open(await locate(handle, realDir));
+      }
+    }
+    return open(await locate(handle, realDir));
+  }
+
+  /**
    * Opens the regular file behind a handle, inside the handler's reach. Anything else (a FIFO, a
    * device, a directory) is refused with HANDLE_OUT_OF_BOUNDS. The caller closes it.
    */
   async function openFile(handle: Handle): Promise<{ fd: number; stats: Stats }> {
-    // O_NOFOLLOW: a symlink at the path is not opened (should the file be swapped for one after
-    // it was located, opening fails). O_NONBLOCK: opening a FIFO or a device must not wait for a
-    // writer; it is refused below.
-    const flags = constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK;
-    let fd: number;
-    const realDir = await resolveAllowedDir(dir, allowedDirs, bounds);
-    if (isAbsolute(handle) && dirname(handle) === realDir && resolve(handle) === handle) {
-      // A file right in the handler's real directory (every handle the handler wrote): no part of
-      // the path but the file's own name can be a symlink, and O_NOFOLLOW refuses that one, so the
-      // file is opened without resolving its path first. A symlink (ELOOP) is located as below.
-      checkBounds(handle, bounds, `The handle "${handle}"`);
-      try {
-        fd = await fileAt(handle, flags);
-      } catch (error) {
-        if ((error as NodeJS.ErrnoException).code !== "ELOOP") throw error;
-        fd = await fileAt(await locate(handle, realDir), flags);
-      }
-    } else {
-      fd = await fileAt(await locate(handle, realDir), flags);
-    }
+    const fd = await inReach(handle, (path) => fileAt(path, OPEN_FLAGS));
     try {
       const stats = await statsOf(fd);
-      if (!stats.isFile()) {
-        throw new HandledError(
-          ErrorCode.HANDLE_OUT_OF_BOUNDS,
-          `The handle "${handle}" names something other than a regular file.`,
-        );
-      }
+      if (!stats.isFile()) throw notAFile(handle);
       return { fd, stats };
     } catch (error) {
       await closeFile(fd);
@@ -254,7 +288,7 @@ function createLocalHandler(options: LocalHandlerOptions): ResultHandler {
       const { realDir, path } = await target(at);
       // Written in place, not aside and renamed: no result points at the name until the write
       // has finished, so no reader can meet the file half written.
-      await create(realDir, path, () => writeNewFile(path, json));
+      await create(realDir, path, () => writeNewFile(path, json, smallFiles));
       return path;
     },
 
@@ -280,6 +314,12 @@ function createLocalHandler(options: LocalHandlerOptions): ResultHandler {
     },
 
     async read(handle, maxBytes) {
+      if (smallFiles && maxBytes !== undefined && maxBytes <= SMALL_FILE_BYTES) {
+        const read = await inReach(handle, (path) => smallFiles.read(path, OPEN_FLAGS, maxBytes));
+        if (read.ok) return read.bytes;
+        if (read.why === "not-a-file") throw notAFile(handle);
+        throw largerThanRecorded(`"${handle}"`, maxBytes);
+      }
       return withFile(handle, async (fd, stats) => {
         if (maxBytes !== undefined && stats.size > maxBytes) throw largerThanRecorded(`"${handle}"`, maxBytes);
         // The size is known: one read of that many bytes, where readFile would stat the file
