@@ -4,12 +4,16 @@
 // results and values, answered from one plain `pg` SELECT (and, for LOCAL values, `fs` reads of
 // their files) in the shape of the API's own answer (what any GraphQL API serving that document
 // must at least do), and a batch of states taken as
-// the API takes it and stored with one plain `pg` statement. Whatever the API does beyond these
-// costs more. Started by the benchmark, with DATABASE_URL set to its database.
+// the API takes it and stored with one plain `pg` statement (on the path /files, each value first
+// written to a file of its own in RESULTS_DIR, as the LOCAL handler does, and the file's path
+// stored). Whatever the API does beyond these costs more. Started by the benchmark, with
+// DATABASE_URL set to its database.
 // The same thread pool as the API's (16 threads), for the files it reads.
 import "../src/threadpool.js";
 import { randomUUID } from "node:crypto";
+import { writeFileSync } from "node:fs";
 import { readFile } from "node:fs/promises";
+import { join } from "node:path";
 import { ApolloServer } from "@apollo/server";
 import { startStandaloneServer } from "@apollo/server/standalone";
 import { JSONResolver } from "graphql-scalars";
@@ -51,7 +55,23 @@ interface StateInput {
 }
 
 const pool = new pg.Pool({ connectionString: process.env.DATABASE_URL, max: 16 });
-const server = new ApolloServer({
+const resultsDir = process.env.RESULTS_DIR;
+
+/** The JSON text of each value: the handle itself, or written to a file whose path is the handle. */
+function handlesOf(input: StateInput[], files: boolean): string[] {
+  const texts = input.map((entry) => JSON.stringify(entry.state.result?.value ?? null));
+  if (!files) return texts;
+  if (!resultsDir) throw new Error("RESULTS_DIR is not set");
+  // One after another, with the calls that block: on two cores the fastest way to make small
+  // files, without a trip through libuv's pool for each call.
+  return texts.map((text) => {
+    const path = join(resultsDir, `${randomUUID()}.json`);
+    writeFileSync(path, text, { flag: "wx" });
+    return path;
+  });
+}
+
+const server = new ApolloServer<{ files: boolean }>({
   typeDefs,
   resolvers: {
     JSON: JSONResolver,
@@ -83,23 +103,26 @@ const server = new ApolloServer({
       },
     },
     Mutation: {
-      // A batch of values, each stored as its JSON text with the same statement as the
-      // benchmark's "pg multi-row INSERT" ceiling.
-      setTaskRunStates: async (_root: unknown, { input }: { input: StateInput[] }) => {
+      // A batch of values, each stored as its JSON text (or its file's path) with the same
+      // statement as the benchmark's "pg multi-row INSERT" ceiling.
+      setTaskRunStates: async (_root: unknown, { input }: { input: StateInput[] }, { files }: { files: boolean }) => {
         const ids = () => input.map(() => randomUUID());
         await pool.query(MULTI_ROW_SQL, [
           input.map((entry) => entry.taskRunId),
           input.map((entry) => entry.version),
           ids(),
           ids(),
-          input.map((entry) => JSON.stringify(entry.state.result?.value ?? null)),
+          handlesOf(input, files),
         ]);
         return input.map((entry) => ({ id: entry.taskRunId, version: entry.version + 1 }));
       },
     },
   },
 });
-await startStandaloneServer(server, { listen: { host: "127.0.0.1", port: Number(process.env.PORT) } });
+await startStandaloneServer(server, {
+  listen: { host: "127.0.0.1", port: Number(process.env.PORT) },
+  context: async ({ req }) => ({ files: req.url?.startsWith("/files") ?? false }),
+});
 process.on("SIGTERM", () => {
   Promise.all([server.stop(), pool.end()]).then(
     () => process.exit(0),

@@ -68,8 +68,13 @@ export function startApi(env: Record<string, string>): Promise<Served> {
 }
 
 /** Apollo Server on its standalone HTTP server (a trivial field, and one pg SELECT on `databaseUrl`): the framework's ceilings. */
-export function startApolloCeiling(databaseUrl: string): Promise<Served> {
-  return serve("the Apollo ceiling server", here("./apollo-ceiling.js"), { DATABASE_URL: databaseUrl }, "/");
+export function startApolloCeiling(databaseUrl: string, resultsDir: string): Promise<Served> {
+  return serve(
+    "the Apollo ceiling server",
+    here("./apollo-ceiling.js"),
+    { DATABASE_URL: databaseUrl, RESULTS_DIR: resultsDir },
+    "/",
+  );
 }
 
 /** The S3 emulator (fauxqs) in its own process, so its storage counts in no one's memory. */

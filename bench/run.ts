@@ -128,7 +128,7 @@ try {
     );
     apiHeaders.authorization = `Bearer ${printed.at(-1)}`;
   }
-  const apollo = await startApolloCeiling(url.toString());
+  const apollo = await startApolloCeiling(url.toString(), resultsDir);
   stops.push(() => apollo.stop());
   const pool = new pg.Pool({ connectionString: url.toString(), max: Math.max(...settings.concurrencies) });
   stops.push(() => pool.end());
