@@ -1,8 +1,8 @@
 // What the benchmark measures: the write path, the read path and large values, each beside the
 // ceiling it is held against.
 import { randomUUID } from "node:crypto";
-import { writeFileSync } from "node:fs";
-import { mkdir, readFile, writeFile } from "node:fs/promises";
+import { readFileSync, writeFileSync } from "node:fs";
+import { mkdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { performance } from "node:perf_hooks";
 import type { S3Client } from "@aws-sdk/client-s3";
@@ -383,10 +383,12 @@ export async function readRows(b: Bench): Promise<Row[]> {
       ...against(apolloWhole.perSecond, { what: "pg", value: whole.perSecond }),
     });
     // The LOCAL flow run's ceiling: the same SELECT, then the 100 files read with fs, as any
-    // server of those values must at least do.
+    // server of those values must at least do; one after another with the calls that block, the
+    // fastest way to read small files on two cores (0.35 ms for 100 here, against 3.7 ms through
+    // libuv's pool, a trip for each of open, fstat, read and close).
     const withFiles = await pgLoad(b.pool, concurrency, settings.seconds, async (client) => {
       const { rows: results } = await client.query<{ handle: string }>(FLOW_RUN_RESULTS_SQL, [localFlowRunId]);
-      await Promise.all(results.map((result) => readFile(result.handle)));
+      for (const result of results) readFileSync(result.handle);
     });
     pgFsFlowRun.set(concurrency, withFiles.perSecond);
     rows.push({
