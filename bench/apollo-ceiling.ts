@@ -9,12 +9,12 @@
 // stored). Whatever the API does beyond these costs more. Started by the benchmark, with
 // DATABASE_URL set to its database.
 import { randomUUID } from "node:crypto";
-import { readFileSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
+import { readFileSync } from "node:fs";
 import { ApolloServer } from "@apollo/server";
 import { startStandaloneServer } from "@apollo/server/standalone";
 import { JSONResolver } from "graphql-scalars";
 import pg from "pg";
+import { writeNewFiles } from "./ceiling-files.js";
 import { FLOW_RUN_RESULTS_SQL, MULTI_ROW_SQL } from "./ceiling-sql.js";
 
 // The same statement as the benchmark's "pg SELECT of one result" ceiling.
@@ -59,13 +59,7 @@ function handlesOf(input: StateInput[], files: boolean): string[] {
   const texts = input.map((entry) => JSON.stringify(entry.state.result?.value ?? null));
   if (!files) return texts;
   if (!resultsDir) throw new Error("RESULTS_DIR is not set");
-  // One after another, with the calls that block: on two cores the fastest way to make small
-  // files, without a trip through libuv's pool for each call.
-  return texts.map((text) => {
-    const path = join(resultsDir, `${randomUUID()}.json`);
-    writeFileSync(path, text, { flag: "wx" });
-    return path;
-  });
+  return writeNewFiles(resultsDir, texts);
 }
 
 const server = new ApolloServer<{ files: boolean }>({
