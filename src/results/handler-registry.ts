@@ -38,12 +38,15 @@ export interface Place {
 
 /**
  * Builds handlers from specs (from the API or a database row) and refuses any spec that points
- * outside the server's reach. Handlers are cheap and built for each use; SDK clients are made once.
+ * outside the server's reach. SDK clients are made once; a handler is built once per spec and
+ * reach (see handlerFor).
  */
 export interface HandlerRegistry {
   /**
    * The handler for a spec, its storage failures coded (see codeFailures). Throws
-   * HANDLE_OUT_OF_BOUNDS when the spec names something the server may not use.
+   * HANDLE_OUT_OF_BOUNDS when the spec names something the server may not use. The handler given
+   * for a spec and reach is kept and given again (the values of one response share it): a handler
+   * holds only its spec and bounds, and checks every handle against them on each call.
    */
   handlerFor(spec: HandlerSpec, reach?: Reach): Promise<ResultHandler>;
 
@@ -85,7 +88,19 @@ export function createHandler<T extends string, Shape extends z.ZodRawShape, Opt
 const general = (type: HandlerType) =>
   definitionOf(type) as unknown as HandlerDefinition<string, never, unknown, unknown>;
 
+/**
+ * How many handlers are kept for one reach: the specs a server's results name are few (a
+ * directory or bucket per flow or project); past this many, the kept ones are let go.
+ */
+const KEPT_HANDLERS = 64;
+
+/** The reach of a call given none: whatever the server allows. */
+const SERVER_REACH: Reach = Object.freeze({});
+
 export function createHandlerRegistry(options: HandlerRegistryOptions): HandlerRegistry {
+  // By reach: a project's reach is one object while the places it was worked out from are read
+  // (see ReachService), so its handlers go with it.
+  const kept = new WeakMap<Reach, Map<string, ResultHandler>>();
   const connected = new Map<HandlerType, unknown>();
   for (const { type } of HANDLER_DEFINITIONS) {
     const settings = options.settings[type];
@@ -103,12 +118,22 @@ export function createHandlerRegistry(options: HandlerRegistryOptions): HandlerR
   }
 
   return {
-    async handlerFor(spec, reach) {
+    async handlerFor(spec, reach = SERVER_REACH) {
+      let ofReach = kept.get(reach);
+      const key = JSON.stringify(spec);
+      const known = ofReach?.get(key);
+      if (known) return known;
       const definition = general(spec.type);
-      const handler = createHandler(definition, spec as never, optionsOf(spec), reach?.[spec.type]);
-      return options.metrics
-        ? observeHandler(handler, options.metrics, spec.type, definition.place(spec as never))
-        : handler;
+      const created = createHandler(definition, spec as never, optionsOf(spec), reach[spec.type]);
+      const handler = options.metrics
+        ? observeHandler(created, options.metrics, spec.type, definition.place(spec as never))
+        : created;
+      if (!ofReach || ofReach.size >= KEPT_HANDLERS) {
+        ofReach = new Map();
+        kept.set(reach, ofReach);
+      }
+      ofReach.set(key, handler);
+      return handler;
     },
     async checkReach(spec, reach) {
       await general(spec.type).checkReach(spec as never, optionsOf(spec), reach?.[spec.type]);

@@ -198,6 +198,9 @@ async function sizeOf(row: ResultRow, handler: ResultHandler): Promise<number> {
   return row.sizeBytes === null ? (await handler.verifyHandle(row.handle)).sizeBytes : Number(row.sizeBytes);
 }
 
+/** How many parsed specs the store keeps (see specOf); past this many, the kept ones are let go. */
+const KEPT_SPECS = 256;
+
 /** A value encoded once as the UTF-8 bytes of its JSON text, ready for any handler. */
 export interface EncodedValue {
   json: Buffer;
@@ -210,6 +213,8 @@ export interface EncodedValue {
  */
 export class ResultStore {
   private readonly largeReads: LimitFunction;
+  /** Specs parsed from rows, by handler type and config (see specOf). */
+  private readonly specs = new Map<string, HandlerSpec>();
 
   constructor(private readonly options: ResultStoreOptions) {
     this.largeReads = pLimit(options.largeReadConcurrency);
@@ -554,7 +559,7 @@ export class ResultStore {
     if (size >= this.options.largeReadBytes || Buffer.byteLength(row.handle, "utf8") !== size) return undefined;
     // A stored handler that does not parse is left to handlerOf to refuse.
     try {
-      specFromRow(row.handlerType, row.handlerConfig);
+      this.specOf(row);
     } catch {
       return undefined;
     }
@@ -697,10 +702,25 @@ export class ResultStore {
     }
     let spec: HandlerSpec;
     try {
-      spec = specFromRow(row.handlerType, row.handlerConfig);
+      spec = this.specOf(row);
     } catch (cause) {
       throw new HandledError(ErrorCode.RESULT_READ_FAILED, "The stored handler of this result is invalid.", { cause });
     }
     return this.options.registry.handlerFor(spec, reach);
+  }
+
+  /**
+   * The spec of a row's handler (see specFromRow), parsed once for all the rows that store the
+   * same one. Throws as specFromRow does; what does not parse is not kept.
+   */
+  private specOf(row: ResultRow): HandlerSpec {
+    const key = `${row.handlerType}\0${JSON.stringify(row.handlerConfig)}`;
+    let spec = this.specs.get(key);
+    if (spec === undefined) {
+      spec = Object.freeze(specFromRow(row.handlerType, row.handlerConfig));
+      if (this.specs.size >= KEPT_SPECS) this.specs.clear();
+      this.specs.set(key, spec);
+    }
+    return spec;
   }
 }

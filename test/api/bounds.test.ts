@@ -1,7 +1,7 @@
 import { execFileSync } from "node:child_process";
 import { mkdir, mkdtemp, rm, symlink, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { basename, join } from "node:path";
 import type { HandledResultInput } from "@handled/client";
 import { describe, expect } from "vitest";
 import type { TestApp } from "../support/app.js";
@@ -124,6 +124,37 @@ describe("handles never reach outside the allowed directories", () => {
       input: [{ taskRunId: run.taskRuns.work!.id, version: 1, state: { type: "SUCCESS", result: { value: "x" } } }],
     });
 
+    expect(errors[0]?.extensions?.code).toBe("HANDLE_OUT_OF_BOUNDS");
+    expect(await filesUnder(outside)).toEqual(outsideBefore);
+  });
+
+  test("refuses to read and write through a directory turned into a symlink out after it was used", async ({
+    t,
+    outside,
+  }) => {
+    const dir = join(t.resultsDir, "used-then-swapped");
+    const tasks = [
+      { name: "first", handler: { type: "LOCAL" as const, dir } },
+      { name: "later", handler: { type: "LOCAL" as const, dir } },
+    ];
+    const run = await startRun(t, { name: "used then swapped", tasks });
+    const first = await succeed(t, run.taskRuns.first!, "mine");
+    expect((await t.run(GetTaskRun, { id: run.taskRuns.first!.id })).data?.taskRun?.state.result).toMatchObject({
+      value: "mine",
+    });
+    // The directory is swapped for a symlink to one that holds a secret under the same file name.
+    await rm(dir, { recursive: true });
+    await symlink(outside, dir);
+    await writeFile(join(outside, basename(first.handle)), JSON.stringify("hunter2"));
+    const outsideBefore = await filesUnder(outside);
+
+    const read = await t.run(GetTaskRun, { id: run.taskRuns.first!.id });
+    const errors = await t.fail(SetTaskRunStates, {
+      input: [{ taskRunId: run.taskRuns.later!.id, version: 1, state: { type: "SUCCESS", result: { value: "x" } } }],
+    });
+
+    expect(read.errors?.[0]?.extensions?.code).toBe("HANDLE_OUT_OF_BOUNDS");
+    expect(JSON.stringify(read)).not.toContain("hunter2");
     expect(errors[0]?.extensions?.code).toBe("HANDLE_OUT_OF_BOUNDS");
     expect(await filesUnder(outside)).toEqual(outsideBefore);
   });
