@@ -2,6 +2,7 @@
 // calls; made from libuv's pool, each is a trip to a pool thread and back, and the threads of
 // one directory's creations wait on its lock in the kernel anyway. A worker makes the calls of
 // every file asked for in one turn of the event loop, one after another, and answers once.
+// The bytes of a batch's files travel together, in one buffer each way, moved rather than copied.
 import { Worker } from "node:worker_threads";
 
 /** What a worker is asked to do with one file. */
@@ -11,8 +12,50 @@ type FileOp =
 
 /** What came of it: the bytes read, or an error as the file system gave it. */
 type FileOutcome =
-  | { ok: true; bytes?: Uint8Array }
+  | { ok: true; bytes?: Buffer }
   | { ok: false; code: string; message: string; syscall?: string; size?: number };
+
+/** An operation as it is sent: a write's bytes are its batch's piece `piece` (see pieceOf). */
+type SentOp =
+  | { kind: "write"; path: string; piece: number }
+  | { kind: "read"; path: string; flags: number; maxBytes: number };
+
+/** An outcome as it comes back: the bytes read are its batch's piece `piece`. */
+type SentOutcome =
+  | { ok: true; piece?: number }
+  | { ok: false; code: string; message: string; syscall?: string; size?: number };
+
+/**
+ * A batch, either way: its operations (or their outcomes), and the bytes of its files in one
+ * buffer, piece after piece, each ending at its `ends` entry. The buffer is moved, not copied.
+ */
+interface SentBatch<T> {
+  id: number;
+  items: T[];
+  bytes: Uint8Array;
+  ends: number[];
+}
+
+/** A batch's message: `items`, with the bytes of `pieces` in one buffer. */
+function sentBatch<T>(id: number, items: T[], pieces: readonly Uint8Array[]): SentBatch<T> {
+  let total = 0;
+  for (const piece of pieces) total += piece.length;
+  // Not Buffer.allocUnsafe: a small one is a slice of Node's shared pool, which cannot be moved.
+  const bytes = new Uint8Array(total);
+  const ends: number[] = [];
+  let at = 0;
+  for (const piece of pieces) {
+    bytes.set(piece, at);
+    at += piece.length;
+    ends.push(at);
+  }
+  return { id, items, bytes, ends };
+}
+
+/** The bytes of a batch's piece `piece`. The worker is given this function's text too. */
+function pieceOf(batch: SentBatch<unknown>, piece: number): Uint8Array {
+  return batch.bytes.subarray(piece === 0 ? 0 : batch.ends[piece - 1], batch.ends[piece]);
+}
 
 /** A file read by a worker: its bytes, or why it was not read. */
 export type SmallRead =
@@ -22,17 +65,17 @@ export type SmallRead =
 
 /**
  * The worker's code. It runs alone in the worker (a script of its own, as CommonJS), so it
- * refers to nothing outside itself. Every file of a batch is done, in order, whatever became of
- * the others; a file opened is closed before the next.
+ * refers to nothing outside itself but pieceOf. Every file of a batch is done, in
+ * order, whatever became of the others; a file opened is closed before the next.
  */
 function workerMain(): void {
   const { parentPort } = require("node:worker_threads") as typeof import("node:worker_threads");
   const fs = require("node:fs") as typeof import("node:fs");
-  const failed = (error: unknown): FileOutcome => {
+  const failed = (error: unknown): SentOutcome => {
     const e = error as NodeJS.ErrnoException;
     return { ok: false, code: e.code ?? "EIO", message: e.message, ...(e.syscall ? { syscall: e.syscall } : {}) };
   };
-  const write = (path: string, bytes: Uint8Array): FileOutcome => {
+  const write = (path: string, bytes: Uint8Array): SentOutcome => {
     const fd = fs.openSync(path, "wx");
     try {
       for (let done = 0; done < bytes.length; ) done += fs.writeSync(fd, bytes, done, bytes.length - done);
@@ -41,35 +84,41 @@ function workerMain(): void {
     }
     return { ok: true };
   };
-  const read = (path: string, flags: number, maxBytes: number, transfer: ArrayBuffer[]): FileOutcome => {
+  /** Reads a file into `answer`'s buffer, after the pieces already there, as a piece of its own. */
+  const read = (path: string, flags: number, maxBytes: number, answer: SentBatch<SentOutcome>): SentOutcome => {
     const fd = fs.openSync(path, flags);
     try {
       const stats = fs.fstatSync(fd);
       if (!stats.isFile()) return { ok: false, code: "NOT_A_FILE", message: "not a regular file" };
       if (stats.size > maxBytes) return { ok: false, code: "TOO_LARGE", message: "too large", size: stats.size };
-      const bytes = new Uint8Array(stats.size);
+      const start = answer.ends.at(-1) ?? 0;
       let filled = 0;
       while (filled < stats.size) {
-        const read = fs.readSync(fd, bytes, filled, stats.size - filled, filled);
+        const read = fs.readSync(fd, answer.bytes, start + filled, stats.size - filled, filled);
         if (read === 0) break;
         filled += read;
       }
-      transfer.push(bytes.buffer as ArrayBuffer);
-      return { ok: true, bytes: bytes.subarray(0, filled) };
+      answer.ends.push(start + filled);
+      return { ok: true, piece: answer.ends.length - 1 };
     } finally {
       fs.closeSync(fd);
     }
   };
-  parentPort!.on("message", ({ id, ops }: { id: number; ops: FileOp[] }) => {
-    const transfer: ArrayBuffer[] = [];
-    const outcomes = ops.map((op) => {
+  parentPort!.on("message", (batch: SentBatch<SentOp>) => {
+    // Room for every file read at its largest: each is refused when larger.
+    let room = 0;
+    for (const op of batch.items) if (op.kind === "read") room += op.maxBytes;
+    const answer: SentBatch<SentOutcome> = { id: batch.id, items: [], bytes: new Uint8Array(room), ends: [] };
+    for (const op of batch.items) {
       try {
-        return op.kind === "write" ? write(op.path, op.bytes) : read(op.path, op.flags, op.maxBytes, transfer);
+        answer.items.push(
+          op.kind === "write" ? write(op.path, pieceOf(batch, op.piece)) : read(op.path, op.flags, op.maxBytes, answer),
+        );
       } catch (error) {
-        return failed(error);
+        answer.items.push(failed(error));
       }
-    });
-    parentPort!.postMessage({ id, outcomes }, transfer);
+    }
+    parentPort!.postMessage(answer, [answer.bytes.buffer as ArrayBuffer]);
   });
 }
 
@@ -87,15 +136,23 @@ class FileThread {
   private gone: Error | undefined;
 
   constructor(onGone: () => void) {
-    // Eval'd from this function's own (compiled) text: the worker needs no file of its own.
-    this.worker = new Worker(`(${workerMain.toString()})()`, { eval: true });
+    // Eval'd from the (compiled) text of its functions: the worker needs no file of its own.
+    this.worker = new Worker(`${pieceOf}\n(${workerMain})()`, { eval: true });
     this.worker.unref();
-    this.worker.on("message", ({ id, outcomes }: { id: number; outcomes: FileOutcome[] }) => {
-      const batch = this.sent.get(id)!;
-      this.sent.delete(id);
+    this.worker.on("message", (answer: SentBatch<SentOutcome>) => {
+      const batch = this.sent.get(answer.id)!;
+      this.sent.delete(answer.id);
       // It keeps the process alive only while it has work.
       if (this.sent.size === 0) this.worker.unref();
-      for (const [i, waiting] of batch.entries()) waiting.resolve(outcomes[i]!);
+      for (const [i, waiting] of batch.entries()) {
+        const outcome = answer.items[i]!;
+        if (!outcome.ok || outcome.piece === undefined) {
+          waiting.resolve(outcome as FileOutcome);
+          continue;
+        }
+        const bytes = pieceOf(answer, outcome.piece);
+        waiting.resolve({ ok: true, bytes: Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength) });
+      }
     });
     const end = (error: Error) => {
       this.gone ??= error;
@@ -124,7 +181,14 @@ class FileThread {
     const id = this.nextId++;
     if (this.sent.size === 0) this.worker.ref();
     this.sent.set(id, batch);
-    this.worker.postMessage({ id, ops: batch.map((waiting) => waiting.op) });
+    const written: Uint8Array[] = [];
+    const items = batch.map(({ op }): SentOp => {
+      if (op.kind === "read") return op;
+      written.push(op.bytes);
+      return { kind: "write", path: op.path, piece: written.length - 1 };
+    });
+    const message = sentBatch(id, items, written);
+    this.worker.postMessage(message, [message.bytes.buffer as ArrayBuffer]);
   }
 }
 
@@ -154,8 +218,7 @@ export class FileWorkers {
   async read(path: string, flags: number, maxBytes: number): Promise<SmallRead> {
     const outcome = await this.run({ kind: "read", path, flags, maxBytes });
     if (outcome.ok) {
-      const bytes = outcome.bytes!;
-      return { ok: true, bytes: Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength) };
+      return { ok: true, bytes: outcome.bytes! };
     }
     if (outcome.code === "NOT_A_FILE") return { ok: false, why: "not-a-file" };
     if (outcome.code === "TOO_LARGE") return { ok: false, why: "too-large", size: outcome.size! };
