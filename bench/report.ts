@@ -102,12 +102,17 @@ const median = (values: readonly number[]) => {
   return sorted.length % 2 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
 };
 
-/** Whether a ratio meets a target as the rows write it ("≥ 0.5", "< 3× value"); undefined for others. */
-function meets(target: string, ratio: number): boolean | undefined {
+/**
+ * Whether a row meets its target as the rows write it: its ratio for "≥ 0.5" and "< 3× value",
+ * its figure for "< 32 MB". Undefined for others, and for a ratio target without a ratio.
+ */
+function meets(target: string, ratio: number | undefined, value: number): boolean | undefined {
   const atLeast = /^≥ ([\d.]+)$/.exec(target);
-  if (atLeast) return ratio >= Number(atLeast[1]);
+  if (atLeast && ratio !== undefined) return ratio >= Number(atLeast[1]);
   const below = /^< ([\d.]+)× value$/.exec(target);
-  if (below) return ratio < Number(below[1]);
+  if (below && ratio !== undefined) return ratio < Number(below[1]);
+  const under = /^< ([\d.]+) MB$/.exec(target);
+  if (under) return value < Number(under[1]);
   return undefined;
 }
 
@@ -135,15 +140,19 @@ export function mergeRuns(runs: readonly (readonly Row[])[]): Row[] {
     };
     const ratios = group.map((r) => r.ratio).filter((v): v is number => v !== undefined);
     const ratio = pick((r) => r.ratio);
-    const met =
-      first.target && ratio !== undefined ? (meets(first.target, ratio) ?? group.every((r) => r.met)) : first.met;
+    const value = pick((r) => r.value)!;
+    // The median's, like the figures; a target this cannot read is met when every run met it.
+    const met = first.target ? (meets(first.target, ratio, value) ?? group.every((r) => r.met)) : first.met;
+    const values = group.map((r) => r.value);
     const range =
       ratios.length > 1
         ? `ratio ${Math.min(...ratios).toFixed(2)}–${Math.max(...ratios).toFixed(2)} over ${group.length} runs`
-        : "";
+        : first.target && ratio === undefined && values.length > 1
+          ? `${Math.min(...values).toFixed(2)}–${Math.max(...values).toFixed(2)} ${first.unit} over ${group.length} runs`
+          : "";
     return {
       ...first,
-      value: pick((r) => r.value)!,
+      value,
       p50: pick((r) => r.p50),
       p99: pick((r) => r.p99),
       sqlPerRequest: pick((r) => r.sqlPerRequest),
