@@ -5,25 +5,23 @@
 // The bytes of a batch's files travel together, in one buffer each way, moved rather than copied.
 import { Worker } from "node:worker_threads";
 
-/** What a worker is asked to do with one file. */
-type FileOp =
-  | { kind: "write"; path: string; bytes: Uint8Array }
-  | { kind: "read"; path: string; flags: number; maxBytes: number };
+/** A read a worker is asked for: the same whether it is queued or sent. */
+type ReadOp = { kind: "read"; path: string; flags: number; maxBytes: number };
 
-/** What came of it: the bytes read, or an error as the file system gave it. */
-type FileOutcome =
-  | { ok: true; bytes?: Buffer }
-  | { ok: false; code: string; message: string; syscall?: string; size?: number };
+/** An error as the file system gave it (or why a file was not read): the same either way too. */
+type FileFailure = { ok: false; code: string; message: string; syscall?: string; size?: number };
+
+/** What a worker is asked to do with one file. */
+type FileOp = { kind: "write"; path: string; bytes: Uint8Array } | ReadOp;
+
+/** What came of it: the bytes read, or a failure. */
+type FileOutcome = { ok: true; bytes?: Buffer } | FileFailure;
 
 /** An operation as it is sent: a write's bytes are its batch's piece `piece` (see pieceOf). */
-type SentOp =
-  | { kind: "write"; path: string; piece: number }
-  | { kind: "read"; path: string; flags: number; maxBytes: number };
+type SentOp = { kind: "write"; path: string; piece: number } | ReadOp;
 
 /** An outcome as it comes back: the bytes read are its batch's piece `piece`. */
-type SentOutcome =
-  | { ok: true; piece?: number }
-  | { ok: false; code: string; message: string; syscall?: string; size?: number };
+type SentOutcome = { ok: true; piece?: number } | FileFailure;
 
 /**
  * A batch, either way: its operations (or their outcomes), and the bytes of its files in one
@@ -147,7 +145,7 @@ class FileThread {
       for (const [i, waiting] of batch.entries()) {
         const outcome = answer.items[i]!;
         if (!outcome.ok || outcome.piece === undefined) {
-          waiting.resolve(outcome as FileOutcome);
+          waiting.resolve(outcome.ok ? { ok: true } : outcome);
           continue;
         }
         const bytes = pieceOf(answer, outcome.piece);
