@@ -176,6 +176,10 @@ try {
   await writeJson(out, machine, rows);
   console.log(`\nWritten to ${out}.`);
 } finally {
+  // After the write rows, removing the files they wrote takes a while (about 20 s a round here).
+  const started = Date.now();
+  console.error("Cleaning up: stopping the servers, dropping the run's database, removing its files...");
   for (const stop of stops.reverse()) await stop().catch((error: unknown) => console.error("cleanup:", error));
   await rm(dir, { recursive: true, force: true });
+  console.error(`Cleaned up in ${((Date.now() - started) / 1000).toFixed(1)} s.`);
 }
