@@ -13,6 +13,7 @@ import { requireScope } from "./authorization.js";
 import type { GraphQLContext } from "./context.js";
 import type { Loaders } from "./loaders.js";
 import { NO_RESULT } from "./mappers.js";
+import { readValuesAhead, selectsValues, takeReadAhead } from "./page-values.js";
 import { DEFAULT_PAGE_SIZES, decodeCursor, edgesOf, pageSize, toPage } from "./pagination.js";
 
 const DateTime = new GraphQLScalarType<Date, string>({
@@ -178,12 +179,16 @@ export const resolvers: Resolvers = {
   FlowRun: {
     flow: async (run, _args, { loaders }) => (await loaders.flow.load(run.flowId))!,
     state: (run, _args, { loaders }) => run.loadedState ?? loaders.flowRunState.load(run.id),
-    taskRuns: (run, { first, after }, { loaders }) =>
-      loaders.taskRunsOfFlowRun.load({
+    taskRuns: async (run, { first, after }, context, info) => {
+      const page = await context.loaders.taskRunsOfFlowRun.load({
         parent: run.id,
         size: pageSize(first, DEFAULT_PAGE_SIZES.taskRuns),
         after: after ? decodeCursor(after, isNumber)[0] : null,
-      }),
+      });
+      const reading = selectsValues(info) ? readValuesAhead(page.nodes, context) : undefined;
+      if (reading) await reading;
+      return page;
+    },
     parameters: (run, _args, { loaders }) => loaders.parametersOfFlowRun.load(run.id),
   },
 
@@ -244,8 +249,12 @@ export const resolvers: Resolvers = {
       return stored === null ? null : Number(stored);
     },
     codecs: (result) => result.codecs as Codec[],
-    // Read from storage only when selected; a failure is an error on this field alone.
-    value: (result, _args, { results, budget, reach, scope }) => results.read(result, budget, () => reach.of(scope)),
+    // Read from storage only when selected (or read ahead with its page's task runs, when the
+    // query selects it); a failure is an error on this field alone.
+    value: (result, _args, { results, budget, reach, scope }) => {
+      const ahead = takeReadAhead(result);
+      return ahead === undefined ? results.read(result, budget, () => reach.of(scope)) : ahead.value;
+    },
     downloadUrl: (result, { expiresIn, viaApi }, { transfers, scope, origin }) =>
       transfers.downloadUrl(scope, result, { expiresIn, viaApi: viaApi ?? false }, origin),
     preview: async (result, { maxBytes }, { results, budget, reach, scope }) => {
