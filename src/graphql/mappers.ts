@@ -8,6 +8,10 @@ export interface NoResultModel {
 
 export const NO_RESULT: NoResultModel = { noResult: true };
 
+/** The state loaded with a task run, when it is the one of the version the task run was read at. */
+export const loadedCurrentState = (run: TaskRunRow): StateRow | undefined =>
+  run.loadedState?.version === run.version ? run.loadedState : undefined;
+
 // Connections and their edges, as the resolvers make them (see pagination.ts).
 export type FlowConnectionModel = Page<FlowRow>;
 export type FlowRunConnectionModel = Page<FlowRunRow>;

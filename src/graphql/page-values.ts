@@ -11,6 +11,7 @@ import {
 import type { TaskRunRow } from "../db/rows.js";
 import type { ResultRow } from "../results/result-store.js";
 import type { GraphQLContext } from "./context.js";
+import { loadedCurrentState } from "./mappers.js";
 
 // A page of task runs whose values are kept outside the database reads them before GraphQL
 // completes its task runs. Read from each `value` field instead, a page's reads start only once
@@ -92,7 +93,7 @@ export function readValuesAhead(runs: readonly TaskRunRow[], context: GraphQLCon
   const reads: Promise<Outcome>[] = [];
   for (const run of runs) {
     // The state the `state` field gives at once (see TaskRun.state), and so the result it reads.
-    const result = run.loadedState?.version === run.version ? run.loadedState.loadedResult : undefined;
+    const result = loadedCurrentState(run)?.loadedResult;
     if (!result?.handled || result.handlerType === "JSON" || readsAhead.has(result)) continue;
     const read = {} as ReadAhead;
     const settle = (outcome: Outcome) => {

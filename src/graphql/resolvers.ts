@@ -12,7 +12,7 @@ import { KEY_REVOKED, type LiveEvent } from "../services/live.js";
 import { requireScope } from "./authorization.js";
 import type { GraphQLContext } from "./context.js";
 import type { Loaders } from "./loaders.js";
-import { NO_RESULT } from "./mappers.js";
+import { loadedCurrentState, NO_RESULT } from "./mappers.js";
 import { readValuesAhead, selectsValues, takeReadAhead } from "./page-values.js";
 import { DEFAULT_PAGE_SIZES, decodeCursor, edgesOf, pageSize, toPage } from "./pagination.js";
 
@@ -202,8 +202,7 @@ export const resolvers: Resolvers = {
     // The state of the version this task run was read at: loaded with it (given at once, so a
     // page of task runs completes without a promise each), or with the other task runs of this
     // request; looked up alone only if it has moved on since.
-    state: (run, _args, { loaders }) =>
-      run.loadedState?.version === run.version ? run.loadedState : stateAtVersion(run, loaders),
+    state: (run, _args, { loaders }) => loadedCurrentState(run) ?? stateAtVersion(run, loaders),
     states: (run, { first, after }, { loaders }) =>
       loaders.statesOfTaskRun.load({
         parent: run.id,

@@ -15,6 +15,7 @@ import {
 } from "../support/documents.js";
 import { test as apiTest } from "../support/fixtures.js";
 import { startRun, succeed } from "../support/flows.js";
+import { metricsText } from "../support/metrics.js";
 
 // Deleting a flow run (or a flow) removes its rows and the files and objects its results point
 // at, except those another result still points at, and those outside the server's reach.
@@ -84,7 +85,7 @@ describe("deleting", () => {
     expect(still.data?.taskRun?.state.result).toMatchObject({ value: { task: "s3", run: kept.flowRunId } });
 
     // Counted by handler, with their bytes.
-    const metrics = await (await fetch(t.app.url.replace(/\/graphql$/, "/metrics"))).text();
+    const metrics = await metricsText(t);
     for (const handler of ["LOCAL", "S3", "GCS"]) {
       expect(metrics).toContain(`handled_storage_reclaimed_objects_total{handler="${handler}"} 1`);
       expect(metrics).toMatch(new RegExp(`handled_storage_reclaimed_bytes_total\\{handler="${handler}"\\} [1-9]`));
