@@ -20,6 +20,7 @@ import type { GraphQLContext } from "./context.js";
 import { graphiqlLandingPage } from "./graphiql.js";
 import { checkCost, isTokenLimit, LIMIT_CODES, limitRules, withoutSuggestions } from "./limits.js";
 import { resolvers } from "./resolvers.js";
+import { stringifyResult } from "./response-pieces.js";
 
 /** The SDL the API serves, read from the repository's schema.graphql. */
 export const typeDefs = readFileSync(projectFile("schema.graphql"), "utf8");
@@ -224,6 +225,8 @@ export function createApolloServer(options: ApolloOptions): ApolloServer<GraphQL
     // Automatic persisted queries would let any caller fill a cache with documents of its own;
     // the SDK names its operations by documentId instead (see the HTTP front).
     persistedQueries: false,
+    // A large response is sent in pieces, never made into one string (./response-pieces.ts).
+    stringifyResult,
     plugins: [
       logging(options.logger),
       // The API sets no cache hints; left on, this plugin wraps every resolver of every request.

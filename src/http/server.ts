@@ -1,6 +1,6 @@
 import { isUtf8 } from "node:buffer";
 import { randomUUID } from "node:crypto";
-import type { Readable } from "node:stream";
+import { Readable } from "node:stream";
 import type { ApolloServer } from "@apollo/server";
 import { fastifyApolloHandler } from "@as-integrations/fastify";
 import fastifyCors from "@fastify/cors";
@@ -14,6 +14,7 @@ import Fastify, {
   type FastifyReply,
   type FastifyRequest,
   LogController,
+  type RouteHandlerMethod,
 } from "fastify";
 import type { GraphQLSchema } from "graphql";
 import type { QueryLimits } from "../config/config.js";
@@ -22,6 +23,7 @@ import { withDeadline } from "../deadline.js";
 import { ErrorCode, HandledError } from "../errors.js";
 import type { RequestTrace } from "../graphql/context.js";
 import { createContext, type GraphQLContext, type Services } from "../graphql/context.js";
+import { takePieces } from "../graphql/response-pieces.js";
 import type { Logger } from "../logger.js";
 import type { Metrics } from "../metrics.js";
 import type { Caller } from "../services/api-keys.js";
@@ -273,7 +275,9 @@ export async function createHttpServer(options: HttpServerOptions): Promise<Fast
   /** With auth on, a request let through without a key (GraphiQL's page): a project no row is in. */
   const nobody: Caller = { scope: { projectId: "00000000-0000-0000-0000-000000000000" }, can: "read" };
   const callerOf = (request: FastifyRequest) => request.caller ?? (options.auth === "off" ? everyone : nobody);
-  const graphql = fastifyApolloHandler<GraphQLContext>(apollo, {
+  // Typed by its library as answering strings only, although it sends a stream itself for an
+  // incremental response; this route answers with streams too.
+  const apolloHandler = fastifyApolloHandler<GraphQLContext>(apollo, {
     context: async (request) => {
       const trace: RequestTrace = { errorCodes: [] };
       request.trace = trace;
@@ -284,7 +288,17 @@ export async function createHttpServer(options: HttpServerOptions): Promise<Fast
         origin: options.publicUrl ?? `${request.protocol}://${request.host}`,
       });
     },
-  });
+  }) as RouteHandlerMethod;
+  /** Apollo's answer; one of more than a piece (src/graphql/response-pieces.ts) is sent piece by piece. */
+  const graphql: RouteHandlerMethod = async function (request, reply) {
+    const payload: unknown = await apolloHandler.call(this, request, reply);
+    const pieces = typeof payload === "string" ? takePieces(payload) : undefined;
+    if (pieces === undefined) return payload;
+    let bytes = 0;
+    for (const piece of pieces) bytes += Buffer.byteLength(piece);
+    reply.header("content-length", bytes);
+    return reply.send(Readable.from(pieces));
+  };
   /**
    * Who is calling: the key's project and scope; 401 UNAUTHENTICATED for a missing or bad key. A
    * callback, not an async function: a key checked recently is answered without waiting on anything.

@@ -22,7 +22,8 @@ function stringBytes(text: string, exact: boolean): number {
   return exact && NEEDS_ESCAPE_OR_UTF8.test(text) ? Buffer.byteLength(JSON.stringify(text), "utf8") : text.length + 2;
 }
 
-function isPlainObject(node: object): node is Record<string, unknown> {
+/** An object JSON.stringify writes property by property: of Object's prototype or none, without a toJSON. */
+export function isPlainObject(node: object): node is Record<string, unknown> {
   const prototype = Object.getPrototypeOf(node);
   return (
     (prototype === Object.prototype || prototype === null) &&
