@@ -1,6 +1,6 @@
 import { unlink, writeFile } from "node:fs/promises";
 import { describe, expect } from "vitest";
-import type { TestApp } from "../support/app.js";
+import { postDocument, type TestApp } from "../support/app.js";
 import { test } from "../support/fixtures.js";
 import { startRun, succeed } from "../support/flows.js";
 import { metricsText } from "../support/metrics.js";
@@ -16,12 +16,7 @@ interface Answer {
 }
 
 async function query(t: TestApp, text: string, variables: Record<string, unknown>): Promise<Answer> {
-  const response = await fetch(t.app.url, {
-    method: "POST",
-    headers: { "content-type": "application/json" },
-    body: JSON.stringify({ query: text, variables }),
-  });
-  return (await response.json()) as Answer;
+  return (await (await postDocument(t, text, variables)).json()) as Answer;
 }
 
 /** LOCAL reads the service has made, whatever their outcome, from its /metrics. */

@@ -3,7 +3,7 @@ import { createRequire } from "node:module";
 import { describe, expect } from "vitest";
 import { loadConfig } from "../../src/config/config.js";
 import { limitRules, operationCost } from "../../src/graphql/limits.js";
-import type { TestApp } from "../support/app.js";
+import { postDocument, type TestApp } from "../support/app.js";
 import { test as apiTest } from "../support/fixtures.js";
 import { startRun } from "../support/flows.js";
 
@@ -34,11 +34,7 @@ async function send(
   variables: Record<string, unknown> = {},
 ): Promise<RawAnswer & { ms: number }> {
   const start = performance.now();
-  const response = await fetch(t.app.url, {
-    method: "POST",
-    headers: { "content-type": "application/json" },
-    body: JSON.stringify({ query, variables }),
-  });
+  const response = await postDocument(t, query, variables);
   const body = (await response.json()) as Omit<RawAnswer, "status">;
   return { status: response.status, ...body, ms: performance.now() - start };
 }

@@ -1,6 +1,6 @@
 import { describe, expect } from "vitest";
 import { aliasedValues } from "../support/aliases.js";
-import type { TestApp } from "../support/app.js";
+import { postDocument, type TestApp } from "../support/app.js";
 import { test as apiTest } from "../support/fixtures.js";
 import { startRun, succeed } from "../support/flows.js";
 
@@ -14,12 +14,7 @@ interface RawAnswer {
 }
 
 async function post(t: TestApp, query: string, variables: Record<string, unknown>): Promise<RawAnswer> {
-  const response = await fetch(t.app.url, {
-    method: "POST",
-    headers: { "content-type": "application/json" },
-    body: JSON.stringify({ query, variables }),
-  });
-  return (await response.json()) as RawAnswer;
+  return (await (await postDocument(t, query, variables)).json()) as RawAnswer;
 }
 
 const test = apiTest.override("env", { scope: "file" }, async () => ({

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { jsonPieces, PIECE_CHARS, piecesWaiting } from "../../src/graphql/response-pieces.js";
-import type { TestApp } from "../support/app.js";
+import { postDocument, type TestApp } from "../support/app.js";
 import { test } from "../support/fixtures.js";
 import { startRun, succeed } from "../support/flows.js";
 import { CHARACTERS, jsonValues } from "../support/json-values.js";
@@ -71,11 +71,7 @@ describe("a response's JSON in pieces", () => {
 
 /** POSTs a query; the answer's headers and its body's bytes as they came. */
 async function post(t: TestApp, query: string, variables: Record<string, unknown>) {
-  const response = await fetch(t.app.url, {
-    method: "POST",
-    headers: { "content-type": "application/json" },
-    body: JSON.stringify({ query, variables }),
-  });
+  const response = await postDocument(t, query, variables);
   return { response, bytes: Buffer.from(await response.arrayBuffer()) };
 }
 

@@ -40,6 +40,22 @@ export function post<R, V>(url: string, operation: Operation<R, V>, variables?: 
   return createClient({ url }).execute(operation, variables);
 }
 
+/**
+ * POSTs a GraphQL document as a JSON body, as any HTTP client would, and gives the answer as it
+ * came: for tests that look at what the SDK would hide (status, headers, bytes, raw errors).
+ */
+export function postDocument(
+  t: Pick<TestApp, "app">,
+  query: string,
+  variables: Record<string, unknown> = {},
+): Promise<Response> {
+  return fetch(t.app.url, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ query, variables }),
+  });
+}
+
 /** Options of startTestApp beyond the environment. */
 export interface TestAppOptions {
   /** The URL the service connects with, from its database's (e.g. through a TCP proxy). */
