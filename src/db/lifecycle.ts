@@ -110,6 +110,25 @@ const RECORD_WRITE_INTENTS = statement(
      AS i(id, handler_type, handler_config, handle, size_bytes),
    (SELECT set_config('synchronous_commit', 'off', true)) AS async_commit`,
 );
+// The same, only when each task run of a batch is still at the version the batch gives (the
+// batch's values are then written, and the batch recorded): a stale batch writes nothing.
+const RECORD_WRITE_INTENTS_IF_CURRENT = statement(
+  "record-write-intents-if-current",
+  `WITH expected AS (
+     SELECT e.id, e.version, t.version AS current
+     FROM unnest($7::uuid[], $8::int[]) AS e(id, version)
+     LEFT JOIN (task_run t JOIN task k ON k.id = t.task_id JOIN flow f ON f.id = k.flow_id AND f.project_id = $6)
+       ON t.id = e.id
+   ), recorded AS (
+     INSERT INTO storage_intent (id, kind, handler_type, handler_config, handle, size_bytes, project_id)
+     SELECT id, 'write', handler_type::"HandlerType", handler_config, handle, size_bytes, $6
+     FROM unnest($1::uuid[], $2::text[], $3::jsonb[], $4::text[], $5::bigint[])
+       AS i(id, handler_type, handler_config, handle, size_bytes),
+     (SELECT set_config('synchronous_commit', 'off', true)) AS async_commit
+     WHERE NOT EXISTS (SELECT FROM expected WHERE current IS DISTINCT FROM version)
+   )
+   SELECT id::text AS "taskRunId", current FROM expected WHERE current IS DISTINCT FROM version`,
+);
 const REMOVE_INTENTS = statement("remove-intents", `DELETE FROM storage_intent WHERE id = ANY($1::uuid[])`);
 
 const PREPARED_COLUMNS = `${INTENT_COLUMNS}, task_run_id::text AS "taskRunId", expires_at AS "expiresAt",
@@ -170,6 +189,12 @@ export interface WriteIntent {
   handlerConfig: Record<string, unknown>;
   handle: string;
   sizeBytes: number;
+}
+
+/** A task run not at the version a batch gives for it: `current` null when it is not there. */
+export interface StaleTaskRun {
+  taskRunId: string;
+  current: number | null;
 }
 
 /** An upload prepared for a task run (prepareResultUpload, or a body streamed through the API). */
@@ -276,20 +301,35 @@ export function lifecycleQueries(pool: pg.Pool) {
       }
     },
 
-    /** Records the intents of objects about to be written for a project's results, in one statement. */
-    async recordWriteIntents({ projectId }: Scope, intents: readonly WriteIntent[]): Promise<void> {
-      if (intents.length === 0) return;
-      await pool.query({
-        ...RECORD_WRITE_INTENTS,
-        values: [
-          intents.map((i) => i.id),
-          intents.map((i) => i.handlerType),
-          intents.map((i) => JSON.stringify(i.handlerConfig)),
-          intents.map((i) => i.handle),
-          intents.map((i) => i.sizeBytes),
-          projectId,
-        ],
+    /**
+     * Records the intents of objects about to be written for a project's results, in one
+     * statement. With `expected` (the task runs of a batch, at the versions it gives), only when
+     * each is still there at that version; otherwise nothing is recorded and those that are not
+     * are returned, `current` null for one not there (or of another project).
+     */
+    async recordWriteIntents(
+      { projectId }: Scope,
+      intents: readonly WriteIntent[],
+      expected?: readonly { taskRunId: string; version: number }[],
+    ): Promise<StaleTaskRun[]> {
+      if (intents.length === 0) return [];
+      const values = [
+        intents.map((i) => i.id),
+        intents.map((i) => i.handlerType),
+        intents.map((i) => JSON.stringify(i.handlerConfig)),
+        intents.map((i) => i.handle),
+        intents.map((i) => i.sizeBytes),
+        projectId,
+      ];
+      if (!expected) {
+        await pool.query({ ...RECORD_WRITE_INTENTS, values });
+        return [];
+      }
+      const { rows } = await pool.query<StaleTaskRun>({
+        ...RECORD_WRITE_INTENTS_IF_CURRENT,
+        values: [...values, expected.map((e) => e.taskRunId), expected.map((e) => e.version)],
       });
+      return rows;
     },
 
     /** Records a prepared upload's intent, expiring in `expiresInSeconds`; resolves to when it expires. */

@@ -3,7 +3,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import type { InputLimits } from "../config/config.js";
 import { type Change, noticesOf } from "../db/changes.js";
 import { describeDatabaseError, isDatabaseUnavailable } from "../db/errors.js";
-import type { LifecycleQueries, PreparedIntent, WriteIntent } from "../db/lifecycle.js";
+import type { LifecycleQueries, PreparedIntent, StaleTaskRun, WriteIntent } from "../db/lifecycle.js";
 import type { Scope, StateType, TaskRunRow } from "../db/rows.js";
 import type {
   BatchCommitOutcome,
@@ -54,9 +54,17 @@ export interface StateChange {
 }
 
 export interface StateServiceDeps {
-  /** A batch is two statements: one loads its task runs (unless `facts` knows them), one records it (db/states). */
+  /**
+   * A batch is at most two statements: one loads its task runs (unless `facts` knows them), one
+   * records it (db/states); a batch that writes objects records their intents first, with the
+   * load's check of versions when it did not load.
+   */
   queries: Pick<StateQueries, "loadTaskRunsForChange" | "recordStateBatch" | "resolveBatchCommit">;
-  /** Write intents: recorded before objects are written, removed with the batch (db/lifecycle). */
+  /**
+   * Write intents: recorded before objects are written, removed with the batch (db/lifecycle).
+   * A batch of task runs known in `facts` is not loaded: its intents are recorded only if its
+   * versions are current, so that a stale batch still writes nothing.
+   */
   intents: Pick<LifecycleQueries, "recordWriteIntents" | "removeIntents" | "preparedUploads">;
   results: ResultStore;
   /** Where each project's handlers may go. */
@@ -133,11 +141,10 @@ export class StateService {
     const keyed = keyedChanges(changes);
     const upstreamIds = changes.flatMap((c) => (c.state.cachedInputs ?? []).map((i) => i.upstreamTaskRunId));
     // One statement loads the batch's task runs, the upstream ones its cached inputs name, and
-    // the states already recorded with its idempotency keys; none for a batch that writes
-    // nothing outside the database, of task runs loaded before (see knownBatch).
-    const loaded =
-      this.knownBatch(scope, changes, keyed, upstreamIds) ??
-      (await this.loadTaskRuns(scope, [...ids, ...upstreamIds], upstreamIds, keyed));
+    // the states already recorded with its idempotency keys; none for a batch of values for task
+    // runs loaded before (see knownBatch), whose versions are checked before anything is written.
+    const known = this.knownBatch(scope, changes, keyed, upstreamIds);
+    const loaded = known ?? (await this.loadTaskRuns(scope, [...ids, ...upstreamIds], upstreamIds, keyed));
     const replay = replayOf(changes, loaded);
     if (replay) return replay;
     const reach = await this.deps.reach.of(scope);
@@ -162,7 +169,7 @@ export class StateService {
     const intents: WriteIntent[] = [];
     let results: StateBatch["results"];
     try {
-      results = await this.writeResults(scope, newResults, written, intents, reach);
+      results = await this.writeResults(scope, newResults, written, intents, reach, known && changes);
     } catch (error) {
       await this.discard(written, intents, reach);
       throw error;
@@ -200,13 +207,7 @@ export class StateService {
       // A retry that raced the call it repeats, and lost: answer with what that call recorded.
       const raced = keyed.length > 0 ? replayOf(changes, await this.loadTaskRuns(scope, ids, [], keyed)) : undefined;
       if (raced) return raced;
-      const stale = changes.find((c) => c.taskRunId === outcome.stale.taskRunId)!;
-      // Deleted since it was read (its run deleted meanwhile): not there, rather than stale.
-      if (outcome.stale.current === null) {
-        this.deps.facts.forget(scope, stale.taskRunId);
-        throw new HandledError(ErrorCode.NOT_FOUND, `No task run has the id "${stale.taskRunId}".`);
-      }
-      throw versionMismatch(stale.taskRunId, stale.version, outcome.stale.current);
+      throw this.staleError(scope, changes, [outcome.stale]);
     }
     return advanced(changes, loaded);
   }
@@ -271,6 +272,21 @@ export class StateService {
       .catch(() => undefined); // the sweeper finds them, and the objects gone
   }
 
+  /**
+   * The error for a batch with task runs not at its versions: NOT_FOUND for the first not there
+   * (deleted since it was read: its run deleted meanwhile), else VERSION_MISMATCH for the first.
+   */
+  private staleError(scope: Scope, changes: readonly StateChange[], stale: readonly StaleTaskRun[]): HandledError {
+    const current = new Map(stale.map((run) => [run.taskRunId, run.current]));
+    const gone = changes.find((change) => current.get(change.taskRunId) === null);
+    if (gone) {
+      this.deps.facts.forget(scope, gone.taskRunId);
+      return new HandledError(ErrorCode.NOT_FOUND, `No task run has the id "${gone.taskRunId}".`);
+    }
+    const behind = changes.find((change) => current.has(change.taskRunId))!;
+    return versionMismatch(behind.taskRunId, behind.version, current.get(behind.taskRunId) ?? undefined);
+  }
+
   /** resolveBatchCommit, tried again while PostgreSQL comes back; "unknown" if it does not. */
   private async resolveCommit(batchId: string): Promise<BatchCommitOutcome | "unknown"> {
     for (const pause of [0, ...RESOLVE_PAUSES_MS]) {
@@ -307,7 +323,9 @@ export class StateService {
   /**
    * Writes the values of new results through their handlers, all at once, and returns the
    * rows to record. Every write has settled before it returns or throws, and each one that
-   * succeeded is in `written`, so a failure leaves nothing unaccounted for to remove.
+   * succeeded is in `written`, so a failure leaves nothing unaccounted for to remove. With
+   * `unchecked` (a batch whose versions were not loaded), nothing is written unless each of its
+   * task runs is at the version it gives.
    */
   private async writeResults(
     scope: Scope,
@@ -315,6 +333,7 @@ export class StateService {
     written: StoredHandle[],
     intents: WriteIntent[],
     reach: Reach,
+    unchecked?: readonly StateChange[],
   ): Promise<StateBatch["results"]> {
     const { results } = this.deps;
     const prepared = await Promise.all(
@@ -335,7 +354,11 @@ export class StateService {
         sizeBytes: storedBytes ?? sizeBytes,
       });
     }
-    await this.deps.intents.recordWriteIntents(scope, intents);
+    const stale = await this.deps.intents.recordWriteIntents(scope, intents, unchecked);
+    if (stale.length > 0) {
+      intents.length = 0; // none was recorded
+      throw this.staleError(scope, unchecked!, stale);
+    }
     const settled = await Promise.allSettled(
       newResults.map(async ({ source }, i) => {
         if ("stored" in source) return source.stored;
@@ -476,10 +499,11 @@ export class StateService {
   /**
    * The batch's task runs from what is known of them, when loading them can be skipped: every
    * one was loaded before in this project, no entry has idempotency keys or cached inputs, and
-   * every result is a value its handler keeps in the database (JSON), so nothing is written
-   * anywhere before the recording statement checks each version and that each task run still
-   * exists (which reports a stale or gone one as the loaded path does, only after the values
-   * are checked rather than before). Undefined otherwise.
+   * every result is a value (not one the client handled). Nothing is written anywhere before
+   * each version, and that each task run still exists, is checked: by the recording statement
+   * for values kept in the database, by the statement recording the write intents for values
+   * written outside it (see writeResults). A stale or gone one is reported as the loaded path
+   * does, only after the values are checked rather than before. Undefined otherwise.
    */
   private knownBatch(
     scope: Scope,
@@ -497,13 +521,7 @@ export class StateService {
     for (const change of changes) {
       const facts = known.get(change.taskRunId)!;
       const result = change.state.result;
-      if (
-        result &&
-        (!has(result, "value") ||
-          resolveResultHandler(facts.task, facts.flow, this.deps.defaultHandler).type !== "JSON")
-      ) {
-        return undefined;
-      }
+      if (result && !has(result, "value")) return undefined;
       loaded.set(change.taskRunId, { ...facts, version: change.version, latestResultId: null, keyedState: null });
     }
     return loaded;
