@@ -146,12 +146,9 @@ async function resolveAllowedDir(
 const inFlight = new Map<string, Promise<string>>();
 
 async function realAllowedDir(dir: string, allowedDirs: readonly string[]): Promise<string> {
-  // Resolved together with the directory (one trip through the pool, not two), looked at in order.
-  const allowed = Promise.allSettled(allowedDirs.map((allowedDir) => realpathOfNearest(allowedDir)));
   const real = await realpathOfNearest(resolve(dir));
-  for (const outcome of await allowed) {
-    if (outcome.status === "rejected") throw outcome.reason;
-    if (isInside(real, outcome.value)) return real;
+  for (const allowed of allowedDirs) {
+    if (isInside(real, await realpathOfNearest(allowed))) return real;
   }
   throw outOfBounds(`The directory "${dir}"`);
 }
