@@ -55,9 +55,9 @@ export interface StateChange {
 
 export interface StateServiceDeps {
   /**
-   * A batch is at most two statements: one loads its task runs (unless `facts` knows them), one
-   * records it (db/states); a batch that writes objects records their intents first, with the
-   * load's check of versions when it did not load.
+   * A batch is recorded by one statement (db/states), after one that loads its task runs unless
+   * `facts` knows them; a batch that writes objects records their intents in between, in a
+   * statement that checks the versions when the batch did not load.
    */
   queries: Pick<StateQueries, "loadTaskRunsForChange" | "recordStateBatch" | "resolveBatchCommit">;
   /**
