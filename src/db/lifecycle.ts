@@ -102,14 +102,13 @@ const REMOVE_INTENT = statement("remove-intent", `DELETE FROM storage_intent WHE
 // committed before the object is written; a crash of PostgreSQL itself could lose the last
 // fraction of a second of intents, leaving at worst an object nothing points at, never a result
 // without its object. Waiting for the disk cost a third of a LOCAL write's throughput.
-const RECORD_WRITE_INTENTS = statement(
-  "record-write-intents",
-  `INSERT INTO storage_intent (id, kind, handler_type, handler_config, handle, size_bytes, project_id)
-   SELECT id, 'write', handler_type::"HandlerType", handler_config, handle, size_bytes, $6
-   FROM unnest($1::uuid[], $2::text[], $3::jsonb[], $4::text[], $5::bigint[])
-     AS i(id, handler_type, handler_config, handle, size_bytes),
-   (SELECT set_config('synchronous_commit', 'off', true)) AS async_commit`,
-);
+const INSERT_WRITE_INTENTS = `
+  INSERT INTO storage_intent (id, kind, handler_type, handler_config, handle, size_bytes, project_id)
+  SELECT id, 'write', handler_type::"HandlerType", handler_config, handle, size_bytes, $6
+  FROM unnest($1::uuid[], $2::text[], $3::jsonb[], $4::text[], $5::bigint[])
+    AS i(id, handler_type, handler_config, handle, size_bytes),
+  (SELECT set_config('synchronous_commit', 'off', true)) AS async_commit`;
+const RECORD_WRITE_INTENTS = statement("record-write-intents", INSERT_WRITE_INTENTS);
 // The same, only when each task run of a batch is still at the version the batch gives (the
 // batch's values are then written, and the batch recorded): a stale batch writes nothing.
 const RECORD_WRITE_INTENTS_IF_CURRENT = statement(
@@ -119,12 +118,7 @@ const RECORD_WRITE_INTENTS_IF_CURRENT = statement(
      FROM unnest($7::uuid[], $8::int[]) AS e(id, version)
      LEFT JOIN (task_run t JOIN task k ON k.id = t.task_id JOIN flow f ON f.id = k.flow_id AND f.project_id = $6)
        ON t.id = e.id
-   ), recorded AS (
-     INSERT INTO storage_intent (id, kind, handler_type, handler_config, handle, size_bytes, project_id)
-     SELECT id, 'write', handler_type::"HandlerType", handler_config, handle, size_bytes, $6
-     FROM unnest($1::uuid[], $2::text[], $3::jsonb[], $4::text[], $5::bigint[])
-       AS i(id, handler_type, handler_config, handle, size_bytes),
-     (SELECT set_config('synchronous_commit', 'off', true)) AS async_commit
+   ), recorded AS (${INSERT_WRITE_INTENTS}
      WHERE NOT EXISTS (SELECT FROM expected WHERE current IS DISTINCT FROM version)
    )
    SELECT id::text AS "taskRunId", current FROM expected WHERE current IS DISTINCT FROM version`,
