@@ -2,7 +2,7 @@ import { describe, expect } from "vitest";
 import type { TestApp } from "../support/app.js";
 import { test as apiTest } from "../support/fixtures.js";
 import { startRun, succeed } from "../support/flows.js";
-import { metricsText } from "../support/metrics.js";
+import { metricsText, metricValue } from "../support/metrics.js";
 
 // A value the JSON handler keeps is read from the row that holds it, with no handler call and no
 // promise of its own, so that a page of them completes in one pass. These tests hold that path
@@ -44,8 +44,7 @@ async function readValues(t: TestApp, flowRunId: string) {
 
 /** The bytes of JSON values the service has read, from its /metrics. */
 async function jsonBytesRead(t: TestApp): Promise<number> {
-  const text = await metricsText(t);
-  return Number(/^handled_handler_bytes_total\{handler="JSON",call="read"\} (\d+)$/m.exec(text)?.[1] ?? 0);
+  return metricValue(await metricsText(t), "handled_handler_bytes_total", { handler: "JSON", call: "read" });
 }
 
 describe("values kept in the database by the JSON handler", () => {

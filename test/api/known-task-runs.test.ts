@@ -4,7 +4,7 @@ import type { TestApp } from "../support/app.js";
 import { DeleteFlowRun, GetTaskRun, SetTaskRunStates, SetTaskRunStatesLean } from "../support/documents.js";
 import { test as apiTest } from "../support/fixtures.js";
 import { startRun } from "../support/flows.js";
-import { metricsText, statementsOf } from "../support/metrics.js";
+import { metricsText, metricValue, statementsOf } from "../support/metrics.js";
 
 // Statements are counted per request: the projects' places, which reads and writes consult, are
 // read again once HANDLED_AUTH_CACHE_MS has passed, and such a read must not fall inside a count.
@@ -108,11 +108,11 @@ describe("a batch of values written to files, for task runs loaded before", () =
     (await readdir(t.resultsDir, { recursive: true })).filter((name) => name.endsWith(".json")).length;
   // Files written, removed or not: a stale batch's files, were they written, would be removed.
   const writes = async (t: TestApp) =>
-    Number(
-      /^handled_handler_duration_seconds_count\{handler="LOCAL",call="write",outcome="ok"\} (\d+)$/m.exec(
-        await metricsText(t),
-      )?.[1] ?? 0,
-    );
+    metricValue(await metricsText(t), "handled_handler_duration_seconds_count", {
+      handler: "LOCAL",
+      call: "write",
+      outcome: "ok",
+    });
 
   test("is recorded in two statements, as the first batch was in three", async ({ t }) => {
     const { entries } = await started(t, "known files", { type: "LOCAL", dir: t.resultsDir });

@@ -3,7 +3,7 @@ import { describe, expect } from "vitest";
 import { postDocument, type TestApp } from "../support/app.js";
 import { test } from "../support/fixtures.js";
 import { startRun, succeed } from "../support/flows.js";
-import { metricsText } from "../support/metrics.js";
+import { metricsText, metricValue } from "../support/metrics.js";
 
 // A flow run's page of task runs reads its values kept outside the database together, before
 // GraphQL completes the task runs, when the query selects them. Each `value` field must still
@@ -21,14 +21,10 @@ async function query(t: TestApp, text: string, variables: Record<string, unknown
 
 /** LOCAL reads the service has made, whatever their outcome, from its /metrics. */
 async function localReads(t: TestApp): Promise<number> {
-  const text = await metricsText(t);
-  let reads = 0;
-  for (const [, count] of text.matchAll(
-    /^handled_handler_duration_seconds_count\{[^}]*handler="LOCAL"[^}]*call="read"[^}]*\} (\d+)$/gm,
-  )) {
-    reads += Number(count);
-  }
-  return reads;
+  return metricValue(await metricsText(t), "handled_handler_duration_seconds_count", {
+    handler: "LOCAL",
+    call: "read",
+  });
 }
 
 const TASKS = ["first", "missing", "altered", "unhandled", "last"];

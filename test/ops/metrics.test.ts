@@ -3,17 +3,9 @@ import { freePort } from "../../src/free-port.js";
 import { startTestApp, type TestApp } from "../support/app.js";
 import { GetTaskRun, SetTaskRunStates } from "../support/documents.js";
 import { startRun } from "../support/flows.js";
+import { metricValue } from "../support/metrics.js";
 
 // What an orchestrator and Prometheus see: probes, and metrics on a port of their own.
-
-/** The value of one sample of a Prometheus text exposition, or undefined. */
-function sample(text: string, name: string, labels: Record<string, string>): number | undefined {
-  const wanted = Object.entries(labels).map(([key, value]) => `${key}="${value}"`);
-  const line = text
-    .split("\n")
-    .find((row) => row.startsWith(`${name}{`) && wanted.every((label) => row.includes(label)));
-  return line === undefined ? undefined : Number(line.slice(line.lastIndexOf(" ") + 1));
-}
 
 describe("probes and metrics", () => {
   let t: TestApp;
@@ -68,18 +60,18 @@ describe("probes and metrics", () => {
     expect((await fetch(new URL("/metrics", t.app.url))).status).toBe(404);
     const text = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
     const requests = "handled_graphql_request_duration_seconds_count";
-    expect(sample(text, requests, { operation: "SetTaskRunStates", outcome: "ok" })).toBe(1);
-    expect(sample(text, requests, { operation: "SetTaskRunStates", outcome: "VERSION_MISMATCH" })).toBe(1);
-    expect(sample(text, requests, { operation: "GetTaskRun", outcome: "ok" })).toBe(1);
+    expect(metricValue(text, requests, { operation: "SetTaskRunStates", outcome: "ok" })).toBe(1);
+    expect(metricValue(text, requests, { operation: "SetTaskRunStates", outcome: "VERSION_MISMATCH" })).toBe(1);
+    expect(metricValue(text, requests, { operation: "GetTaskRun", outcome: "ok" })).toBe(1);
     // The LOCAL value written once, and read three times: in the mutation's answer, then as the
     // current state's and in the history.
     expect(
-      sample(text, "handled_handler_duration_seconds_count", { handler: "LOCAL", call: "write", outcome: "ok" }),
+      metricValue(text, "handled_handler_duration_seconds_count", { handler: "LOCAL", call: "write", outcome: "ok" }),
     ).toBe(1);
-    expect(sample(text, "handled_handler_bytes_total", { handler: "LOCAL", call: "write" })).toBe(1002);
-    expect(sample(text, "handled_handler_bytes_total", { handler: "LOCAL", call: "read" })).toBe(3006);
+    expect(metricValue(text, "handled_handler_bytes_total", { handler: "LOCAL", call: "write" })).toBe(1002);
+    expect(metricValue(text, "handled_handler_bytes_total", { handler: "LOCAL", call: "read" })).toBe(3006);
     expect(
-      sample(text, "handled_handler_duration_seconds_count", { handler: "JSON", call: "write", outcome: "ok" }),
+      metricValue(text, "handled_handler_duration_seconds_count", { handler: "JSON", call: "write", outcome: "ok" }),
     ).toBe(1);
     expect(text).toMatch(/^handled_db_pool_connections \d+$/m);
     expect(text).toMatch(/^handled_db_pool_waiting_requests 0$/m);

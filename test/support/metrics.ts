@@ -17,3 +17,18 @@ export async function statementsOf(t: TestApp, work: () => Promise<unknown>): Pr
   await work();
   return (await statementsSent(t)) - before;
 }
+
+/**
+ * The value of metric `name` in Prometheus `text`, summed over its series whose labels include
+ * `labels` (one series when they name every label); 0 when none does.
+ */
+export function metricValue(text: string, name: string, labels: Record<string, string>): number {
+  const wanted = Object.entries(labels).map(([key, value]) => `${key}="${value}"`);
+  let sum = 0;
+  for (const row of text.split("\n")) {
+    if (!row.startsWith(`${name}{`)) continue;
+    const rowLabels = row.slice(name.length + 1, row.lastIndexOf("}")).split(",");
+    if (wanted.every((label) => rowLabels.includes(label))) sum += Number(row.slice(row.lastIndexOf(" ") + 1));
+  }
+  return sum;
+}
