@@ -91,9 +91,20 @@ const CLAIM_INTENTS = statement(
    WHERE ($1::uuid[] IS NULL OR id = ANY($1::uuid[])) AND NOT id = ANY($4::uuid[]) AND ${due("$2")}
    ORDER BY created_at LIMIT $3 FOR UPDATE OF i SKIP LOCKED`,
 );
+// The objects of a batch intent `b` (see BatchIntent), as rows `o` with storage_intent's columns.
+const BATCH_OBJECTS = `jsonb_to_recordset(b.objects)
+  AS o(handler_type "HandlerType", handler_config jsonb, handle text, size_bytes bigint)`;
+// With the objects of the batches a sweep would split (see SPLIT_DUE_BATCHES), each under its batch's id.
 const PENDING_INTENTS = statement(
   "pending-intents",
-  `SELECT ${DUE_COLUMNS} FROM storage_intent i WHERE ${due("$1")} ORDER BY created_at`,
+  `SELECT id, "handlerType", "handlerConfig", handle, "sizeBytes", "projectId", referenced FROM (
+     SELECT ${DUE_COLUMNS}, created_at FROM storage_intent i WHERE ${due("$1")}
+     UNION ALL
+     SELECT b.id::text, o.handler_type::text, o.handler_config, o.handle, o.size_bytes::float8, b.project_id::text,
+       EXISTS (SELECT 1 FROM result r WHERE r.handle = o.handle AND r.handler_type = o.handler_type), b.created_at
+     FROM batch_intent b, ${BATCH_OBJECTS}
+     WHERE b.created_at <= now() - make_interval(secs => $1::float8)
+   ) pending ORDER BY created_at`,
 );
 const REMOVE_INTENT = statement("remove-intent", `DELETE FROM storage_intent WHERE id = $1`);
 
@@ -102,26 +113,42 @@ const REMOVE_INTENT = statement("remove-intent", `DELETE FROM storage_intent WHE
 // committed before the object is written; a crash of PostgreSQL itself could lose the last
 // fraction of a second of intents, leaving at worst an object nothing points at, never a result
 // without its object. Waiting for the disk cost a third of a LOCAL write's throughput.
-const INSERT_WRITE_INTENTS = `
-  INSERT INTO storage_intent (id, kind, handler_type, handler_config, handle, size_bytes, project_id)
-  SELECT id, 'write', handler_type::"HandlerType", handler_config, handle, size_bytes, $6
-  FROM unnest($1::uuid[], $2::text[], $3::jsonb[], $4::text[], $5::bigint[])
-    AS i(id, handler_type, handler_config, handle, size_bytes),
-  (SELECT set_config('synchronous_commit', 'off', true)) AS async_commit`;
-const RECORD_WRITE_INTENTS = statement("record-write-intents", INSERT_WRITE_INTENTS);
+// One row for the batch's objects (see BatchIntent in prisma/schema.prisma).
+const INSERT_BATCH_INTENT = `
+  INSERT INTO batch_intent (id, objects, project_id)
+  SELECT $1, $2, $3 FROM (SELECT set_config('synchronous_commit', 'off', true)) AS async_commit`;
+const RECORD_BATCH_INTENT = statement("record-batch-intent", INSERT_BATCH_INTENT);
 // The same, only when each task run of a batch is still at the version the batch gives (the
 // batch's values are then written, and the batch recorded): a stale batch writes nothing.
-const RECORD_WRITE_INTENTS_IF_CURRENT = statement(
-  "record-write-intents-if-current",
+const RECORD_BATCH_INTENT_IF_CURRENT = statement(
+  "record-batch-intent-if-current",
   `WITH expected AS (
      SELECT e.id, e.version, t.version AS current
-     FROM unnest($7::uuid[], $8::int[]) AS e(id, version)
-     LEFT JOIN (task_run t JOIN task k ON k.id = t.task_id JOIN flow f ON f.id = k.flow_id AND f.project_id = $6)
+     FROM unnest($4::uuid[], $5::int[]) AS e(id, version)
+     LEFT JOIN (task_run t JOIN task k ON k.id = t.task_id JOIN flow f ON f.id = k.flow_id AND f.project_id = $3)
        ON t.id = e.id
-   ), recorded AS (${INSERT_WRITE_INTENTS}
+   ), recorded AS (${INSERT_BATCH_INTENT}
      WHERE NOT EXISTS (SELECT FROM expected WHERE current IS DISTINCT FROM version)
    )
    SELECT id::text AS "taskRunId", current FROM expected WHERE current IS DISTINCT FROM version`,
+);
+// A batch that records nothing: its intent goes, or keeps only the objects that could not be removed.
+const REMOVE_BATCH_INTENT = statement("remove-batch-intent", `DELETE FROM batch_intent WHERE id = $1`);
+const KEEP_BATCH_OBJECTS = statement("keep-batch-objects", `UPDATE batch_intent SET objects = $2 WHERE id = $1`);
+// The objects of batches past the grace period (seconds, $1), as write intents of their own,
+// which the sweep then claims as any other: a crash left them, or a batch that recorded nothing
+// could not remove them. A batch being recorded holds its row locked, and is skipped.
+const SPLIT_DUE_BATCHES = statement(
+  "split-due-batch-intents",
+  `WITH due AS (
+     DELETE FROM batch_intent WHERE id IN (
+       SELECT id FROM batch_intent WHERE created_at <= now() - make_interval(secs => $1::float8)
+       ORDER BY created_at LIMIT $2 FOR UPDATE SKIP LOCKED)
+     RETURNING *
+   )
+   INSERT INTO storage_intent (id, kind, handler_type, handler_config, handle, size_bytes, project_id, created_at)
+   SELECT gen_random_uuid(), 'write', o.handler_type, o.handler_config, o.handle, o.size_bytes, b.project_id, b.created_at
+   FROM due b, ${BATCH_OBJECTS}`,
 );
 const REMOVE_INTENTS = statement("remove-intents", `DELETE FROM storage_intent WHERE id = ANY($1::uuid[])`);
 
@@ -178,7 +205,6 @@ const RETENTION_LOCK = [0x48414e44, 1] as const;
 
 /** An object about to be written: recorded before it is, so that a crash cannot leave it unknown. */
 export interface WriteIntent {
-  id: string;
   handlerType: HandlerType;
   handlerConfig: Record<string, unknown>;
   handle: string;
@@ -193,6 +219,7 @@ export interface StaleTaskRun {
 
 /** An upload prepared for a task run (prepareResultUpload, or a body streamed through the API). */
 export interface PreparedUpload extends Omit<WriteIntent, "sizeBytes"> {
+  id: string;
   /** The size the client declared, if it did. */
   sizeBytes: number | null;
   taskRunId: string;
@@ -235,6 +262,18 @@ export interface ClaimedIntent extends IntentRow {
 }
 
 export type LifecycleQueries = ReturnType<typeof lifecycleQueries>;
+
+/** A batch intent's objects, as its `objects` column keeps them (see BATCH_OBJECTS). */
+function objectsJson(objects: readonly WriteIntent[]): string {
+  return JSON.stringify(
+    objects.map((o) => ({
+      handler_type: o.handlerType,
+      handler_config: o.handlerConfig,
+      handle: o.handle,
+      size_bytes: o.sizeBytes,
+    })),
+  );
+}
 
 /** Deletion of runs and flows, and the intents that finish it in storage. */
 export function lifecycleQueries(pool: pg.Pool) {
@@ -296,34 +335,36 @@ export function lifecycleQueries(pool: pg.Pool) {
     },
 
     /**
-     * Records the intents of objects about to be written for a project's results, in one
-     * statement. With `expected` (the task runs of a batch, at the versions it gives), only when
-     * each is still there at that version; otherwise nothing is recorded and those that are not
-     * are returned, `current` null for one not there (or of another project).
+     * Records the intent `id` of the objects a batch is about to write for a project's results,
+     * in one row. With `expected` (the task runs of the batch, at the versions it gives), only
+     * when each is still there at that version; otherwise nothing is recorded and those that are
+     * not are returned, `current` null for one not there (or of another project).
      */
-    async recordWriteIntents(
+    async recordBatchIntent(
       { projectId }: Scope,
-      intents: readonly WriteIntent[],
+      id: string,
+      objects: readonly WriteIntent[],
       expected?: readonly { taskRunId: string; version: number }[],
     ): Promise<StaleTaskRun[]> {
-      if (intents.length === 0) return [];
-      const values = [
-        intents.map((i) => i.id),
-        intents.map((i) => i.handlerType),
-        intents.map((i) => JSON.stringify(i.handlerConfig)),
-        intents.map((i) => i.handle),
-        intents.map((i) => i.sizeBytes),
-        projectId,
-      ];
+      const values = [id, objectsJson(objects), projectId];
       if (!expected) {
-        await pool.query({ ...RECORD_WRITE_INTENTS, values });
+        await pool.query({ ...RECORD_BATCH_INTENT, values });
         return [];
       }
       const { rows } = await pool.query<StaleTaskRun>({
-        ...RECORD_WRITE_INTENTS_IF_CURRENT,
+        ...RECORD_BATCH_INTENT_IF_CURRENT,
         values: [...values, expected.map((e) => e.taskRunId), expected.map((e) => e.version)],
       });
       return rows;
+    },
+
+    /** For a batch that recorded nothing: removes its intent, or keeps in it only the objects `left`. */
+    async settleBatchIntent(id: string, left: readonly WriteIntent[]): Promise<void> {
+      await pool.query(
+        left.length === 0
+          ? { ...REMOVE_BATCH_INTENT, values: [id] }
+          : { ...KEEP_BATCH_OBJECTS, values: [id, objectsJson(left)] },
+      );
     },
 
     /** Records a prepared upload's intent, expiring in `expiresInSeconds`; resolves to when it expires. */
@@ -428,15 +469,20 @@ export function lifecycleQueries(pool: pg.Pool) {
 
     /**
      * Claims up to `limit` intents due: every delete intent, and write intents at least
-     * `olderThanSeconds` old (only those of `ids`, when given; none of `exclude`), locked so no other sweeper takes them, and hands each to `settle` (which deletes its
-     * object) in the same transaction; an intent whose `settle` resolves is removed, one whose
-     * `settle` throws stays for a later sweep. Resolves to how many were claimed.
+     * `olderThanSeconds` old (only those of `ids`, when given; none of `exclude`), locked so no
+     * other sweeper takes them, and hands each to `settle` (which deletes its object) in the same
+     * transaction; an intent whose `settle` resolves is removed, one whose `settle` throws stays
+     * for a later sweep. Without `ids`, batch intents as old are first split into write intents
+     * of their objects. Resolves to how many were claimed.
      */
     async sweepIntents(
       options: { ids?: string[]; exclude: string[]; olderThanSeconds: number; limit: number },
       settle: (intent: ClaimedIntent) => Promise<void>,
     ): Promise<number> {
       return transaction(async (client) => {
+        if (!options.ids) {
+          await client.query({ ...SPLIT_DUE_BATCHES, values: [options.olderThanSeconds, options.limit] });
+        }
         const { rows } = await client.query<ClaimedIntent>({
           ...CLAIM_INTENTS,
           values: [options.ids ?? null, options.olderThanSeconds, options.limit, options.exclude],

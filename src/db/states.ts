@@ -228,7 +228,9 @@ export interface StateBatch {
     keyId: string | null;
   }[];
   cachedInputs: { stateId: string; name: string; upstreamTaskRunId: string; resultId: string }[];
-  /** The write intents of the objects written for it: removed when it is recorded. */
+  /** The intent of the objects written for it (see BatchIntent): removed when it is recorded. */
+  batchIntentId: string | null;
+  /** The intents of the prepared uploads it records: removed when it is recorded. */
   intentIds: string[];
   /** What the batch changed, announced to every replica's subscribers when (and only if) it commits. */
   notices: string[];
@@ -248,11 +250,17 @@ const RECORD_BATCH = statement(
        -- In id order, so batches sharing task runs lock them in the same order: no deadlock.
        SELECT t.id, t.version FROM task_run t WHERE t.id IN (SELECT id FROM given) ORDER BY t.id FOR UPDATE
      ), intents AS (
-       -- The intents of the objects it wrote: should a sweep have taken them (the batch took
-       -- longer than the grace period), the objects may be gone, and nothing is recorded.
+       -- The intents of the objects it wrote, and of the uploads it records: should a sweep have
+       -- taken them (the batch took longer than the grace period), the objects may be gone, and
+       -- nothing is recorded.
        SELECT id FROM storage_intent WHERE id = ANY($23::uuid[]) FOR UPDATE
+     ), batch_intents AS (
+       SELECT id FROM batch_intent WHERE id = $25::uuid FOR UPDATE
+     ), held AS (
+       SELECT (SELECT count(*) FROM intents) = cardinality($23::uuid[])
+         AND (SELECT count(*) FROM batch_intents) = CASE WHEN $25::uuid IS NULL THEN 0 ELSE 1 END AS all_held
      ), checked AS (
-       SELECT count(*) = $3 AND (SELECT count(*) FROM intents) = cardinality($23::uuid[]) AS ok
+       SELECT count(*) = $3 AND (SELECT all_held FROM held) AS ok
        FROM locked JOIN given USING (id, version)
      ), committed AS (
        -- The fence: should the server have given this batch up (resolveBatchCommit), this key
@@ -283,12 +291,14 @@ const RECORD_BATCH = statement(
        WHERE (SELECT ok FROM checked)
      ), written AS (
        DELETE FROM storage_intent WHERE id IN (SELECT id FROM intents) AND (SELECT ok FROM checked)
+     ), written_batch AS (
+       DELETE FROM batch_intent WHERE id IN (SELECT id FROM batch_intents) AND (SELECT ok FROM checked)
      ), notified AS (
        -- Sent by PostgreSQL when the transaction commits, never when it does not.
        SELECT pg_notify('${CHANGES_CHANNEL}', n) FROM unnest($24::text[]) AS n WHERE (SELECT ok FROM checked)
      )
      SELECT given.id, locked.version, given.version AS wanted, (SELECT ok FROM checked) AS recorded,
-       (SELECT count(*) FROM intents) = cardinality($23::uuid[]) AS "intentsHeld",
+       (SELECT all_held FROM held) AS "intentsHeld",
        -- Named here so that PostgreSQL runs "notified": a CTE that nothing reads is skipped.
        (SELECT count(*) FROM notified) AS notices
      FROM given LEFT JOIN locked USING (id)`,
@@ -336,6 +346,7 @@ export async function recordStateBatch(pool: pg.Pool, batch: StateBatch): Promis
       column(results, "keyId"),
       batch.intentIds,
       batch.notices,
+      batch.batchIntentId,
     ],
   });
   if (rows[0]?.recorded) return { recorded: true };

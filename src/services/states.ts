@@ -65,7 +65,7 @@ export interface StateServiceDeps {
    * A batch of task runs known in `facts` is not loaded: its intents are recorded only if its
    * versions are current, so that a stale batch still writes nothing.
    */
-  intents: Pick<LifecycleQueries, "recordWriteIntents" | "removeIntents" | "preparedUploads">;
+  intents: Pick<LifecycleQueries, "recordBatchIntent" | "settleBatchIntent" | "preparedUploads">;
   results: ResultStore;
   /** Where each project's handlers may go. */
   reach: Pick<ReachService, "of">;
@@ -94,6 +94,12 @@ interface Plan {
   /** The intent of the prepared upload its result records, removed with the batch. */
   preparedIntentId?: string;
   cachedInputs: { name: string; upstreamTaskRunId: string; resultId: string }[];
+}
+
+/** The objects a batch writes outside the database, and the id of their intent once recorded. */
+interface BatchIntent {
+  id?: string;
+  objects: WriteIntent[];
 }
 
 /** Whether two handler specs name the same place (their write policies aside). */
@@ -166,12 +172,12 @@ export class StateService {
     }
 
     const written: StoredHandle[] = [];
-    const intents: WriteIntent[] = [];
+    const intent: BatchIntent = { objects: [] };
     let results: StateBatch["results"];
     try {
-      results = await this.writeResults(scope, newResults, written, intents, reach, known && changes);
+      results = await this.writeResults(scope, newResults, written, intent, reach, known && changes);
     } catch (error) {
-      await this.discard(written, intents, reach);
+      await this.discard(written, intent, reach);
       throw error;
     }
     const batch: StateBatch = {
@@ -188,16 +194,14 @@ export class StateService {
       results,
       cachedInputs: plans.flatMap(({ stateId, cachedInputs }) => cachedInputs.map((input) => ({ stateId, ...input }))),
       // A prepared upload's intent goes with the batch that records it (and keeps it otherwise).
-      intentIds: [
-        ...intents.map((intent) => intent.id),
-        ...new Set(plans.flatMap((plan) => (plan.preparedIntentId ? [plan.preparedIntentId] : []))),
-      ],
+      batchIntentId: intent.id ?? null,
+      intentIds: [...new Set(plans.flatMap((plan) => (plan.preparedIntentId ? [plan.preparedIntentId] : [])))],
       notices: noticesOf(changesOf(scope, ids, loaded)),
     };
-    const outcome = await this.recordOrResolve(batch, written, intents, reach);
+    const outcome = await this.recordOrResolve(batch, written, intent, reach);
     if (!outcome.recorded) {
       // Known not recorded: what this call wrote is referenced by nothing.
-      await this.discard(written, intents, reach);
+      await this.discard(written, intent, reach);
       if ("intentsLost" in outcome) {
         throw new HandledError(
           ErrorCode.RESULT_WRITE_FAILED,
@@ -224,7 +228,7 @@ export class StateService {
   private async recordOrResolve(
     batch: StateBatch,
     written: readonly StoredHandle[],
-    intents: readonly WriteIntent[],
+    intent: BatchIntent,
     reach: Reach,
   ): Promise<RecordOutcome> {
     try {
@@ -239,7 +243,7 @@ export class StateService {
         return { recorded: true };
       }
       if (outcome === "not-recorded") {
-        await this.discard(written, intents, reach);
+        await this.discard(written, intent, reach);
         throw error;
       }
       const kept = written.filter((stored) => stored.spec.type !== "JSON").map((stored) => stored.handle);
@@ -257,19 +261,18 @@ export class StateService {
   }
 
   /**
-   * Removes what this call wrote for a batch that records nothing, and the intents of the objects
-   * removed (and of those never written); an object that could not be removed keeps its intent,
-   * for the sweeper.
+   * Removes what this call wrote for a batch that records nothing, and its intent; the objects
+   * that could not be removed stay in the intent, for the sweeper.
    */
-  private async discard(
-    written: readonly StoredHandle[],
-    intents: readonly WriteIntent[],
-    reach: Reach,
-  ): Promise<void> {
+  private async discard(written: readonly StoredHandle[], intent: BatchIntent, reach: Reach): Promise<void> {
     const left = await this.deps.results.discard(written, reach);
+    if (intent.id === undefined) return;
     await this.deps.intents
-      .removeIntents(intents.filter((intent) => !left.has(intent.handle)).map((intent) => intent.id))
-      .catch(() => undefined); // the sweeper finds them, and the objects gone
+      .settleBatchIntent(
+        intent.id,
+        intent.objects.filter((object) => left.has(object.handle)),
+      )
+      .catch(() => undefined); // the sweeper finds it, and the objects gone
   }
 
   /**
@@ -331,7 +334,7 @@ export class StateService {
     scope: Scope,
     newResults: readonly NewResult[],
     written: StoredHandle[],
-    intents: WriteIntent[],
+    intent: BatchIntent,
     reach: Reach,
     unchecked?: readonly StateChange[],
   ): Promise<StateBatch["results"]> {
@@ -346,18 +349,20 @@ export class StateService {
     for (const write of prepared) {
       if (write?.handle === undefined) continue;
       const { spec, storedBytes, sizeBytes } = write.stored;
-      intents.push({
-        id: randomUUID(),
+      intent.objects.push({
         handlerType: spec.type,
         handlerConfig: handlerConfigOf(spec),
         handle: write.handle,
         sizeBytes: storedBytes ?? sizeBytes,
       });
     }
-    const stale = await this.deps.intents.recordWriteIntents(scope, intents, unchecked);
-    if (stale.length > 0) {
-      intents.length = 0; // none was recorded
-      throw this.staleError(scope, unchecked!, stale);
+    if (intent.objects.length > 0) {
+      intent.id = randomUUID(); // set first: a statement that fails may have recorded it
+      const stale = await this.deps.intents.recordBatchIntent(scope, intent.id, intent.objects, unchecked);
+      if (stale.length > 0) {
+        intent.id = undefined; // not recorded
+        throw this.staleError(scope, unchecked!, stale);
+      }
     }
     const settled = await Promise.allSettled(
       newResults.map(async ({ source }, i) => {

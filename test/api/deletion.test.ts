@@ -15,6 +15,7 @@ import {
 } from "../support/documents.js";
 import { test as apiTest } from "../support/fixtures.js";
 import { startRun, succeed } from "../support/flows.js";
+import { INTENT_ROWS } from "../support/inspect.js";
 import { metricsText } from "../support/metrics.js";
 
 // Deleting a flow run (or a flow) removes its rows and the files and objects its results point
@@ -34,7 +35,7 @@ const exists = (path: string) =>
 async function rowCounts(t: TestApp) {
   const [row] = await t.sql<Record<string, number>>(
     `SELECT (SELECT count(*)::int FROM flow) AS flows, (SELECT count(*)::int FROM flow_run) AS runs,
-            (SELECT count(*)::int FROM result) AS results, (SELECT count(*)::int FROM storage_intent) AS intents`,
+            (SELECT count(*)::int FROM result) AS results, ${INTENT_ROWS} AS intents`,
   );
   return row!;
 }

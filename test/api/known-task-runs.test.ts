@@ -4,6 +4,7 @@ import type { TestApp } from "../support/app.js";
 import { DeleteFlowRun, GetTaskRun, SetTaskRunStates, SetTaskRunStatesLean } from "../support/documents.js";
 import { test as apiTest } from "../support/fixtures.js";
 import { startRun } from "../support/flows.js";
+import { intentCount } from "../support/inspect.js";
 import { metricsText, metricValue, statementsOf } from "../support/metrics.js";
 
 // Statements are counted per request: the projects' places, which reads and writes consult, are
@@ -102,8 +103,6 @@ describe("a batch of inline values for task runs loaded before", () => {
 // the write intents checks the batch's versions too, so the batch is two statements, not three,
 // and a stale one still writes nothing.
 describe("a batch of values written to files, for task runs loaded before", () => {
-  const intents = async (t: TestApp) =>
-    (await t.sql<{ n: number }>("SELECT count(*)::int AS n FROM storage_intent"))[0]!.n;
   const files = async (t: TestApp) =>
     (await readdir(t.resultsDir, { recursive: true })).filter((name) => name.endsWith(".json")).length;
   // Files written, removed or not: a stale batch's files, were they written, would be removed.
@@ -127,20 +126,20 @@ describe("a batch of values written to files, for task runs loaded before", () =
     expect(await files(t)).toBe(before + 2);
     expect(await storedValue(t, entries[0]!.id)).toEqual({ second: 0 });
     expect(await storedValue(t, entries[1]!.id)).toEqual({ second: 1 });
-    expect(await intents(t)).toBe(0);
+    expect(await intentCount(t)).toBe(0);
   });
 
   test("is refused with VERSION_MISMATCH when one entry is stale, writing no file and no intent", async ({ t }) => {
     const { entries } = await started(t, "known files stale", { type: "LOCAL", dir: t.resultsDir });
     await t.ok(SetTaskRunStatesLean, { input: succeed(entries, () => "kept") });
-    const before = { files: await files(t), intents: await intents(t), writes: await writes(t) };
+    const before = { files: await files(t), intents: await intentCount(t), writes: await writes(t) };
     // Entry a is current (2), entry b stale (1).
     const errors = await t.fail(SetTaskRunStatesLean, {
       input: succeed([{ id: entries[0]!.id, version: 2 }, entries[1]!], () => "lost"),
     });
     expect(errors.map((error) => error.extensions?.code)).toEqual(["VERSION_MISMATCH"]);
     expect(errors[0]!.message).toBe(`Task run ${entries[1]!.id} is at version 2, not 1: read it again and retry.`);
-    expect({ files: await files(t), intents: await intents(t), writes: await writes(t) }).toEqual(before);
+    expect({ files: await files(t), intents: await intentCount(t), writes: await writes(t) }).toEqual(before);
     for (const entry of entries) {
       expect(await storedValue(t, entry.id)).toBe("kept");
       expect((await t.ok(GetTaskRun, { id: entry.id })).taskRun!.version).toBe(2);

@@ -11,6 +11,7 @@ import { PrepareResultUpload, SetTaskRunStatesLean, TaskRunResultDownload } from
 import { filesUnder } from "../support/files.js";
 import { test as apiTest } from "../support/fixtures.js";
 import { startRun } from "../support/flows.js";
+import { intentCount } from "../support/inspect.js";
 
 // Large results move beside GraphQL: uploads prepared for a task run (presigned by S3 and GCS, or
 // this API's signed URL), bodies streamed through the API, and download URLs. Each path carries a
@@ -91,9 +92,6 @@ function rawPut(url: string, body: Buffer): Promise<{ status: number; body: Reco
 
 const codeOf = (body: Record<string, unknown>) =>
   (body.errors as { extensions: { code: string } }[] | undefined)?.[0]?.extensions.code;
-
-const intentCount = async (t: TestApp) =>
-  (await t.sql<{ n: number }>("SELECT count(*)::int AS n FROM storage_intent"))[0]!.n;
 
 describe.each<Store>(["LOCAL", "S3", "GCS"])("%s: a 50 MB result", (store) => {
   const value = randomBytes(50 * MB);

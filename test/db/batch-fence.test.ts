@@ -36,6 +36,7 @@ describe("a batch's commit fence", () => {
       ],
       results: [],
       cachedInputs: [],
+      batchIntentId: null,
       intentIds: [],
       notices: [],
     };

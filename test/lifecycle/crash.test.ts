@@ -78,7 +78,9 @@ describe("a crash under write load", () => {
       const { rows } = await sql.query<{ handle: string; type: string }>(
         `SELECT handle, handler_type::text AS type FROM result WHERE handler_type <> 'JSON'`,
       );
-      const { rows: intents } = await sql.query(`SELECT * FROM storage_intent`);
+      const { rows: intents } = await sql.query(
+        `SELECT id, handle FROM storage_intent UNION ALL SELECT id, objects::text FROM batch_intent`,
+      );
       await sql.end();
       const referenced = new Set(rows.map((row) => row.handle));
       const files = (await readdir(dir)).map((name) => join(dir, name));

@@ -60,4 +60,47 @@ describe("npm run gc", () => {
     expect(await exists(fresh)).toBe(false);
     await expect(runGc(["--grace", "soon"], env, () => undefined)).rejects.toThrow(/Usage/);
   });
+
+  test("settles the objects of a batch's intent left behind, each as its own", async ({ t }) => {
+    const run = await startRun(t, { name: "gc-batch", tasks: [{ name: "kept" }] });
+    const kept = await succeed(t, run.taskRuns.kept!, { kept: true });
+    const orphans = [3, 4].map((n) => join(t.resultsDir, `00000000-0000-4000-8000-00000000000${n}.json`));
+    const fresh = join(t.resultsDir, "00000000-0000-4000-8000-000000000005.json");
+    for (const file of [...orphans, fresh]) await writeFile(file, '"left behind"');
+    // What a batch recorded before writing its objects, and a crash then left: one row for all
+    // of them (one of which a result points at after all), and one for a batch still under way.
+    const object = (handle: string) => ({
+      handler_type: "LOCAL",
+      handler_config: { dir: t.resultsDir },
+      handle,
+      size_bytes: 13,
+    });
+    const batch = (handles: string[], age: string) =>
+      t.sql(`INSERT INTO batch_intent (id, objects, created_at) VALUES (gen_random_uuid(), $1, now() - $2::interval)`, [
+        JSON.stringify(handles.map(object)),
+        age,
+      ]);
+    await batch([...orphans, kept.handle], "2 hours");
+    await batch([fresh], "1 minute");
+    const env = { ...process.env, DATABASE_URL: t.config.databaseUrl!, HANDLED_DATA_DIR: t.config.dataDir };
+
+    const dry: string[] = [];
+    await runGc(["--dry-run"], env, (line) => dry.push(line));
+    expect(dry).toEqual([
+      "LOCAL: would delete 2 objects, 26 bytes",
+      "1 would be kept (a result points at them). Nothing was deleted (--dry-run).",
+    ]);
+    expect(await exists(orphans[0]!)).toBe(true);
+
+    const swept: string[] = [];
+    await runGc([], env, (line) => swept.push(line));
+    expect(swept[0]).toBe("LOCAL: deleted 2 objects, 26 bytes");
+    expect(await Promise.all([...orphans, fresh, kept.handle].map(exists))).toEqual([false, false, true, true]);
+    expect(await t.sql(`SELECT handle FROM storage_intent`)).toEqual([]);
+    expect(
+      (await t.sql<{ objects: { handle: string }[] }>(`SELECT objects FROM batch_intent`)).map((row) =>
+        row.objects.map((o) => o.handle),
+      ),
+    ).toEqual([[fresh]]);
+  });
 });

@@ -29,3 +29,11 @@ export async function recorded(t: TestApp) {
   );
   return { counts, files: await filesUnder(t.config.dataDir) };
 }
+
+/** Storage intents of every kind: one row per object (storage_intent), one per batch (batch_intent). */
+export const INTENT_ROWS = `(SELECT count(*)::int FROM storage_intent) + (SELECT count(*)::int FROM batch_intent)`;
+
+/** How many storage intents there are (see INTENT_ROWS). */
+export async function intentCount(t: TestApp): Promise<number> {
+  return (await t.sql<{ n: number }>(`SELECT ${INTENT_ROWS} AS n`))[0]!.n;
+}
