@@ -3,6 +3,7 @@
 import { performance } from "node:perf_hooks";
 import autocannon from "autocannon";
 import type pg from "pg";
+import { type CpuPerOperation, withCpu } from "./cpu.js";
 
 /** What one load run measured. */
 export interface LoadResult {
@@ -14,6 +15,8 @@ export interface LoadResult {
   p99: number;
   /** Operations that failed: HTTP errors, non-200 answers, GraphQL errors, SQL errors. */
   errors: number;
+  /** What each operation cost in CPU time, process by process (see withCpu). */
+  cpu?: CpuPerOperation;
 }
 
 /** One request: its JSON body, and what to do when its answer comes (ok: 200 with no errors). */
@@ -76,7 +79,16 @@ function percentile(sorted: readonly number[], p: number): number {
  * Runs `work` on `connections` pooled connections at once, each again as soon as it is done,
  * for `seconds`. `work` gets a worker number, so workers can own separate rows.
  */
-export async function pgLoad(
+export function pgLoad(
+  pool: pg.Pool,
+  connections: number,
+  seconds: number,
+  work: (client: pg.PoolClient, worker: number) => Promise<unknown>,
+): Promise<LoadResult> {
+  return withCpu(undefined, () => runPgLoad(pool, connections, seconds, work));
+}
+
+async function runPgLoad(
   pool: pg.Pool,
   connections: number,
   seconds: number,

@@ -1,6 +1,7 @@
 // The benchmark's one table: each figure beside its ceiling and the ratio between them.
 import { writeFile } from "node:fs/promises";
 import { cpus, totalmem } from "node:os";
+import type { CpuPerOperation } from "./cpu.js";
 
 /** One measured figure. Higher is better for every figure and ratio but memory growth. */
 export interface Row {
@@ -26,6 +27,8 @@ export interface Row {
   target?: string;
   met?: boolean;
   errors?: number;
+  /** CPU time per operation, by process (see bench/cpu.ts). */
+  cpu?: CpuPerOperation;
   note?: string;
 }
 
@@ -57,6 +60,12 @@ function figure(n: number): string {
   return n >= 100 ? n.toFixed(0) : n >= 10 ? n.toFixed(1) : n.toFixed(2);
 }
 
+/** "3.1 + 4.2 + 0.5", a part left blank where it was not measured (no server; PostgreSQL elsewhere). */
+function cpuCell(cpu: CpuPerOperation | undefined): string {
+  if (!cpu) return "";
+  return [cpu.server, cpu.postgres, cpu.load].map((ms) => (ms === undefined ? "–" : ms.toFixed(2))).join(" + ");
+}
+
 /** The rows as one Markdown table (it reads as plain text too). */
 export function markdownTable(rows: readonly Row[]): string {
   const header = [
@@ -68,6 +77,7 @@ export function markdownTable(rows: readonly Row[]): string {
     "p50 ms",
     "p99 ms",
     "SQL/req",
+    "CPU ms/req: server + pg + load",
     "Ceiling",
     "Ratio",
     "Target",
@@ -81,6 +91,7 @@ export function markdownTable(rows: readonly Row[]): string {
     fixed(r.p50, 1),
     fixed(r.p99, 1),
     fixed(r.sqlPerRequest, 1),
+    cpuCell(r.cpu),
     r.ceiling ? `${figure(r.ceiling.value)} (${r.ceiling.what})` : "",
     r.ratio === undefined ? "" : r.ratio.toFixed(2),
     r.target ? `${r.target} ${r.met ? "✓" : "✗"}` : "",
@@ -114,6 +125,17 @@ function meets(target: string, ratio: number | undefined, value: number): boolea
   const under = /^< ([\d.]+) MB$/.exec(target);
   if (under) return value < Number(under[1]);
   return undefined;
+}
+
+/** Each part of the CPU time per operation: the median of the runs that measured it. */
+function mergeCpu(pick: (read: (r: Row) => number | undefined) => number | undefined): CpuPerOperation {
+  const server = pick((r) => r.cpu?.server);
+  const postgres = pick((r) => r.cpu?.postgres);
+  return {
+    load: pick((r) => r.cpu?.load) ?? Number.NaN,
+    ...(server === undefined ? {} : { server }),
+    ...(postgres === undefined ? {} : { postgres }),
+  };
 }
 
 /**
@@ -156,6 +178,7 @@ export function mergeRuns(runs: readonly (readonly Row[])[]): Row[] {
       p50: pick((r) => r.p50),
       p99: pick((r) => r.p99),
       sqlPerRequest: pick((r) => r.sqlPerRequest),
+      ...(first.cpu ? { cpu: mergeCpu(pick) } : {}),
       ...(first.ceiling ? { ceiling: { what: first.ceiling.what, value: pick((r) => r.ceiling?.value)! } } : {}),
       ratio,
       met,

@@ -140,6 +140,7 @@ try {
     api: new ApiClient(api.origin, `http://127.0.0.1:${metricsPort}`),
     apiPid: api.child.pid!,
     apolloUrl: `${apollo.origin}/`,
+    apolloPid: apollo.child.pid!,
     pool,
     resultsDir,
     rawDir: join(dir, "raw"),

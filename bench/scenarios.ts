@@ -10,6 +10,7 @@ import type pg from "pg";
 import { type ApiClient, SET_STATES, setStatesBody, type TaskRunSlot, valueOfSize } from "./api.js";
 import { writeNewFiles } from "./ceiling-files.js";
 import { FLOW_RUN_RESULTS_SQL, MULTI_ROW_SQL } from "./ceiling-sql.js";
+import { withCpu } from "./cpu.js";
 import { httpLoad, type LoadResult, medianTime, type NextRequest, pgLoad } from "./load.js";
 import { readRss, resetPeakRss } from "./processes.js";
 import type { Row } from "./report.js";
@@ -29,6 +30,7 @@ export interface Bench {
   api: ApiClient;
   apiPid: number;
   apolloUrl: string;
+  apolloPid: number;
   /** A pool on the API's own database, for the ceilings. */
   pool: pg.Pool;
   resultsDir: string;
@@ -73,10 +75,16 @@ async function warmAndMeasure(
   next: () => () => NextRequest,
 ): Promise<LoadResult> {
   await httpLoad(url, concurrency, b.settings.warmupSeconds, next());
-  return httpLoad(url, concurrency, b.settings.seconds, next());
+  const server = url.startsWith(b.apolloUrl) ? b.apolloPid : b.apiPid;
+  return withCpu(server, () => httpLoad(url, concurrency, b.settings.seconds, next()));
 }
 
-const loadFigures = (load: LoadResult) => ({ p50: load.p50, p99: load.p99, errors: load.errors || undefined });
+const loadFigures = (load: LoadResult) => ({
+  p50: load.p50,
+  p99: load.p99,
+  errors: load.errors || undefined,
+  ...(load.cpu ? { cpu: load.cpu } : {}),
+});
 
 function against(value: number, ceiling: { what: string; value: number } | undefined, target?: number): Partial<Row> {
   if (!ceiling) return {};
