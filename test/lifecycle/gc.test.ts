@@ -2,6 +2,7 @@ import { access, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { describe, expect } from "vitest";
 import { runGc } from "../../src/cli/gc.js";
+import type { TestApp } from "../support/app.js";
 import { test } from "../support/fixtures.js";
 import { startRun, succeed } from "../support/flows.js";
 
@@ -12,6 +13,14 @@ const exists = (path: string) =>
     () => true,
     () => false,
   );
+
+/** What `npm run gc -- <args>` prints, run on the test app's database. */
+async function gc(t: TestApp, args: string[]): Promise<string[]> {
+  const lines: string[] = [];
+  const env = { ...process.env, DATABASE_URL: t.config.databaseUrl!, HANDLED_DATA_DIR: t.config.dataDir };
+  await runGc(args, env, (line) => lines.push(line));
+  return lines;
+}
 
 describe("npm run gc", () => {
   test("says what it would delete with --dry-run, deletes it without, and keeps what a result points at", async ({
@@ -35,30 +44,23 @@ describe("npm run gc", () => {
     await intent(fresh, "1 minute");
     // A write intent whose result was recorded after all (its object is referenced): kept.
     await intent(kept.handle, "2 hours");
-    const env = { ...process.env, DATABASE_URL: t.config.databaseUrl!, HANDLED_DATA_DIR: t.config.dataDir };
 
-    const dry: string[] = [];
-    await runGc(["--dry-run"], env, (line) => dry.push(line));
-    expect(dry).toEqual([
+    expect(await gc(t, ["--dry-run"])).toEqual([
       "LOCAL: would delete 1 objects, 13 bytes",
       "1 would be kept (a result points at them). Nothing was deleted (--dry-run).",
     ]);
     expect(await exists(orphan)).toBe(true);
 
-    const swept: string[] = [];
-    await runGc([], env, (line) => swept.push(line));
-    expect(swept[0]).toBe("LOCAL: deleted 1 objects, 13 bytes");
+    expect((await gc(t, []))[0]).toBe("LOCAL: deleted 1 objects, 13 bytes");
     expect(await exists(orphan)).toBe(false);
     expect(await exists(fresh)).toBe(true);
     expect(await exists(kept.handle)).toBe(true);
     expect((await t.sql(`SELECT handle FROM storage_intent`)).map((row) => row.handle)).toEqual([fresh]);
 
     // Past its grace period (given here), the fresh one goes too.
-    const again: string[] = [];
-    await runGc(["--grace", "30s"], env, (line) => again.push(line));
-    expect(again[0]).toBe("LOCAL: deleted 1 objects, 13 bytes");
+    expect((await gc(t, ["--grace", "30s"]))[0]).toBe("LOCAL: deleted 1 objects, 13 bytes");
     expect(await exists(fresh)).toBe(false);
-    await expect(runGc(["--grace", "soon"], env, () => undefined)).rejects.toThrow(/Usage/);
+    await expect(gc(t, ["--grace", "soon"])).rejects.toThrow(/Usage/);
   });
 
   test("settles the objects of a batch's intent left behind, each as its own", async ({ t }) => {
@@ -82,19 +84,14 @@ describe("npm run gc", () => {
       ]);
     await batch([...orphans, kept.handle], "2 hours");
     await batch([fresh], "1 minute");
-    const env = { ...process.env, DATABASE_URL: t.config.databaseUrl!, HANDLED_DATA_DIR: t.config.dataDir };
 
-    const dry: string[] = [];
-    await runGc(["--dry-run"], env, (line) => dry.push(line));
-    expect(dry).toEqual([
+    expect(await gc(t, ["--dry-run"])).toEqual([
       "LOCAL: would delete 2 objects, 26 bytes",
       "1 would be kept (a result points at them). Nothing was deleted (--dry-run).",
     ]);
     expect(await exists(orphans[0]!)).toBe(true);
 
-    const swept: string[] = [];
-    await runGc([], env, (line) => swept.push(line));
-    expect(swept[0]).toBe("LOCAL: deleted 2 objects, 26 bytes");
+    expect((await gc(t, []))[0]).toBe("LOCAL: deleted 2 objects, 26 bytes");
     expect(await Promise.all([...orphans, fresh, kept.handle].map(exists))).toEqual([false, false, true, true]);
     expect(await t.sql(`SELECT handle FROM storage_intent`)).toEqual([]);
     expect(
