@@ -94,17 +94,17 @@ const CLAIM_INTENTS = statement(
 // The objects of a batch intent `b` (see BatchIntent), as rows `o` with storage_intent's columns.
 const BATCH_OBJECTS = `jsonb_to_recordset(b.objects)
   AS o(handler_type "HandlerType", handler_config jsonb, handle text, size_bytes bigint)`;
-// With the objects of the batches a sweep would split (see SPLIT_DUE_BATCHES), each under its batch's id.
+// With the objects of the batches a sweep would split (see SPLIT_DUE_BATCHES), as the write
+// intents it would make of them, each under its batch's id.
 const PENDING_INTENTS = statement(
   "pending-intents",
-  `SELECT id, "handlerType", "handlerConfig", handle, "sizeBytes", "projectId", referenced FROM (
-     SELECT ${DUE_COLUMNS}, created_at FROM storage_intent i WHERE ${due("$1")}
+  `SELECT ${DUE_COLUMNS} FROM (
+     SELECT id, kind, handler_type, handler_config, handle, size_bytes, project_id, created_at, expires_at
+     FROM storage_intent
      UNION ALL
-     SELECT b.id::text, o.handler_type::text, o.handler_config, o.handle, o.size_bytes::float8, b.project_id::text,
-       EXISTS (SELECT 1 FROM result r WHERE r.handle = o.handle AND r.handler_type = o.handler_type), b.created_at
+     SELECT b.id, 'write', o.handler_type, o.handler_config, o.handle, o.size_bytes, b.project_id, b.created_at, NULL
      FROM batch_intent b, ${BATCH_OBJECTS}
-     WHERE b.created_at <= now() - make_interval(secs => $1::float8)
-   ) pending ORDER BY created_at`,
+   ) i WHERE ${due("$1")} ORDER BY created_at`,
 );
 const REMOVE_INTENT = statement("remove-intent", `DELETE FROM storage_intent WHERE id = $1`);
 
