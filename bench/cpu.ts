@@ -15,24 +15,32 @@ export interface CpuPerOperation {
 // Linux counts CPU time in clock ticks of 10 ms (USER_HZ, 100 on every common architecture).
 const MS_PER_TICK = 10;
 
-/**
- * User and system CPU time of a process, all its threads, in ms, and with `reaped` that of its
- * children that have exited; undefined when it is gone.
- */
-function cpuMsOf(pid: string | number, reaped = false): number | undefined {
+/** A process's command name and its /proc stat fields after it; undefined when it is gone. */
+function statOf(pid: string | number): { command: string; fields: string[] } | undefined {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-    // Fields after the command name (which may hold spaces): utime, stime, cutime and cstime
-    // are the 12th to the 15th.
-    const [utime, stime, cutime, cstime] = stat
-      .slice(stat.lastIndexOf(")") + 2)
-      .split(" ")
-      .slice(11, 15)
-      .map(Number) as [number, number, number, number];
-    return (utime + stime + (reaped ? cutime + cstime : 0)) * MS_PER_TICK;
+    // The command name is in parentheses, and may hold spaces and parentheses itself.
+    const end = stat.lastIndexOf(")");
+    return { command: stat.slice(stat.indexOf("(") + 1, end), fields: stat.slice(end + 2).split(" ") };
   } catch {
     return undefined;
   }
+}
+
+/**
+ * User and system CPU time of a process, all its threads, in ms, from its stat fields, and with
+ * `reaped` that of its children that have exited.
+ */
+function cpuMsOf(fields: readonly string[], reaped = false): number {
+  // utime, stime, cutime and cstime are the 12th to the 15th fields after the command name.
+  const [utime, stime, cutime, cstime] = fields.slice(11, 15).map(Number) as [number, number, number, number];
+  return (utime + stime + (reaped ? cutime + cstime : 0)) * MS_PER_TICK;
+}
+
+/** The CPU time of the process `pid`, in ms; undefined when it is gone. */
+function processCpuMs(pid: number): number | undefined {
+  const stat = statOf(pid);
+  return stat && cpuMsOf(stat.fields);
 }
 
 /**
@@ -49,12 +57,9 @@ function postgresCpuMs(): number | undefined {
     return undefined;
   }
   for (const pid of pids) {
-    try {
-      if (readFileSync(`/proc/${pid}/comm`, "utf8").trim() !== "postgres") continue;
-    } catch {
-      continue; // gone meanwhile
-    }
-    total = (total ?? 0) + (cpuMsOf(pid, true) ?? 0);
+    const stat = statOf(pid); // none when gone meanwhile
+    if (stat?.command !== "postgres") continue;
+    total = (total ?? 0) + cpuMsOf(stat.fields, true);
   }
   return total;
 }
@@ -72,7 +77,7 @@ export async function withCpu<T extends { operations: number }>(
   serverPid: number | undefined,
   run: () => Promise<T>,
 ): Promise<T & { cpu: CpuPerOperation }> {
-  const server = serverPid === undefined ? undefined : cpuMsOf(serverPid);
+  const server = serverPid === undefined ? undefined : processCpuMs(serverPid);
   const postgres = postgresCpuMs();
   const load = ownCpuMs();
   const result = await run();
@@ -81,7 +86,7 @@ export async function withCpu<T extends { operations: number }>(
       ? undefined
       : (after - before) / result.operations;
   const cpu: CpuPerOperation = { load: per(load, ownCpuMs())! };
-  const serverMs = per(server, serverPid === undefined ? undefined : cpuMsOf(serverPid));
+  const serverMs = per(server, serverPid === undefined ? undefined : processCpuMs(serverPid));
   const postgresMs = per(postgres, postgresCpuMs());
   if (serverMs !== undefined) cpu.server = serverMs;
   if (postgresMs !== undefined) cpu.postgres = postgresMs;
