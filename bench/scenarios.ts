@@ -103,18 +103,18 @@ const SINGLE_ROW_SQL = `
  * What any server of a batch of 50 values must at least do, beside the bare statement: on the
  * same framework, take the batch as GraphQL input (the API's own request body) and run that
  * statement; write the 50 files, as the LOCAL handler does (see writeNewFiles), then run it; or
- * both. The framework's two are kept in `batchCeilingFigures` for the API's rows; the caller
- * gives each against the bare statement, measured after them.
+ * both. Returns their rows, which the caller gives against the bare statement (measured after
+ * them), and the framework's two figures, for the API's rows (see batchNote).
  */
 async function batchCeilings(
   b: Bench,
   flowId: string,
   slots: TaskRunSlot[],
+  value: (i: number) => unknown,
   handles: string[],
   concurrency: number,
-): Promise<Row[]> {
+): Promise<{ rows: Row[]; figures: BatchCeilingFigures }> {
   const runs = async () => (await b.api.createFlowRuns(flowId, 2 * concurrency)).map((run) => run.slot);
-  const value = (i: number) => valueOfSize(SMALL_BYTES, i);
   const apolloLoad = async (url: string) => {
     const [warm, measured] = [await runs(), await runs()];
     let first = true;
@@ -135,7 +135,6 @@ async function batchCeilings(
     slot.version++;
   });
   const figures = { apollo: apollo.perSecond * BIG_BATCH, apolloFiles: apolloFiles.perSecond * BIG_BATCH };
-  batchCeilingFigures.set(concurrency, figures);
   const row = (what: string, load: LoadResult, states: number): Row => ({
     section: "write",
     what,
@@ -146,7 +145,7 @@ async function batchCeilings(
     sqlPerRequest: 1,
     ...loadFigures(load),
   });
-  return [
+  const rows = [
     row("Apollo Server + the same multi-row INSERT, from the API's request (ceiling)", apollo, figures.apollo),
     row("pg multi-row INSERT + the 50 files written with fs (ceiling)", withFiles, withFiles.perSecond * BIG_BATCH),
     row(
@@ -155,12 +154,13 @@ async function batchCeilings(
       figures.apolloFiles,
     ),
   ];
+  return { rows, figures };
 }
-const batchCeilingFigures = new Map<number, { apollo: number; apolloFiles: number }>();
+/** States a second of the framework's closest ceilings: with the INSERT, and with the files too. */
+type BatchCeilingFigures = { apollo: number; apolloFiles: number };
 
 /** A batch-50 row against the ceiling closest to what it does (see batchCeilings). */
-function batchNote(handler: string, states: number, concurrency: number): string {
-  const figures = batchCeilingFigures.get(concurrency)!;
+function batchNote(handler: string, states: number, concurrency: number, figures: BatchCeilingFigures): string {
   return handler === "JSON"
     ? `against Apollo + the same INSERT: ${(states / figures.apollo).toFixed(2)} at ${concurrency} at once`
     : `against Apollo + the files + the same INSERT: ${(states / figures.apolloFiles).toFixed(2)} at ${concurrency} at once`;
@@ -169,9 +169,10 @@ function batchNote(handler: string, states: number, concurrency: number): string
 /**
  * Writes, by batch size and concurrency: for batches of 50 the ceilings closest to each handler
  * (see batchCeilings), then the plain-pg ceiling, then setTaskRunStates through each handler.
- * The API's rows are measured right after the ceiling they are held against: PostgreSQL's cost of the same statement grows as
- * the loads fill the tables (a third more CPU a batch after 500,000 states), so a ceiling taken
- * minutes before, on emptier tables, would hold the API to more than it held the ceiling.
+ * The API's rows are measured right after the ceiling they are held against: PostgreSQL's cost
+ * of the same statement grows as the loads fill the tables (a third more CPU a batch after
+ * 500,000 states), so a ceiling taken minutes before, on emptier tables, would hold the API to
+ * more than it held the ceiling.
  */
 export async function writeRows(b: Bench): Promise<Row[]> {
   const { api, settings } = b;
@@ -179,8 +180,8 @@ export async function writeRows(b: Bench): Promise<Row[]> {
   for (const batch of [1, BIG_BATCH]) {
     const what = batch === 1 ? "pg single-row INSERT" : `pg multi-row INSERT`;
     const ceilingFlowId = await api.createFlow(`ceiling-${batch}`, { type: "JSON" }, batch);
-    const handles = Array.from({ length: batch }, (_, i) => JSON.stringify(valueOfSize(SMALL_BYTES, i)));
     const value = (i: number) => valueOfSize(SMALL_BYTES, i);
+    const handles = Array.from({ length: batch }, (_, i) => JSON.stringify(value(i)));
     const handlers = [];
     for (const handler of HANDLERS(b)) {
       const flowId = await api.createFlow(`write-${handler.name}-${batch}`, handler.spec, batch);
@@ -193,7 +194,8 @@ export async function writeRows(b: Bench): Promise<Row[]> {
     }
     for (const concurrency of settings.concurrencies) {
       const slots = (await api.createFlowRuns(ceilingFlowId, concurrency)).map((run) => run.slot);
-      const closest = batch === BIG_BATCH ? await batchCeilings(b, ceilingFlowId, slots, handles, concurrency) : [];
+      const closest =
+        batch === BIG_BATCH ? await batchCeilings(b, ceilingFlowId, slots, value, handles, concurrency) : undefined;
       b.progress(`${what}, ${concurrency} at once`);
       const load = await pgLoad(b.pool, concurrency, settings.seconds, async (client, worker) => {
         const slot = slots[worker]!;
@@ -229,7 +231,7 @@ export async function writeRows(b: Bench): Promise<Row[]> {
         ...loadFigures(load),
       });
       const versus = { what: "pg", value: ceiling.value };
-      rows.push(...closest.map((row) => ({ ...row, ...against(row.value, versus) })));
+      rows.push(...(closest?.rows ?? []).map((row) => ({ ...row, ...against(row.value, versus) })));
 
       for (const handler of handlers) {
         b.progress(`setTaskRunStates ${handler.name}, batch ${batch}, ${concurrency} at once`);
@@ -256,7 +258,7 @@ export async function writeRows(b: Bench): Promise<Row[]> {
           ...loadFigures(load),
           // Batches of 50 inline values are held to 0.6 of the ceiling, those that write files to 0.5.
           ...against(states, ceiling, batch === BIG_BATCH ? (handler.name === "JSON" ? 0.6 : 0.5) : undefined),
-          ...(batch === BIG_BATCH ? { note: batchNote(handler.name, states, concurrency) } : {}),
+          ...(closest ? { note: batchNote(handler.name, states, concurrency, closest.figures) } : {}),
         });
       }
     }
