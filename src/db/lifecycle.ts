@@ -53,6 +53,11 @@ const LOCK_FLOW = statement("lock-flow", `SELECT id FROM flow WHERE id = $1 AND 
 const CANDIDATES = statement("results-of-runs", RESULTS_OF_RUNS);
 const DELETE_RUNS = statement("delete-runs", `DELETE FROM flow_run WHERE id = ANY($1::uuid[])`);
 const DELETE_FLOW = statement("delete-flow", `DELETE FROM flow WHERE id = $1`);
+// The results (`r`) pointing at the object `handle` of `handlerType`, SQL expressions. It says
+// `handler_type <> 'JSON'`, the predicate of the handles' index, so that PostgreSQL can use it
+// (see prisma/schema.prisma).
+const resultsAt = (handle: string, handlerType: string) =>
+  `SELECT 1 FROM result r WHERE r.handle = ${handle} AND r.handler_type = ${handlerType} AND r.handler_type <> 'JSON'`;
 // A result goes once no state or cached input is left with it; its object, once no result left
 // points at the same handle (a client may record one object twice). JSON results have no object.
 const DELETE_RESULTS = statement(
@@ -67,8 +72,7 @@ const DELETE_RESULTS = statement(
      -- left out by id.
      SELECT DISTINCT ON (handle) handler_type, handler_config, handle, size_bytes FROM gone g
      WHERE g.handler_type <> 'JSON' AND NOT EXISTS (
-       SELECT 1 FROM result r WHERE r.handle = g.handle AND r.handler_type = g.handler_type
-         AND r.id NOT IN (SELECT id FROM gone))
+       ${resultsAt("g.handle", "g.handler_type")} AND r.id NOT IN (SELECT id FROM gone))
    ), intents AS (
      INSERT INTO storage_intent (id, kind, handler_type, handler_config, handle, size_bytes, project_id)
      SELECT gen_random_uuid(), 'delete', handler_type, handler_config, handle, size_bytes, $2 FROM objects
@@ -82,8 +86,7 @@ const DELETE_RESULTS = statement(
 // A prepared upload's intent counts from when it expires.
 const due = (grace: string) =>
   `coalesce(expires_at, created_at) <= now() - make_interval(secs => CASE WHEN kind = 'delete' THEN 0 ELSE ${grace}::float8 END)`;
-const DUE_COLUMNS = `${INTENT_COLUMNS}, EXISTS (
-    SELECT 1 FROM result r WHERE r.handle = i.handle AND r.handler_type = i.handler_type) AS referenced`;
+const DUE_COLUMNS = `${INTENT_COLUMNS}, EXISTS (${resultsAt("i.handle", "i.handler_type")}) AS referenced`;
 
 const CLAIM_INTENTS = statement(
   "claim-intents",
