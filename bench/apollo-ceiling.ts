@@ -8,12 +8,12 @@
 // written to a file of its own in RESULTS_DIR, as the LOCAL handler does, and the file's path
 // stored). Whatever the API does beyond these costs more. Started by the benchmark, with
 // DATABASE_URL set to its database.
-import { randomUUID } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { ApolloServer } from "@apollo/server";
 import { startStandaloneServer } from "@apollo/server/standalone";
 import { JSONResolver } from "graphql-scalars";
 import pg from "pg";
+import { newRowId } from "../src/services/ids.js";
 import { writeNewFiles } from "./ceiling-files.js";
 import { FLOW_RUN_RESULTS_SQL, MULTI_ROW_SQL } from "./ceiling-sql.js";
 
@@ -96,7 +96,7 @@ const server = new ApolloServer<{ files: boolean }>({
       // A batch of values, each stored as its JSON text (or its file's path) with the same
       // statement as the benchmark's "pg multi-row INSERT" ceiling.
       setTaskRunStates: async (_root: unknown, { input }: { input: StateInput[] }, { files }: { files: boolean }) => {
-        const ids = () => input.map(() => randomUUID());
+        const ids = () => input.map(() => newRowId());
         await pool.query(MULTI_ROW_SQL, [
           input.map((entry) => entry.taskRunId),
           input.map((entry) => entry.version),

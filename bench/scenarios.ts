@@ -1,12 +1,12 @@
 // What the benchmark measures: the write path, the read path and large values, each beside the
 // ceiling it is held against.
-import { randomUUID } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { mkdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { performance } from "node:perf_hooks";
 import type { S3Client } from "@aws-sdk/client-s3";
 import type pg from "pg";
+import { newRowId } from "../src/services/ids.js";
 import { type ApiClient, SET_STATES, setStatesBody, type TaskRunSlot, valueOfSize } from "./api.js";
 import { writeNewFiles } from "./ceiling-files.js";
 import { FLOW_RUN_RESULTS_SQL, MULTI_ROW_SQL } from "./ceiling-sql.js";
@@ -129,7 +129,7 @@ async function batchCeilings(
   const apolloFiles = await apolloLoad(new URL("files", b.apolloUrl).href);
   const withFiles = await pgLoad(b.pool, concurrency, b.settings.seconds, async (client, worker) => {
     const slot = slots[worker]!;
-    const ids = () => slot.taskRunIds.map(() => randomUUID());
+    const ids = () => slot.taskRunIds.map(() => newRowId());
     const paths = writeNewFiles(b.resultsDir, handles);
     await client.query(MULTI_ROW_SQL, [slot.taskRunIds, slot.taskRunIds.map(() => slot.version), ids(), ids(), paths]);
     slot.version++;
@@ -200,15 +200,9 @@ export async function writeRows(b: Bench): Promise<Row[]> {
       const load = await pgLoad(b.pool, concurrency, settings.seconds, async (client, worker) => {
         const slot = slots[worker]!;
         if (batch === 1) {
-          await client.query(SINGLE_ROW_SQL, [
-            slot.taskRunIds[0],
-            slot.version,
-            randomUUID(),
-            randomUUID(),
-            handles[0],
-          ]);
+          await client.query(SINGLE_ROW_SQL, [slot.taskRunIds[0], slot.version, newRowId(), newRowId(), handles[0]]);
         } else {
-          const ids = () => slot.taskRunIds.map(() => randomUUID());
+          const ids = () => slot.taskRunIds.map(() => newRowId());
           await client.query(MULTI_ROW_SQL, [
             slot.taskRunIds,
             slot.taskRunIds.map(() => slot.version),

@@ -227,7 +227,7 @@ export interface StateBatch {
     codecs: readonly string[];
     keyId: string | null;
   }[];
-  cachedInputs: { stateId: string; name: string; upstreamTaskRunId: string; resultId: string }[];
+  cachedInputs: { id: string; stateId: string; name: string; upstreamTaskRunId: string; resultId: string }[];
   /** The intent of the objects written for it (see BatchIntent): removed when it is recorded. */
   batchIntentId: string | null;
   /** The intents of the prepared uploads it records: removed when it is recorded. */
@@ -286,8 +286,9 @@ const RECORD_BATCH = statement(
        WHERE (SELECT ok FROM checked)
      ), new_cached_inputs AS (
        INSERT INTO cached_input (id, state_id, name, upstream_task_run_id, result_id)
-       SELECT gen_random_uuid(), state_id, name, upstream_task_run_id, result_id
-       FROM unnest($12::uuid[], $13::text[], $14::uuid[], $15::uuid[]) AS c(state_id, name, upstream_task_run_id, result_id)
+       SELECT id, state_id, name, upstream_task_run_id, result_id
+       FROM unnest($26::uuid[], $12::uuid[], $13::text[], $14::uuid[], $15::uuid[])
+         AS c(id, state_id, name, upstream_task_run_id, result_id)
        WHERE (SELECT ok FROM checked)
      ), written AS (
        DELETE FROM storage_intent WHERE id IN (SELECT id FROM intents) AND (SELECT ok FROM checked)
@@ -347,6 +348,7 @@ export async function recordStateBatch(pool: pg.Pool, batch: StateBatch): Promis
       batch.intentIds,
       batch.notices,
       batch.batchIntentId,
+      column(cachedInputs, "id"),
     ],
   });
   if (rows[0]?.recorded) return { recorded: true };

@@ -1,4 +1,3 @@
-import { randomUUID } from "node:crypto";
 import { setTimeout as sleep } from "node:timers/promises";
 import type { InputLimits } from "../config/config.js";
 import { type Change, noticesOf } from "../db/changes.js";
@@ -21,7 +20,7 @@ import { type HandlerSpec, handlerConfigOf, parseHandlerSpec } from "../results/
 import { resolveResultHandler } from "../results/resolve-handler.js";
 import type { EncodedValue, ResultStore, StoredHandle } from "../results/result-store.js";
 import { checkText } from "../validation.js";
-import { isUuid } from "./ids.js";
+import { isUuid, newRowId } from "./ids.js";
 import type { ReachService } from "./reach.js";
 import type { TaskRunFactsCache } from "./task-run-facts.js";
 import { preparedResult } from "./transfers.js";
@@ -93,7 +92,7 @@ interface Plan {
   result?: NewResult;
   /** The intent of the prepared upload its result records, removed with the batch. */
   preparedIntentId?: string;
-  cachedInputs: { name: string; upstreamTaskRunId: string; resultId: string }[];
+  cachedInputs: { id: string; name: string; upstreamTaskRunId: string; resultId: string }[];
 }
 
 /** The objects a batch writes outside the database, and the id of their intent once recorded. */
@@ -181,7 +180,7 @@ export class StateService {
       throw error;
     }
     const batch: StateBatch = {
-      id: randomUUID(),
+      id: newRowId(),
       changes: plans.map(({ change, stateId, result }) => ({
         taskRunId: change.taskRunId,
         version: change.version,
@@ -357,7 +356,7 @@ export class StateService {
       });
     }
     if (intent.objects.length > 0) {
-      intent.id = randomUUID(); // set first: a statement that fails may have recorded it
+      intent.id = newRowId(); // set first: a statement that fails may have recorded it
       const stale = await this.deps.intents.recordBatchIntent(scope, intent.id, intent.objects, unchecked);
       if (stale.length > 0) {
         intent.id = undefined; // not recorded
@@ -435,7 +434,7 @@ export class StateService {
     prepared: Map<string, PreparedIntent>,
   ): Promise<Plan> {
     const { results, defaultHandler } = this.deps;
-    const plan: Plan = { change, stateId: randomUUID(), cachedInputs: [] };
+    const plan: Plan = { change, stateId: newRowId(), cachedInputs: [] };
     const result = change.state.result;
     if (result) {
       const hasValue = has(result, "value");
@@ -447,11 +446,11 @@ export class StateService {
       }
       if (result.handled) {
         const { stored, preparedIntentId } = await this.storedHandled(scope, change, result.handled, reach, prepared);
-        plan.result = { id: randomUUID(), source: { stored } };
+        plan.result = { id: newRowId(), source: { stored } };
         if (preparedIntentId) plan.preparedIntentId = preparedIntentId;
       } else {
         const spec = resolveResultHandler(run.task, run.flow, defaultHandler);
-        plan.result = { id: randomUUID(), source: { spec, value: results.encode(result.value) } };
+        plan.result = { id: newRowId(), source: { spec, value: results.encode(result.value) } };
       }
     }
     return plan;
@@ -485,7 +484,7 @@ export class StateService {
       if (has(input, "value")) {
         // Handlers belong to outputs: the input is written with the upstream task's handler.
         const spec = resolveResultHandler(source.task, source.flow, defaultHandler);
-        const result: NewResult = { id: randomUUID(), source: { spec, value: results.encode(input.value) } };
+        const result: NewResult = { id: newRowId(), source: { spec, value: results.encode(input.value) } };
         created.push(result);
         resultId = result.id;
       } else {
@@ -496,7 +495,12 @@ export class StateService {
           );
         }
       }
-      plan.cachedInputs.push({ name: input.name, upstreamTaskRunId: input.upstreamTaskRunId, resultId });
+      plan.cachedInputs.push({
+        id: newRowId(),
+        name: input.name,
+        upstreamTaskRunId: input.upstreamTaskRunId,
+        resultId,
+      });
     }
     return created;
   }

@@ -1,4 +1,3 @@
-import { randomUUID } from "node:crypto";
 import type { Readable } from "node:stream";
 import type { LifecycleQueries, PreparedIntent } from "../db/lifecycle.js";
 import type { ResultQueries } from "../db/results.js";
@@ -12,7 +11,7 @@ import { parseSha256 } from "../results/integrity.js";
 import { resolveResultHandler } from "../results/resolve-handler.js";
 import type { ByteRange } from "../results/result-handler.js";
 import type { ResultStore, ResultStream, UploadTarget } from "../results/result-store.js";
-import { isUuid } from "./ids.js";
+import { isUuid, newRowId } from "./ids.js";
 import type { ReachService } from "./reach.js";
 import type { TokenSigner } from "./tokens.js";
 
@@ -267,7 +266,7 @@ export class TransferService {
     const spec = resolveResultHandler(run.task, run.flow, this.deps.defaultHandler);
     const target = await this.deps.results.uploadTarget(spec, reach);
     const written = withoutPolicy(spec) as HandlerSpec;
-    const id = randomUUID();
+    const id = newRowId();
     const expiresAt = await this.deps.intents.recordPreparedUpload(
       scope,
       {
