@@ -169,10 +169,9 @@ function batchNote(handler: string, states: number, concurrency: number, figures
 /**
  * Writes, by batch size and concurrency: for batches of 50 the ceilings closest to each handler
  * (see batchCeilings), then the plain-pg ceiling, then setTaskRunStates through each handler.
- * The API's rows are measured right after the ceiling they are held against: PostgreSQL's cost
- * of the same statement grows as the loads fill the tables (a third more CPU a batch after
- * 500,000 states), so a ceiling taken minutes before, on emptier tables, would hold the API to
- * more than it held the ceiling.
+ * The API's rows are measured right after the ceiling they are held against, on tables as
+ * full (with random ids, PostgreSQL's cost of the same statement grew by a third as the loads
+ * filled the tables: BENCHMARKS.md, "Row ids in time order").
  */
 export async function writeRows(b: Bench): Promise<Row[]> {
   const { api, settings } = b;
