@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import { basename, dirname, join } from "node:path";
 import { createClient, HandledApiError, type Operation } from "@handled/client";
 import { buildSchema, isObjectType } from "graphql";
-import { describe, expect } from "vitest";
+import { describe, expect, vi } from "vitest";
 import { runKeys } from "../../src/cli/keys.js";
 import { runProjects } from "../../src/cli/projects.js";
 import { HandledError } from "../../src/errors.js";
@@ -145,7 +145,11 @@ describe("API keys", () => {
     const [row] = await t.sql<Record<string, unknown>>(`SELECT * FROM api_key WHERE id = $1`, [id]);
     expect(row!.hash).toBe(createHash("sha256").update(key).digest("hex"));
     expect(Object.values(row!).some((value) => JSON.stringify(value)?.includes(key.slice(4)))).toBe(false);
-    expect(row!.last_used_at).toBeInstanceOf(Date);
+    // The use is recorded after the answer, without holding it up.
+    await vi.waitFor(async () => {
+      const [used] = await t.sql<{ last_used_at: Date | null }>(`SELECT last_used_at FROM api_key WHERE id = $1`, [id]);
+      expect(used!.last_used_at).toBeInstanceOf(Date);
+    });
 
     await runKeys(["revoke", id], { DATABASE_URL: t.config.databaseUrl }, () => undefined);
     expect(await refusal(caller.client, ListFlows, {})).toEqual({ status: 401, codes: ["UNAUTHENTICATED"] });
