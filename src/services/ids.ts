@@ -36,7 +36,7 @@ export function newRowId(): string {
   const now = Date.now();
   if (now > lastMs) {
     lastMs = now;
-    // 31 random bits, as `v7()` starts its counter: room for 2^30 more ids in the millisecond.
+    // 31 random bits, as `v7()` starts its counter (32 bits wide): room for 2^31 more ids or more.
     counter = ((random[6]! & 0x7f) << 24) | (random[7]! << 16) | (random[8]! << 8) | random[9]!;
   } else {
     counter = (counter + 1) | 0;

@@ -2,11 +2,10 @@ import { describe, expect } from "vitest";
 import { SetTaskRunStates } from "../support/documents.js";
 import { test } from "../support/fixtures.js";
 import { startRun, succeed } from "../support/flows.js";
+import { UUID_V7 } from "../support/ids.js";
 
 // Every row a run makes has a time-ordered id (UUID version 7): rows made later sort later, so
 // inserts go to the right-hand end of the indexes their ids key, whatever the tables hold.
-
-const VERSION_7 = /^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
 
 describe("row ids", () => {
   test("are time-ordered for flows, runs, task runs, states, results, cached inputs and batches", async ({ t }) => {
@@ -33,7 +32,7 @@ describe("row ids", () => {
     for (const table of ["flow", "task", "flow_run", "task_run", "state", "result", "cached_input", "batch_commit"]) {
       const ids = (await t.sql<{ id: string }>(`SELECT id::text FROM ${table}`)).map((row) => row.id);
       expect(ids.length, table).toBeGreaterThan(0);
-      for (const id of ids) expect(id, table).toMatch(VERSION_7);
+      for (const id of ids) expect(id, table).toMatch(UUID_V7);
     }
     // Made later, sorted later: the second run's rows after the first's.
     expect(second.flowRunId > first.flowRunId).toBe(true);

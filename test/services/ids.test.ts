@@ -1,14 +1,13 @@
 import { describe, expect, it } from "vitest";
 import { newRowId } from "../../src/services/ids.js";
-
-const VERSION_7 = /^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
+import { UUID_V7 } from "../support/ids.js";
 
 describe("newRowId", () => {
   it("makes distinct version-7 ids that sort in the order they were made, within a millisecond too", () => {
     // Many times the ids drawn from one fill of random bytes, most within the same millisecond.
     const ids = Array.from({ length: 20_000 }, () => newRowId());
 
-    for (const id of ids) expect(id).toMatch(VERSION_7);
+    for (const id of ids) expect(id).toMatch(UUID_V7);
     expect(new Set(ids).size).toBe(ids.length);
     expect([...ids].sort()).toEqual(ids);
     // Beyond the timestamp and the counter, 40 random bits, new for each id.
